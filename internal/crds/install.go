@@ -1,0 +1,80 @@
+// Package crds installs infraplane's CustomResourceDefinitions into a
+// cluster and waits until they are served.
+package crds
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/infraplane/infraplane/config/crd"
+)
+
+// FieldOwner is the server-side apply field manager for CRDs.
+const FieldOwner = "infraplane"
+
+// Load returns the embedded CRDs.
+func Load() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	files, err := fs.Glob(crd.Files, "bases/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var out []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range files {
+		data, err := crd.Files.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		c := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(data, c); err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", f, err)
+		}
+		c.TypeMeta.APIVersion = apiextensionsv1.SchemeGroupVersion.String()
+		c.TypeMeta.Kind = "CustomResourceDefinition"
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Install applies every CRD (server-side apply, so upgrades just work) and
+// waits until each is Established.
+func Install(ctx context.Context, c client.Client) error {
+	list, err := Load()
+	if err != nil {
+		return err
+	}
+	for _, obj := range list {
+		//nolint:staticcheck // client.Apply with a typed object is what we want here.
+		if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+			return fmt.Errorf("installing CRD %s: %w", obj.Name, err)
+		}
+	}
+	for _, obj := range list {
+		name := obj.Name
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			got := &apiextensionsv1.CustomResourceDefinition{}
+			if err := c.Get(ctx, client.ObjectKey{Name: name}, got); err != nil {
+				return false, nil
+			}
+			for _, cond := range got.Status.Conditions {
+				if cond.Type == apiextensionsv1.NamesAccepted && cond.Status == apiextensionsv1.ConditionFalse {
+					return false, fmt.Errorf("CRD %s names not accepted: %s", name, cond.Message)
+				}
+				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package managed
+
+import (
+	"errors"
+	"net/http"
+
+	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// CloudCode returns the canonical code of a cloud API error, for gRPC
+// clients and for HTTP (JSON API) clients alike.
+func CloudCode(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) {
+		return httpToCode(gerr.Code)
+	}
+	if s, ok := status.FromError(err); ok {
+		return s.Code()
+	}
+	// Wrapped gRPC errors (e.g. from gax) expose GRPCStatus through As.
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		return se.GRPCStatus().Code()
+	}
+	return codes.Unknown
+}
+
+// CloudMessage is the part of a cloud error a person should read: the
+// cloud's own description, with the code name in front.
+func CloudMessage(err error) string {
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) {
+		msg := gerr.Message
+		if msg == "" {
+			msg = http.StatusText(gerr.Code)
+		}
+		return httpToCode(gerr.Code).String() + ": " + msg
+	}
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		s := se.GRPCStatus()
+		return s.Code().String() + ": " + s.Message()
+	}
+	return err.Error()
+}
+
+// IsNotFound reports whether a cloud error means the resource is absent.
+func IsNotFound(err error) bool { return CloudCode(err) == codes.NotFound }
+
+// IsAlreadyExists reports whether a cloud error means the resource exists.
+func IsAlreadyExists(err error) bool { return CloudCode(err) == codes.AlreadyExists }
+
+// isPermanent reports whether retrying the same call soon cannot help: a
+// person has to change the spec, a permission or the endpoint. Such errors
+// are retried at the resync interval (or at once on a spec change), not
+// in a fast backoff loop.
+func isPermanent(err error) bool {
+	switch CloudCode(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.PermissionDenied,
+		codes.Unauthenticated, codes.Unimplemented, codes.OutOfRange, codes.NotFound,
+		codes.AlreadyExists:
+		return true
+	}
+	return false
+}
+
+func httpToCode(c int) codes.Code {
+	switch c {
+	case http.StatusBadRequest:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusConflict:
+		return codes.AlreadyExists
+	case http.StatusPreconditionFailed:
+		return codes.FailedPrecondition
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case http.StatusNotImplemented:
+		return codes.Unimplemented
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return codes.Unavailable
+	}
+	if c >= 500 {
+		return codes.Internal
+	}
+	return codes.Unknown
+}

@@ -1,0 +1,528 @@
+package managed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	"github.com/infraplane/infraplane/internal/provider"
+)
+
+// Finalizer keeps an object until its cloud resource is deleted (or
+// abandoned, per spec.deletionPolicy).
+const Finalizer = "infraplane.dev/cleanup"
+
+// PausedAnnotation set to "true" stops all cloud writes for an object; it
+// is still observed and drift is still reported.
+const PausedAnnotation = "infraplane.dev/paused"
+
+// Kind describes one managed kind to the generic reconciler.
+type Kind[T Object] struct {
+	// Name is the kind's name, e.g. "Topic".
+	Name string
+	// New returns an empty object of the kind.
+	New func() T
+	// NewList returns an empty list of the kind.
+	NewList func() client.ObjectList
+	// Connector binds the kind's cloud client to an object.
+	Connector Connector[T]
+	// References lists an object's references (optional).
+	References func(obj T) []Reference
+	// Targets are the kinds References may point at; a change of one of
+	// them wakes the objects that reference it.
+	Targets []ReferenceTarget
+}
+
+// PauseFunc says whether writes to the cloud are paused for an object, and
+// why. Break-glass and other policies plug in here.
+type PauseFunc func(ctx context.Context, obj Object) (paused bool, reason, message string)
+
+// Options tune every managed reconciler.
+type Options struct {
+	// ResyncInterval is how often an unchanged object's cloud resource is
+	// read to detect drift; spec.resyncInterval overrides it per object.
+	ResyncInterval time.Duration
+	// Concurrency is the number of objects of one kind reconciled at once.
+	Concurrency int
+	// Pauses are extra pause policies, consulted after the paused annotation.
+	Pauses []PauseFunc
+}
+
+// Reconciler reconciles one managed kind against the cloud.
+type Reconciler[T Object] struct {
+	kind      Kind[T]
+	client    client.Client
+	providers *provider.Resolver
+	recorder  events.EventRecorder
+	opts      Options
+	drift     *driftSet
+}
+
+// result of one pass, for metrics and requeueing.
+type outcome struct {
+	res    ctrl.Result
+	err    error
+	metric string // success, error, waiting
+}
+
+// Reconcile brings one object's cloud resource to its spec, and its status
+// to what the cloud reports.
+func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	start := time.Now()
+	obj := r.kind.New()
+	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.drift.mark(req.NamespacedName, false)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("kind", r.kind.Name))
+
+	var out outcome
+	if !obj.GetDeletionTimestamp().IsZero() {
+		out = r.reconcileDelete(ctx, obj)
+		observeReconcile(r.kind.Name, out.metric, start)
+		return out.res, out.err
+	}
+
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(obj, Finalizer)
+		if err := r.client.Patch(ctx, obj, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	before := obj.DeepCopyObject().(T)
+	out = r.reconcileLive(ctx, obj)
+	conditionsOf(obj).ensureDefaults()
+
+	if err := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		observeReconcile(r.kind.Name, "error", start)
+		return ctrl.Result{}, errors.Join(out.err, fmt.Errorf("writing status: %w", err))
+	}
+	r.drift.mark(req.NamespacedName, meta.IsStatusConditionTrue(obj.ManagedStatus().Conditions, commonv1.TypeDrifted))
+	observeReconcile(r.kind.Name, out.metric, start)
+	return out.res, out.err
+}
+
+// reconcileLive handles an object that is not being deleted. It mutates
+// the object's status; the caller persists it.
+func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
+	spec, st := obj.ManagedSpec(), obj.ManagedStatus()
+	cond := conditionsOf(obj)
+	resync := r.resyncInterval(obj)
+	id := resourceID(obj)
+
+	paused, pauseReason, pauseMsg := r.paused(ctx, obj)
+	if paused {
+		cond.paused(true, pauseReason, pauseMsg)
+	} else {
+		cond.paused(false, commonv1.ReasonActive, "")
+	}
+	writes := !paused && spec.ManagementPolicy != commonv1.ManagementObserveOnly
+
+	prov, err := r.providers.ForNamespace(ctx, obj.GetNamespace())
+	if err != nil {
+		cond.failed(commonv1.ReasonProviderError, err.Error())
+		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
+	}
+
+	var refs []Reference
+	if r.kind.References != nil {
+		refs = r.kind.References(obj)
+	}
+	resolved, err := resolveReferences(ctx, r.client, obj.GetNamespace(), refs)
+	if err != nil {
+		var w *waitingError
+		if errors.As(err, &w) {
+			cond.failed(commonv1.ReasonWaitingForRef, w.msg)
+			// The target's watch wakes us when it changes; the timer is
+			// only a safety net.
+			return outcome{res: ctrl.Result{RequeueAfter: min(resync, time.Minute)}, metric: "waiting"}
+		}
+		cond.failed(commonv1.ReasonReferenceError, err.Error())
+		return outcome{err: err, metric: "error"}
+	}
+
+	owner := OwnerValue(obj.GetNamespace(), obj.GetName())
+	ext, err := r.kind.Connector.Connect(ctx, obj, Env{Provider: prov, ResourceID: id, Owner: owner, Refs: resolved})
+	if err != nil {
+		cond.failed(commonv1.ReasonProviderError, fmt.Sprintf("connecting to the cloud with ProviderConfig %q: %v", prov.Name, err))
+		return outcome{err: err, metric: "error"}
+	}
+	st.SelfLink = ext.Name()
+
+	// A resource this object never created: try to create it first. Create
+	// is atomic where observe-then-create would race, and it saves a read
+	// on the common path. AlreadyExists falls through to the adoption rules.
+	if st.ResourceID == "" && writes {
+		err := ext.Create(ctx, obj)
+		switch {
+		case err == nil:
+			r.countWrite("create", nil)
+			st.ResourceID = id
+			st.Drift = nil
+			st.ObservedGeneration = obj.GetGeneration()
+			now := metav1.Now()
+			st.LastSyncTime = &now
+			cond.ready(true, commonv1.ReasonAvailable, fmt.Sprintf("created %s", st.SelfLink))
+			cond.synced(true, commonv1.ReasonReconcileSuccess, "")
+			cond.drifted(false, commonv1.ReasonInSync, "")
+			r.event(obj, corev1.EventTypeNormal, "Created", "Create", "created %s", st.SelfLink)
+			return outcome{res: ctrl.Result{RequeueAfter: jitter(resync)}, metric: "success"}
+		case IsAlreadyExists(err):
+			// decided below, after reading it
+		default:
+			r.countWrite("create", err)
+			return r.cloudFailed(obj, "Create", "creating", err, resync)
+		}
+	}
+
+	obs, err := ext.Observe(ctx, obj)
+	if err != nil {
+		return r.cloudFailed(obj, "Observe", "reading", err, resync)
+	}
+	now := metav1.Now()
+	st.LastSyncTime = &now
+
+	if !obs.Exists {
+		return r.handleMissing(ctx, obj, ext, writes, resync)
+	}
+
+	if st.ResourceID == "" {
+		if spec.ManagementPolicy == commonv1.ManagementObserveOnly {
+			// Observing needs no ownership: reading never fights.
+		} else {
+			switch decideAdoption(obs.Owner, owner, spec.Adopt) {
+			case adoptOwned:
+				st.ResourceID = id
+				r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "found %s carrying this object's ownership label; managing it again", st.SelfLink)
+			case adoptAllowed:
+				st.ResourceID = id
+				r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "adopted existing %s (spec.adopt is true)", st.SelfLink)
+			case adoptConflict:
+				msg := fmt.Sprintf("%s already exists and belongs to another object (cloud label %s=%s); two objects never manage one resource: choose another spec.resourceID or delete the other object", st.SelfLink, OwnerLabelKey, obs.Owner)
+				cond.failed(commonv1.ReasonAlreadyExists, msg)
+				return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
+			default:
+				msg := fmt.Sprintf("%s already exists and was not created by this object (it has no %s label); set spec.adopt: true to manage it, or choose another spec.resourceID", st.SelfLink, OwnerLabelKey)
+				cond.failed(commonv1.ReasonAlreadyExists, msg)
+				return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
+			}
+		}
+	}
+
+	return r.handleDiff(ctx, obj, ext, obs.Diff, writes, paused, resync)
+}
+
+// handleMissing deals with a resource that Observe did not find.
+func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalClient[T], writes bool, resync time.Duration) outcome {
+	st := obj.ManagedStatus()
+	cond := conditionsOf(obj)
+	hadIt := st.ResourceID != ""
+	if !writes {
+		msg := fmt.Sprintf("%s does not exist", st.SelfLink)
+		switch {
+		case obj.ManagedSpec().ManagementPolicy == commonv1.ManagementObserveOnly:
+			msg += "; managementPolicy ObserveOnly never creates it"
+		default:
+			msg += "; writes are paused, so it is not created"
+		}
+		cond.ready(false, commonv1.ReasonNotFound, msg)
+		cond.synced(true, commonv1.ReasonObserved, "")
+		if hadIt {
+			cond.drifted(true, commonv1.ReasonDriftDetected, "the cloud resource was deleted outside infraplane")
+		}
+		return outcome{res: ctrl.Result{RequeueAfter: jitter(resync)}, metric: "success"}
+	}
+	// It was ours and someone deleted it (or it never got created because
+	// Create said AlreadyExists and it vanished since): create it again.
+	if err := ext.Create(ctx, obj); err != nil && !IsAlreadyExists(err) {
+		r.countWrite("create", err)
+		return r.cloudFailed(obj, "Create", "re-creating", err, resync)
+	}
+	r.countWrite("create", nil)
+	st.ResourceID = resourceID(obj)
+	st.Drift = nil
+	st.ObservedGeneration = obj.GetGeneration()
+	cond.ready(true, commonv1.ReasonAvailable, fmt.Sprintf("created %s", st.SelfLink))
+	cond.synced(true, commonv1.ReasonReconcileSuccess, "")
+	cond.drifted(false, commonv1.ReasonInSync, "")
+	if hadIt {
+		driftRepairsTotal.WithLabelValues(r.kind.Name).Inc()
+		r.event(obj, corev1.EventTypeWarning, "Recreated", "Create", "%s was deleted outside infraplane; created it again", st.SelfLink)
+	} else {
+		r.event(obj, corev1.EventTypeNormal, "Created", "Create", "created %s", st.SelfLink)
+	}
+	return outcome{res: ctrl.Result{RequeueAfter: jitter(resync)}, metric: "success"}
+}
+
+// handleDiff reports and, when allowed, applies the differences between the
+// spec and the cloud.
+func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClient[T], diff []FieldDiff, writes, paused bool, resync time.Duration) outcome {
+	st := obj.ManagedStatus()
+	cond := conditionsOf(obj)
+	done := outcome{res: ctrl.Result{RequeueAfter: jitter(resync)}, metric: "success"}
+
+	if len(diff) == 0 {
+		st.Drift = nil
+		st.ObservedGeneration = obj.GetGeneration()
+		cond.ready(true, commonv1.ReasonAvailable, "")
+		cond.synced(true, commonv1.ReasonReconcileSuccess, "")
+		cond.drifted(false, commonv1.ReasonInSync, "")
+		return done
+	}
+
+	// A difference is drift when the spec has not changed since the last
+	// successful sync: the cloud moved, not the spec.
+	isDrift := st.ObservedGeneration == obj.GetGeneration()
+	st.Drift = toDrift(diff)
+
+	if !writes {
+		cond.ready(true, commonv1.ReasonAvailable, "")
+		cond.synced(true, commonv1.ReasonObserved, "")
+		why := "managementPolicy is ObserveOnly"
+		if paused {
+			why = "writes are paused"
+		}
+		if isDrift {
+			cond.drifted(true, commonv1.ReasonDriftDetected, fmt.Sprintf("%s differs from the spec (%s; not repaired)", describeFields(diff), why))
+		} else {
+			cond.drifted(true, commonv1.ReasonPendingChanges, fmt.Sprintf("spec changes to %s are not applied (%s)", describeFields(diff), why))
+		}
+		return done
+	}
+
+	var mutable, immutable []FieldDiff
+	for _, d := range diff {
+		if d.Immutable {
+			immutable = append(immutable, d)
+		} else {
+			mutable = append(mutable, d)
+		}
+	}
+
+	if len(mutable) > 0 {
+		err := ext.Update(ctx, obj, mutable)
+		r.countWrite("update", err)
+		if err != nil {
+			if CloudCode(err).String() == "Unimplemented" {
+				msg := fmt.Sprintf("the cloud endpoint does not support updating %s: %s", describeFields(mutable), CloudMessage(err))
+				cond.failed(commonv1.ReasonUpdateNotSupported, msg)
+				cond.drifted(isDrift, reasonFor(isDrift), msg)
+				r.event(obj, corev1.EventTypeWarning, commonv1.ReasonUpdateNotSupported, "Update", "%s", msg)
+				return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
+			}
+			out := r.cloudFailed(obj, "Update", "updating "+describeFields(mutable)+" of", err, resync)
+			cond.drifted(isDrift, reasonFor(isDrift), fmt.Sprintf("%s differs from the spec; update failed", describeFields(mutable)))
+			return out
+		}
+		if isDrift {
+			driftRepairsTotal.WithLabelValues(r.kind.Name).Inc()
+			r.event(obj, corev1.EventTypeWarning, commonv1.ReasonDriftRepaired, "Update", "repaired drift in %s", describeDiff(mutable))
+		} else {
+			r.event(obj, corev1.EventTypeNormal, "Updated", "Update", "updated %s", describeDiff(mutable))
+		}
+	}
+
+	if len(immutable) > 0 {
+		st.Drift = toDrift(immutable)
+		msg := fmt.Sprintf("%s cannot be changed on an existing resource (%s); set it back in the spec, or create a new resource under another name", describeFields(immutable), describeDiff(immutable))
+		cond.ready(true, commonv1.ReasonAvailable, "")
+		cond.synced(false, commonv1.ReasonUpdateNotSupported, msg)
+		cond.drifted(true, reasonFor(isDrift), msg)
+		// Retrying cannot help: wait for a spec change or the next resync.
+		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
+	}
+
+	st.Drift = nil
+	st.ObservedGeneration = obj.GetGeneration()
+	cond.ready(true, commonv1.ReasonAvailable, "")
+	cond.synced(true, commonv1.ReasonReconcileSuccess, "")
+	if isDrift {
+		cond.drifted(false, commonv1.ReasonDriftRepaired, fmt.Sprintf("repaired drift in %s at %s", describeFields(diff), time.Now().UTC().Format(time.RFC3339)))
+	} else {
+		cond.drifted(false, commonv1.ReasonInSync, "")
+	}
+	return done
+}
+
+// reconcileDelete deletes (or abandons) the cloud resource, then releases
+// the object.
+func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		return outcome{metric: "success"}
+	}
+	spec, st := obj.ManagedSpec(), obj.ManagedStatus()
+	deleteIt := spec.DeletionPolicy != commonv1.DeletionAbandon &&
+		spec.ManagementPolicy != commonv1.ManagementObserveOnly &&
+		st.ResourceID != "" // only what this object created or adopted
+
+	if deleteIt {
+		paused, _, pauseMsg := r.paused(ctx, obj)
+		if paused {
+			return r.deleteBlocked(ctx, obj, "deletion of the cloud resource waits: writes are paused ("+pauseMsg+")", nil)
+		}
+		prov, err := r.providers.ForNamespace(ctx, obj.GetNamespace())
+		if err != nil {
+			return r.deleteBlocked(ctx, obj, fmt.Sprintf("cannot delete %s: %v (or set spec.deletionPolicy: Abandon to release the object and keep the resource)", st.SelfLink, err), nil)
+		}
+		ext, err := r.kind.Connector.Connect(ctx, obj, Env{Provider: prov, ResourceID: st.ResourceID, Owner: OwnerValue(obj.GetNamespace(), obj.GetName())})
+		if err != nil {
+			return r.deleteBlocked(ctx, obj, fmt.Sprintf("cannot connect to delete %s: %v", st.SelfLink, err), err)
+		}
+		if err := ext.Delete(ctx, obj); err != nil && !IsNotFound(err) {
+			r.countWrite("delete", err)
+			return r.deleteBlocked(ctx, obj, fmt.Sprintf("deleting %s failed: %s", st.SelfLink, CloudMessage(err)), err)
+		}
+		r.countWrite("delete", nil)
+		r.event(obj, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s", st.SelfLink)
+	} else if st.ResourceID != "" && spec.DeletionPolicy == commonv1.DeletionAbandon {
+		r.event(obj, corev1.EventTypeNormal, "Abandoned", "Delete", "left %s in the cloud (deletionPolicy Abandon)", st.SelfLink)
+	}
+
+	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(obj, Finalizer)
+	if err := r.client.Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
+		return outcome{err: fmt.Errorf("removing finalizer: %w", err), metric: "error"}
+	}
+	r.drift.mark(client.ObjectKeyFromObject(obj), false)
+	return outcome{metric: "success"}
+}
+
+// deleteBlocked records why deletion cannot finish yet. With err set, the
+// request is retried with backoff; without, at the next resync.
+func (r *Reconciler[T]) deleteBlocked(ctx context.Context, obj T, msg string, err error) outcome {
+	before := obj.DeepCopyObject().(T)
+	conditionsOf(obj).synced(false, commonv1.ReasonDeleting, msg)
+	r.event(obj, corev1.EventTypeWarning, "DeleteBlocked", "Delete", "%s", msg)
+	if perr := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+		err = errors.Join(err, perr)
+	}
+	if err != nil && !isPermanent(err) {
+		return outcome{err: err, metric: "error"}
+	}
+	return outcome{res: ctrl.Result{RequeueAfter: r.resyncInterval(obj)}, metric: "error"}
+}
+
+// cloudFailed records a failed cloud call. Errors a retry cannot fix wait
+// for the next resync (or a spec change); others back off exponentially.
+func (r *Reconciler[T]) cloudFailed(obj T, op, doing string, err error, resync time.Duration) outcome {
+	msg := fmt.Sprintf("%s %s failed: %s", doing, describeTarget(obj), CloudMessage(err))
+	conditionsOf(obj).failed(commonv1.ReasonCloudError, msg)
+	r.event(obj, corev1.EventTypeWarning, "CloudError", op, "%s", msg)
+	if isPermanent(err) {
+		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
+	}
+	return outcome{err: fmt.Errorf("%s: %w", msg, err), metric: "error"}
+}
+
+func (r *Reconciler[T]) paused(ctx context.Context, obj Object) (bool, string, string) {
+	if obj.GetAnnotations()[PausedAnnotation] == "true" {
+		return true, commonv1.ReasonPausedAnnotation, fmt.Sprintf("annotation %s=true: the cloud is observed, never written", PausedAnnotation)
+	}
+	for _, p := range r.opts.Pauses {
+		if ok, reason, msg := p(ctx, obj); ok {
+			return true, reason, msg
+		}
+	}
+	return false, "", ""
+}
+
+func (r *Reconciler[T]) resyncInterval(obj Object) time.Duration {
+	if d := obj.ManagedSpec().ResyncInterval; d != nil && d.Duration > 0 {
+		return d.Duration
+	}
+	return r.opts.ResyncInterval
+}
+
+func (r *Reconciler[T]) countWrite(op string, err error) {
+	result := "ok"
+	if err != nil {
+		result = CloudCode(err).String()
+	}
+	cloudWritesTotal.WithLabelValues(r.kind.Name, op, result).Inc()
+}
+
+func (r *Reconciler[T]) event(obj Object, typ, reason, action, format string, args ...any) {
+	if r.recorder != nil {
+		r.recorder.Eventf(obj, nil, typ, reason, action, format, args...)
+	}
+}
+
+// resourceID is the cloud id of an object: spec.resourceID or its name.
+func resourceID(obj Object) string {
+	if id := obj.ManagedSpec().ResourceID; id != "" {
+		return id
+	}
+	return obj.GetName()
+}
+
+func describeTarget(obj Object) string {
+	if l := obj.ManagedStatus().SelfLink; l != "" {
+		return l
+	}
+	return resourceID(obj)
+}
+
+func describeFields(diff []FieldDiff) string {
+	names := make([]string, len(diff))
+	for i, d := range diff {
+		names[i] = d.Field
+	}
+	return strings.Join(names, ", ")
+}
+
+func describeDiff(diff []FieldDiff) string {
+	parts := make([]string, len(diff))
+	for i, d := range diff {
+		parts[i] = fmt.Sprintf("%s: %s -> %s", d.Field, orNone(d.Actual), orNone(d.Desired))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	return s
+}
+
+func toDrift(diff []FieldDiff) []commonv1.FieldDrift {
+	out := make([]commonv1.FieldDrift, len(diff))
+	for i, d := range diff {
+		out[i] = commonv1.FieldDrift{Field: d.Field, Desired: d.Desired, Actual: d.Actual}
+	}
+	return out
+}
+
+func reasonFor(isDrift bool) string {
+	if isDrift {
+		return commonv1.ReasonDriftDetected
+	}
+	return commonv1.ReasonPendingChanges
+}
+
+// jitter spreads resyncs of objects created together by ±10%, so they do
+// not all read the cloud in the same second.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
+}

@@ -1,0 +1,137 @@
+// Package provider resolves which cloud project, credentials and endpoints
+// a namespace's objects use (its ProviderConfig), and turns them into
+// Google Cloud client options with call metrics and a client-side rate
+// limit.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+)
+
+// Config is a resolved ProviderConfig.
+type Config struct {
+	// Name of the ProviderConfig.
+	Name string
+	// ProjectID is the GCP project.
+	ProjectID string
+	// Credentials says how to authenticate.
+	Credentials corev1alpha1.CredentialsSource
+	// Endpoints are per-service overrides.
+	Endpoints corev1alpha1.Endpoints
+
+	// version changes whenever the ProviderConfig changes, so cached cloud
+	// clients built from an older version are not reused.
+	version string
+	limits  *limits
+}
+
+// Key identifies this exact version of the config, for caching clients.
+func (c *Config) Key() string { return c.Name + "@" + c.version }
+
+// Options configure a Resolver.
+type Options struct {
+	// QPS limits cloud API calls per ProviderConfig and service; 0 means
+	// no limit (local emulators).
+	QPS float64
+	// Burst is the token-bucket size for QPS.
+	Burst int
+}
+
+// Resolver finds the ProviderConfig of a namespace.
+type Resolver struct {
+	reader client.Reader
+	opts   Options
+
+	mu     sync.Mutex
+	limits map[string]*limits // by ProviderConfig name: survives config edits
+}
+
+// NewResolver returns a resolver that reads through reader (a cache).
+func NewResolver(reader client.Reader, opts Options) *Resolver {
+	return &Resolver{reader: reader, opts: opts, limits: map[string]*limits{}}
+}
+
+// ForNamespace returns the ProviderConfig that namespace ns uses: the one
+// its infraplane.dev/provider-config annotation names, else "default".
+func (r *Resolver) ForNamespace(ctx context.Context, ns string) (*Config, error) {
+	name := corev1alpha1.DefaultProviderConfig
+	how := fmt.Sprintf("the default ProviderConfig %q", name)
+	var namespace corev1.Namespace
+	if err := r.reader.Get(ctx, types.NamespacedName{Name: ns}, &namespace); err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading namespace %q: %w", ns, err)
+	}
+	if v := namespace.Annotations[corev1alpha1.NamespaceAnnotation]; v != "" {
+		name = v
+		how = fmt.Sprintf("ProviderConfig %q (annotation %s on namespace %q)", name, corev1alpha1.NamespaceAnnotation, ns)
+	}
+	var pc corev1alpha1.ProviderConfig
+	if err := r.reader.Get(ctx, types.NamespacedName{Name: name}, &pc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("namespace %q uses %s, which does not exist: create it (kubectl apply -f examples/quickstart/providerconfig.yaml shows one) or annotate the namespace with %s=<name>", ns, how, corev1alpha1.NamespaceAnnotation)
+		}
+		return nil, fmt.Errorf("reading ProviderConfig %q: %w", name, err)
+	}
+	return r.fromObject(&pc), nil
+}
+
+func (r *Resolver) fromObject(pc *corev1alpha1.ProviderConfig) *Config {
+	creds := pc.Spec.Credentials.Source
+	if creds == "" {
+		creds = corev1alpha1.CredentialsApplicationDefault
+	}
+	return &Config{
+		Name:        pc.Name,
+		ProjectID:   pc.Spec.ProjectID,
+		Credentials: creds,
+		Endpoints:   pc.Spec.Endpoints,
+		version:     pc.ResourceVersion,
+		limits:      r.limitsFor(pc.Name),
+	}
+}
+
+func (r *Resolver) limitsFor(name string) *limits {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.limits[name]
+	if !ok {
+		l = &limits{qps: r.opts.QPS, burst: r.opts.Burst, by: map[string]*rate.Limiter{}}
+		r.limits[name] = l
+	}
+	return l
+}
+
+// limits holds one token bucket per service of one ProviderConfig.
+type limits struct {
+	qps   float64
+	burst int
+	mu    sync.Mutex
+	by    map[string]*rate.Limiter
+}
+
+func (l *limits) forService(service string) *rate.Limiter {
+	if l == nil || l.qps <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.by[service]
+	if !ok {
+		burst := l.burst
+		if burst <= 0 {
+			burst = int(l.qps) + 1
+		}
+		lim = rate.NewLimiter(rate.Limit(l.qps), burst)
+		l.by[service] = lim
+	}
+	return lim
+}
