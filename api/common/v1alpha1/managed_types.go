@@ -123,3 +123,23 @@ type ManagedStatus struct {
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 }
+
+// LabelValue is the value of a cloud label: lowercase letters, digits, '_'
+// and '-', at most 63 characters. It is a type of its own so the schema
+// checks it without a CEL rule per value (cheaper to evaluate, and the API
+// server caps the CEL cost of a schema).
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:Pattern=`^[a-z0-9_-]*$`
+type LabelValue string
+
+// LabelMap converts labels to a plain map, for cloud clients.
+func LabelMap(m map[string]LabelValue) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out
+}

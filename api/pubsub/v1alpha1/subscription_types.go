@@ -7,8 +7,8 @@ import (
 )
 
 // SubscriptionSpec is the desired state of a Pub/Sub subscription.
-// +kubebuilder:validation:XValidation:rule="(has(self.resourceID) ? self.resourceID : ”) == (has(oldSelf.resourceID) ? oldSelf.resourceID : ”)",message="resourceID cannot change: a new id is a new subscription"
-// +kubebuilder:validation:XValidation:rule="(has(self.filter) ? self.filter : ”) == (has(oldSelf.filter) ? oldSelf.filter : ”)",message="filter cannot change on an existing subscription: create a new subscription instead"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new subscription"
+// +kubebuilder:validation:XValidation:rule="has(self.filter) == has(oldSelf.filter) && (!has(self.filter) || self.filter == oldSelf.filter)",message="filter cannot change on an existing subscription: create a new subscription instead"
 // +kubebuilder:validation:XValidation:rule="(has(self.enableMessageOrdering) && self.enableMessageOrdering) == (has(oldSelf.enableMessageOrdering) && oldSelf.enableMessageOrdering)",message="enableMessageOrdering cannot change on an existing subscription: create a new subscription instead"
 type SubscriptionSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
@@ -69,9 +69,8 @@ type SubscriptionSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=63
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][a-z0-9_-]{0,62}$'))",message="label keys must start with a lowercase letter and contain only lowercase letters, digits, '_' and '-' (at most 63)"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^[a-z0-9_-]{0,63}$'))",message="label values may contain only lowercase letters, digits, '_' and '-' (at most 63)"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('infraplane-'))",message="label keys starting with 'infraplane-' are reserved for infraplane"
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]commonv1.LabelValue `json:"labels,omitempty"`
 }
 
 // DeadLetterPolicy forwards undeliverable messages to another topic.

@@ -7,7 +7,7 @@ import (
 )
 
 // TopicSpec is the desired state of a Pub/Sub topic.
-// +kubebuilder:validation:XValidation:rule="(has(self.resourceID) ? self.resourceID : ”) == (has(oldSelf.resourceID) ? oldSelf.resourceID : ”)",message="resourceID cannot change: a new id is a new topic"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new topic"
 type TopicSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
 
@@ -15,9 +15,8 @@ type TopicSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=63
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][a-z0-9_-]{0,62}$'))",message="label keys must start with a lowercase letter and contain only lowercase letters, digits, '_' and '-' (at most 63)"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^[a-z0-9_-]{0,63}$'))",message="label values may contain only lowercase letters, digits, '_' and '-' (at most 63)"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('infraplane-'))",message="label keys starting with 'infraplane-' are reserved for infraplane"
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]commonv1.LabelValue `json:"labels,omitempty"`
 
 	// MessageRetentionDuration keeps published messages, acknowledged or
 	// not, for this long (10m to 744h = 31 days). Unset: not retained.

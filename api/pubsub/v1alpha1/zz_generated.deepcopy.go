@@ -5,6 +5,7 @@
 package v1alpha1
 
 import (
+	commonv1alpha1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 )
@@ -198,7 +199,7 @@ func (in *SubscriptionSpec) DeepCopyInto(out *SubscriptionSpec) {
 	}
 	if in.Labels != nil {
 		in, out := &in.Labels, &out.Labels
-		*out = make(map[string]string, len(*in))
+		*out = make(map[string]commonv1alpha1.LabelValue, len(*in))
 		for key, val := range *in {
 			(*out)[key] = val
 		}
@@ -328,7 +329,7 @@ func (in *TopicSpec) DeepCopyInto(out *TopicSpec) {
 	in.ManagedSpec.DeepCopyInto(&out.ManagedSpec)
 	if in.Labels != nil {
 		in, out := &in.Labels, &out.Labels
-		*out = make(map[string]string, len(*in))
+		*out = make(map[string]commonv1alpha1.LabelValue, len(*in))
 		for key, val := range *in {
 			(*out)[key] = val
 		}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/managed"
 )
@@ -140,7 +141,7 @@ func (c *subscriptionClient) Observe(ctx context.Context, s *pubsubv1.Subscripti
 	if p := sp.ExpirationPolicy; p != nil {
 		d.add("spec.expirationPolicy.ttl", renderDuration(p.TTL), obs.ExpirationTTL, false)
 	}
-	d.add("spec.labels", renderLabels(sp.Labels), renderLabels(userLabels(got.GetLabels())), false)
+	d.add("spec.labels", renderLabels(commonv1.LabelMap(sp.Labels)), renderLabels(userLabels(got.GetLabels())), false)
 
 	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.out}, nil
 }
@@ -169,7 +170,7 @@ func (c *subscriptionClient) desired(s *pubsubv1.Subscription) *pubsubpb.Subscri
 		RetainAckedMessages:      sp.RetainAckedMessages,
 		Filter:                   sp.Filter,
 		EnableMessageOrdering:    sp.EnableMessageOrdering,
-		Labels:                   withOwner(sp.Labels, c.env.Owner),
+		Labels:                   withOwner(commonv1.LabelMap(sp.Labels), c.env.Owner),
 	}
 	if p := sp.DeadLetterPolicy; p != nil {
 		pb.DeadLetterPolicy = &pubsubpb.DeadLetterPolicy{DeadLetterTopic: c.env.Refs[fieldDeadLetterRef], MaxDeliveryAttempts: maxAttempts(p)}

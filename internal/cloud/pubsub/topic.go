@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/managed"
 )
@@ -69,7 +70,7 @@ func (c *topicClient) Observe(ctx context.Context, t *pubsubv1.Topic) (managed.O
 	t.Status.Observed = obs
 
 	var d differ
-	d.add("spec.labels", renderLabels(t.Spec.Labels), renderLabels(userLabels(got.GetLabels())), false)
+	d.add("spec.labels", renderLabels(commonv1.LabelMap(t.Spec.Labels)), renderLabels(userLabels(got.GetLabels())), false)
 	d.add("spec.messageRetentionDuration", renderDuration(t.Spec.MessageRetentionDuration), obs.MessageRetentionDuration, false)
 	if p := t.Spec.MessageStoragePolicy; p != nil {
 		d.add("spec.messageStoragePolicy.allowedPersistenceRegions", renderList(p.AllowedPersistenceRegions), renderList(obs.AllowedPersistenceRegions), false)
@@ -80,7 +81,7 @@ func (c *topicClient) Observe(ctx context.Context, t *pubsubv1.Topic) (managed.O
 func (c *topicClient) desired(t *pubsubv1.Topic) *pubsubpb.Topic {
 	pb := &pubsubpb.Topic{
 		Name:                     c.name,
-		Labels:                   withOwner(t.Spec.Labels, c.env.Owner),
+		Labels:                   withOwner(commonv1.LabelMap(t.Spec.Labels), c.env.Owner),
 		MessageRetentionDuration: protoDuration(t.Spec.MessageRetentionDuration),
 	}
 	if p := t.Spec.MessageStoragePolicy; p != nil {

@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/examples"
+	"github.com/infraplane/infraplane/internal/controllers"
+	"github.com/infraplane/infraplane/internal/controlplane"
+	"github.com/infraplane/infraplane/internal/crds"
+	"github.com/infraplane/infraplane/internal/localcloud"
+	"github.com/infraplane/infraplane/internal/scheme"
+)
+
+type upFlags struct {
+	dataDir    string
+	port       int
+	cloud      string
+	project    string
+	pubsubPort int
+	example    string
+	namespace  string
+	mgr        controllers.ManagerOptions
+}
+
+func newUpCmd() *cobra.Command {
+	f := &upFlags{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run everything on this machine: API server, local cloud, controllers",
+		Long: `Start infraplane's embedded default in this process:
+
+  - a Kubernetes API server (upstream generic control plane + embedded etcd),
+    data and a kubeconfig under --data-dir; objects survive restarts;
+  - a local cloud (--cloud): the installed gcloud emulators, or Google's
+    in-process fakes, or real GCP; its endpoints are written to
+    DATA_DIR/cloud.env for gcloud and the SDKs; the local cloud is in memory,
+    and after a restart the controllers create again what the objects declare;
+  - a ProviderConfig "default" pointing at that cloud;
+  - all controllers.
+
+Ctrl-C stops the controllers first, then the cloud, then the API server.`,
+		Example: `  infraplane up --example quickstart
+  export KUBECONFIG=$PWD/.infraplane/kubeconfig
+  kubectl get topics,subscriptions`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", ".infraplane", "directory for etcd data, certificates, kubeconfig and cloud.env")
+	fl.IntVar(&f.port, "port", 7443, "API server port on 127.0.0.1")
+	fl.StringVar(&f.cloud, "cloud", "auto", "cloud to manage: auto (gcloud emulators if installed, else in-process fakes), emulators, fakes, or gcp (real GCP with Application Default Credentials)")
+	fl.StringVar(&f.project, "project", "", "GCP project (required with --cloud=gcp; default local-project otherwise)")
+	fl.IntVar(&f.pubsubPort, "pubsub-port", 8085, "port of the local Pub/Sub service; 0 picks a free one")
+	fl.StringVar(&f.example, "example", "", fmt.Sprintf("apply an example after start: %v", examples.Names()))
+	fl.StringVar(&f.namespace, "namespace", "default", "namespace for --example")
+	fl.StringVar(&f.mgr.MetricsAddr, "metrics-bind-address", "127.0.0.1:9090", "address of the Prometheus /metrics endpoint; 0 disables")
+	addControllerTuning(fl, &f.mgr.Options, 30*time.Second, 0)
+	return cmd
+}
+
+func runUp(ctx context.Context, f *upFlags) (err error) {
+	start := time.Now()
+	if f.cloud == "gcp" && f.project == "" {
+		return errors.New("--cloud=gcp needs --project")
+	}
+	if f.project == "" {
+		f.project = localcloud.DefaultProject
+	}
+	dataDir, err := filepath.Abs(f.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+
+	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: dataDir, Port: f.port, Logger: slog.Default()})
+	if err != nil {
+		return fmt.Errorf("starting the API server: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if serr := cp.Stop(stopCtx); serr != nil {
+			slog.Error("stopping the API server", "err", serr)
+		}
+		slog.Info("stopped")
+	}()
+
+	c, err := client.New(cp.RESTConfig(), client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return err
+	}
+	if err := crds.Install(ctx, c); err != nil {
+		return err
+	}
+
+	pc := &corev1alpha1.ProviderConfig{
+		TypeMeta:   metav1.TypeMeta{APIVersion: corev1alpha1.GroupVersion.String(), Kind: "ProviderConfig"},
+		ObjectMeta: metav1.ObjectMeta{Name: corev1alpha1.DefaultProviderConfig},
+		Spec:       corev1alpha1.ProviderConfigSpec{ProjectID: f.project},
+	}
+	cloudLine := fmt.Sprintf("real GCP, project %s (Application Default Credentials)", f.project)
+	envFile := ""
+	if f.cloud == "gcp" {
+		pc.Spec.Credentials.Source = corev1alpha1.CredentialsApplicationDefault
+	} else {
+		mode, err := localcloud.ParseMode(f.cloud)
+		if err != nil {
+			return fmt.Errorf("--cloud: %w", err)
+		}
+		cloud, err := localcloud.Start(ctx, localcloud.Options{
+			Mode: mode, PubSubPort: f.pubsubPort, LogDir: filepath.Join(dataDir, "logs"), Logger: slog.Default(), Project: f.project,
+		})
+		if err != nil {
+			return fmt.Errorf("starting the local cloud: %w", err)
+		}
+		defer func() {
+			if serr := cloud.Stop(); serr != nil {
+				slog.Error("stopping the local cloud", "err", serr)
+			}
+		}()
+		envFile = filepath.Join(dataDir, "cloud.env")
+		if err := cloud.WriteEnvFile(envFile); err != nil {
+			return err
+		}
+		pc.Spec.Credentials.Source = corev1alpha1.CredentialsNone
+		pc.Spec.Endpoints.PubSub = cloud.Endpoints().PubSub
+		cloudLine = cloud.Describe()
+	}
+	//nolint:staticcheck // typed server-side apply
+	if err := c.Patch(ctx, pc, client.Apply, client.FieldOwner("infraplane-up"), client.ForceOwnership); err != nil {
+		return fmt.Errorf("writing ProviderConfig default: %w", err)
+	}
+
+	mgr, cleanup, err := controllers.NewManager(cp.RESTConfig(), f.mgr)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	// Controllers stop before the cloud and the API server (deferred above).
+	defer func() {
+		stopMgr()
+		if merr := <-mgrDone; merr != nil {
+			slog.Error("controllers stopped with an error", "err", merr)
+		}
+	}()
+
+	if f.example != "" {
+		files, err := examples.Files(f.example)
+		if err != nil {
+			return err
+		}
+		objs, err := applyManifests(ctx, c, files, f.namespace, "infraplane-up")
+		if err != nil {
+			return fmt.Errorf("applying example %s: %w", f.example, err)
+		}
+		slog.Info("applied example", "example", f.example, "objects", len(objs), "namespace", f.namespace)
+	}
+
+	fmt.Fprintf(os.Stdout, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())
+	fmt.Fprintf(os.Stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), "v1.37")
+	fmt.Fprintf(os.Stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
+	fmt.Fprintf(os.Stdout, "  cloud:       %s\n", cloudLine)
+	if envFile != "" {
+		fmt.Fprintf(os.Stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
+	}
+	if f.mgr.MetricsAddr != "0" {
+		fmt.Fprintf(os.Stdout, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
+	}
+	fmt.Fprintf(os.Stdout, "  try:         kubectl get topics,subscriptions\n\nPress Ctrl-C to stop.\n")
+
+	select {
+	case <-ctx.Done():
+		slog.Info("shutting down")
+		return nil
+	case err := <-mgrDone:
+		mgrDone <- err // for the deferred stop
+		return fmt.Errorf("controllers stopped: %w", err)
+	case <-cp.Done():
+		return fmt.Errorf("API server stopped: %w", cp.Err())
+	}
+}

@@ -1,0 +1,76 @@
+package controllers
+
+import (
+	"fmt"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/infraplane/infraplane/internal/scheme"
+)
+
+// ManagerOptions configure the controller manager around the controllers.
+type ManagerOptions struct {
+	Options
+	// MetricsAddr serves Prometheus metrics; "0" disables.
+	MetricsAddr string
+	// HealthAddr serves /healthz and /readyz; "" or "0" disables.
+	HealthAddr string
+	// LeaderElection makes only one replica act at a time.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the lease.
+	LeaderElectionNamespace string
+	// AllowSecondManager permits more than one manager per process (tests
+	// restart the controllers).
+	AllowSecondManager bool
+}
+
+// NewManager builds a manager with every controller registered. The
+// returned cleanup releases cloud clients; call it after the manager
+// stopped.
+func NewManager(cfg *rest.Config, opts ManagerOptions) (ctrl.Manager, func(), error) {
+	if opts.MetricsAddr == "" {
+		opts.MetricsAddr = "0"
+	}
+	if opts.HealthAddr == "" {
+		opts.HealthAddr = "0"
+	}
+	cfg = rest.CopyConfig(cfg)
+	// The defaults (5 QPS, burst 10) throttle status writes long before
+	// the API server or the cloud would.
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 200, 400
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme.New(),
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:  opts.HealthAddr,
+		LeaderElection:          opts.LeaderElection,
+		LeaderElectionID:        "infraplane-controller",
+		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// Stop controllers promptly on shutdown, before the API server goes.
+		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.AllowSecondManager)},
+	})
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("creating controller manager: %w", err)
+	}
+	if opts.HealthAddr != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return nil, func() {}, err
+		}
+		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+			return nil, func() {}, err
+		}
+	}
+	cleanup, err := Setup(mgr, opts.Options)
+	if err != nil {
+		cleanup()
+		return nil, func() {}, err
+	}
+	return mgr, cleanup, nil
+}
