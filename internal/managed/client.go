@@ -42,8 +42,9 @@ type FieldDiff struct {
 // to one object's environment (provider, resolved references) by a
 // Connector for the length of one reconcile.
 //
-// Observe may fill in the kind's status.observed (and other kind-specific
-// status fields); the reconciler persists them.
+// Observe, Create and Update may fill in the kind's status.observed (from
+// what the cloud returned) and other kind-specific status fields; the
+// reconciler persists them.
 type ExternalClient[T Object] interface {
 	// Name is the full cloud name of the resource, e.g.
 	// "projects/p/topics/t"; it becomes status.selfLink.

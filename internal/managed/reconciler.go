@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -268,7 +269,7 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 	cond.drifted(false, commonv1.ReasonInSync, "")
 	if hadIt {
 		driftRepairsTotal.WithLabelValues(r.kind.Name).Inc()
-		r.event(obj, corev1.EventTypeWarning, "Recreated", "Create", "%s was deleted outside infraplane; created it again", st.SelfLink)
+		r.event(obj, corev1.EventTypeWarning, "Recreated", "Create", "%s was not found (deleted outside infraplane, or an in-memory local cloud restarted); created it again", st.SelfLink)
 	} else {
 		r.event(obj, corev1.EventTypeNormal, "Created", "Create", "created %s", st.SelfLink)
 	}
@@ -324,7 +325,7 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 		err := ext.Update(ctx, obj, mutable)
 		r.countWrite("update", err)
 		if err != nil {
-			if CloudCode(err).String() == "Unimplemented" {
+			if CloudCode(err) == codes.Unimplemented {
 				msg := fmt.Sprintf("the cloud endpoint does not support updating %s: %s", describeFields(mutable), CloudMessage(err))
 				cond.failed(commonv1.ReasonUpdateNotSupported, msg)
 				cond.drifted(isDrift, reasonFor(isDrift), msg)
@@ -417,10 +418,14 @@ func (r *Reconciler[T]) deleteBlocked(ctx context.Context, obj T, msg string, er
 	if perr := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
 		err = errors.Join(err, perr)
 	}
-	if err != nil && !isPermanent(err) {
-		return outcome{err: err, metric: "error"}
+	// Deletion blocks the user, and what blocks it is often short-lived (a
+	// subscription still using a dead-letter topic is being deleted too):
+	// back off and retry, except when only a person can help.
+	switch CloudCode(err) {
+	case codes.OK, codes.PermissionDenied, codes.Unauthenticated:
+		return outcome{res: ctrl.Result{RequeueAfter: r.resyncInterval(obj)}, metric: "error"}
 	}
-	return outcome{res: ctrl.Result{RequeueAfter: r.resyncInterval(obj)}, metric: "error"}
+	return outcome{err: err, metric: "error"}
 }
 
 // cloudFailed records a failed cloud call. Errors a retry cannot fix wait

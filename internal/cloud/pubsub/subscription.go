@@ -89,23 +89,7 @@ func (c *subscriptionClient) Observe(ctx context.Context, s *pubsubv1.Subscripti
 	if err != nil {
 		return managed.Observation{}, err
 	}
-	obs := &pubsubv1.SubscriptionObservation{
-		Topic:                    got.GetTopic(),
-		AckDeadlineSeconds:       got.GetAckDeadlineSeconds(),
-		MessageRetentionDuration: renderProtoDuration(got.GetMessageRetentionDuration()),
-		RetainAckedMessages:      got.GetRetainAckedMessages(),
-		Filter:                   got.GetFilter(),
-		EnableMessageOrdering:    got.GetEnableMessageOrdering(),
-		DeadLetterTopic:          got.GetDeadLetterPolicy().GetDeadLetterTopic(),
-		MaxDeliveryAttempts:      got.GetDeadLetterPolicy().GetMaxDeliveryAttempts(),
-		MinimumBackoff:           renderProtoDuration(got.GetRetryPolicy().GetMinimumBackoff()),
-		MaximumBackoff:           renderProtoDuration(got.GetRetryPolicy().GetMaximumBackoff()),
-		ExpirationTTL:            renderProtoDuration(got.GetExpirationPolicy().GetTtl()),
-		Labels:                   got.GetLabels(),
-	}
-	if got.GetState() != pubsubpb.Subscription_STATE_UNSPECIFIED {
-		obs.State = got.GetState().String()
-	}
+	obs := subscriptionObservation(got)
 	s.Status.Observed = obs
 
 	sp := s.Spec
@@ -144,6 +128,27 @@ func (c *subscriptionClient) Observe(ctx context.Context, s *pubsubv1.Subscripti
 	d.add("spec.labels", renderLabels(commonv1.LabelMap(sp.Labels)), renderLabels(userLabels(got.GetLabels())), false)
 
 	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.out}, nil
+}
+
+func subscriptionObservation(got *pubsubpb.Subscription) *pubsubv1.SubscriptionObservation {
+	obs := &pubsubv1.SubscriptionObservation{
+		Topic:                    got.GetTopic(),
+		AckDeadlineSeconds:       got.GetAckDeadlineSeconds(),
+		MessageRetentionDuration: renderProtoDuration(got.GetMessageRetentionDuration()),
+		RetainAckedMessages:      got.GetRetainAckedMessages(),
+		Filter:                   got.GetFilter(),
+		EnableMessageOrdering:    got.GetEnableMessageOrdering(),
+		DeadLetterTopic:          got.GetDeadLetterPolicy().GetDeadLetterTopic(),
+		MaxDeliveryAttempts:      got.GetDeadLetterPolicy().GetMaxDeliveryAttempts(),
+		MinimumBackoff:           renderProtoDuration(got.GetRetryPolicy().GetMinimumBackoff()),
+		MaximumBackoff:           renderProtoDuration(got.GetRetryPolicy().GetMaximumBackoff()),
+		ExpirationTTL:            renderProtoDuration(got.GetExpirationPolicy().GetTtl()),
+		Labels:                   got.GetLabels(),
+	}
+	if got.GetState() != pubsubpb.Subscription_STATE_UNSPECIFIED {
+		obs.State = got.GetState().String()
+	}
+	return obs
 }
 
 func ackDeadline(sp pubsubv1.SubscriptionSpec) int32 {
@@ -189,15 +194,21 @@ func (c *subscriptionClient) desired(s *pubsubv1.Subscription) *pubsubpb.Subscri
 
 func (c *subscriptionClient) Create(ctx context.Context, s *pubsubv1.Subscription) error {
 	s.Status.Topic = c.env.Refs[fieldTopicRef]
-	_, err := c.cn.subs.CreateSubscription(ctx, c.desired(s))
+	got, err := c.cn.subs.CreateSubscription(ctx, c.desired(s))
+	if err == nil {
+		s.Status.Observed = subscriptionObservation(got)
+	}
 	return err
 }
 
 func (c *subscriptionClient) Update(ctx context.Context, s *pubsubv1.Subscription, diff []managed.FieldDiff) error {
-	_, err := c.cn.subs.UpdateSubscription(ctx, &pubsubpb.UpdateSubscriptionRequest{
+	got, err := c.cn.subs.UpdateSubscription(ctx, &pubsubpb.UpdateSubscriptionRequest{
 		Subscription: c.desired(s),
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: maskPaths(diff, subscriptionMask)},
 	})
+	if err == nil {
+		s.Status.Observed = subscriptionObservation(got)
+	}
 	return err
 }
 

@@ -78,6 +78,18 @@ func (c *topicClient) Observe(ctx context.Context, t *pubsubv1.Topic) (managed.O
 	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.out}, nil
 }
 
+func topicObservation(got *pubsubpb.Topic) *pubsubv1.TopicObservation {
+	obs := &pubsubv1.TopicObservation{
+		Labels:                    got.GetLabels(),
+		MessageRetentionDuration:  renderProtoDuration(got.GetMessageRetentionDuration()),
+		AllowedPersistenceRegions: got.GetMessageStoragePolicy().GetAllowedPersistenceRegions(),
+	}
+	if got.GetState() != pubsubpb.Topic_STATE_UNSPECIFIED {
+		obs.State = got.GetState().String()
+	}
+	return obs
+}
+
 func (c *topicClient) desired(t *pubsubv1.Topic) *pubsubpb.Topic {
 	pb := &pubsubpb.Topic{
 		Name:                     c.name,
@@ -91,15 +103,21 @@ func (c *topicClient) desired(t *pubsubv1.Topic) *pubsubpb.Topic {
 }
 
 func (c *topicClient) Create(ctx context.Context, t *pubsubv1.Topic) error {
-	_, err := c.cn.topics.CreateTopic(ctx, c.desired(t))
+	got, err := c.cn.topics.CreateTopic(ctx, c.desired(t))
+	if err == nil {
+		t.Status.Observed = topicObservation(got)
+	}
 	return err
 }
 
 func (c *topicClient) Update(ctx context.Context, t *pubsubv1.Topic, diff []managed.FieldDiff) error {
-	_, err := c.cn.topics.UpdateTopic(ctx, &pubsubpb.UpdateTopicRequest{
+	got, err := c.cn.topics.UpdateTopic(ctx, &pubsubpb.UpdateTopicRequest{
 		Topic:      c.desired(t),
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: maskPaths(diff, topicMask)},
 	})
+	if err == nil {
+		t.Status.Observed = topicObservation(got)
+	}
 	return err
 }
 

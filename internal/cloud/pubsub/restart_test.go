@@ -1,0 +1,48 @@
+package pubsub_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/infraplane/infraplane/internal/provider"
+)
+
+// zzRestart runs last (file order): restarting the API server and the
+// controllers keeps every object, and neither duplicates nor deletes cloud
+// resources.
+func TestZZRestartKeepsObjectsAndCloud(t *testing.T) {
+	env.WaitNamespacesGone(t) // earlier tests' deletions must not count here
+	forEachBackend(t, func(t *testing.T, s *scenario) {
+		topic := s.topic("durable")
+		sub := s.subscription("durable-sub", "durable")
+		create(t, topic)
+		create(t, sub)
+		waitReady(t, topic)
+		waitReady(t, sub)
+
+		creates := provider.CloudCalls("pubsub", "CreateTopic") + provider.CloudCalls("pubsub", "CreateSubscription")
+		deletes := provider.CloudCalls("pubsub", "DeleteTopic") + provider.CloudCalls("pubsub", "DeleteSubscription")
+
+		env.Restart(t)
+
+		waitReady(t, topic)
+		waitReady(t, sub)
+		// Let the controllers' first pass over everything finish.
+		time.Sleep(2 * time.Second)
+		if n := provider.CloudCalls("pubsub", "CreateTopic") + provider.CloudCalls("pubsub", "CreateSubscription") - creates; n != 0 {
+			t.Errorf("%v create calls after restart", n)
+		}
+		if n := provider.CloudCalls("pubsub", "DeleteTopic") + provider.CloudCalls("pubsub", "DeleteSubscription") - deletes; n != 0 {
+			t.Errorf("%v delete calls after restart", n)
+		}
+		if _, err := s.getTopic(t, "durable"); err != nil {
+			t.Errorf("topic gone after restart: %v", err)
+		}
+		if _, err := s.getSub(t, "durable-sub"); err != nil {
+			t.Errorf("subscription gone after restart: %v", err)
+		}
+		if topic.Status.ResourceID != "durable" || topic.Status.SelfLink == "" {
+			t.Errorf("status lost across restart: %+v", topic.Status)
+		}
+	})
+}

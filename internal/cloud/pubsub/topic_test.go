@@ -1,0 +1,161 @@
+package pubsub_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
+	"github.com/infraplane/infraplane/internal/managed"
+	"github.com/infraplane/infraplane/internal/provider"
+	"github.com/infraplane/infraplane/internal/testenv"
+)
+
+// A topic is created with its spec and our ownership label, a spec edit
+// reaches the cloud, and deleting the object deletes the topic.
+func TestTopicLifecycle(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *scenario) {
+		topic := s.topic("orders", func(tp *pubsubv1.Topic) {
+			tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "checkout"}
+			tp.Spec.MessageRetentionDuration = duration(time.Hour)
+		})
+		create(t, topic)
+		waitReady(t, topic)
+		if topic.Status.SelfLink != s.topicName("orders") || topic.Status.ResourceID != "orders" {
+			t.Fatalf("status: selfLink %q resourceID %q", topic.Status.SelfLink, topic.Status.ResourceID)
+		}
+		got, err := s.getTopic(t, "orders")
+		if err != nil {
+			t.Fatalf("topic not in the cloud: %v", err)
+		}
+		if got.Labels["team"] != "checkout" || got.Labels[managed.OwnerLabelKey] != managed.OwnerValue(s.ns, "orders") {
+			t.Errorf("labels in the cloud: %v", got.Labels)
+		}
+		if got.GetMessageRetentionDuration().AsDuration() != time.Hour {
+			t.Errorf("retention in the cloud: %v", got.GetMessageRetentionDuration())
+		}
+
+		// Edit a field every implementation can update.
+		update(t, topic, func(tp *pubsubv1.Topic) { tp.Spec.MessageRetentionDuration = duration(2 * time.Hour) })
+		testenv.Eventually(t, 20*time.Second, func() error {
+			got, err := s.getTopic(t, "orders")
+			if err != nil {
+				return err
+			}
+			if d := got.GetMessageRetentionDuration().AsDuration(); d != 2*time.Hour {
+				return errorf("retention still %v", d)
+			}
+			return nil
+		})
+		waitFor(t, topic, commonv1.TypeSynced, metav1.ConditionTrue, commonv1.ReasonReconcileSuccess)
+		if topic.Status.ObservedGeneration != topic.Generation {
+			t.Errorf("observedGeneration %d, generation %d", topic.Status.ObservedGeneration, topic.Generation)
+		}
+
+		if err := env.Client.Delete(context.Background(), topic); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, topic)
+		if _, err := s.getTopic(t, "orders"); !managed.IsNotFound(err) {
+			t.Fatalf("topic still in the cloud after delete: %v", err)
+		}
+	})
+}
+
+// Label updates work where the cloud supports them (pstest, real GCP); the
+// gcloud emulator refuses them, and then the object says so in its
+// condition and is not retried in a hot loop.
+func TestTopicLabelUpdate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *scenario) {
+		topic := s.topic("labelled", func(tp *pubsubv1.Topic) {
+			tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "a"}
+		})
+		create(t, topic)
+		waitReady(t, topic)
+		before := provider.CloudCalls("pubsub", "UpdateTopic")
+		update(t, topic, func(tp *pubsubv1.Topic) { tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "b"} })
+
+		if s.b.name == "emulator" {
+			c := waitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
+			if !strings.Contains(c.Message, "spec.labels") || !strings.Contains(c.Message, "InvalidArgument") {
+				t.Errorf("condition should name the field and the cloud's answer: %q", c.Message)
+			}
+			// Still Ready: the topic exists and works, only the label is stale.
+			waitFor(t, topic, commonv1.TypeReady, metav1.ConditionTrue, "")
+			time.Sleep(3 * time.Second)
+			if n := provider.CloudCalls("pubsub", "UpdateTopic") - before; n > 3 {
+				t.Errorf("%v UpdateTopic calls in 3 s after a permanent error: a hot loop", n)
+			}
+			return
+		}
+		testenv.Eventually(t, 20*time.Second, func() error {
+			got, err := s.getTopic(t, "labelled")
+			if err != nil {
+				return err
+			}
+			if got.Labels["team"] != "b" || got.Labels[managed.OwnerLabelKey] == "" {
+				return errorf("labels %v", got.Labels)
+			}
+			return nil
+		})
+	})
+}
+
+// An existing topic this object did not create is not taken over unless
+// the spec asks for it or the topic carries this object's ownership label;
+// a topic owned by another object is never taken.
+func TestTopicAdoption(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *scenario) {
+		ctx := context.Background()
+		mk := func(id string, labels map[string]string) {
+			if _, err := s.b.topics.CreateTopic(ctx, &pubsubpb.Topic{Name: s.topicName(id), Labels: labels}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mk("foreign", map[string]string{"team": "x"})
+		mk("ours-already", map[string]string{managed.OwnerLabelKey: managed.OwnerValue(s.ns, "ours-already")})
+		mk("someone-elses", map[string]string{managed.OwnerLabelKey: "other--object"})
+
+		refused := s.topic("foreign", func(tp *pubsubv1.Topic) { tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "x"} })
+		create(t, refused)
+		c := waitFor(t, refused, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+		if !strings.Contains(c.Message, "spec.adopt") {
+			t.Errorf("message should say how to adopt: %q", c.Message)
+		}
+		if refused.Status.ResourceID != "" {
+			t.Errorf("refused topic recorded as ours: %q", refused.Status.ResourceID)
+		}
+
+		// Asking for adoption takes it over, without recreating it.
+		update(t, refused, func(tp *pubsubv1.Topic) { tp.Spec.Adopt = true })
+		waitFor(t, refused, commonv1.TypeSynced, metav1.ConditionTrue, "")
+		waitReady(t, refused)
+		if refused.Status.ResourceID != "foreign" {
+			t.Errorf("adopted topic resourceID %q", refused.Status.ResourceID)
+		}
+
+		owned := s.topic("ours-already")
+		create(t, owned)
+		waitReady(t, owned)
+
+		conflict := s.topic("someone-elses", func(tp *pubsubv1.Topic) { tp.Spec.Adopt = true })
+		create(t, conflict)
+		c = waitFor(t, conflict, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+		if !strings.Contains(c.Message, "other--object") {
+			t.Errorf("message should name the owner: %q", c.Message)
+		}
+		// Deleting the refused object must not delete someone else's topic.
+		if err := env.Client.Delete(ctx, conflict); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, conflict)
+		if _, err := s.getTopic(t, "someone-elses"); err != nil {
+			t.Fatalf("deleting an object that never owned the topic deleted it: %v", err)
+		}
+	})
+}
