@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then in-cluster)")
 	fl.BoolVar(&f.installCRDs, "install-crds", false, "install or upgrade infraplane's CRDs before starting")
 	fl.BoolVar(&f.mgr.LeaderElection, "leader-elect", true, "only one replica acts at a time")
-	fl.StringVar(&f.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace)")
+	fl.StringVar(&f.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace; kube-system outside a pod)")
 	fl.StringVar(&f.mgr.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 disables")
 	fl.StringVar(&f.mgr.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables")
 	addControllerTuning(fl, &f.mgr.Options, 5*time.Minute, 20)
@@ -62,6 +63,12 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 		}
 		if err := crds.Install(ctx, c); err != nil {
 			return err
+		}
+	}
+	if f.mgr.LeaderElection && f.mgr.LeaderElectionNamespace == "" {
+		if _, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err != nil {
+			// Outside a pod there is no namespace of our own to hold the lease.
+			f.mgr.LeaderElectionNamespace = "kube-system"
 		}
 	}
 	mgr, cleanup, err := controllers.NewManager(cfg, f.mgr)

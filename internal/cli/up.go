@@ -20,6 +20,7 @@ import (
 	"github.com/infraplane/infraplane/internal/crds"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/scheme"
+	"github.com/infraplane/infraplane/internal/version"
 )
 
 type upFlags struct {
@@ -173,7 +174,7 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 
 	fmt.Fprintf(os.Stdout, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())
-	fmt.Fprintf(os.Stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), "v1.37")
+	fmt.Fprintf(os.Stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
 	fmt.Fprintf(os.Stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
 	fmt.Fprintf(os.Stdout, "  cloud:       %s\n", cloudLine)
 	if envFile != "" {
