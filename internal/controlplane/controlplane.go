@@ -1,0 +1,371 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	logsapi "k8s.io/component-base/logs/api/v1"
+)
+
+func init() {
+	// Several servers per process (tests, restarts) must not fail when
+	// logging settings are re-applied unchanged. Set once, here, so it never
+	// races with a reader.
+	logsapi.ReapplyHandling = logsapi.ReapplyHandlingIgnoreUnchanged
+}
+
+// Options configures Start.
+type Options struct {
+	DataDir     string       // everything persisted here: DataDir/etcd, DataDir/pki, DataDir/kubeconfig
+	BindAddress string       // default "127.0.0.1"
+	Port        int          // secure port; 0 picks a free port
+	Logger      *slog.Logger // nil means slog.Default(); Kubernetes' own logs arrive at debug level, errors at error level
+}
+
+// ControlPlane is a running embedded API server with its etcd and controllers.
+type ControlPlane struct {
+	dataDir    string
+	url        string
+	pki        *pki
+	kubeconfig string
+	loopback   *rest.Config
+	log        *slog.Logger
+	quiet      *quietHandler // this instance's klog/etcd log filter
+	unlock     func()        // releases the data dir lock
+
+	etcd         *embed.Etcd
+	controllers  *controllers
+	serverCancel context.CancelFunc
+	serverDone   chan struct{} // closed when the API server's Run returned
+	serverErr    error         // valid after serverDone is closed
+
+	stopping *atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+const (
+	readyTimeout = 2 * time.Minute
+	clusterName  = "infraplane"
+)
+
+// Start runs etcd, the API server and the in-process controllers, and returns
+// once /readyz reports ok and the default namespace exists. ctx bounds start-up
+// only; the control plane runs until Stop.
+//
+// klog is process-global: Start routes it to opts.Logger.
+func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("controlplane: DataDir is required")
+	}
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.BindAddress == "" {
+		opts.BindAddress = "127.0.0.1"
+	}
+	bindIP := net.ParseIP(opts.BindAddress)
+	if bindIP == nil {
+		return nil, fmt.Errorf("controlplane: BindAddress %q is not an IP address", opts.BindAddress)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	begin := time.Now()
+
+	stopping := &atomic.Bool{}
+	quiet := &quietHandler{next: logger.Handler(), stopping: stopping}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			unlock() // idempotent
+		}
+	}()
+	servingIPs := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	if !bindIP.IsUnspecified() && !bindIP.IsLoopback() {
+		servingIPs = append(servingIPs, bindIP)
+	}
+	p, err := ensurePKI(filepath.Join(dataDir, "pki"), servingIPs, []string{"localhost"})
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: certificates: %w", err)
+	}
+
+	// Bind the API port first: a taken port should fail fast, before etcd.
+	ln, err := net.Listen("tcp", net.JoinHostPort(opts.BindAddress, strconv.Itoa(opts.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: listen: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			ln.Close() //nolint:errcheck // already failing; may be closed by the server
+		}
+	}()
+	urlHost := "127.0.0.1"
+	if bindIP.To4() == nil {
+		urlHost = "::1"
+	}
+	if !bindIP.IsUnspecified() {
+		urlHost = bindIP.String()
+	}
+	c := &ControlPlane{
+		dataDir:    dataDir,
+		url:        "https://" + net.JoinHostPort(urlHost, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)),
+		pki:        p,
+		kubeconfig: filepath.Join(dataDir, "kubeconfig"),
+		log:        logger,
+		quiet:      quiet,
+		unlock:     unlock,
+		stopping:   stopping,
+		serverDone: make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			c.shutdown(context.Background()) //nolint:errcheck // report the start error instead
+		}
+	}()
+
+	// Quiet Kubernetes before any of it runs; shutdown detaches again.
+	attachKlog(quiet)
+	var etcdURL string
+	c.etcd, etcdURL, err = startEtcd(ctx, filepath.Join(dataDir, "etcd"), zapToSlog(quiet))
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: %w", err)
+	}
+	etcdReady := time.Since(begin)
+	// etcd reports fatal serving errors here; the channel closes with Close.
+	go func(errc <-chan error) {
+		for err := range errc {
+			if !c.stopping.Load() {
+				logger.Error("etcd failed", "err", err)
+			}
+		}
+	}(c.etcd.Err())
+
+	// The server lives on its own context: ctx is only for start-up.
+	serverCtx, cancel := context.WithCancel(context.Background())
+	c.serverCancel = cancel
+	srv, err := newAPIServer(serverCtx, p, ln, etcdURL)
+	if err != nil {
+		close(c.serverDone)
+		return nil, fmt.Errorf("controlplane: %w", err)
+	}
+	prepared, err := srv.PrepareRun()
+	if err != nil {
+		close(c.serverDone)
+		return nil, fmt.Errorf("controlplane: preparing API server: %w", err)
+	}
+	c.loopback = rest.CopyConfig(srv.GenericAPIServer.LoopbackClientConfig)
+	go func() {
+		defer close(c.serverDone)
+		c.serverErr = prepared.Run(serverCtx)
+		if !c.stopping.Load() {
+			if c.serverErr == nil {
+				c.serverErr = errors.New("API server exited")
+			}
+			logger.Error("API server stopped unexpectedly", "err", c.serverErr)
+		}
+	}()
+
+	if err := c.waitReady(ctx); err != nil {
+		return nil, fmt.Errorf("controlplane: %w", err)
+	}
+	apiReady := time.Since(begin)
+
+	c.controllers, err = startControllers(serverCtx, c.loopback)
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: controllers: %w", err)
+	}
+	if err := c.writeKubeconfig(c.kubeconfig, p.admin); err != nil {
+		return nil, fmt.Errorf("controlplane: kubeconfig: %w", err)
+	}
+	logger.Debug("control plane ready", "url", c.url, "etcd", etcdReady, "api", apiReady, "total", time.Since(begin))
+	return c, nil
+}
+
+// waitReady polls /readyz with the admin identity (which also proves client
+// certificates work), then makes sure the default namespace exists.
+func (c *ControlPlane) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	client, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		var status int
+		res := client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&status)
+		if status == http.StatusOK {
+			break
+		}
+		last = res.Error()
+		select {
+		case <-c.serverDone:
+			return fmt.Errorf("API server stopped during start-up: %w", c.serverErr)
+		case <-ctx.Done():
+			return fmt.Errorf("API server not ready: %w (last: %v)", ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+	// The system-namespaces controller creates it too, but possibly after
+	// /readyz is green; creating it here removes the race for callers.
+	_, err = client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{Name: metav1.NamespaceDefault},
+	}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating default namespace: %w", err)
+	}
+	return nil
+}
+
+// RESTConfig returns a new client configuration with the admin identity
+// (CN=infraplane-admin, O=system:masters).
+func (c *ControlPlane) RESTConfig() *rest.Config {
+	return c.restConfigFor(c.pki.admin)
+}
+
+func (c *ControlPlane) restConfigFor(kp *keyPair) *rest.Config {
+	return &rest.Config{
+		Host: c.url,
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData:   append([]byte(nil), c.pki.ca.certPEM...),
+			CertData: append([]byte(nil), kp.certPEM...),
+			KeyData:  append([]byte(nil), kp.keyPEM...),
+		},
+		// Local server with API priority and fairness: client-side throttling
+		// at client-go's default of 5 QPS only slows callers down.
+		QPS:   100,
+		Burst: 200,
+	}
+}
+
+// KubeconfigPath is the admin kubeconfig, rewritten on every start.
+func (c *ControlPlane) KubeconfigPath() string { return c.kubeconfig }
+
+// URL is the API server's base URL, e.g. https://127.0.0.1:6443.
+func (c *ControlPlane) URL() string { return c.url }
+
+// DataDir is the absolute data directory.
+func (c *ControlPlane) DataDir() string { return c.dataDir }
+
+// CACertPEM is the CA that signed the serving certificate.
+func (c *ControlPlane) CACertPEM() []byte { return append([]byte(nil), c.pki.ca.certPEM...) }
+
+// Done is closed when the API server has stopped, after Stop or on failure.
+func (c *ControlPlane) Done() <-chan struct{} { return c.serverDone }
+
+// Err reports why the API server stopped; nil while running or after a clean Stop.
+func (c *ControlPlane) Err() error {
+	select {
+	case <-c.serverDone:
+		return c.serverErr
+	default:
+		return nil
+	}
+}
+
+// WriteUserKubeconfig writes a kubeconfig (mode 0600) for user with groups,
+// authenticated by a new client certificate from the client CA. What the user
+// may do is up to RBAC.
+func (c *ControlPlane) WriteUserKubeconfig(path, user string, groups []string) error {
+	if user == "" {
+		return errors.New("controlplane: user is required")
+	}
+	kp, err := issue(clientTemplate(user, groups), c.pki.clientCA, leafValidity)
+	if err != nil {
+		return err
+	}
+	return c.writeKubeconfig(path, kp)
+}
+
+func (c *ControlPlane) writeKubeconfig(path string, kp *keyPair) error {
+	user := kp.cert.Subject.CommonName
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[clusterName] = &clientcmdapi.Cluster{
+		Server:                   c.url,
+		CertificateAuthorityData: c.pki.ca.certPEM,
+	}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{
+		ClientCertificateData: kp.certPEM,
+		ClientKeyData:         kp.keyPEM,
+	}
+	cfg.Contexts[clusterName] = &clientcmdapi.Context{Cluster: clusterName, AuthInfo: user}
+	cfg.CurrentContext = clusterName
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data, 0o600)
+}
+
+// Stop shuts down in dependency order: controllers (they talk to the API
+// server), the API server (it talks to etcd), then etcd. It is safe to call
+// more than once; later calls return the first result.
+func (c *ControlPlane) Stop(ctx context.Context) error {
+	c.stopOnce.Do(func() {
+		began := time.Now()
+		c.stopErr = c.shutdown(ctx)
+		c.log.Debug("control plane stopped", "took", time.Since(began))
+	})
+	return c.stopErr
+}
+
+// shutdown tears down whatever was started; also used by a failing Start.
+func (c *ControlPlane) shutdown(ctx context.Context) error {
+	c.stopping.Store(true)
+	var errs []error
+	if c.controllers != nil {
+		if err := c.controllers.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.serverCancel != nil {
+		c.serverCancel()
+		select {
+		case <-c.serverDone:
+			if c.serverErr != nil {
+				errs = append(errs, fmt.Errorf("API server: %w", c.serverErr))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("API server did not stop: %w", ctx.Err()))
+		}
+	}
+	if c.etcd != nil {
+		c.etcd.Close()
+	}
+	detachKlog(c.quiet)
+	// etcd is closed (Close is synchronous): the dir may be opened again.
+	c.unlock()
+	return errors.Join(errs...)
+}

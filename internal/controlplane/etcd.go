@@ -1,0 +1,66 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// startEtcd runs a single-member etcd with its data in dir, serving clients on
+// a free loopback port. It returns once etcd accepts requests. On failure a
+// started etcd is still returned, for the caller's shutdown to close: that
+// path marks the closing as expected, so it stays out of the error log.
+func startEtcd(ctx context.Context, dir string, lg *zap.Logger) (*embed.Etcd, string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	clientURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+
+	cfg := embed.NewConfig()
+	cfg.Name = "infraplane"
+	cfg.Dir = dir
+	cfg.ListenClientUrls = []url.URL{clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{clientURL}
+	// A single member never talks to peers, so no peer listener is opened. The
+	// advertised peer URL only feeds the member ID; keeping it constant keeps
+	// the ID stable across restarts.
+	cfg.ListenPeerUrls = nil
+	cfg.AdvertisePeerUrls = []url.URL{{Scheme: "http", Host: "127.0.0.1:2380"}}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.EnableGRPCGateway = false // only the API server talks to etcd, via gRPC
+	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
+
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("starting etcd: %w", err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+		return e, clientURL.String(), nil
+	case err := <-e.Err():
+		return e, "", fmt.Errorf("etcd failed: %w", err)
+	case <-time.After(time.Minute):
+		return e, "", fmt.Errorf("etcd did not become ready within a minute")
+	case <-ctx.Done():
+		return e, "", ctx.Err()
+	}
+}
+
+// freePort asks the kernel for an unused loopback port. There is a short
+// window in which another process could take it; acceptable for a local tool.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
