@@ -6,9 +6,13 @@ package controllers
 import (
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
+
 	"github.com/infraplane/infraplane/internal/cloud/pubsub"
+	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/provider"
 )
@@ -25,13 +29,23 @@ type Options struct {
 	CloudBurst int
 	// Pauses are extra pause policies (break-glass plugs in here).
 	Pauses []managed.PauseFunc
+	// Auditor records every cloud write (the audit ledger).
+	Auditor managed.Auditor
+	// GitOps configures the GitSource syncer; nil CacheDir disables it.
+	GitOps gitops.Options
+}
+
+// RefKinds are the managed kinds that references (xxxRef: {name}) may
+// point at, for the syncer's and validate's reference checks.
+var RefKinds = map[string]schema.GroupVersionKind{
+	"Topic": pubsubv1.GroupVersion.WithKind("Topic"),
 }
 
 // Setup registers every kind. The returned func releases cloud clients;
 // call it after the manager stopped.
 func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 	providers := provider.NewResolver(mgr.GetClient(), provider.Options{QPS: opts.CloudQPS, Burst: opts.CloudBurst})
-	mopts := managed.Options{ResyncInterval: opts.ResyncInterval, Concurrency: opts.Concurrency, Pauses: opts.Pauses}
+	mopts := managed.Options{ResyncInterval: opts.ResyncInterval, Concurrency: opts.Concurrency, Pauses: opts.Pauses, Auditor: opts.Auditor}
 
 	ps := pubsub.NewClients()
 	if err := managed.Setup(mgr, pubsub.TopicKind(ps), providers, mopts); err != nil {
@@ -39,6 +53,15 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 	}
 	if err := managed.Setup(mgr, pubsub.SubscriptionKind(ps), providers, mopts); err != nil {
 		return ps.Close, err
+	}
+	if opts.GitOps.CacheDir != "" {
+		g := opts.GitOps
+		if g.RefKinds == nil {
+			g.RefKinds = RefKinds
+		}
+		if _, err := gitops.SetupSyncer(mgr, g); err != nil {
+			return ps.Close, err
+		}
 	}
 	return ps.Close, nil
 }

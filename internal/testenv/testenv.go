@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,9 @@ func Main(m *testing.M, env **Env, opts Options) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if opts.Controllers.GitOps.CacheDir == "" {
+		opts.Controllers.GitOps.CacheDir = filepath.Join(dir, "git")
+	}
 	e := &Env{dir: dir, opts: opts}
 	ctx := context.Background()
 	if err := e.start(ctx); err != nil {

@@ -1,0 +1,165 @@
+package gitops
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Problem is one thing wrong with a set of manifests, located as precisely
+// as known: file, line, object and field.
+type Problem struct {
+	Source Source `json:"source"`
+	Object string `json:"object,omitempty"` // Kind/name
+	Field  string `json:"field,omitempty"`
+	Msg    string `json:"message"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.Source.String())
+	if p.Object != "" {
+		b.WriteString(": " + p.Object)
+	}
+	if p.Field != "" {
+		b.WriteString(": " + p.Field)
+	}
+	b.WriteString(": " + p.Msg)
+	return b.String()
+}
+
+// Problems is a list of problems; as an error it lists them all.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// CheckOptions tell Check about the world outside the manifests.
+type CheckOptions struct {
+	// TargetNamespace is where the objects go; a manifest naming another
+	// namespace is a problem.
+	TargetNamespace string
+	// Namespaced says whether a kind is namespaced; an error means the kind
+	// is unknown.
+	Namespaced func(gvk schema.GroupVersionKind) (bool, error)
+	// Exists says whether an object of kind with name exists outside the
+	// manifests (in the target namespace); nil means only the manifests count.
+	Exists func(kind, name string) bool
+	// RefKinds are the kinds that references may point at (e.g. "Topic"):
+	// a spec field named ...<Kind>Ref with a name refers to that kind.
+	RefKinds []string
+}
+
+// Check finds what would make applying the manifests wrong before anything
+// is applied: unknown or cluster-scoped kinds, objects for another
+// namespace, duplicates, and references by name to objects that exist
+// neither in the manifests nor (when Exists is set) in the namespace.
+func Check(objs []Object, o CheckOptions) Problems {
+	var ps Problems
+	type key struct{ gk, name string }
+	seen := map[key]Source{}
+	names := map[string]map[string]bool{} // kind -> names in the set
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		if o.Namespaced != nil {
+			namespaced, err := o.Namespaced(gvk)
+			if err != nil {
+				ps = append(ps, Problem{Source: obj.Source, Object: obj.ID(), Field: "kind",
+					Msg: fmt.Sprintf("unknown kind %s in %s (is the apiVersion right?)", gvk.Kind, gvk.GroupVersion())})
+				continue
+			}
+			if !namespaced {
+				ps = append(ps, Problem{Source: obj.Source, Object: obj.ID(), Field: "kind",
+					Msg: fmt.Sprintf("%s is cluster-scoped: a GitSource applies only namespaced objects to its namespace", gvk.Kind)})
+				continue
+			}
+		}
+		if ns := obj.GetNamespace(); ns != "" && o.TargetNamespace != "" && ns != o.TargetNamespace {
+			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine("metadata.namespace")}, Object: obj.ID(), Field: "metadata.namespace",
+				Msg: fmt.Sprintf("names namespace %q, but this source applies to %q: remove metadata.namespace or move the file", ns, o.TargetNamespace)})
+		}
+		k := key{gvk.GroupKind().String(), obj.GetName()}
+		if first, dup := seen[k]; dup {
+			ps = append(ps, Problem{Source: obj.Source, Object: obj.ID(),
+				Msg: fmt.Sprintf("duplicate: %s is also defined at %s", obj.ID(), first)})
+			continue
+		}
+		seen[k] = obj.Source
+		if names[gvk.Kind] == nil {
+			names[gvk.Kind] = map[string]bool{}
+		}
+		names[gvk.Kind][obj.GetName()] = true
+	}
+
+	for _, obj := range objs {
+		for _, r := range findRefs(obj.Object, "", o.RefKinds) {
+			if names[r.kind][r.name] || (o.Exists != nil && o.Exists(r.kind, r.name)) {
+				continue
+			}
+			where := "in these manifests"
+			if o.Exists != nil {
+				where += fmt.Sprintf(" or in namespace %q", o.TargetNamespace)
+			}
+			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine(r.field)}, Object: obj.ID(), Field: r.field,
+				Msg: fmt.Sprintf("refers to %s %q, which exists neither %s", r.kind, r.name, where)})
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Source.File != ps[j].Source.File {
+			return ps[i].Source.File < ps[j].Source.File
+		}
+		return ps[i].Source.Line < ps[j].Source.Line
+	})
+	return ps
+}
+
+type ref struct{ field, kind, name string }
+
+// findRefs walks an object for fields named ...<Kind>Ref holding a name.
+func findRefs(m map[string]any, path string, kinds []string) []ref {
+	var out []ref
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p := strings.TrimPrefix(path+"."+k, ".")
+		child, ok := m[k].(map[string]any)
+		if !ok {
+			continue
+		}
+		if kind := refKind(k, kinds); kind != "" {
+			if name, ok := child["name"].(string); ok && name != "" {
+				out = append(out, ref{field: p + ".name", kind: kind, name: name})
+			}
+			continue
+		}
+		out = append(out, findRefs(child, p, kinds)...)
+	}
+	return out
+}
+
+// refKind maps a field name like "deadLetterTopicRef" to the longest kind
+// it ends with ("Topic").
+func refKind(field string, kinds []string) string {
+	f := strings.ToLower(field)
+	if !strings.HasSuffix(f, "ref") {
+		return ""
+	}
+	f = strings.TrimSuffix(f, "ref")
+	best := ""
+	for _, k := range kinds {
+		if strings.HasSuffix(f, strings.ToLower(k)) && len(k) > len(best) {
+			best = k
+		}
+	}
+	return best
+}

@@ -1,0 +1,30 @@
+package gitops
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	syncsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "infraplane_gitops_syncs_total",
+		Help: "GitSource syncs by result (applied, failed).",
+	}, []string{"result"})
+	syncSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "infraplane_gitops_sync_duration_seconds",
+		Help:    "Time of one GitSource sync: fetch, render, check, apply, prune.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+	})
+	objectsApplied = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "infraplane_gitops_objects_applied_total",
+		Help: "Objects created or changed by GitSource syncs.",
+	})
+	objectsPruned = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "infraplane_gitops_objects_pruned_total",
+		Help: "Objects deleted because they left git.",
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(syncsTotal, syncSeconds, objectsApplied, objectsPruned)
+}

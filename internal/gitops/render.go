@@ -1,0 +1,240 @@
+package gitops
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// Source says where an object came from: a file (relative to the rendered
+// directory) and the line its document starts on. Objects rendered by
+// kustomize carry the file kustomize read them from, when it says.
+type Source struct {
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+}
+
+func (s Source) String() string {
+	if s.Line > 0 {
+		return fmt.Sprintf("%s:%d", s.File, s.Line)
+	}
+	return s.File
+}
+
+// Object is one rendered manifest and where it came from.
+type Object struct {
+	*unstructured.Unstructured
+	Source Source
+	// node is the parsed YAML document, to find the line of a field.
+	node *yamlv3.Node
+}
+
+// ID is "Kind/name", the way objects are named in messages.
+func (o Object) ID() string { return o.GetKind() + "/" + o.GetName() }
+
+// FieldLine returns the line of a dotted field path ("spec.ackDeadlineSeconds")
+// in the object's source document, or the document's line when unknown.
+func (o Object) FieldLine(path string) int {
+	if o.node == nil || path == "" {
+		return o.Source.Line
+	}
+	n := o.node
+	line := o.Source.Line
+	for _, part := range strings.Split(strings.TrimPrefix(path, "."), ".") {
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			part = part[:i]
+		}
+		if n.Kind != yamlv3.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				line = n.Content[i].Line
+				n = n.Content[i+1]
+				found = true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}
+
+// RenderError is a problem with one file: it cannot be read or parsed.
+type RenderError struct {
+	Source Source
+	Err    error
+}
+
+func (e *RenderError) Error() string { return fmt.Sprintf("%s: %v", e.Source, e.Err) }
+
+// kustomizationFiles are the names kustomize recognises.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// Render turns a directory into objects: with kustomize when the directory
+// has a kustomization file, else every *.yaml, *.yml and *.json file under
+// it (recursively, in lexical order; multi-document files allowed).
+// Errors name the file and line.
+func Render(dir string) ([]Object, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	for _, k := range kustomizationFiles {
+		if _, err := os.Stat(filepath.Join(dir, k)); err == nil {
+			return renderKustomize(dir)
+		}
+	}
+	return renderPlain(dir)
+}
+
+func renderPlain(dir string) ([]Object, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir // .git and friends
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []Object
+	var errs []error
+	for _, f := range files {
+		rel, _ := filepath.Rel(dir, f)
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, &RenderError{Source{File: rel}, err})
+			continue
+		}
+		objs, err := parseDocuments(rel, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, objs...)
+	}
+	return out, errors.Join(errs...)
+}
+
+// parseDocuments parses a multi-document YAML (or JSON) file into objects,
+// keeping each document's line and node.
+func parseDocuments(file string, data []byte) ([]Object, error) {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	var out []Object
+	for {
+		var doc yamlv3.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, &RenderError{Source{File: file, Line: yamlErrorLine(err)}, fmt.Errorf("invalid YAML: %w", err)}
+		}
+		if len(doc.Content) == 0 || (doc.Content[0].Kind == yamlv3.ScalarNode && doc.Content[0].Tag == "!!null") {
+			continue // empty document
+		}
+		root := doc.Content[0]
+		src := Source{File: file, Line: root.Line}
+		if root.Kind != yamlv3.MappingNode {
+			return nil, &RenderError{src, errors.New("a manifest must be a mapping with apiVersion, kind and metadata")}
+		}
+		var m map[string]any
+		if err := root.Decode(&m); err != nil {
+			return nil, &RenderError{src, err}
+		}
+		// Round-trip through JSON so numbers and maps have the types the
+		// Kubernetes machinery expects.
+		js, err := yaml.Marshal(m)
+		if err != nil {
+			return nil, &RenderError{src, err}
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(js, &u.Object); err != nil {
+			return nil, &RenderError{src, err}
+		}
+		if u.GetAPIVersion() == "" || u.GetKind() == "" {
+			return nil, &RenderError{src, errors.New("missing apiVersion or kind")}
+		}
+		if u.GetName() == "" {
+			return nil, &RenderError{src, fmt.Errorf("%s has no metadata.name", u.GetKind())}
+		}
+		out = append(out, Object{Unstructured: u, Source: src, node: root})
+	}
+}
+
+// yamlErrorLine extracts "line N" from a YAML parser error.
+func yamlErrorLine(err error) int {
+	var n int
+	msg := err.Error()
+	if i := strings.Index(msg, "line "); i >= 0 {
+		fmt.Sscanf(msg[i+5:], "%d", &n)
+	}
+	return n
+}
+
+// originAnnotation is what kustomize's originAnnotations build option writes.
+const originAnnotation = "config.kubernetes.io/origin"
+
+func renderKustomize(dir string) ([]Object, error) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, &RenderError{Source{File: "kustomization.yaml"}, fmt.Errorf("kustomize build failed: %w", err)}
+	}
+	var out []Object
+	for _, r := range resMap.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{Object: m}
+		src := Source{File: "kustomization.yaml"}
+		if o, ok := u.GetAnnotations()[originAnnotation]; ok {
+			var origin struct {
+				Path string `json:"path"`
+			}
+			if yaml.Unmarshal([]byte(o), &origin) == nil && origin.Path != "" {
+				src.File = origin.Path
+			}
+			ann := u.GetAnnotations()
+			delete(ann, originAnnotation)
+			if len(ann) == 0 {
+				ann = nil
+			}
+			u.SetAnnotations(ann)
+		}
+		out = append(out, Object{Unstructured: u, Source: src})
+	}
+	return out, nil
+}

@@ -1,0 +1,528 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fluxcd/pkg/ssa"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+)
+
+// FieldManager is the server-side apply field manager of the syncer.
+// Writes by anyone else to objects it applied are direct edits.
+const FieldManager = "infraplane-gitops"
+
+// Condition types and reasons of a GitSource.
+const (
+	TypeReady     = "Ready"
+	TypePruneHeld = "PruneHeld"
+
+	ReasonApplied          = "Applied"
+	ReasonSuspended        = "Suspended"
+	ReasonFetchFailed      = "FetchFailed"
+	ReasonRenderFailed     = "RenderFailed"
+	ReasonValidationFailed = "ValidationFailed"
+	ReasonApplyFailed      = "ApplyFailed"
+	ReasonPruneHeld        = "PruneHeld"
+	ReasonPruneConfirmed   = "PruneConfirmed"
+	ReasonNothingHeld      = "NothingHeld"
+)
+
+// historyLength is how many syncs status.history keeps.
+const historyLength = 10
+
+// SyncEvent is what the audit ledger records about one sync.
+type SyncEvent struct {
+	Source   string // namespace/name
+	Revision Revision
+	Result   string // Applied, Failed, Held
+	Created  []string
+	Updated  []string
+	Pruned   []string
+	Error    string
+}
+
+// SyncRecorder receives every sync attempt that changed something or failed.
+type SyncRecorder interface {
+	Synced(ctx context.Context, e SyncEvent)
+}
+
+// Options configure the syncer.
+type Options struct {
+	// CacheDir holds working copies of the repositories.
+	CacheDir string
+	// RefKinds are the kinds references may point at (see CheckOptions),
+	// by kind name.
+	RefKinds map[string]schema.GroupVersionKind
+	// Recorder, if set, records syncs (the audit ledger).
+	Recorder SyncRecorder
+	// Exclude, if set, says whether an object must not be applied or pruned
+	// right now (break-glass holds plug in here); it returns a reason.
+	Exclude func(ctx context.Context, namespace string, obj *unstructured.Unstructured) (bool, string)
+}
+
+// Syncer is the GitSource controller.
+type Syncer struct {
+	client   client.Client
+	mapper   meta.RESTMapper
+	rm       *ssa.ResourceManager
+	fetcher  *Fetcher
+	recorder events.EventRecorder
+	opts     Options
+
+	mu       sync.Mutex
+	lastSeen map[string]string // namespace/name -> revision hash last synced
+}
+
+// SetupSyncer registers the GitSource controller with a manager.
+func SetupSyncer(mgr ctrl.Manager, opts Options) (*Syncer, error) {
+	s := &Syncer{
+		client:   mgr.GetClient(),
+		mapper:   mgr.GetRESTMapper(),
+		fetcher:  NewFetcher(opts.CacheDir),
+		recorder: mgr.GetEventRecorder("infraplane-gitops"),
+		opts:     opts,
+		lastSeen: map[string]string{},
+	}
+	s.rm = ssa.NewResourceManager(mgr.GetClient(), nil, ssa.Owner{Field: FieldManager, Group: "infraplane.dev"})
+	s.rm.SetConcurrency(8)
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("GitSource").
+		For(&corev1alpha1.GitSource{}, builder.WithPredicates(sourceChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Complete(s)
+	return s, err
+}
+
+// sourceChanged passes creation, spec changes and annotation changes (a
+// sync request, a prune confirmation); not status writes.
+type sourceChanged struct{ predicate.Funcs }
+
+func (sourceChanged) Update(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+		!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
+}
+
+// Reconcile syncs one GitSource: fetch, render, check, dry-run, guard,
+// apply, prune, record.
+func (s *Syncer) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	gs := &corev1alpha1.GitSource{}
+	if err := s.client.Get(ctx, req.NamespacedName, gs); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !gs.DeletionTimestamp.IsZero() {
+		// Deleting a GitSource leaves what it applied in place: taking a
+		// whole team's infrastructure down must never be one kubectl delete.
+		return ctrl.Result{}, nil
+	}
+	before := gs.DeepCopy()
+	res, err := s.sync(ctx, gs)
+	gs.Status.ObservedGeneration = gs.Generation
+	if v := gs.Annotations[corev1alpha1.RequestSyncAnnotation]; v != "" {
+		gs.Status.LastHandledRequest = v
+	}
+	if perr := s.client.Status().Patch(ctx, gs, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	return res, err
+}
+
+func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	start := time.Now()
+	interval := gs.Spec.Interval.Duration
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	target := gs.Spec.TargetNamespace
+	if target == "" {
+		target = gs.Namespace
+	}
+
+	if gs.Spec.Suspend {
+		s.setReady(gs, false, ReasonSuspended, "syncing is suspended (spec.suspend); nothing is applied or pruned")
+		return ctrl.Result{}, nil
+	}
+
+	creds, err := s.credentials(ctx, gs)
+	if err != nil {
+		s.fail(ctx, gs, Revision{}, ReasonFetchFailed, err.Error(), start)
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+	key := gs.Namespace + "/" + gs.Name + "/" + string(gs.UID)
+	dir, rev, err := s.fetcher.Fetch(ctx, strings.ReplaceAll(key, "/", "_"), gs.Spec.URL, Ref{Branch: gs.Spec.Ref.Branch, Tag: gs.Spec.Ref.Tag, Commit: gs.Spec.Ref.Commit}, creds)
+	if err != nil {
+		s.fail(ctx, gs, Revision{}, ReasonFetchFailed, err.Error(), start)
+		return ctrl.Result{}, err // transient (network): back off
+	}
+	gs.Status.LastAttemptedRevision = rev.String()
+
+	path := gs.Spec.Path
+	if path == "" {
+		path = "."
+	}
+	objs, err := Render(filepath.Join(dir, filepath.Clean(path)))
+	if err != nil {
+		s.fail(ctx, gs, rev, ReasonRenderFailed, fmt.Sprintf("revision %s: nothing applied: %v", rev.Short(), err), start)
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+	problems := Check(objs, CheckOptions{
+		TargetNamespace: target,
+		Namespaced:      s.namespaced,
+		Exists:          func(kind, name string) bool { return s.exists(ctx, target, kind, name) },
+		RefKinds:        slices.Sorted(maps.Keys(s.opts.RefKinds)),
+	})
+	if len(problems) > 0 {
+		s.fail(ctx, gs, rev, ReasonValidationFailed, fmt.Sprintf("revision %s: nothing applied:\n%s", rev.Short(), problems.Error()), start)
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+
+	// Everything goes into the target namespace, labelled with its source.
+	sourceLabel := gs.Namespace + "." + gs.Name
+	apply := make([]*unstructured.Unstructured, 0, len(objs))
+	bySubject := map[string]Object{}
+	for _, o := range objs {
+		o.SetNamespace(target)
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[corev1alpha1.SourceLabel] = sourceLabel
+		o.SetLabels(labels)
+		if s.opts.Exclude != nil {
+			if skip, why := s.opts.Exclude(ctx, target, o.Unstructured); skip {
+				logger.Info("not applying an excluded object", "object", o.ID(), "why", why)
+				continue
+			}
+		}
+		apply = append(apply, o.Unstructured)
+		bySubject[subject(o.Unstructured)] = o
+	}
+
+	// What would be pruned, and whether the guard holds it.
+	newInv := inventoryOf(objs, target)
+	stale := staleRefs(gs.Status.Inventory, newInv)
+	prune := gs.Spec.Prune == nil || *gs.Spec.Prune
+	if prune && len(stale) > 0 {
+		if held, why := s.guard(ctx, gs, stale, rev); held {
+			gs.Status.HeldPrune = stale
+			meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypePruneHeld, Status: metav1.ConditionTrue, Reason: ReasonPruneHeld, Message: why, ObservedGeneration: gs.Generation})
+			s.setReady(gs, false, ReasonPruneHeld, why)
+			s.record(ctx, gs, rev, "Held", corev1alpha1.SyncRecord{Error: why}, nil, start)
+			s.recorder.Eventf(gs, nil, corev1.EventTypeWarning, ReasonPruneHeld, "Sync", "%s", why)
+			return ctrl.Result{RequeueAfter: interval}, nil
+		}
+	}
+
+	cs, err := s.rm.ApplyAll(ctx, apply, ssa.DefaultApplyOptions())
+	if err != nil {
+		msg := s.explainApplyError(ctx, err, apply, bySubject)
+		s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied:\n%s", rev.Short(), msg), start)
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+
+	var pruned []string
+	if prune {
+		for _, r := range stale {
+			if err := s.pruneOne(ctx, r, sourceLabel); err != nil {
+				s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s applied, but pruning %s/%s failed: %v", rev.Short(), r.Kind, r.Name, err), start)
+				return ctrl.Result{}, err
+			}
+			pruned = append(pruned, r.Kind+"/"+r.Name)
+		}
+		gs.Status.Inventory = newInv
+	} else {
+		gs.Status.Inventory = mergeInventory(gs.Status.Inventory, newInv)
+	}
+	gs.Status.HeldPrune = nil
+	meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypePruneHeld, Status: metav1.ConditionFalse, Reason: ReasonNothingHeld, ObservedGeneration: gs.Generation})
+
+	grouped := cs.ToGroupedMap()
+	rec := corev1alpha1.SyncRecord{
+		Created: len(grouped[ssa.CreatedAction]), Configured: len(grouped[ssa.ConfiguredAction]),
+		Unchanged: len(grouped[ssa.UnchangedAction]), Pruned: len(pruned),
+	}
+	gs.Status.LastAppliedRevision = rev.String()
+	msg := fmt.Sprintf("applied revision %s (%d created, %d configured, %d unchanged, %d pruned)", rev, rec.Created, rec.Configured, rec.Unchanged, rec.Pruned)
+	s.setReady(gs, true, ReasonApplied, msg)
+	changed := rec.Created+rec.Configured+rec.Pruned > 0
+	if changed || s.firstSyncOf(gs, rev) {
+		s.record(ctx, gs, rev, "Applied", rec, &SyncEvent{
+			Created: subjects(grouped[ssa.CreatedAction]), Updated: subjects(grouped[ssa.ConfiguredAction]), Pruned: pruned,
+		}, start)
+		s.recorder.Eventf(gs, nil, corev1.EventTypeNormal, ReasonApplied, "Sync", "%s", msg)
+	}
+	syncsTotal.WithLabelValues("applied").Inc()
+	objectsApplied.Add(float64(rec.Created + rec.Configured))
+	objectsPruned.Add(float64(rec.Pruned))
+	syncSeconds.Observe(time.Since(start).Seconds())
+	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+// firstSyncOf reports whether this process has not synced rev of gs yet,
+// so a restart or a new revision with no changes still leaves a record.
+func (s *Syncer) firstSyncOf(gs *corev1alpha1.GitSource, rev Revision) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := gs.Namespace + "/" + gs.Name
+	if s.lastSeen[k] == rev.Hash {
+		return false
+	}
+	s.lastSeen[k] = rev.Hash
+	return gs.Status.LastAppliedRevision != rev.String() || len(gs.Status.History) == 0
+}
+
+func (s *Syncer) fail(ctx context.Context, gs *corev1alpha1.GitSource, rev Revision, reason, msg string, start time.Time) {
+	s.setReady(gs, false, reason, msg)
+	s.recorder.Eventf(gs, nil, corev1.EventTypeWarning, reason, "Sync", "%s", firstLines(msg, 5))
+	syncsTotal.WithLabelValues("failed").Inc()
+	syncSeconds.Observe(time.Since(start).Seconds())
+	// Record each failing revision once, not every interval.
+	if n := len(gs.Status.History); n > 0 && gs.Status.History[0].Result == "Failed" && gs.Status.History[0].Revision == rev.String() && gs.Status.History[0].Error == msg {
+		return
+	}
+	s.record(ctx, gs, rev, "Failed", corev1alpha1.SyncRecord{Error: msg}, nil, start)
+}
+
+func (s *Syncer) record(ctx context.Context, gs *corev1alpha1.GitSource, rev Revision, result string, rec corev1alpha1.SyncRecord, ev *SyncEvent, start time.Time) {
+	rec.Revision = rev.String()
+	if rev.Hash == "" {
+		rec.Revision = ""
+	}
+	rec.Author, rec.Message = rev.Author, rev.Message
+	rec.Time = metav1.Now()
+	rec.Result = result
+	rec.Duration = time.Since(start).Round(time.Millisecond).String()
+	gs.Status.History = append([]corev1alpha1.SyncRecord{rec}, gs.Status.History...)
+	if len(gs.Status.History) > historyLength {
+		gs.Status.History = gs.Status.History[:historyLength]
+	}
+	if s.opts.Recorder != nil {
+		e := SyncEvent{Source: gs.Namespace + "/" + gs.Name, Revision: rev, Result: result, Error: rec.Error}
+		if ev != nil {
+			e.Created, e.Updated, e.Pruned = ev.Created, ev.Updated, ev.Pruned
+		}
+		s.opts.Recorder.Synced(ctx, e)
+	}
+}
+
+func (s *Syncer) setReady(gs *corev1alpha1.GitSource, ok bool, reason, msg string) {
+	st := metav1.ConditionFalse
+	if ok {
+		st = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypeReady, Status: st, Reason: reason, Message: msg, ObservedGeneration: gs.Generation})
+}
+
+// guard decides whether pruning stale objects needs confirmation: more than
+// maxPrunePercent of the inventory, or any object with deletion protection.
+func (s *Syncer) guard(ctx context.Context, gs *corev1alpha1.GitSource, stale []corev1alpha1.ObjectRef, rev Revision) (bool, string) {
+	if c := gs.Annotations[corev1alpha1.ConfirmPruneAnnotation]; c != "" && strings.HasPrefix(rev.Hash, c) {
+		return false, ""
+	}
+	var protected []string
+	for _, r := range stale {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(r.APIVersion)
+		u.SetKind(r.Kind)
+		if err := s.client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u); err == nil &&
+			u.GetAnnotations()[corev1alpha1.DeletionProtectionAnnotation] == "true" {
+			protected = append(protected, r.Kind+"/"+r.Name)
+		}
+	}
+	limit := int(gs.Spec.MaxPrunePercent)
+	if gs.Spec.MaxPrunePercent == 0 && gs.Spec.Prune == nil {
+		limit = 25
+	}
+	share := 100 * len(stale) / max(len(gs.Status.Inventory), 1)
+	names := make([]string, len(stale))
+	for i, r := range stale {
+		names[i] = r.Kind + "/" + r.Name
+	}
+	confirm := fmt.Sprintf("to confirm, run `infraplane sync %s --confirm` or annotate the GitSource %s=%s", gs.Name, corev1alpha1.ConfirmPruneAnnotation, rev.Short())
+	switch {
+	case len(protected) > 0:
+		return true, fmt.Sprintf("revision %s would delete objects with deletion protection: %s; nothing applied; %s", rev.Short(), strings.Join(protected, ", "), confirm)
+	case share > limit:
+		return true, fmt.Sprintf("revision %s would delete %d of %d objects (%d%%, more than maxPrunePercent %d%%): %s; nothing applied; %s",
+			rev.Short(), len(stale), len(gs.Status.Inventory), share, limit, strings.Join(names, ", "), confirm)
+	}
+	return false, ""
+}
+
+// pruneOne deletes an object that left git, if it still carries our source
+// label (something else may have taken it over). The object's own
+// finalizer deletes or abandons the cloud resource per its deletionPolicy.
+func (s *Syncer) pruneOne(ctx context.Context, r corev1alpha1.ObjectRef, sourceLabel string) error {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(r.APIVersion)
+	u.SetKind(r.Kind)
+	if err := s.client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u); err != nil {
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return nil
+		}
+		return err
+	}
+	if u.GetLabels()[corev1alpha1.SourceLabel] != sourceLabel {
+		return nil
+	}
+	if s.opts.Exclude != nil {
+		if skip, _ := s.opts.Exclude(ctx, r.Namespace, u); skip {
+			return nil
+		}
+	}
+	return client.IgnoreNotFound(s.client.Delete(ctx, u))
+}
+
+// explainApplyError turns a failed apply into problems with file and line:
+// on a dry-run failure, every object is dry-run again so all errors are
+// listed, not just the first.
+func (s *Syncer) explainApplyError(ctx context.Context, err error, apply []*unstructured.Unstructured, bySubject map[string]Object) string {
+	var ps Problems
+	for _, u := range apply {
+		obj := bySubject[subject(u)]
+		dry := u.DeepCopy()
+		derr := s.client.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager))
+		if derr == nil {
+			continue
+		}
+		ps = append(ps, problemsFromAPIError(obj, derr)...)
+	}
+	if len(ps) == 0 {
+		return err.Error()
+	}
+	return ps.Error()
+}
+
+// problemsFromAPIError maps an API server refusal to problems, one per
+// field cause, with the line of the field in the source file.
+func problemsFromAPIError(obj Object, err error) []Problem {
+	var se *apierrors.StatusError
+	if errors.As(err, &se) && se.ErrStatus.Details != nil && len(se.ErrStatus.Details.Causes) > 0 {
+		var out []Problem
+		for _, c := range se.ErrStatus.Details.Causes {
+			field := strings.TrimPrefix(c.Field, ".")
+			out = append(out, Problem{Source: Source{obj.Source.File, obj.FieldLine(field)}, Object: obj.ID(), Field: field, Msg: c.Message})
+		}
+		return out
+	}
+	msg := err.Error()
+	if se != nil {
+		msg = se.ErrStatus.Message
+	}
+	return []Problem{{Source: obj.Source, Object: obj.ID(), Msg: msg}}
+}
+
+func (s *Syncer) credentials(ctx context.Context, gs *corev1alpha1.GitSource) (*Credentials, error) {
+	if gs.Spec.SecretRef == nil {
+		return nil, nil
+	}
+	var sec corev1.Secret
+	if err := s.client.Get(ctx, client.ObjectKey{Namespace: gs.Namespace, Name: gs.Spec.SecretRef.Name}, &sec); err != nil {
+		return nil, fmt.Errorf("reading credentials Secret %q: %w", gs.Spec.SecretRef.Name, err)
+	}
+	d := sec.Data
+	return &Credentials{
+		Username: string(d["username"]), Password: string(d["password"]), BearerToken: string(d["bearerToken"]),
+		SSHKey: d["identity"], KnownHosts: d["known_hosts"],
+	}, nil
+}
+
+func (s *Syncer) namespaced(gvk schema.GroupVersionKind) (bool, error) {
+	m, err := s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return false, err
+	}
+	return m.Scope.Name() == meta.RESTScopeNameNamespace, nil
+}
+
+// exists looks a referenced object up in the target namespace, by kind name
+// among the kinds references may point at.
+func (s *Syncer) exists(ctx context.Context, ns, kind, name string) bool {
+	gvk, ok := s.opts.RefKinds[kind]
+	if !ok {
+		return false
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return s.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u) == nil
+}
+
+func subject(u *unstructured.Unstructured) string {
+	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+}
+
+func subjects(in []string) []string {
+	out := slices.Clone(in)
+	slices.Sort(out)
+	return out
+}
+
+func inventoryOf(objs []Object, ns string) []corev1alpha1.ObjectRef {
+	out := make([]corev1alpha1.ObjectRef, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, corev1alpha1.ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Name: o.GetName(), Namespace: ns})
+	}
+	slices.SortFunc(out, compareRefs)
+	return out
+}
+
+func compareRefs(a, b corev1alpha1.ObjectRef) int {
+	return strings.Compare(a.Kind+"/"+a.Namespace+"/"+a.Name, b.Kind+"/"+b.Namespace+"/"+b.Name)
+}
+
+// staleRefs are in the old inventory and not in the new one (compared by
+// group, kind, namespace and name: a version change is not a removal).
+func staleRefs(old, cur []corev1alpha1.ObjectRef) []corev1alpha1.ObjectRef {
+	key := func(r corev1alpha1.ObjectRef) string {
+		gv, _ := schema.ParseGroupVersion(r.APIVersion)
+		return gv.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+	}
+	keep := map[string]bool{}
+	for _, r := range cur {
+		keep[key(r)] = true
+	}
+	var out []corev1alpha1.ObjectRef
+	for _, r := range old {
+		if !keep[key(r)] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func mergeInventory(old, cur []corev1alpha1.ObjectRef) []corev1alpha1.ObjectRef {
+	out := append(slices.Clone(cur), staleRefs(old, cur)...)
+	slices.SortFunc(out, compareRefs)
+	return out
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, "\n")
+}
