@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,9 @@ type upFlags struct {
 	pubsubPort int
 	example    string
 	namespace  string
+	repo       string
+	repoRef    string
+	repoPath   string
 	mgr        controllers.ManagerOptions
 }
 
@@ -64,7 +68,11 @@ Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 	fl.StringVar(&f.project, "project", "", "GCP project (required with --cloud=gcp; default local-project otherwise)")
 	fl.IntVar(&f.pubsubPort, "pubsub-port", 8085, "port of the local Pub/Sub service; 0 picks a free one")
 	fl.StringVar(&f.example, "example", "", fmt.Sprintf("apply an example after start: %v", examples.Names()))
-	fl.StringVar(&f.namespace, "namespace", "default", "namespace for --example")
+	fl.StringVar(&f.namespace, "namespace", "default", "namespace for --example and --repo")
+	fl.StringVar(&f.repo, "repo", "", "git repository (URL or local path) to sync into --namespace: creates the GitSource \"default\"")
+	fl.StringVar(&f.repoRef, "repo-branch", "main", "branch of --repo")
+	fl.StringVar(&f.repoPath, "repo-path", ".", "directory inside --repo")
+	fl.StringVar(&f.mgr.HooksAddr, "hooks-bind-address", "127.0.0.1:9091", "address of POST /hooks/git (sync after a push); 0 disables")
 	fl.StringVar(&f.mgr.MetricsAddr, "metrics-bind-address", "127.0.0.1:9090", "address of the Prometheus /metrics endpoint; 0 disables")
 	addControllerTuning(fl, &f.mgr.Options, 30*time.Second, 0)
 	return cmd
@@ -145,6 +153,7 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		return fmt.Errorf("writing ProviderConfig default: %w", err)
 	}
 
+	f.mgr.GitOps.CacheDir = filepath.Join(dataDir, "git")
 	mgr, cleanup, err := controllers.NewManager(cp.RESTConfig(), f.mgr)
 	if err != nil {
 		return err
@@ -173,12 +182,22 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		slog.Info("applied example", "example", f.example, "objects", len(objs), "namespace", f.namespace)
 	}
 
+	if f.repo != "" {
+		if err := applyGitSource(ctx, c, f); err != nil {
+			return err
+		}
+		slog.Info("syncing repository", "repo", f.repo, "branch", f.repoRef, "path", f.repoPath, "namespace", f.namespace)
+	}
+
 	fmt.Fprintf(os.Stdout, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())
 	fmt.Fprintf(os.Stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
 	fmt.Fprintf(os.Stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
 	fmt.Fprintf(os.Stdout, "  cloud:       %s\n", cloudLine)
 	if envFile != "" {
 		fmt.Fprintf(os.Stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
+	}
+	if f.mgr.HooksAddr != "0" {
+		fmt.Fprintf(os.Stdout, "  git hook:    curl -X POST http://%s/hooks/git   # sync now (or: infraplane sync)\n", f.mgr.HooksAddr)
 	}
 	if f.mgr.MetricsAddr != "0" {
 		fmt.Fprintf(os.Stdout, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
@@ -195,4 +214,30 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	case <-cp.Done():
 		return fmt.Errorf("API server stopped: %w", cp.Err())
 	}
+}
+
+// applyGitSource creates or updates the GitSource "default" for --repo.
+func applyGitSource(ctx context.Context, c client.Client, f *upFlags) error {
+	url := f.repo
+	if !strings.Contains(url, "://") && !strings.HasPrefix(url, "git@") {
+		abs, err := filepath.Abs(url)
+		if err != nil {
+			return err
+		}
+		url = abs
+	}
+	gs := &corev1alpha1.GitSource{
+		TypeMeta:   metav1.TypeMeta{APIVersion: corev1alpha1.GroupVersion.String(), Kind: "GitSource"},
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: f.namespace},
+		Spec: corev1alpha1.GitSourceSpec{
+			URL:  url,
+			Ref:  corev1alpha1.GitRef{Branch: f.repoRef},
+			Path: f.repoPath,
+		},
+	}
+	//nolint:staticcheck // typed server-side apply
+	if err := c.Patch(ctx, gs, client.Apply, client.FieldOwner("infraplane-up"), client.ForceOwnership); err != nil {
+		return fmt.Errorf("writing GitSource default: %w", err)
+	}
+	return nil
 }

@@ -27,6 +27,9 @@ type ManagerOptions struct {
 	// AllowSecondManager permits more than one manager per process (tests
 	// restart the controllers).
 	AllowSecondManager bool
+	// HooksAddr serves POST /hooks/git (sync GitSources after a push);
+	// "" or "0" disables it.
+	HooksAddr string
 }
 
 // NewManager builds a manager with every controller registered. The
@@ -66,6 +69,9 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (ctrl.Manager, func(), er
 		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 			return nil, func() {}, err
 		}
+	}
+	if err := AddHooksServer(mgr, opts.HooksAddr); err != nil {
+		return nil, func() {}, fmt.Errorf("serving /hooks/git on %s: %w", opts.HooksAddr, err)
 	}
 	cleanup, err := Setup(mgr, opts.Options)
 	if err != nil {

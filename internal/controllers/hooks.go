@@ -1,0 +1,42 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/infraplane/infraplane/internal/gitops"
+)
+
+// AddHooksServer serves POST /hooks/git on addr for as long as the manager
+// runs ("" or "0" disables it). It is its own listener, not the metrics
+// one: a git host must reach it, and it should not reach metrics.
+func AddHooksServer(mgr ctrl.Manager, addr string) error {
+	if addr == "" || addr == "0" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/git", gitops.WebhookHandler(mgr.GetClient()))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		go func() {
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutdown)
+		}()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}))
+}
