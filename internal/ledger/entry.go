@@ -1,0 +1,264 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Type says what an entry records.
+type Type string
+
+// The entry types.
+const (
+	// TypeSync is a GitOps sync: Revision, Author (of the commit), Objects
+	// (those changed).
+	TypeSync Type = "sync"
+	// TypeCloudWrite is a controller's create, update or delete in the
+	// cloud: Object, Fields (names), Error, and details operation,
+	// resource and (for updates) cause = drift-repair or spec-change.
+	TypeCloudWrite Type = "cloud-write"
+	// TypeDirectEdit is a write to a managed object that did not come from
+	// the GitOps syncer: Actor is the user, Fields the fields written.
+	TypeDirectEdit Type = "direct-edit"
+	// The break-glass life cycle; BreakGlass names the session.
+	TypeBreakGlassOpen     Type = "breakglass-open"
+	TypeBreakGlassClose    Type = "breakglass-close"
+	TypeBreakGlassExpire   Type = "breakglass-expire"
+	TypeBreakGlassRevert   Type = "breakglass-revert"
+	TypeBreakGlassBackport Type = "breakglass-backport"
+)
+
+// Types lists every entry type, in the order of the life cycle.
+var Types = []Type{
+	TypeSync, TypeCloudWrite, TypeDirectEdit,
+	TypeBreakGlassOpen, TypeBreakGlassClose, TypeBreakGlassExpire, TypeBreakGlassRevert, TypeBreakGlassBackport,
+}
+
+// Valid reports whether t is one of Types.
+func (t Type) Valid() bool {
+	for _, k := range Types {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseType returns the Type named s, or an error listing the valid ones.
+func ParseType(s string) (Type, error) {
+	if t := Type(s); t.Valid() {
+		return t, nil
+	}
+	names := make([]string, len(Types))
+	for i, t := range Types {
+		names[i] = string(t)
+	}
+	return "", fmt.Errorf("unknown entry type %q: one of %s", s, strings.Join(names, ", "))
+}
+
+// Entry is one line of the ledger. Append fills Seq, Time, Prev and Hash;
+// the caller fills the rest. The JSON member order below is the order on
+// disk, and it matters: see the package documentation for what is hashed.
+//
+// An Entry records who did what to which object, never values: there is
+// no field for the value of a spec field, and Details keys that look like
+// credentials are dropped (see SecretKey).
+type Entry struct {
+	// Seq is 1 for the first entry and grows by one, without gaps.
+	Seq uint64 `json:"seq"`
+	// Time is when the entry was appended, UTC.
+	Time time.Time `json:"time"`
+	Type Type      `json:"type"`
+	// Actor is who acted: a user name, "controller/<Kind>", "syncer".
+	Actor string `json:"actor"`
+	// Object is the object acted on, "<Kind> <namespace>/<name>" (see
+	// ObjectRef), or empty.
+	Object string `json:"object,omitempty"`
+	// Summary is one line for people.
+	Summary string `json:"summary"`
+
+	// Revision is the Git revision (sync, break-glass backport).
+	Revision string `json:"revision,omitempty"`
+	// Author is the author of that revision.
+	Author string `json:"author,omitempty"`
+	// Reason is the reason a person gave (break-glass).
+	Reason string `json:"reason,omitempty"`
+	// BreakGlass names the break-glass session the entry belongs to.
+	BreakGlass string `json:"breakGlass,omitempty"`
+	// Fields are field names (never values).
+	Fields []string `json:"fields,omitempty"`
+	// Objects are the objects a sync changed, each like Object.
+	Objects []string `json:"objects,omitempty"`
+	// Error is what failed, if anything did.
+	Error string `json:"error,omitempty"`
+	// Details hold anything else. Keys that look like credentials are
+	// dropped on Append (see SecretKey).
+	Details map[string]string `json:"details,omitempty"`
+
+	// Prev is the Hash of the previous entry, "" for the first.
+	Prev string `json:"prev"`
+	// Hash is the lowercase hex SHA-256 of this entry's line without its
+	// hash member (see the package documentation).
+	Hash string `json:"hash,omitempty"`
+}
+
+// ObjectRef formats an object the way Entry.Object holds it:
+// "Topic team-a/orders", or "ProviderConfig default" when cluster-scoped.
+func ObjectRef(kind, namespace, name string) string {
+	if namespace == "" {
+		return kind + " " + name
+	}
+	return kind + " " + namespace + "/" + name
+}
+
+// redactedKey is the Details key that lists the keys SecretKey dropped.
+const redactedKey = "redacted"
+
+// secretWords make a Details key look like a credential.
+var secretWords = []string{"password", "passwd", "passphrase", "secret", "token", "key", "credential", "private", "cookie"}
+
+// SecretKey reports whether a Details key looks like it names a credential:
+// it contains, in any case, password, passwd, passphrase, secret, token,
+// key, credential, private or cookie. The test is deliberately broad
+// ("keyRing" and "monkey" match too): dropping a harmless detail costs
+// little, writing a credential into a file kept forever costs a lot.
+func SecretKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretValue reports whether a Details value looks like key material
+// whatever its key: a PEM block or an HTTP authorization header.
+func secretValue(v string) bool {
+	return strings.Contains(v, "-----BEGIN ") || strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "bearer ")
+}
+
+// sanitizeDetails returns a copy of d without the entries that look like
+// credentials; the names of the keys it dropped are listed, sorted and
+// comma-separated, under "redacted", so the ledger shows that something
+// was withheld.
+func sanitizeDetails(d map[string]string) map[string]string {
+	if len(d) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(d))
+	var dropped []string
+	for k, v := range d {
+		if k == redactedKey {
+			continue
+		}
+		if SecretKey(k) || secretValue(v) {
+			dropped = append(dropped, k)
+			continue
+		}
+		out[k] = v
+	}
+	if r, ok := d[redactedKey]; ok && r != "" {
+		dropped = append(dropped, strings.Split(r, ",")...)
+	}
+	if len(dropped) > 0 {
+		sort.Strings(dropped)
+		out[redactedKey] = strings.Join(dropped, ",")
+	}
+	return out
+}
+
+// prepare validates e, drops what Append fills and copies what the caller
+// could change while the entry waits to be written.
+func prepare(e Entry) (Entry, error) {
+	if !e.Type.Valid() {
+		_, err := ParseType(string(e.Type))
+		return Entry{}, fmt.Errorf("ledger: %w", err)
+	}
+	if strings.TrimSpace(e.Actor) == "" {
+		return Entry{}, errors.New("ledger: an entry needs an actor")
+	}
+	if strings.TrimSpace(e.Summary) == "" {
+		return Entry{}, errors.New("ledger: an entry needs a summary")
+	}
+	e.Seq, e.Time, e.Prev, e.Hash = 0, time.Time{}, "", ""
+	if e.Fields != nil {
+		e.Fields = append([]string(nil), e.Fields...)
+	}
+	if e.Objects != nil {
+		e.Objects = append([]string(nil), e.Objects...)
+	}
+	e.Details = sanitizeDetails(e.Details)
+	return e, nil
+}
+
+// hashLen is the length of a hex SHA-256.
+const hashLen = 2 * sha256.Size
+
+// hashMember is what precedes the hash at the end of every line.
+const hashMember = `,"hash":"`
+
+// encodeLine returns e's line (with the newline) and its hash. e.Hash is
+// ignored.
+func encodeLine(e Entry) (line []byte, hash string, err error) {
+	e.Hash = ""
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, "", fmt.Errorf("ledger: encoding entry: %w", err)
+	}
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n")) // {"seq":…,"prev":"…"}
+	sum := sha256.Sum256(body)
+	hash = hex.EncodeToString(sum[:])
+	line = make([]byte, 0, len(body)+len(hashMember)+hashLen+3)
+	line = append(line, body[:len(body)-1]...)
+	line = append(line, hashMember...)
+	line = append(line, hash...)
+	line = append(line, "\"}\n"...)
+	return line, hash, nil
+}
+
+// decodeLine parses one line (without its newline) and checks that its hash
+// matches its content. It returns the parsed entry even when only the hash
+// is wrong (errHashMismatch), so Verify can say which seq it is.
+func decodeLine(line []byte) (Entry, error) { return parseLine(line, true) }
+
+// parseLine is decodeLine, with the hash check optional (Read skips it).
+func parseLine(line []byte, checkHash bool) (Entry, error) {
+	var e Entry
+	if err := json.Unmarshal(line, &e); err != nil {
+		return Entry{}, fmt.Errorf("%w: %v", errUnparsable, err)
+	}
+	n := len(hashMember) + hashLen + 2
+	if len(line) < n+2 || !bytes.HasPrefix(line[len(line)-n:], []byte(hashMember)) || !bytes.HasSuffix(line, []byte(`"}`)) {
+		return e, fmt.Errorf("%w: the line does not end with its hash member", errUnparsable)
+	}
+	stored := string(line[len(line)-hashLen-2 : len(line)-2])
+	if stored != e.Hash {
+		return e, fmt.Errorf("%w: the line has more than one hash member", errUnparsable)
+	}
+	if !checkHash {
+		return e, nil
+	}
+	body := make([]byte, 0, len(line)-n+1)
+	body = append(body, line[:len(line)-n]...)
+	body = append(body, '}')
+	sum := sha256.Sum256(body)
+	if got := hex.EncodeToString(sum[:]); got != stored {
+		return e, fmt.Errorf("%w: content hashes to %s, the line says %s", errHashMismatch, got, stored)
+	}
+	return e, nil
+}
+
+var (
+	errUnparsable   = errors.New("unparsable")
+	errHashMismatch = errors.New("hash mismatch")
+)

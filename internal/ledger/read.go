@@ -1,0 +1,151 @@
+package ledger
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Filter selects entries. Zero fields match everything.
+type Filter struct {
+	// Object selects by object, in one of three forms:
+	//   - "Topic team-a/orders" (with a space): that object exactly;
+	//   - "Topic/orders": objects of that kind whose name starts with
+	//     "orders" (any namespace); "Topic/team-a/orders": whose
+	//     namespace/name starts with "team-a/orders"; "Topic/" every Topic;
+	//   - "Topic" (no slash, no space): objects of that kind.
+	// Kinds compare case-insensitively, namespaces and names exactly. An
+	// entry matches if its Object or one of its Objects (a sync) matches.
+	Object string
+	// Type selects one entry type.
+	Type Type
+	// Actor selects one actor exactly, or, ending in "/", a family of
+	// actors: "controller/" matches every controller.
+	Actor string
+	// Since and Until bound Time: Since <= Time < Until.
+	Since, Until time.Time
+}
+
+// Match reports whether e passes the filter.
+func (f Filter) Match(e Entry) bool {
+	if f.Type != "" && e.Type != f.Type {
+		return false
+	}
+	if f.Actor != "" {
+		if strings.HasSuffix(f.Actor, "/") {
+			if !strings.HasPrefix(e.Actor, f.Actor) {
+				return false
+			}
+		} else if e.Actor != f.Actor {
+			return false
+		}
+	}
+	if !f.Since.IsZero() && e.Time.Before(f.Since) {
+		return false
+	}
+	if !f.Until.IsZero() && !e.Time.Before(f.Until) {
+		return false
+	}
+	if f.Object != "" {
+		if matchObject(f.Object, e.Object) {
+			return true
+		}
+		for _, o := range e.Objects {
+			if matchObject(f.Object, o) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// matchObject matches an object reference ("Kind ns/name") against a
+// Filter.Object pattern.
+func matchObject(pattern, object string) bool {
+	if object == "" {
+		return false
+	}
+	kind, ref, _ := strings.Cut(object, " ")
+	if pk, pref, ok := strings.Cut(pattern, " "); ok {
+		return strings.EqualFold(kind, pk) && ref == pref
+	}
+	pk, pref, ok := strings.Cut(pattern, "/")
+	if !strings.EqualFold(kind, pk) {
+		return false
+	}
+	if !ok {
+		return true
+	}
+	if strings.Contains(pref, "/") {
+		return strings.HasPrefix(ref, pref)
+	}
+	name := ref
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		name = ref[i+1:]
+	}
+	return strings.HasPrefix(name, pref)
+}
+
+// Read returns the entries of the ledger at path that pass f, in order. It
+// takes no lock and works while another process appends: a last line
+// without its newline is a write in progress (or a crash's remains) and is
+// skipped. Read parses but does not check hashes; Verify does. A complete
+// line that does not parse is an error naming the line.
+func Read(path string, f Filter) ([]Entry, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	var out []Entry
+	err = scanLines(file, func(n int, line []byte, complete bool) error {
+		if !complete {
+			return nil
+		}
+		e, err := parseLine(line, false)
+		if err != nil {
+			return fmt.Errorf("%s: line %d: %v (see `infraplane audit --verify`)", path, n, err)
+		}
+		if f.Match(e) {
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// scanLines calls fn for each line of r (1-based line number, the line
+// without its newline, and whether it had one), stopping at fn's first error.
+func scanLines(r io.Reader, fn func(n int, line []byte, complete bool) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for n := 1; ; n++ {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long line: gather it.
+			long := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		switch {
+		case err == nil:
+			if ferr := fn(n, line[:len(line)-1], true); ferr != nil {
+				return ferr
+			}
+		case errors.Is(err, io.EOF):
+			if len(line) > 0 {
+				return fn(n, line, false)
+			}
+			return nil
+		default:
+			return err
+		}
+	}
+}
