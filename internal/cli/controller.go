@@ -11,15 +11,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/crds"
-	"github.com/infraplane/infraplane/internal/scheme"
+	"github.com/infraplane/infraplane/internal/ledger"
 )
 
 type controllerFlags struct {
 	kubeconfig  string
+	ledger      string
 	installCRDs bool
 	mgr         controllers.ManagerOptions
 }
@@ -42,6 +42,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then in-cluster)")
+	fl.StringVar(&f.ledger, "ledger", "", "audit ledger file (on a persistent volume); empty: no ledger")
 	fl.BoolVar(&f.installCRDs, "install-crds", false, "install or upgrade infraplane's CRDs before starting")
 	fl.BoolVar(&f.mgr.LeaderElection, "leader-elect", true, "only one replica acts at a time")
 	fl.StringVar(&f.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace; kube-system outside a pod)")
@@ -60,11 +61,7 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 	}
 	ctx := cmd.Context()
 	if f.installCRDs {
-		c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-		if err != nil {
-			return err
-		}
-		if err := crds.Install(ctx, c); err != nil {
+		if err := crds.Install(ctx, cfg); err != nil {
 			return err
 		}
 	}
@@ -73,6 +70,17 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 			// Outside a pod there is no namespace of our own to hold the lease.
 			f.mgr.LeaderElectionNamespace = "kube-system"
 		}
+	}
+	if f.ledger != "" {
+		audit, err := ledger.Open(f.ledger)
+		if err != nil {
+			return fmt.Errorf("opening the audit ledger: %w", err)
+		}
+		defer audit.Close()
+		f.mgr.Auditor = audit
+		f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
+	} else {
+		slog.Warn("no --ledger: cloud writes and syncs are not recorded in an audit ledger")
 	}
 	mgr, cleanup, err := controllers.NewManager(cfg, f.mgr)
 	if err != nil {

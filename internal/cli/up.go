@@ -19,6 +19,7 @@ import (
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/crds"
+	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/version"
@@ -111,7 +112,7 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := crds.Install(ctx, c); err != nil {
+	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
 		return err
 	}
 
@@ -154,6 +155,13 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 
 	f.mgr.GitOps.CacheDir = filepath.Join(dataDir, "git")
+	audit, err := ledger.Open(ledger.DefaultPath(dataDir))
+	if err != nil {
+		return fmt.Errorf("opening the audit ledger: %w", err)
+	}
+	defer audit.Close()
+	f.mgr.Auditor = audit
+	f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
 	mgr, cleanup, err := controllers.NewManager(cp.RESTConfig(), f.mgr)
 	if err != nil {
 		return err
@@ -202,6 +210,7 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	if f.mgr.MetricsAddr != "0" {
 		fmt.Fprintf(os.Stdout, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
 	}
+	fmt.Fprintf(os.Stdout, "  audit:       infraplane audit --data-dir %s   # who changed what (ledger %s)\n", f.dataDir, audit.Path())
 	fmt.Fprintf(os.Stdout, "  try:         kubectl get topics,subscriptions\n\nPress Ctrl-C to stop.\n")
 
 	select {

@@ -47,12 +47,11 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 	providers := provider.NewResolver(mgr.GetClient(), provider.Options{QPS: opts.CloudQPS, Burst: opts.CloudBurst})
 	mopts := managed.Options{ResyncInterval: opts.ResyncInterval, Concurrency: opts.Concurrency, Pauses: opts.Pauses, Auditor: opts.Auditor}
 
-	ps := pubsub.NewClients()
-	if err := managed.Setup(mgr, pubsub.TopicKind(ps), providers, mopts); err != nil {
-		return ps.Close, err
-	}
-	if err := managed.Setup(mgr, pubsub.SubscriptionKind(ps), providers, mopts); err != nil {
-		return ps.Close, err
+	kinds, closeClients := managedKinds()
+	for _, k := range kinds {
+		if err := k.setup(mgr, providers, mopts); err != nil {
+			return closeClients, err
+		}
 	}
 	if opts.GitOps.CacheDir != "" {
 		g := opts.GitOps
@@ -60,8 +59,45 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 			g.RefKinds = RefKinds
 		}
 		if _, err := gitops.SetupSyncer(mgr, g); err != nil {
-			return ps.Close, err
+			return closeClients, err
 		}
 	}
-	return ps.Close, nil
+	return closeClients, nil
 }
+
+// Planners returns a read-only cloud planner per managed kind, for `plan`;
+// the func releases their cloud clients.
+func Planners() ([]managed.Planner, func()) {
+	kinds, closeClients := managedKinds()
+	out := make([]managed.Planner, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.planner()
+	}
+	return out, closeClients
+}
+
+// managedKinds is the one list of managed kinds.
+func managedKinds() ([]registration, func()) {
+	ps := pubsub.NewClients()
+	return []registration{
+		kind[*pubsubv1.Topic]{pubsub.TopicKind(ps), pubsubv1.GroupVersion.WithKind("Topic").GroupKind()},
+		kind[*pubsubv1.Subscription]{pubsub.SubscriptionKind(ps), pubsubv1.GroupVersion.WithKind("Subscription").GroupKind()},
+	}, ps.Close
+}
+
+// registration hides each kind's Go type behind what this package needs.
+type registration interface {
+	setup(mgr ctrl.Manager, providers *provider.Resolver, opts managed.Options) error
+	planner() managed.Planner
+}
+
+type kind[T managed.Object] struct {
+	k  managed.Kind[T]
+	gk schema.GroupKind
+}
+
+func (k kind[T]) setup(mgr ctrl.Manager, providers *provider.Resolver, opts managed.Options) error {
+	return managed.Setup(mgr, k.k, providers, opts)
+}
+
+func (k kind[T]) planner() managed.Planner { return k.k.Planner(k.gk) }

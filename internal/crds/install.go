@@ -9,11 +9,15 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/infraplane/infraplane/config/crd"
+	"github.com/infraplane/infraplane/internal/scheme"
 )
 
 // FieldOwner is the server-side apply field manager for CRDs.
@@ -43,8 +47,12 @@ func Load() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 }
 
 // Install applies every CRD (server-side apply, so upgrades just work) and
-// waits until each is Established.
-func Install(ctx context.Context, c client.Client) error {
+// waits until each is Established and served.
+func Install(ctx context.Context, cfg *rest.Config) error {
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return err
+	}
 	list, err := Load()
 	if err != nil {
 		return err
@@ -74,6 +82,25 @@ func Install(ctx context.Context, c client.Client) error {
 		})
 		if err != nil {
 			return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
+		}
+	}
+	// Established is not yet served by discovery: controllers started now
+	// would fail to map their kinds. Wait until a list of each kind works
+	// through a fresh client (which discovers anew).
+	fresh, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return err
+	}
+	for _, obj := range list {
+		v := obj.Spec.Versions[0].Name
+		gvk := schema.GroupVersionKind{Group: obj.Spec.Group, Version: v, Kind: obj.Spec.Names.ListKind}
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			l := &unstructured.UnstructuredList{}
+			l.SetGroupVersionKind(gvk)
+			return fresh.List(ctx, l, client.Limit(1)) == nil, nil
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for %s to be served: %w", obj.Name, err)
 		}
 	}
 	return nil

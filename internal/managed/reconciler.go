@@ -61,6 +61,8 @@ type Options struct {
 	Concurrency int
 	// Pauses are extra pause policies, consulted after the paused annotation.
 	Pauses []PauseFunc
+	// Auditor, if set, records every cloud write.
+	Auditor Auditor
 }
 
 // Reconciler reconciles one managed kind against the cloud.
@@ -178,7 +180,7 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		err := ext.Create(ctx, obj)
 		switch {
 		case err == nil:
-			r.countWrite("create", nil)
+			r.audit(ctx, obj, "create", nil, false, nil)
 			st.ResourceID = id
 			st.Drift = nil
 			st.ObservedGeneration = obj.GetGeneration()
@@ -192,7 +194,7 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		case IsAlreadyExists(err):
 			// decided below, after reading it
 		default:
-			r.countWrite("create", err)
+			r.audit(ctx, obj, "create", nil, false, err)
 			return r.cloudFailed(obj, "Create", "creating", err, resync)
 		}
 	}
@@ -257,10 +259,10 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 	// It was ours and someone deleted it (or it never got created because
 	// Create said AlreadyExists and it vanished since): create it again.
 	if err := ext.Create(ctx, obj); err != nil && !IsAlreadyExists(err) {
-		r.countWrite("create", err)
+		r.audit(ctx, obj, "create", nil, false, err)
 		return r.cloudFailed(obj, "Create", "re-creating", err, resync)
 	}
-	r.countWrite("create", nil)
+	r.audit(ctx, obj, "create", nil, false, nil)
 	st.ResourceID = resourceID(obj)
 	st.Drift = nil
 	st.ObservedGeneration = obj.GetGeneration()
@@ -323,7 +325,7 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 
 	if len(mutable) > 0 {
 		err := ext.Update(ctx, obj, mutable)
-		r.countWrite("update", err)
+		r.audit(ctx, obj, "update", mutable, isDrift, err)
 		if err != nil {
 			if CloudCode(err) == codes.Unimplemented {
 				msg := fmt.Sprintf("the cloud endpoint does not support updating %s: %s", describeFields(mutable), CloudMessage(err))
@@ -391,10 +393,10 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
 			return r.deleteBlocked(ctx, obj, fmt.Sprintf("cannot connect to delete %s: %v", st.SelfLink, err), err)
 		}
 		if err := ext.Delete(ctx, obj); err != nil && !IsNotFound(err) {
-			r.countWrite("delete", err)
+			r.audit(ctx, obj, "delete", nil, false, err)
 			return r.deleteBlocked(ctx, obj, fmt.Sprintf("deleting %s failed: %s", st.SelfLink, CloudMessage(err)), err)
 		}
-		r.countWrite("delete", nil)
+		r.audit(ctx, obj, "delete", nil, false, nil)
 		r.event(obj, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s", st.SelfLink)
 	} else if st.ResourceID != "" && spec.DeletionPolicy == commonv1.DeletionAbandon {
 		r.event(obj, corev1.EventTypeNormal, "Abandoned", "Delete", "left %s in the cloud (deletionPolicy Abandon)", st.SelfLink)
@@ -457,14 +459,6 @@ func (r *Reconciler[T]) resyncInterval(obj Object) time.Duration {
 		return d.Duration
 	}
 	return r.opts.ResyncInterval
-}
-
-func (r *Reconciler[T]) countWrite(op string, err error) {
-	result := "ok"
-	if err != nil {
-		result = CloudCode(err).String()
-	}
-	cloudWritesTotal.WithLabelValues(r.kind.Name, op, result).Inc()
 }
 
 func (r *Reconciler[T]) event(obj Object, typ, reason, action, format string, args ...any) {

@@ -18,6 +18,10 @@ type ReferenceTarget struct {
 	Kind string
 	// New returns an empty object of the target kind.
 	New func() Object
+	// CloudName is the full cloud name of a target with resource id id in
+	// project: what a reference resolves to. `plan` uses it for targets
+	// that do not exist yet.
+	CloudName func(project, id string) string
 }
 
 // Reference is one reference field of one object.

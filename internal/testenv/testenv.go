@@ -104,7 +104,7 @@ func (e *Env) start(ctx context.Context) error {
 		return err
 	}
 	e.Client = c
-	if err := crds.Install(ctx, c); err != nil {
+	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
 		return err
 	}
 	if err := e.startManager(); err != nil {

@@ -159,8 +159,8 @@ type SubscriptionStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,pubsub},shortName=sub
-// +kubebuilder:validation:XValidation:rule="has(self.spec.resourceID) || (self.metadata.name.size() >= 3 && self.metadata.name.matches('^[a-z]') && !self.metadata.name.startsWith('goog'))",message="metadata.name is used as the subscription id: it must be at least 3 characters, start with a letter and not start with 'goog' (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec.resourceID) || self.spec.resourceID.matches('^[a-zA-Z][a-zA-Z0-9._~+%-]{2,254}$') && !self.spec.resourceID.startsWith('goog')",message="spec.resourceID must be 3-255 characters, start with a letter, contain only letters, digits and - _ . ~ + %, and not start with 'goog'"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 3 && self.metadata.name.matches('^[a-z]') && !self.metadata.name.startsWith('goog'))",message="metadata.name is used as the subscription id: it must be at least 3 characters, start with a letter and not start with 'goog' (or set spec.resourceID)"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[a-zA-Z][a-zA-Z0-9._~+%-]{2,254}$') && !self.spec.resourceID.startsWith('goog')",message="spec.resourceID must be 3-255 characters, start with a letter, contain only letters, digits and - _ . ~ + %, and not start with 'goog'"
 // +kubebuilder:printcolumn:name="TOPIC",type=string,JSONPath=`.spec.topicRef.name`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`

@@ -30,7 +30,7 @@ func TopicKind(clients *Clients) managed.Kind[*pubsubv1.Topic] {
 }
 
 // TopicTarget lets other kinds reference topics.
-var TopicTarget = managed.ReferenceTarget{Kind: "Topic", New: func() managed.Object { return &pubsubv1.Topic{} }}
+var TopicTarget = managed.ReferenceTarget{Kind: "Topic", New: func() managed.Object { return &pubsubv1.Topic{} }, CloudName: TopicName}
 
 // TopicName is a topic's full name.
 func TopicName(project, id string) string { return fmt.Sprintf("projects/%s/topics/%s", project, id) }
