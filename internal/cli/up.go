@@ -95,7 +95,14 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		return err
 	}
 
-	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: dataDir, Port: f.port, Logger: slog.Default()})
+	// The ledger opens first: the API server reports direct edits to it.
+	audit, err := ledger.Open(ledger.DefaultPath(dataDir))
+	if err != nil {
+		return fmt.Errorf("opening the audit ledger: %w", err)
+	}
+	defer audit.Close()
+
+	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: dataDir, Port: f.port, Logger: slog.Default(), OnWrite: controllers.DirectEdits(audit)})
 	if err != nil {
 		return fmt.Errorf("starting the API server: %w", err)
 	}
@@ -155,14 +162,15 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 
 	f.mgr.GitOps.CacheDir = filepath.Join(dataDir, "git")
-	audit, err := ledger.Open(ledger.DefaultPath(dataDir))
-	if err != nil {
-		return fmt.Errorf("opening the audit ledger: %w", err)
-	}
-	defer audit.Close()
 	f.mgr.Auditor = audit
 	f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
-	mgr, cleanup, err := controllers.NewManager(cp.RESTConfig(), f.mgr)
+	// The controllers have an identity of their own, so the ledger can tell
+	// their writes from people's.
+	ctrlCfg, err := cp.IdentityRESTConfig(controllers.ControllerUser, []string{"system:masters"})
+	if err != nil {
+		return err
+	}
+	mgr, cleanup, err := controllers.NewManager(ctrlCfg, f.mgr)
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,17 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/infraplane/infraplane/internal/controlplane"
+	"github.com/infraplane/infraplane/internal/crds"
 
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
@@ -56,4 +63,105 @@ func firstLine(s string) string {
 		return line + " …"
 	}
 	return line
+}
+
+// ControllerUser is the identity infraplane's own controllers (and the
+// syncer) use against the embedded API server; writes by any other user
+// are direct edits.
+const ControllerUser = "system:infraplane:controllers"
+
+// DirectEdits returns a control-plane write hook that records, in the
+// ledger, every write to an infraplane object made by someone other than
+// infraplane's controllers: who, what, which fields.
+func DirectEdits(l *ledger.Ledger) controlplane.WriteHook {
+	kinds := map[string]string{} // plural resource -> Kind
+	if list, err := crds.Load(); err == nil {
+		for _, c := range list {
+			kinds[c.Spec.Names.Plural] = c.Spec.Names.Kind
+		}
+	}
+	return func(w controlplane.WriteEvent) {
+		if w.User == ControllerUser || w.Code >= 300 {
+			return
+		}
+		kind := kinds[w.Resource]
+		if kind == "" {
+			kind = w.Resource
+		}
+		verb := map[string]string{"create": "created", "update": "updated", "patch": "patched", "delete": "deleted"}[w.Verb]
+		fields := changedFields(w.Body)
+		obj := ledger.ObjectRef(kind, w.Namespace, w.Name)
+		summary := fmt.Sprintf("%s %s %s", w.User, verb, obj)
+		if w.Subresource != "" {
+			summary += " (" + w.Subresource + ")"
+		}
+		if len(fields) > 0 && w.Verb != "create" {
+			summary += ": " + strings.Join(fields, ", ")
+		}
+		details := map[string]string{"verb": w.Verb, "userAgent": w.UserAgent}
+		if w.FieldManager != "" {
+			details["fieldManager"] = w.FieldManager
+		}
+		entry := ledger.Entry{Type: ledger.TypeDirectEdit, Actor: w.User, Object: obj, Summary: summary, Fields: fields, Details: details}
+		// Off the API server's request path: the ledger fsyncs.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := l.Append(ctx, entry); err != nil {
+				slog.Error("writing the audit ledger", "err", err, "entry", entry.Summary)
+			}
+		}()
+	}
+}
+
+// changedFields lists the leaf paths a request body sets under spec,
+// metadata.labels and metadata.annotations (a merge or apply patch names
+// exactly what changes; a JSON patch names its paths). Values are never
+// recorded.
+func changedFields(body []byte) []string {
+	if len(body) == 0 {
+		return nil
+	}
+	js, err := yaml.YAMLToJSON(body)
+	if err != nil {
+		return nil
+	}
+	var ops []struct {
+		Path string `json:"path"`
+	}
+	if json.Unmarshal(js, &ops) == nil && len(ops) > 0 {
+		var out []string
+		for _, op := range ops {
+			out = append(out, strings.ReplaceAll(strings.TrimPrefix(op.Path, "/"), "/", "."))
+		}
+		return out
+	}
+	var obj map[string]any
+	if json.Unmarshal(js, &obj) != nil {
+		return nil
+	}
+	var out []string
+	if spec, ok := obj["spec"].(map[string]any); ok {
+		leafPaths("spec", spec, &out)
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		for _, k := range []string{"labels", "annotations"} {
+			if m, ok := md[k].(map[string]any); ok {
+				leafPaths("metadata."+k, m, &out)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func leafPaths(prefix string, m map[string]any, out *[]string) {
+	for k, v := range m {
+		p := prefix + "." + k
+		if child, ok := v.(map[string]any); ok && len(child) > 0 {
+			leafPaths(p, child, out)
+			continue
+		}
+		*out = append(*out, p)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 	aggregatorapiserver "k8s.io/kube-aggregator/pkg/apiserver"
 	generic "k8s.io/kubernetes/pkg/controlplane/apiserver/samples/generic/server"
 	authzmodes "k8s.io/kubernetes/pkg/kubeapiserver/authorizer/modes"
@@ -20,7 +21,7 @@ const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 // and the aggregator) against our PKI and etcd. It mirrors the sample's
 // NewCommand/Run, minus flags, signal handling and global logging setup,
 // which belong to the product.
-func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL string) (*aggregatorapiserver.APIAggregator, error) {
+func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL string, hook WriteHook) (*aggregatorapiserver.APIAggregator, error) {
 	o := generic.NewOptions()
 
 	tcp := ln.Addr().(*net.TCPAddr)
@@ -61,6 +62,17 @@ func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL string) 
 	// The sample assumes three API servers and then delays every new CRD's
 	// Established condition by 5s to avoid HA races. There is only one here.
 	config.APIExtensions.ExtraConfig.MasterCount = 1
+	if hook != nil {
+		// Writes to our kinds, with the authenticated user, go to the hook
+		// (the audit ledger's direct-edit records). The aggregator fronts
+		// the chain, so its filters see every request; the others get it
+		// too so no path is missed.
+		backend := hookBackend{hook: hook}
+		for _, g := range []*genericapiserver.Config{&config.Aggregator.GenericConfig.Config, &config.APIExtensions.GenericConfig.Config, config.ControlPlane.Generic} {
+			g.AuditBackend = backend
+			g.AuditPolicyRuleEvaluator = writePolicy{}
+		}
+	}
 	cc, err := config.Complete()
 	if err != nil {
 		return nil, err

@@ -38,6 +38,9 @@ type Options struct {
 	BindAddress string       // default "127.0.0.1"
 	Port        int          // secure port; 0 picks a free port
 	Logger      *slog.Logger // nil means slog.Default(); Kubernetes' own logs arrive at debug level, errors at error level
+	// OnWrite, if set, receives every completed write to an object of an
+	// infraplane API group, with the authenticated user.
+	OnWrite WriteHook
 }
 
 // ControlPlane is a running embedded API server with its etcd and controllers.
@@ -170,7 +173,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	// The server lives on its own context: ctx is only for start-up.
 	serverCtx, cancel := context.WithCancel(context.Background())
 	c.serverCancel = cancel
-	srv, err := newAPIServer(serverCtx, p, ln, etcdURL)
+	srv, err := newAPIServer(serverCtx, p, ln, etcdURL, opts.OnWrite)
 	if err != nil {
 		close(c.serverDone)
 		return nil, fmt.Errorf("controlplane: %w", err)
@@ -290,6 +293,20 @@ func (c *ControlPlane) Err() error {
 	default:
 		return nil
 	}
+}
+
+// IdentityRESTConfig returns a client configuration authenticated as user
+// with groups, by a new client certificate from the client CA. infraplane's
+// own controllers use one, so their writes are told apart from people's.
+func (c *ControlPlane) IdentityRESTConfig(user string, groups []string) (*rest.Config, error) {
+	if user == "" {
+		return nil, errors.New("controlplane: user is required")
+	}
+	kp, err := issue(clientTemplate(user, groups), c.pki.clientCA, leafValidity)
+	if err != nil {
+		return nil, err
+	}
+	return c.restConfigFor(kp), nil
 }
 
 // WriteUserKubeconfig writes a kubeconfig (mode 0600) for user with groups,

@@ -31,6 +31,7 @@ import (
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/crds"
+	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/scheme"
 )
@@ -47,11 +48,12 @@ type Env struct {
 	// Client talks to the API server as the admin (no cache).
 	Client client.Client
 
-	dir   string
-	opts  Options
-	mu    sync.Mutex
-	cp    *controlplane.ControlPlane
-	stopM func()
+	dir    string
+	opts   Options
+	mu     sync.Mutex
+	cp     *controlplane.ControlPlane
+	ledger *ledger.Ledger
+	stopM  func()
 }
 
 // Main starts the environment, runs the tests and tears it down; it
@@ -94,7 +96,14 @@ func Main(m *testing.M, env **Env, opts Options) int {
 
 func (e *Env) start(ctx context.Context) error {
 	t0 := time.Now()
-	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: e.dir, Logger: slog.Default()})
+	l, err := ledger.Open(ledger.DefaultPath(e.dir))
+	if err != nil {
+		return err
+	}
+	e.ledger = l
+	e.opts.Controllers.Auditor = l
+	e.opts.Controllers.GitOps.Recorder = controllers.SyncLedger{L: l}
+	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: e.dir, Logger: slog.Default(), OnWrite: controllers.DirectEdits(l)})
 	if err != nil {
 		return fmt.Errorf("starting control plane: %w", err)
 	}
@@ -115,7 +124,11 @@ func (e *Env) start(ctx context.Context) error {
 }
 
 func (e *Env) startManager() error {
-	mgr, cleanup, err := controllers.NewManager(e.cp.RESTConfig(), controllers.ManagerOptions{
+	cfg, err := e.cp.IdentityRESTConfig(controllers.ControllerUser, []string{"system:masters"})
+	if err != nil {
+		return err
+	}
+	mgr, cleanup, err := controllers.NewManager(cfg, controllers.ManagerOptions{
 		Options:            e.opts.Controllers,
 		AllowSecondManager: true,
 	})
@@ -145,7 +158,16 @@ func (e *Env) stop() {
 		_ = e.cp.Stop(ctx)
 		e.cp = nil
 	}
+	if e.ledger != nil {
+		_ = e.ledger.Close()
+		e.ledger = nil
+	}
 }
+
+// LedgerPath is the audit ledger the environment's controllers and API
+// server write to. The test client (admin) counts as a person: its writes
+// are direct edits.
+func (e *Env) LedgerPath() string { return ledger.DefaultPath(e.dir) }
 
 // Restart stops the controllers and the API server and starts both again
 // on the same data directory, as a process restart would.

@@ -148,16 +148,16 @@ func Validate(dir string, opts Options) (Result, error) {
 	add := func(it item, field string, at gitops.Source, msg string) {
 		res.Problems = append(res.Problems, gitops.Problem{Source: at, Object: it.ID(), Field: field, Msg: msg})
 	}
+	ns := opts.Namespace
+	if ns == "" {
+		ns = "default" // only to satisfy "namespace is required"
+	}
 	for _, it := range items {
 		gvk := it.GroupVersionKind()
 		gk := gvk.GroupKind()
 		if vs := cat.versions[gvk]; vs != nil {
 			if vs.deprecated != "" {
 				deprecated[vs.deprecated]++
-			}
-			ns := opts.Namespace
-			if ns == "" {
-				ns = "default"
 			}
 			r := vs.check(ctx, it.Object.Object, ns)
 			for _, e := range r.errs {
