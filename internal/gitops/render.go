@@ -159,7 +159,11 @@ func parseDocuments(file string, data []byte) ([]Object, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, &RenderError{Source{File: file, Line: yamlErrorLine(err)}, fmt.Errorf("invalid YAML: %w", err)}
+			line := YAMLSyntaxErrorLine(data)
+			if line == 0 {
+				line = yamlErrorLine(err)
+			}
+			return nil, &RenderError{Source{File: file, Line: line}, fmt.Errorf("invalid YAML: %w", err)}
 		}
 		if len(doc.Content) == 0 || (doc.Content[0].Kind == yamlv3.ScalarNode && doc.Content[0].Tag == "!!null") {
 			continue // empty document
