@@ -81,7 +81,7 @@ func DirectEdits(l *ledger.Ledger) controlplane.WriteHook {
 		}
 	}
 	return func(w controlplane.WriteEvent) {
-		if w.User == ControllerUser || w.Code >= 300 {
+		if w.User == ControllerUser || w.Code >= 300 || w.DryRun {
 			return
 		}
 		kind := kinds[w.Resource]

@@ -25,6 +25,8 @@ type WriteEvent struct {
 	Body []byte
 	// Code is the HTTP status code of the response.
 	Code int32
+	// DryRun is true for dry-run requests, which change nothing.
+	DryRun bool
 }
 
 // WriteHook receives write events. It runs on the API server's audit path:
@@ -66,7 +68,8 @@ func (b hookBackend) ProcessEvents(events ...*auditinternal.Event) bool {
 			User: e.User.Username, Groups: e.User.Groups, Verb: e.Verb,
 			Group: e.ObjectRef.APIGroup, Resource: e.ObjectRef.Resource, Namespace: e.ObjectRef.Namespace,
 			Name: e.ObjectRef.Name, Subresource: e.ObjectRef.Subresource, UserAgent: e.UserAgent,
-			FieldManager: fieldManagerOf(e.RequestURI),
+			FieldManager: queryParam(e.RequestURI, "fieldManager"),
+			DryRun:       queryParam(e.RequestURI, "dryRun") != "",
 		}
 		if e.ResponseStatus != nil {
 			w.Code = e.ResponseStatus.Code
@@ -86,13 +89,13 @@ func (hookBackend) Run(<-chan struct{}) error { return nil }
 func (hookBackend) Shutdown()                 {}
 func (hookBackend) String() string            { return "infraplane-writes" }
 
-func fieldManagerOf(uri string) string {
+func queryParam(uri, name string) string {
 	_, q, ok := strings.Cut(uri, "?")
 	if !ok {
 		return ""
 	}
 	for _, kv := range strings.Split(q, "&") {
-		if v, ok := strings.CutPrefix(kv, "fieldManager="); ok {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
 			return v
 		}
 	}

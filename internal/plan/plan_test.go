@@ -22,6 +22,7 @@ import (
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/controllers"
+	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
 	"github.com/infraplane/infraplane/internal/plan"
 	"github.com/infraplane/infraplane/internal/provider"
@@ -172,6 +173,7 @@ func TestPlanScenario(t *testing.T) {
 	write(t, prDir, map[string]string{"orders.yaml": ordersV2, "payments.yaml": payments, "worker.yaml": worker, "audit.yaml": audit, "audit-sub.yaml": auditSub})
 
 	writesBefore := cloudWrites()
+	editsBefore := directEdits(t)
 	kinds, closeClients := controllers.Planners()
 	defer closeClients()
 	p := &plan.Planner{Client: env.Client, Providers: provider.NewResolver(env.Client, provider.Options{}), Kinds: kinds}
@@ -187,6 +189,10 @@ func TestPlanScenario(t *testing.T) {
 	}
 	if n := cloudWrites() - writesBefore; n != 0 {
 		t.Errorf("planning made %v cloud writes", n)
+	}
+	time.Sleep(500 * time.Millisecond) // the ledger appends off the request path
+	if n := directEdits(t) - editsBefore; n != 0 {
+		t.Errorf("the plan's dry runs were recorded as %d direct edits", n)
 	}
 	for _, format := range []string{"table", "markdown", "json"} {
 		var buf bytes.Buffer
@@ -226,4 +232,13 @@ func cloudWrites() float64 {
 		n += provider.CloudCalls("pubsub", m)
 	}
 	return n
+}
+
+func directEdits(t *testing.T) int {
+	t.Helper()
+	entries, err := ledger.Read(env.LedgerPath(), ledger.Filter{Type: ledger.TypeDirectEdit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
 }
