@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -69,6 +70,7 @@ type Options struct {
 type Reconciler[T Object] struct {
 	kind      Kind[T]
 	client    client.Client
+	apiReader client.Reader // uncached, for retries after conflicts
 	providers *provider.Resolver
 	recorder  events.EventRecorder
 	opts      Options
@@ -402,13 +404,32 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
 		r.event(obj, corev1.EventTypeNormal, "Abandoned", "Delete", "left %s in the cloud (deletionPolicy Abandon)", st.SelfLink)
 	}
 
-	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
-	controllerutil.RemoveFinalizer(obj, Finalizer)
-	if err := r.client.Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.removeFinalizer(ctx, obj); err != nil {
 		return outcome{err: fmt.Errorf("removing finalizer: %w", err), metric: "error"}
 	}
 	r.drift.mark(client.ObjectKeyFromObject(obj), false)
 	return outcome{metric: "success"}
+}
+
+// removeFinalizer removes our finalizer with an optimistic lock (other
+// finalizers must survive). The cache often lags a status write we just
+// made, so on a conflict it reads the object from the API server and tries
+// again.
+func (r *Reconciler[T]) removeFinalizer(ctx context.Context, obj T) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
+		controllerutil.RemoveFinalizer(obj, Finalizer)
+		err := r.client.Patch(ctx, obj, patch)
+		if apierrors.IsConflict(err) {
+			if gerr := r.apiReader.Get(ctx, client.ObjectKeyFromObject(obj), obj); gerr != nil {
+				return gerr
+			}
+		}
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	})
 }
 
 // deleteBlocked records why deletion cannot finish yet. With err set, the

@@ -35,6 +35,7 @@ func Setup[T Object](mgr ctrl.Manager, kind Kind[T], providers *provider.Resolve
 	r := &Reconciler[T]{
 		kind:      kind,
 		client:    mgr.GetClient(),
+		apiReader: mgr.GetAPIReader(),
 		providers: providers,
 		recorder:  mgr.GetEventRecorder("infraplane-" + kind.Name),
 		opts:      opts,

@@ -36,6 +36,13 @@ func FindRefs(obj map[string]any, kinds []string) []Ref {
 	return findRefs(obj, "", kinds)
 }
 
+// specRefs are the references in an object's spec, with paths from the
+// object ("spec.topicRef.name").
+func specRefs(u *unstructured.Unstructured, kinds []string) []Ref {
+	spec, _ := u.Object["spec"].(map[string]any)
+	return findRefs(spec, "spec", kinds)
+}
+
 func findRefs(m map[string]any, path string, kinds []string) []Ref {
 	var out []Ref
 	keys := make([]string, 0, len(m))

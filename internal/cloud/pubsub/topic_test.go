@@ -52,10 +52,17 @@ func TestTopicLifecycle(t *testing.T) {
 			}
 			return nil
 		})
+		// The cloud is updated before status is written: wait for both.
+		testenv.Eventually(t, 20*time.Second, func() error {
+			if err := env.Client.Get(context.Background(), clientKey(topic), topic); err != nil {
+				return err
+			}
+			if topic.Status.ObservedGeneration != topic.Generation {
+				return errorf("observedGeneration %d, generation %d", topic.Status.ObservedGeneration, topic.Generation)
+			}
+			return nil
+		})
 		waitFor(t, topic, commonv1.TypeSynced, metav1.ConditionTrue, commonv1.ReasonReconcileSuccess)
-		if topic.Status.ObservedGeneration != topic.Generation {
-			t.Errorf("observedGeneration %d, generation %d", topic.Status.ObservedGeneration, topic.Generation)
-		}
 
 		if err := env.Client.Delete(context.Background(), topic); err != nil {
 			t.Fatal(err)

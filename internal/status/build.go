@@ -1,0 +1,684 @@
+// Package status answers "what state is everything in, and why": the
+// GitSources of a namespace with the objects each applied, as a tree, the
+// managed objects no GitSource applied, and for every object that is not
+// Ready or Synced the deepest cause, found by following references
+// (`infraplane status`); and one object in depth (`infraplane trace`).
+//
+// Build and Trace are pure functions over objects already fetched, so they
+// are tested without an API server. They read managed objects as
+// unstructured, through the status shape every managed kind shares
+// (conditions Ready/Synced/Drifted/Paused, drift, selfLink): a new kind
+// needs no code here. Collect and CollectTrace fetch what they need.
+package status
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+)
+
+// Condition types and reasons of a GitSource (as the syncer writes them).
+const (
+	sourceTypeReady     = "Ready"
+	sourceTypePruneHeld = "PruneHeld"
+	resultApplied       = "Applied"
+	gitopsFieldManager  = "infraplane-gitops"
+)
+
+// ReasonNotReconciled is the reason status gives an object that has no
+// conditions yet: no controller has reconciled it.
+const ReasonNotReconciled = "NotReconciled"
+
+// Report is the state of a scope at a glance.
+type Report struct {
+	// Time is when the report was built ("now" for every age in it).
+	Time time.Time `json:"time"`
+	// Namespace is the scope ("" for all namespaces).
+	Namespace string `json:"namespace,omitempty"`
+	// Sources are the GitSources in scope, by namespace and name.
+	Sources []*Source `json:"sources"`
+	// NotFromGit are the managed objects no GitSource in scope applied.
+	NotFromGit []*NamespaceObjects `json:"notFromGit"`
+	// Summary counts the managed objects.
+	Summary Summary `json:"summary"`
+}
+
+// NamespaceObjects are the objects of one namespace, as a tree.
+type NamespaceObjects struct {
+	Namespace string    `json:"namespace"`
+	Objects   []*Object `json:"objects"`
+}
+
+// Source is one GitSource and what it applied.
+type Source struct {
+	Namespace       string `json:"namespace"`
+	Name            string `json:"name"`
+	TargetNamespace string `json:"targetNamespace"`
+	// Ready is the GitSource's Ready condition.
+	Ready Condition `json:"ready"`
+	// Suspended is spec.suspend.
+	Suspended bool `json:"suspended,omitempty"`
+	// Applied is the revision last applied in full.
+	Applied *Revision `json:"applied,omitempty"`
+	// LastAttempted is the revision of the last attempt, when it is not
+	// the one applied.
+	LastAttempted string `json:"lastAttemptedRevision,omitempty"`
+	// PruneHeld is set while the mass-deletion guard holds a prune.
+	PruneHeld *PruneHeld `json:"pruneHeld,omitempty"`
+	// Objects are the inventory, as a tree: an object under the one it
+	// references.
+	Objects []*Object `json:"objects"`
+}
+
+// Condition is a condition with its age.
+type Condition struct {
+	Type               string     `json:"type"`
+	Status             string     `json:"status"`
+	Reason             string     `json:"reason,omitempty"`
+	Message            string     `json:"message,omitempty"`
+	LastTransitionTime *time.Time `json:"lastTransitionTime,omitempty"`
+	// Age is how long the condition has had its status, e.g. "3m12s".
+	Age string `json:"age,omitempty"`
+}
+
+// Revision is an applied git revision with what the history knows of it.
+type Revision struct {
+	// Revision is "ref@sha1:hash".
+	Revision string `json:"revision"`
+	// Short is "ref@" and the first 12 characters of the hash.
+	Short   string `json:"short"`
+	Author  string `json:"author,omitempty"`
+	Message string `json:"message,omitempty"`
+	// AppliedAt is when a sync applied it (from the history), if known.
+	AppliedAt *time.Time `json:"appliedAt,omitempty"`
+	Age       string     `json:"age,omitempty"`
+}
+
+// PruneHeld is what the mass-deletion guard holds, and why.
+type PruneHeld struct {
+	Message string     `json:"message"`
+	Objects []string   `json:"objects"`
+	Since   *time.Time `json:"since,omitempty"`
+	For     string     `json:"for,omitempty"`
+}
+
+// Object is one object's state.
+type Object struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	// Managed is true for managed cloud resources (groups *.infraplane.dev).
+	Managed bool `json:"managed"`
+	// Missing is true for an inventory entry whose object does not exist.
+	Missing bool `json:"missing,omitempty"`
+
+	// Ready, Synced, Drifted and Paused are the conditions' statuses
+	// ("True", "False", "Unknown"; "" when absent).
+	Ready   string `json:"ready,omitempty"`
+	Synced  string `json:"synced,omitempty"`
+	Drifted string `json:"drifted,omitempty"`
+	Paused  string `json:"paused,omitempty"`
+
+	// Cause is set when the object is not Ready or not Synced: the deepest
+	// reason, following references.
+	Cause *Cause `json:"cause,omitempty"`
+	// Drift lists drifted fields (status.drift); DriftReason and
+	// DriftMessage are the Drifted condition's, when it is True.
+	Drift        []commonv1.FieldDrift `json:"drift,omitempty"`
+	DriftReason  string                `json:"driftReason,omitempty"`
+	DriftMessage string                `json:"driftMessage,omitempty"`
+	// PausedReason and PausedMessage are the Paused condition's, when True.
+	PausedReason  string `json:"pausedReason,omitempty"`
+	PausedMessage string `json:"pausedMessage,omitempty"`
+	// DeletingSince is set while the object is being deleted.
+	DeletingSince *time.Time `json:"deletingSince,omitempty"`
+	// HeldPrune is true when the object left git but the mass-deletion
+	// guard holds its pruning.
+	HeldPrune bool `json:"heldPrune,omitempty"`
+	// Source is the infraplane.dev/source label ("namespace.name").
+	Source string `json:"source,omitempty"`
+
+	// Children are the objects (of the same list) that reference this one.
+	Children []*Object `json:"children,omitempty"`
+}
+
+// ID is "Kind/name".
+func (o *Object) ID() string { return o.Kind + "/" + o.Name }
+
+// Cause is why an object is not Ready or not Synced, followed through
+// references to the object that actually fails.
+type Cause struct {
+	// Chain is the objects from the one reported to the deepest, as
+	// "Kind/name"; for a cycle, the first repeated object ends it.
+	Chain []string `json:"chain"`
+	// Object is the deepest object ("Kind/name").
+	Object string `json:"object"`
+	// Condition is the deepest object's condition that says why
+	// (Synced when False, else Ready).
+	Condition string `json:"condition"`
+	Reason    string `json:"reason"`
+	Message   string `json:"message"`
+	// Since is that condition's lastTransitionTime; For is now − Since.
+	Since *time.Time `json:"since,omitempty"`
+	For   string     `json:"for,omitempty"`
+	// Missing is true when the deepest object is a referenced object that
+	// does not exist.
+	Missing bool `json:"missing,omitempty"`
+	// Cycle is true when the references loop.
+	Cycle bool `json:"cycle,omitempty"`
+	// Note adds what the conditions alone do not say.
+	Note string `json:"note,omitempty"`
+}
+
+// String is the chain and the deepest reason:
+// "Subscription/worker → Topic/orders: CloudError: …".
+func (c *Cause) String() string {
+	var b strings.Builder
+	b.WriteString(strings.Join(c.Chain, " → "))
+	b.WriteString(": ")
+	if c.Cycle {
+		b.WriteString("reference cycle: ")
+	}
+	b.WriteString(c.Reason)
+	if c.Message != "" {
+		b.WriteString(": " + c.Message)
+	}
+	return b.String()
+}
+
+// Summary counts the managed objects of a report (each once).
+type Summary struct {
+	Objects int `json:"objects"`
+	Ready   int `json:"ready"`
+	Drifted int `json:"drifted"`
+	Paused  int `json:"paused"`
+	// Failing are the objects that are not Ready or not Synced.
+	Failing int `json:"failing"`
+	// Held are the objects whose pruning the mass-deletion guard holds.
+	Held int `json:"held"`
+	// Sources and SourcesNotReady count the GitSources.
+	Sources         int `json:"sources"`
+	SourcesNotReady int `json:"sourcesNotReady"`
+}
+
+func (s Summary) String() string {
+	out := fmt.Sprintf("%d %s: %d ready, %d drifted, %d paused, %d failing, %d held",
+		s.Objects, plural(s.Objects, "object", "objects"), s.Ready, s.Drifted, s.Paused, s.Failing, s.Held)
+	if s.SourcesNotReady > 0 {
+		out += fmt.Sprintf("; %d of %d GitSources not Ready", s.SourcesNotReady, s.Sources)
+	}
+	return out
+}
+
+// AllReady reports whether every GitSource and managed object is Ready.
+func (r *Report) AllReady() bool {
+	if r.Summary.SourcesNotReady > 0 || r.Summary.Ready < r.Summary.Objects {
+		return false
+	}
+	return true
+}
+
+// Build makes the report of sources and objects. objects are the managed
+// objects of the namespaces in scope, plus any other objects the sources'
+// inventories list (unmanaged kinds show without conditions; an inventory
+// entry not among objects shows as missing). now is the time ages are
+// measured to.
+func Build(sources []corev1alpha1.GitSource, objects []*unstructured.Unstructured, now time.Time) *Report {
+	b := newBuilder(objects, now)
+	r := &Report{Time: now, Sources: []*Source{}, NotFromGit: []*NamespaceObjects{}}
+
+	srcs := slices.Clone(sources)
+	slices.SortFunc(srcs, func(a, b corev1alpha1.GitSource) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	claimed := map[*unstructured.Unstructured]bool{}
+	counted := map[*unstructured.Unstructured]bool{}
+	held := map[string]bool{}
+	for i := range srcs {
+		s, us := b.source(&srcs[i])
+		for _, u := range us {
+			claimed[u] = true
+		}
+		for _, h := range srcs[i].Status.HeldPrune {
+			held[refKey(h)] = true
+		}
+		r.Sources = append(r.Sources, s)
+		if s.Ready.Status != "True" {
+			r.Summary.SourcesNotReady++
+		}
+	}
+	r.Summary.Sources = len(srcs)
+
+	byNS := map[string][]*unstructured.Unstructured{}
+	for _, u := range b.objects {
+		if !claimed[u] && IsManagedGroup(u.GroupVersionKind().Group) {
+			byNS[u.GetNamespace()] = append(byNS[u.GetNamespace()], u)
+		}
+	}
+	for _, ns := range sortedKeys(byNS) {
+		r.NotFromGit = append(r.NotFromGit, &NamespaceObjects{Namespace: ns, Objects: b.tree(itemsOf(b, byNS[ns]))})
+	}
+
+	for _, u := range b.objects {
+		if !IsManagedGroup(u.GroupVersionKind().Group) || counted[u] {
+			continue
+		}
+		counted[u] = true
+		o := b.object(u)
+		r.Summary.Objects++
+		if o.Ready == "True" {
+			r.Summary.Ready++
+		}
+		if o.Drifted == "True" {
+			r.Summary.Drifted++
+		}
+		if o.Paused == "True" {
+			r.Summary.Paused++
+		}
+		if o.Cause != nil {
+			r.Summary.Failing++
+		}
+	}
+	r.Summary.Held = len(held)
+	return r
+}
+
+// builder indexes the objects for lookups by reference and by inventory entry.
+type builder struct {
+	now     time.Time
+	objects []*unstructured.Unstructured
+	// byName: namespace/Kind/name (references name a kind, not a group).
+	byName map[string]*unstructured.Unstructured
+	// byGK: group/Kind/namespace/name (inventory entries).
+	byGK map[string]*unstructured.Unstructured
+	// kinds are the kind names seen, for finding references.
+	kinds []string
+}
+
+func newBuilder(objects []*unstructured.Unstructured, now time.Time) *builder {
+	b := &builder{now: now, byName: map[string]*unstructured.Unstructured{}, byGK: map[string]*unstructured.Unstructured{}}
+	seenKind := map[string]bool{}
+	for _, u := range objects {
+		if u == nil {
+			continue
+		}
+		gvk := u.GroupVersionKind()
+		k := gvk.Group + "/" + gvk.Kind + "/" + u.GetNamespace() + "/" + u.GetName()
+		if _, dup := b.byGK[k]; dup {
+			continue
+		}
+		b.byGK[k] = u
+		b.objects = append(b.objects, u)
+		if IsManagedGroup(gvk.Group) {
+			nk := u.GetNamespace() + "/" + gvk.Kind + "/" + u.GetName()
+			if _, dup := b.byName[nk]; !dup {
+				b.byName[nk] = u
+			}
+			if !seenKind[gvk.Kind] {
+				seenKind[gvk.Kind] = true
+				b.kinds = append(b.kinds, gvk.Kind)
+			}
+		}
+	}
+	slices.SortFunc(b.objects, func(x, y *unstructured.Unstructured) int {
+		return cmp.Or(strings.Compare(x.GetNamespace(), y.GetNamespace()), strings.Compare(x.GetKind(), y.GetKind()), strings.Compare(x.GetName(), y.GetName()))
+	})
+	slices.Sort(b.kinds)
+	return b
+}
+
+func refKey(r corev1alpha1.ObjectRef) string {
+	return groupOf(r.APIVersion) + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+func (b *builder) lookup(r corev1alpha1.ObjectRef) *unstructured.Unstructured {
+	return b.byGK[refKey(r)]
+}
+
+func (b *builder) age(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return duration.HumanDuration(b.now.Sub(t))
+}
+
+// source reports one GitSource; it returns the objects its inventory
+// (and held prunes) matched.
+func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*unstructured.Unstructured) {
+	target := cmp.Or(gs.Spec.TargetNamespace, gs.Namespace)
+	s := &Source{Namespace: gs.Namespace, Name: gs.Name, TargetNamespace: target, Suspended: gs.Spec.Suspend}
+	s.Ready = b.sourceCondition(gs, sourceTypeReady)
+	s.Applied = b.appliedRevision(gs)
+	if a := gs.Status.LastAttemptedRevision; a != "" && a != gs.Status.LastAppliedRevision {
+		s.LastAttempted = a
+	}
+	heldKeys := map[string]bool{}
+	if len(gs.Status.HeldPrune) > 0 {
+		ph := &PruneHeld{Objects: []string{}}
+		for _, h := range gs.Status.HeldPrune {
+			ph.Objects = append(ph.Objects, h.Kind+"/"+h.Name)
+			heldKeys[refKey(withNS(h, target))] = true
+		}
+		if c := meta.FindStatusCondition(gs.Status.Conditions, sourceTypePruneHeld); c != nil && c.Status == "True" {
+			ph.Message = c.Message
+			t := c.LastTransitionTime.Time
+			ph.Since, ph.For = &t, b.age(t)
+		}
+		s.PruneHeld = ph
+	}
+
+	refs := slices.Clone(gs.Status.Inventory)
+	for _, h := range gs.Status.HeldPrune {
+		if !slices.ContainsFunc(refs, func(r corev1alpha1.ObjectRef) bool { return refKey(withNS(r, target)) == refKey(withNS(h, target)) }) {
+			refs = append(refs, h)
+		}
+	}
+	var items []item
+	var matched []*unstructured.Unstructured
+	for _, r := range refs {
+		r = withNS(r, target)
+		u := b.lookup(r)
+		var o *Object
+		if u == nil {
+			o = &Object{APIVersion: r.APIVersion, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name,
+				Managed: IsManagedGroup(groupOf(r.APIVersion)), Missing: true}
+		} else {
+			o = b.object(u)
+			matched = append(matched, u)
+		}
+		o.HeldPrune = heldKeys[refKey(r)]
+		items = append(items, item{obj: o, u: u})
+	}
+	s.Objects = b.tree(items)
+	return s, matched
+}
+
+func withNS(r corev1alpha1.ObjectRef, ns string) corev1alpha1.ObjectRef {
+	if r.Namespace == "" {
+		r.Namespace = ns
+	}
+	return r
+}
+
+func (b *builder) sourceCondition(gs *corev1alpha1.GitSource, typ string) Condition {
+	c := meta.FindStatusCondition(gs.Status.Conditions, typ)
+	if c == nil {
+		return Condition{Type: typ, Status: "Unknown", Reason: "NotSynced", Message: "the syncer has not synced this GitSource yet (is the controller running?)"}
+	}
+	t := c.LastTransitionTime.Time
+	return Condition{Type: c.Type, Status: string(c.Status), Reason: c.Reason, Message: c.Message, LastTransitionTime: &t, Age: b.age(t)}
+}
+
+// appliedRevision is the last applied revision, with author, message and
+// time from the newest history record that applied it.
+func (b *builder) appliedRevision(gs *corev1alpha1.GitSource) *Revision {
+	rev := gs.Status.LastAppliedRevision
+	if rev == "" {
+		return nil
+	}
+	out := &Revision{Revision: rev, Short: shortRevision(rev)}
+	for _, h := range gs.Status.History {
+		if h.Revision == rev && h.Result == resultApplied {
+			t := h.Time.Time
+			out.Author, out.Message, out.AppliedAt, out.Age = h.Author, h.Message, &t, b.age(t)
+			break
+		}
+	}
+	return out
+}
+
+// shortRevision turns "main@sha1:<40 hex>" into "main@<12 hex>".
+func shortRevision(rev string) string {
+	ref, hash, ok := strings.Cut(rev, "@sha1:")
+	if !ok {
+		return rev
+	}
+	if len(hash) > 12 {
+		hash = hash[:12]
+	}
+	return ref + "@" + hash
+}
+
+// object reports one object's state (no children).
+func (b *builder) object(u *unstructured.Unstructured) *Object {
+	gvk := u.GroupVersionKind()
+	o := &Object{APIVersion: u.GetAPIVersion(), Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
+		Managed: IsManagedGroup(gvk.Group), Source: u.GetLabels()[corev1alpha1.SourceLabel]}
+	if ts := u.GetDeletionTimestamp(); ts != nil {
+		t := ts.Time
+		o.DeletingSince = &t
+	}
+	if !o.Managed {
+		return o
+	}
+	st := managedStatus(u)
+	conds := conditionsOf(st)
+	status := func(t string) string {
+		if c := conds[t]; c != nil {
+			return c.Status
+		}
+		return ""
+	}
+	o.Ready, o.Synced, o.Drifted, o.Paused = status(commonv1.TypeReady), status(commonv1.TypeSynced), status(commonv1.TypeDrifted), status(commonv1.TypePaused)
+	if c := conds[commonv1.TypeDrifted]; isTrue(c) {
+		o.DriftReason, o.DriftMessage = c.Reason, c.Message
+	}
+	o.Drift = st.Drift
+	if c := conds[commonv1.TypePaused]; isTrue(c) {
+		o.PausedReason, o.PausedMessage = c.Reason, c.Message
+	}
+	o.Cause = b.cause(u)
+	return o
+}
+
+// blocking is the condition that says why an object is not Ready or not
+// Synced: Synced when False (it carries the failure), else Ready; nil when
+// both are True. An object without conditions was never reconciled.
+func blocking(u *unstructured.Unstructured, conds map[string]*condition) *condition {
+	s, r := conds[commonv1.TypeSynced], conds[commonv1.TypeReady]
+	if s == nil && r == nil {
+		return &condition{Type: commonv1.TypeReady, Status: "Unknown", Reason: ReasonNotReconciled,
+			Message:            "no conditions yet: no controller has reconciled it (is infraplane running, with this kind enabled?)",
+			LastTransitionTime: u.GetCreationTimestamp().Time}
+	}
+	if s != nil && s.Status != "True" {
+		return s
+	}
+	if r == nil {
+		return &condition{Type: commonv1.TypeReady, Status: "Unknown", Reason: ReasonNotReconciled, Message: "no Ready condition yet",
+			LastTransitionTime: u.GetCreationTimestamp().Time}
+	}
+	if r.Status != "True" {
+		return r
+	}
+	return nil
+}
+
+// cause finds the deepest reason an object is blocked: while the blocking
+// condition waits for a reference, it follows the reference to the target
+// and asks the same of it. It stops at a target that is missing, at one
+// that fails for a reason of its own, and at a cycle.
+func (b *builder) cause(u *unstructured.Unstructured) *Cause {
+	cur := u
+	cc := blocking(u, conditionsOf(managedStatus(u)))
+	if cc == nil {
+		return nil
+	}
+	id := func(x *unstructured.Unstructured) string { return x.GetKind() + "/" + x.GetName() }
+	key := func(x *unstructured.Unstructured) string {
+		return x.GetNamespace() + "/" + x.GetKind() + "/" + x.GetName()
+	}
+	c := &Cause{Chain: []string{id(u)}}
+	visited := map[string]bool{key(u): true}
+	finish := func(x *unstructured.Unstructured, cond *condition) *Cause {
+		c.Object, c.Condition, c.Reason, c.Message = id(x), cond.Type, cond.Reason, cond.Message
+		if !cond.LastTransitionTime.IsZero() {
+			t := cond.LastTransitionTime
+			c.Since, c.For = &t, b.age(t)
+		}
+		return c
+	}
+	for cc.Reason == commonv1.ReasonWaitingForRef {
+		kind, name, ok := b.waitTarget(cur, cc)
+		if !ok {
+			break
+		}
+		tkey := cur.GetNamespace() + "/" + kind + "/" + name
+		if visited[tkey] {
+			c.Chain = append(c.Chain, kind+"/"+name)
+			c.Cycle = true
+			return finish(cur, cc)
+		}
+		t := b.byName[tkey]
+		if t == nil {
+			c.Chain = append(c.Chain, kind+"/"+name)
+			c.Missing = true
+			finish(cur, cc)
+			c.Object, c.Reason = kind+"/"+name, commonv1.ReasonNotFound
+			c.Message = fmt.Sprintf("%s %q does not exist in namespace %q", kind, name, cur.GetNamespace())
+			return c
+		}
+		tc := blocking(t, conditionsOf(managedStatus(t)))
+		if tc == nil {
+			if ts := t.GetDeletionTimestamp(); ts != nil {
+				c.Chain = append(c.Chain, id(t))
+				return finish(t, &condition{Type: commonv1.TypeReady, Reason: commonv1.ReasonDeleting,
+					Message: fmt.Sprintf("%s is being deleted", id(t)), LastTransitionTime: ts.Time})
+			}
+			// The target is Ready now; the waiting object has not noticed yet.
+			c.Note = fmt.Sprintf("%s is Ready now: %s should resume at its next reconcile", id(t), id(cur))
+			break
+		}
+		visited[tkey] = true
+		c.Chain = append(c.Chain, id(t))
+		cur, cc = t, tc
+	}
+	return finish(cur, cc)
+}
+
+// waitTarget is the object a waiting object waits for: the one its
+// message names, else the first reference by name whose target is missing
+// or not Ready.
+func (b *builder) waitTarget(u *unstructured.Unstructured, c *condition) (kind, name string, ok bool) {
+	if kind, name, _, ok := parseWaiting(c.Message); ok {
+		return kind, name, true
+	}
+	for _, r := range specRefs(u, b.kinds) {
+		if r.Name == "" {
+			continue
+		}
+		t := b.byName[u.GetNamespace()+"/"+r.Kind+"/"+r.Name]
+		if t == nil || blocking(t, conditionsOf(managedStatus(t))) != nil {
+			return r.Kind, r.Name, true
+		}
+	}
+	return "", "", false
+}
+
+// item pairs a reported object with its source object (nil when missing).
+type item struct {
+	obj *Object
+	u   *unstructured.Unstructured
+}
+
+func itemsOf(b *builder, us []*unstructured.Unstructured) []item {
+	out := make([]item, len(us))
+	for i, u := range us {
+		out[i] = item{obj: b.object(u), u: u}
+	}
+	return out
+}
+
+// tree nests each object under the object it references (of the same
+// list and namespace; the shallowest reference field wins, e.g.
+// spec.topicRef over spec.deadLetterPolicy.deadLetterTopicRef). Objects
+// referencing nothing in the list are roots. Reference cycles are broken.
+func (b *builder) tree(items []item) []*Object {
+	index := map[string]int{}
+	for i, it := range items {
+		index[it.obj.Namespace+"/"+it.obj.Kind+"/"+it.obj.Name] = i
+	}
+	parent := make([]int, len(items))
+	for i, it := range items {
+		parent[i] = -1
+		if it.u == nil || !it.obj.Managed {
+			continue
+		}
+		refs := specRefs(it.u, b.kinds)
+		slices.SortStableFunc(refs, func(x, y Ref) int {
+			return cmp.Compare(strings.Count(x.Field, "."), strings.Count(y.Field, "."))
+		})
+		for _, r := range refs {
+			if r.Name == "" {
+				continue
+			}
+			if j, ok := index[it.obj.Namespace+"/"+r.Kind+"/"+r.Name]; ok && j != i {
+				parent[i] = j
+				break
+			}
+		}
+	}
+	// Break cycles: walking up from any node must reach a root.
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int { return compareObjects(items[x].obj, items[y].obj) })
+	for _, i := range order {
+		// A walk that comes back to i breaks the cycle at i; one that
+		// enters a cycle without i stops (a member breaks it in its turn).
+		seen := map[int]bool{i: true}
+		for j := parent[i]; j >= 0; j = parent[j] {
+			if j == i {
+				parent[i] = -1
+				break
+			}
+			if seen[j] {
+				break
+			}
+			seen[j] = true
+		}
+	}
+	var roots []*Object
+	for _, i := range order {
+		if p := parent[i]; p >= 0 {
+			items[p].obj.Children = append(items[p].obj.Children, items[i].obj)
+		} else {
+			roots = append(roots, items[i].obj)
+		}
+	}
+	if roots == nil {
+		roots = []*Object{}
+	}
+	return roots
+}
+
+func compareObjects(a, b *Object) int {
+	return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,241 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+)
+
+// Scope is what a report covers: one namespace (with the GitSources that
+// live in it or apply to it), or all namespaces.
+type Scope struct {
+	Namespace     string
+	AllNamespaces bool
+}
+
+// Collect fetches what Build needs for a scope: its GitSources, the
+// objects of every managed kind in the namespaces concerned (kinds not
+// served by the cluster are skipped), and the other objects the sources'
+// inventories list. It only reads.
+func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*Snapshot, error) {
+	s := &Snapshot{Now: time.Now(), Kinds: kinds}
+	sources, err := listSources(ctx, c, scope)
+	if err != nil {
+		return nil, err
+	}
+	s.Sources = sources
+
+	namespaces := []string{""}
+	if !scope.AllNamespaces {
+		namespaces = []string{scope.Namespace}
+		for _, gs := range sources {
+			if t := targetOf(&gs); !slices.Contains(namespaces, t) {
+				namespaces = append(namespaces, t)
+			}
+		}
+	}
+	// Another namespace a source applies to contributes what the sources
+	// applied there, not its other objects: they are out of scope.
+	applied := map[string]bool{}
+	for _, gs := range sources {
+		for _, r := range append(slices.Clone(gs.Status.Inventory), gs.Status.HeldPrune...) {
+			applied[refKey(withNS(r, targetOf(&gs)))] = true
+		}
+	}
+	for i, ns := range namespaces {
+		objs, err := listManaged(ctx, c, kinds, ns)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range objs {
+			if i == 0 || applied[groupOf(u.GetAPIVersion())+"/"+u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] {
+				s.Objects = append(s.Objects, u)
+			}
+		}
+	}
+	extra, err := inventoryObjects(ctx, c, sources, s.Objects)
+	if err != nil {
+		return nil, err
+	}
+	s.Objects = append(s.Objects, extra...)
+	return s, nil
+}
+
+// CollectTrace fetches what Trace needs for one object: the object, the
+// managed objects of its namespace (to follow references), its GitSource
+// and its events. For a GitSource: the source, the objects of its target
+// namespace and its inventory, and its events.
+func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind, namespace, name string) (*Snapshot, Target, error) {
+	t := Target{Group: kind.Group, Kind: kind.Kind, Namespace: namespace, Name: name}
+	s := &Snapshot{Now: time.Now(), Kinds: kinds}
+	objNS := namespace
+	if kind.IsGitSource() {
+		gs := &corev1alpha1.GitSource{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, gs); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, t, &NotFoundError{t}
+			}
+			return nil, t, err
+		}
+		s.Sources = []corev1alpha1.GitSource{*gs}
+		objNS = targetOf(gs)
+	} else {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(kind.GVK())
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, t, &NotFoundError{t}
+			}
+			return nil, t, err
+		}
+		if label := u.GetLabels()[corev1alpha1.SourceLabel]; label != "" {
+			// "namespace.name": a namespace has no dots, a name may.
+			gsNS, gsName, _ := strings.Cut(label, ".")
+			gs := &corev1alpha1.GitSource{}
+			err := c.Get(ctx, client.ObjectKey{Namespace: gsNS, Name: gsName}, gs)
+			switch {
+			case err == nil:
+				s.Sources = []corev1alpha1.GitSource{*gs}
+			case apierrors.IsNotFound(err), meta.IsNoMatchError(err), apierrors.IsForbidden(err):
+			default:
+				return nil, t, err
+			}
+		}
+	}
+	objs, err := listManaged(ctx, c, kinds, objNS)
+	if err != nil {
+		return nil, t, err
+	}
+	s.Objects = objs
+	extra, err := inventoryObjects(ctx, c, s.Sources, s.Objects)
+	if err != nil {
+		return nil, t, err
+	}
+	s.Objects = append(s.Objects, extra...)
+	s.Events, err = listEvents(ctx, c, namespace, name)
+	if err != nil {
+		return nil, t, err
+	}
+	return s, t, nil
+}
+
+func targetOf(gs *corev1alpha1.GitSource) string {
+	if gs.Spec.TargetNamespace != "" {
+		return gs.Spec.TargetNamespace
+	}
+	return gs.Namespace
+}
+
+// listSources lists the GitSources in scope: for a namespace, those in it
+// and those in other namespaces that apply to it (when GitSources can be
+// listed cluster-wide).
+func listSources(ctx context.Context, c client.Reader, scope Scope) ([]corev1alpha1.GitSource, error) {
+	var list corev1alpha1.GitSourceList
+	err := c.List(ctx, &list)
+	if err != nil && !scope.AllNamespaces && apierrors.IsForbidden(err) {
+		err = c.List(ctx, &list, client.InNamespace(scope.Namespace))
+	}
+	if meta.IsNoMatchError(err) {
+		return nil, nil // no GitOps on this cluster
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing GitSources: %w", err)
+	}
+	var out []corev1alpha1.GitSource
+	for _, gs := range list.Items {
+		if scope.AllNamespaces || gs.Namespace == scope.Namespace || targetOf(&gs) == scope.Namespace {
+			out = append(out, gs)
+		}
+	}
+	return out, nil
+}
+
+// listManaged lists the objects of every managed kind in a namespace ("":
+// all). Kinds the cluster does not serve are skipped.
+func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, k := range ManagedKinds(kinds) {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind + "List"})
+		var opts []client.ListOption
+		if namespace != "" {
+			opts = append(opts, client.InNamespace(namespace))
+		}
+		if err := c.List(ctx, list, opts...); err != nil {
+			if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("listing %s: %w", k.Plural, err)
+		}
+		for i := range list.Items {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// inventoryObjects gets the inventory entries not among have (unmanaged
+// kinds such as ConfigMaps). Missing ones are left out: the report shows
+// them as missing.
+func inventoryObjects(ctx context.Context, c client.Reader, sources []corev1alpha1.GitSource, have []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	seen := map[string]bool{}
+	for _, u := range have {
+		seen[groupOf(u.GetAPIVersion())+"/"+u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = true
+	}
+	var out []*unstructured.Unstructured
+	for _, gs := range sources {
+		target := targetOf(&gs)
+		for _, r := range append(slices.Clone(gs.Status.Inventory), gs.Status.HeldPrune...) {
+			r = withNS(r, target)
+			k := refKey(r)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if IsManagedGroup(groupOf(r.APIVersion)) {
+				continue // listed already: not there means missing
+			}
+			u := &unstructured.Unstructured{}
+			u.SetAPIVersion(r.APIVersion)
+			u.SetKind(r.Kind)
+			err := c.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u)
+			switch {
+			case err == nil:
+				out = append(out, u)
+			case apierrors.IsNotFound(err), meta.IsNoMatchError(err), apierrors.IsForbidden(err):
+			default:
+				return nil, fmt.Errorf("reading %s/%s: %w", r.Kind, r.Name, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// listEvents lists the events.k8s.io/v1 Events about objects named name in
+// a namespace (Trace matches the kind). A server that does not support the
+// field selector gets a plain list.
+func listEvents(ctx context.Context, c client.Reader, namespace, name string) ([]eventsv1.Event, error) {
+	var list eventsv1.EventList
+	err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{"regarding.name": name})
+	if apierrors.IsBadRequest(err) {
+		err = c.List(ctx, &list, client.InNamespace(namespace))
+	}
+	if meta.IsNoMatchError(err) || apierrors.IsForbidden(err) {
+		return nil, nil // events are a nicety
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
+	}
+	return list.Items, nil
+}
