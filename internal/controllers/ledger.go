@@ -91,12 +91,13 @@ func DirectEdits(l *ledger.Ledger) controlplane.WriteHook {
 		verb := map[string]string{"create": "created", "update": "updated", "patch": "patched", "delete": "deleted"}[w.Verb]
 		fields := changedFields(w.Body)
 		obj := ledger.ObjectRef(kind, w.Namespace, w.Name)
-		summary := fmt.Sprintf("%s %s %s", w.User, verb, obj)
+		// Actor and object have their own columns: the summary says what.
+		summary := verb
 		if w.Subresource != "" {
-			summary += " (" + w.Subresource + ")"
+			summary += " " + w.Subresource
 		}
 		if len(fields) > 0 && w.Verb != "create" {
-			summary += ": " + strings.Join(fields, ", ")
+			summary += " " + strings.Join(fields, ", ")
 		}
 		details := map[string]string{"verb": w.Verb, "userAgent": w.UserAgent}
 		if w.FieldManager != "" {
