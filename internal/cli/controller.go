@@ -42,6 +42,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then in-cluster)")
+	fl.Float32Var(&f.mgr.APIQPS, "kube-api-qps", 200, "requests per second to the Kubernetes API per resource kind (burst twice that); negative: no client-side limit")
 	fl.StringVar(&f.ledger, "ledger", "", "audit ledger file (on a persistent volume); empty: no ledger")
 	fl.BoolVar(&f.installCRDs, "install-crds", false, "install or upgrade infraplane's CRDs before starting")
 	fl.BoolVar(&f.mgr.LeaderElection, "leader-elect", true, "only one replica acts at a time")

@@ -162,6 +162,7 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 
 	f.mgr.GitOps.CacheDir = filepath.Join(dataDir, "git")
+	f.mgr.APIQPS = -1 // our own in-process server: no client-side throttling
 	f.mgr.Auditor = audit
 	f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
 	// The controllers have an identity of their own, so the ledger can tell

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,12 +117,23 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	out = r.reconcileLive(ctx, obj)
 	conditionsOf(obj).ensureDefaults()
 
-	if err := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil
+	if statusWorthWriting(before, obj) {
+		// The optimistic lock matters: a pass that started from a cache
+		// lagging our previous write would otherwise leave parts of that
+		// write (e.g. a failure condition) in place.
+		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+		if err := r.client.Status().Patch(ctx, obj, patch); err != nil {
+			switch {
+			case apierrors.IsNotFound(err):
+				return ctrl.Result{}, nil
+			case apierrors.IsConflict(err):
+				// Someone wrote in between: look again with fresh data.
+				observeReconcile(r.kind.Name, "conflict", start)
+				return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, out.err
+			}
+			observeReconcile(r.kind.Name, "error", start)
+			return ctrl.Result{}, errors.Join(out.err, fmt.Errorf("writing status: %w", err))
 		}
-		observeReconcile(r.kind.Name, "error", start)
-		return ctrl.Result{}, errors.Join(out.err, fmt.Errorf("writing status: %w", err))
 	}
 	r.drift.mark(req.NamespacedName, meta.IsStatusConditionTrue(obj.ManagedStatus().Conditions, commonv1.TypeDrifted))
 	observeReconcile(r.kind.Name, out.metric, start)
@@ -457,7 +469,10 @@ func (r *Reconciler[T]) cloudFailed(obj T, op, doing string, err error, resync t
 	msg := fmt.Sprintf("%s %s failed: %s", doing, describeTarget(obj), CloudMessage(err))
 	conditionsOf(obj).failed(commonv1.ReasonCloudError, msg)
 	r.event(obj, corev1.EventTypeWarning, "CloudError", op, "%s", msg)
-	if isPermanent(err) {
+	// A create that finds a dependency missing (NotFound: e.g. the topic,
+	// in a cloud that lost it) is retried soon: the dependency is usually
+	// on its way.
+	if isPermanent(err) && !(op == "Create" && IsNotFound(err)) {
 		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
 	}
 	return outcome{err: fmt.Errorf("%s: %w", msg, err), metric: "error"}
@@ -486,6 +501,24 @@ func (r *Reconciler[T]) event(obj Object, typ, reason, action, format string, ar
 	if r.recorder != nil {
 		r.recorder.Eventf(obj, nil, typ, reason, action, format, args...)
 	}
+}
+
+// lastSyncPrecision is how stale status.lastSyncTime may get before a
+// resync that changed nothing else writes it: writing it on every resync
+// would cost one API write per object per interval (measured: about one
+// core for 2,000 objects at a 10 s resync).
+const lastSyncPrecision = time.Minute
+
+// statusWorthWriting reports whether a pass changed the object's status in
+// a way worth an API write.
+func statusWorthWriting[T Object](before, after T) bool {
+	b, a := before.ManagedStatus().LastSyncTime, after.ManagedStatus().LastSyncTime
+	if b == nil || a == nil || a.Sub(b.Time) >= lastSyncPrecision {
+		return true
+	}
+	bc, ac := before.DeepCopyObject().(T), after.DeepCopyObject().(T)
+	bc.ManagedStatus().LastSyncTime, ac.ManagedStatus().LastSyncTime = nil, nil
+	return !equality.Semantic.DeepEqual(bc, ac)
 }
 
 // resourceID is the cloud id of an object: spec.resourceID or its name.

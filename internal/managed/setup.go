@@ -66,7 +66,7 @@ func Setup[T Object](mgr ctrl.Manager, kind Kind[T], providers *provider.Resolve
 		if err != nil {
 			return fmt.Errorf("indexing %s references to %s: %w", kind.Name, t.Kind, err)
 		}
-		b = b.Watches(t.New(), handler.EnqueueRequestsFromMapFunc(r.referencing(key)))
+		b = b.Watches(t.New(), handler.EnqueueRequestsFromMapFunc(r.referencing(key)), builder.WithPredicates(targetChanged{}))
 	}
 	return b.Complete(r)
 }
@@ -125,4 +125,26 @@ func (specOrIntentChanged) Update(e event.UpdateEvent) bool {
 	return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
 		!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) ||
 		!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+}
+
+// targetChanged passes the changes of a referenced object that matter to
+// the objects referencing it: readiness, cloud name, deletion. Its routine
+// status writes do not wake them.
+type targetChanged struct{ predicate.Funcs }
+
+func (targetChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(Object)
+	n, ok2 := e.ObjectNew.(Object)
+	if !ok1 || !ok2 {
+		return true
+	}
+	ready := func(x Object) string {
+		if c := meta.FindStatusCondition(x.ManagedStatus().Conditions, "Ready"); c != nil {
+			return string(c.Status)
+		}
+		return ""
+	}
+	return ready(o) != ready(n) ||
+		o.ManagedStatus().SelfLink != n.ManagedStatus().SelfLink ||
+		!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp())
 }

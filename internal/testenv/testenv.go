@@ -131,6 +131,7 @@ func (e *Env) startManager() error {
 	mgr, cleanup, err := controllers.NewManager(cfg, controllers.ManagerOptions{
 		Options:            e.opts.Controllers,
 		AllowSecondManager: true,
+		APIQPS:             -1,
 	})
 	if err != nil {
 		return err

@@ -120,6 +120,7 @@ type ManagedStatus struct {
 	Drift []FieldDrift `json:"drift,omitempty"`
 
 	// LastSyncTime is when the cloud resource was last read successfully.
+	// When a read changes nothing else, it is written at most once a minute.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 }
