@@ -94,7 +94,9 @@ func run(ctx context.Context, n, perFile int) error {
 		return err
 	}
 	defer cloud.Stop()
-	c, err := client.New(cp.RESTConfig(), client.Options{Scheme: scheme.New()})
+	admin := cp.RESTConfig()
+	admin.QPS, admin.Burst = -1, 0 // as the CLI (plan) does
+	c, err := client.New(admin, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return err
 	}
@@ -105,8 +107,17 @@ func run(ctx context.Context, n, perFile int) error {
 	if err := c.Create(ctx, pc); err != nil {
 		return err
 	}
-	for _, ns := range []string{"gitops", "kubectl"} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+	// kubectl's copy goes to another project: the same names in one project
+	// would be two objects claiming one resource (and be refused).
+	other := pc.DeepCopy()
+	other.ObjectMeta = metav1.ObjectMeta{Name: "kubectl-copy"}
+	other.Spec.ProjectID = "bench-kubectl-copy"
+	if err := c.Create(ctx, other); err != nil {
+		return err
+	}
+	for ns, provider := range map[string]string{"gitops": "default", "kubectl": "kubectl-copy"} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+			Annotations: map[string]string{corev1alpha1.NamespaceAnnotation: provider}}}); err != nil {
 			return err
 		}
 	}
@@ -250,6 +261,7 @@ func startManager(cp *controlplane.ControlPlane, opts controllers.Options, synce
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.QPS, cfg.Burst = -1, 0 // as infraplane up: no client-side throttling of its own server
 	var mgr ctrl.Manager
 	cleanup := func() {}
 	if syncerOnly {
@@ -259,7 +271,7 @@ func startManager(cp *controlplane.ControlPlane, opts controllers.Options, synce
 			_, err = gitops.SetupSyncer(mgr, opts.GitOps)
 		}
 	} else {
-		mgr, cleanup, err = controllers.NewManager(cfg, controllers.ManagerOptions{Options: opts, AllowSecondManager: true})
+		mgr, cleanup, err = controllers.NewManager(cfg, controllers.ManagerOptions{Options: opts, AllowSecondManager: true, APIQPS: -1})
 	}
 	if err != nil {
 		return nil, nil, err

@@ -16,10 +16,14 @@ func newAuditCmd() *cobra.Command {
 		Long: `Show the entries of infraplane's audit ledger, newest last, or check that
 it has not been tampered with.
 
-The ledger is DATA_DIR/ledger.jsonl, written by infraplane up (or --ledger
-PATH). It can be read while infraplane runs. Each entry carries the hash of
+The ledger is DATA_DIR/ledger.jsonl, written by infraplane up, or --ledger:
+a file, or a PostgreSQL URL (postgres://USER@HOST:PORT/DB?sslmode=require,
+the table infraplane_ledger, as written by infraplane controller --ledger
+URL; the password can come from PGPASSWORD or ~/.pgpass rather than the
+URL). It can be read while infraplane runs. Each entry carries the hash of
 the one before it; --verify recomputes the chain and prints the last hash,
-or the first broken line and what is wrong with it (exit code 1).
+or the first broken line (row, in a database) and what is wrong with it
+(exit code 1).
 
 --object takes "Topic team-a/orders" (that object), "Topic/orders" (Topics
 whose name starts with orders, in any namespace), "Topic/team-a/" or just
@@ -29,7 +33,8 @@ before now (30m, 2h, 7d), an RFC 3339 time or a date (YYYY-MM-DD, UTC).
 		Example: `  infraplane audit --since 1h
   infraplane audit --object topic/orders --type cloud-write
   infraplane audit --actor controller/ -o json | jq .summary
-  infraplane audit --verify`,
+  infraplane audit --verify
+  PGPASSWORD=… infraplane audit --ledger postgres://auditor@db.example.com/infraplane --verify`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return ledger.RunAudit(cmd.OutOrStdout(), o, time.Now())
@@ -37,7 +42,7 @@ before now (30m, 2h, 7d), an RFC 3339 time or a date (YYYY-MM-DD, UTC).
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.DataDir, "data-dir", ".infraplane", "data dir of infraplane up; the ledger is DATA_DIR/"+ledger.FileName)
-	fl.StringVar(&o.Path, "ledger", "", "ledger file (overrides --data-dir)")
+	fl.StringVar(&o.Path, "ledger", "", "ledger file, or PostgreSQL URL postgres://USER@HOST/DB (overrides --data-dir)")
 	fl.StringVar(&o.Object, "object", "", "only entries about this object: KIND/NAME (name prefix), KIND/NAMESPACE/NAME, \"KIND NAMESPACE/NAME\" or KIND")
 	fl.StringVar(&o.Type, "type", "", "only entries of this type: sync, cloud-write, direct-edit, breakglass-open, -close, -expire, -revert, -backport")
 	fl.StringVar(&o.Actor, "actor", "", "only entries by this actor (a user, syncer, controller/Topic; ending in / for a prefix)")

@@ -43,7 +43,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then in-cluster)")
 	fl.Float32Var(&f.mgr.APIQPS, "kube-api-qps", 200, "requests per second to the Kubernetes API per resource kind (burst twice that); negative: no client-side limit")
-	fl.StringVar(&f.ledger, "ledger", "", "audit ledger file (on a persistent volume); empty: no ledger")
+	fl.StringVar(&f.ledger, "ledger", "", "audit ledger: a file (on a persistent volume) or a PostgreSQL URL postgres://USER@HOST/DB (table infraplane_ledger, one chain shared by all replicas; pass the password in PGPASSWORD); empty: no ledger")
 	fl.BoolVar(&f.installCRDs, "install-crds", false, "install or upgrade infraplane's CRDs before starting")
 	fl.BoolVar(&f.mgr.LeaderElection, "leader-elect", true, "only one replica acts at a time")
 	fl.StringVar(&f.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace; kube-system outside a pod)")

@@ -34,6 +34,10 @@ func (k *kubeFlags) client() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// client-go's default of 5 requests/s would make a plan of 1,000
+	// objects take minutes; the CLI's requests are bounded by its own few
+	// workers, and the server has priority and fairness.
+	cfg.QPS, cfg.Burst = -1, 0
 	return client.New(cfg, client.Options{Scheme: scheme.New()})
 }
 

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -175,7 +176,8 @@ type AuditOptions struct {
 	// DataDir is the data dir of `infraplane up`; the ledger is
 	// DataDir/ledger.jsonl unless Path is set.
 	DataDir string
-	Path    string
+	// Path is the ledger: a file, or a PostgreSQL URL (see OpenLocation).
+	Path string
 	// Object, Type, Actor, Since and Until filter (see Filter, ParseTime).
 	Object, Type, Actor, Since, Until string
 	// Output is table or json.
@@ -191,24 +193,29 @@ var ErrVerifyFailed = errors.New("ledger verification failed")
 // entries that pass the filters, or, with Verify, check the chain and print
 // the report, returning an error wrapping ErrVerifyFailed if it is broken.
 func RunAudit(w io.Writer, o AuditOptions, now time.Time) error {
-	path := o.Path
+	ctx := context.Background()
+	loc := o.Path
 	dataDir := o.DataDir
-	if path == "" {
+	if loc == "" {
 		if dataDir == "" {
 			dataDir = ".infraplane"
 		}
-		path = DefaultPath(dataDir)
+		loc = DefaultPath(dataDir)
 	} else {
-		dataDir = filepath.Dir(path)
+		dataDir = filepath.Dir(loc)
 	}
 	notFound := func(err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("no ledger at %s: is infraplane up running with --data-dir %s?", path, dataDir)
+		switch {
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		case IsDatabase(loc):
+			return fmt.Errorf("no ledger in %s (no table %s): has an infraplane controller with --ledger run against this database?", RedactLocation(loc), TableName)
+		default:
+			return fmt.Errorf("no ledger at %s: is infraplane up running with --data-dir %s?", loc, dataDir)
 		}
-		return err
 	}
 	if o.Verify {
-		rep, err := Verify(path)
+		rep, err := VerifyLocation(ctx, loc)
 		if err != nil {
 			return notFound(err)
 		}
@@ -216,7 +223,7 @@ func RunAudit(w io.Writer, o AuditOptions, now time.Time) error {
 			return err
 		}
 		if !rep.OK() {
-			return fmt.Errorf("%w: %s", ErrVerifyFailed, path)
+			return fmt.Errorf("%w: %s", ErrVerifyFailed, RedactLocation(loc))
 		}
 		return nil
 	}
@@ -240,7 +247,7 @@ func RunAudit(w io.Writer, o AuditOptions, now time.Time) error {
 			return fmt.Errorf("--until: %w", err)
 		}
 	}
-	entries, err := Read(path, f)
+	entries, err := ReadLocation(ctx, loc, f)
 	if err != nil {
 		return notFound(err)
 	}

@@ -1,13 +1,12 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -22,26 +21,26 @@ var (
 	// ErrClosed is returned by Append after Close.
 	ErrClosed = errors.New("ledger: closed")
 	// ErrCorrupt is wrapped by Open's error when the ledger's last line is
-	// incomplete or does not match its hash.
+	// incomplete or does not match its hash (and, for a database ledger,
+	// by Append's when its last row does not).
 	ErrCorrupt = errors.New("ledger: corrupt")
 )
 
-// Ledger appends entries to a file. It is safe for concurrent use; entries
-// appended concurrently are written together (one write and one fsync per
-// batch), in the order Append was called.
+// Ledger appends entries to a file or to a PostgreSQL table (see
+// OpenLocation). It is safe for concurrent use; entries appended
+// concurrently are written together (one write and one fsync, or one
+// transaction, per batch), in the order Append was called.
 type Ledger struct {
-	path    string
-	f       *os.File
+	store   store
 	stopped chan struct{}
 
 	mu      sync.Mutex
 	cond    *sync.Cond
 	queue   []*request
 	closing bool
-	broken  error  // set when the file may not hold what we think: no more appends
-	seq     uint64 // the last entry written
+	broken  error  // set when the store may not hold what we think: no more appends
+	seq     uint64 // the last entry written (or, in a database, seen)
 	last    string // its hash
-	size    int64  // bytes of complete entries in the file
 
 	closeOnce sync.Once
 	closeErr  error
@@ -49,8 +48,22 @@ type Ledger struct {
 
 type request struct {
 	entry Entry
+	line  []byte // the entry's line, with its newline, once chained
 	err   error
 	done  chan struct{}
+}
+
+// store is where a Ledger's entries go: a file or a database table.
+type store interface {
+	// commit chains batch after the entry seq (hash last) — the head as
+	// the Ledger knows it; a store that other processes append to reads
+	// its own — writes it, and returns the new head. It sets each
+	// request's entry (or err). A non-nil error means the store may not
+	// hold what the chain says: every later Append fails with it.
+	commit(batch []*request, seq uint64, last string) (uint64, string, error)
+	// location is the file, or the database (password hidden).
+	location() string
+	close() error
 }
 
 // Open opens the ledger at path, creating it (mode 0600) if it does not
@@ -63,96 +76,91 @@ type request struct {
 // On Unix the file is locked (flock) while open: a second Open, by this or
 // another process, fails instead of interleaving two chains. Readers (Read,
 // Verify) do not lock and need no lock.
+//
+// A path that is a PostgreSQL URL (postgres://… or postgresql://…, see
+// IsDatabase) opens a database ledger, as OpenLocation does, with one
+// minute to connect.
 func Open(path string) (*Ledger, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if IsDatabase(path) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return OpenLocation(ctx, path)
+	}
+	if looksLikeKeywordDSN(path) {
+		return nil, fmt.Errorf("ledger: %q looks like a PostgreSQL connection string in key=value form: give a URL, postgres://user@host:port/database?sslmode=…",
+			keywordPassword.ReplaceAllString(path, "password=xxxxx"))
+	}
+	fst, seq, last, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
+		return nil, err
 	}
-	if err := lockFile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ledger %s: %w", path, err)
+	return start(fst, seq, last), nil
+}
+
+// OpenLocation opens the ledger at loc: a file path (as Open does), or a
+// PostgreSQL URL, postgres://user:password@host:port/database?options or
+// postgresql://… (see IsDatabase), where the ledger is the table
+// infraplane_ledger (TableName), created if missing. ctx bounds the
+// opening only (connecting, creating the table, reading its last row).
+//
+// Any number of Ledgers, in any number of processes, may append to the
+// same database ledger at once (controller replicas): each append is a
+// transaction that takes a lock on the ledger, reads its last row and
+// chains after it, so they form one chain. The password can also come
+// from PGPASSWORD or a .pgpass file, and TLS settings from the URL
+// (sslmode, sslrootcert…) or PG* variables, as for psql.
+func OpenLocation(ctx context.Context, loc string) (*Ledger, error) {
+	if !IsDatabase(loc) {
+		return Open(loc)
 	}
-	st, err := f.Stat()
+	ps, seq, last, err := openPG(ctx, loc)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ledger: %w", err)
+		return nil, err
 	}
-	l := &Ledger{path: path, f: f, size: st.Size(), stopped: make(chan struct{})}
+	return start(ps, seq, last), nil
+}
+
+var keywordPassword = regexp.MustCompile(`password=\S*`)
+
+// looksLikeKeywordDSN reports whether loc is a key=value connection
+// string ("host=db dbname=infra user=x"), which Open would otherwise take
+// for a file name.
+func looksLikeKeywordDSN(loc string) bool {
+	if !strings.Contains(loc, "=") || !strings.Contains(loc, " ") {
+		return false
+	}
+	for _, f := range strings.Fields(loc) {
+		k, _, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return false
+		case k == "host" || k == "dbname" || k == "user" || k == "port" || k == "password" || k == "sslmode":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func start(s store, seq uint64, last string) *Ledger {
+	l := &Ledger{store: s, seq: seq, last: last, stopped: make(chan struct{})}
 	l.cond = sync.NewCond(&l.mu)
-	if l.size == 0 {
-		// The file may be new: make its directory entry durable too.
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("ledger: %w", err)
-		}
-	} else if l.seq, l.last, err = readTail(f, l.size); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s: %v; check it with `infraplane audit --verify --ledger %s`. "+
-			"infraplane never rewrites a ledger: keep this file as evidence and move it aside to start a new one, "+
-			"or remove the damaged last line by hand", ErrCorrupt, path, err, path)
-	}
 	go l.run()
-	return l, nil
+	return l
 }
 
-// readTail returns the seq and hash of the last line of a ledger of size
-// bytes, after checking that line.
-func readTail(f *os.File, size int64) (uint64, string, error) {
-	var last [1]byte
-	if _, err := f.ReadAt(last[:], size-1); err != nil {
-		return 0, "", err
-	}
-	if last[0] != '\n' {
-		return 0, "", errors.New("the last line is incomplete (no newline at the end: a write was interrupted, e.g. by a crash)")
-	}
-	// Read backwards, a block at a time, to the newline before the last line.
-	const block = 4096
-	end := size - 1 // the last line is [start, end)
-	var tail []byte
-	start := end
-	for start > 0 {
-		n := min(int64(block), start)
-		buf := make([]byte, n)
-		if _, err := f.ReadAt(buf, start-n); err != nil && !errors.Is(err, io.EOF) {
-			return 0, "", err
-		}
-		tail = append(buf, tail...)
-		start -= n
-		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
-			tail = tail[i+1:]
-			start += int64(i) + 1
-			break
-		}
-	}
-	line := tail[:end-start]
-	e, err := decodeLine(line)
-	if err != nil {
-		return 0, "", fmt.Errorf("the last line (at byte %d): %v", start, err)
-	}
-	if e.Seq == 0 {
-		return 0, "", fmt.Errorf("the last line (at byte %d) has no seq", start)
-	}
-	return e.Seq, e.Hash, nil
-}
+// Path is the ledger's file; for a database ledger, the same as Location.
+func (l *Ledger) Path() string { return l.store.location() }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
-}
-
-// Path is the ledger's file.
-func (l *Ledger) Path() string { return l.path }
+// Location is the ledger's file, or its database's URL with the password
+// hidden (RedactLocation): for messages.
+func (l *Ledger) Location() string { return l.store.location() }
 
 // Head returns the seq and hash of the last entry written (0 and "" for an
 // empty ledger). Publishing the hash somewhere else (a log, a ticket) pins
-// the history up to it: see the package documentation.
+// the history up to it: see the package documentation. For a database
+// ledger it is the last entry this Ledger wrote, or saw when it opened or
+// last appended: other processes may have appended since.
 func (l *Ledger) Head() (seq uint64, hash string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -160,15 +168,18 @@ func (l *Ledger) Head() (seq uint64, hash string) {
 }
 
 // Append writes e and returns it with Seq, Time, Prev and Hash filled in,
-// once it is on disk (written and fsynced). The caller fills Type (one of
-// Types), Actor and Summary, and whatever else applies; Details keys that
-// look like credentials are dropped (see SecretKey).
+// once it is durable: written and fsynced to the file, or committed to the
+// database. The caller fills Type (one of Types), Actor and Summary, and
+// whatever else applies; Details keys that look like credentials are
+// dropped (see SecretKey).
 //
 // If ctx ends while the entry waits for the disk, Append returns ctx's
 // error, and the entry may still be written. After a failed write the
 // ledger removes what it partly wrote and goes on; after a failed fsync, or
 // a failed clean-up, every later Append fails: the file may not hold what
-// the chain says it does.
+// the chain says it does. A database ledger rolls a failed transaction
+// back and goes on (it tries once more on a new connection when the
+// connection was lost).
 func (l *Ledger) Append(ctx context.Context, e Entry) (Entry, error) {
 	e, err := prepare(e)
 	if err == nil {
@@ -208,9 +219,9 @@ func (l *Ledger) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 }
 
-// run is the writer: it takes whatever is queued, writes it with one write
-// and one fsync, and wakes the appenders. It alone changes seq, last and
-// size after Open.
+// run is the writer: it takes whatever is queued, has the store write it
+// (one write and one fsync, or one transaction), and wakes the appenders.
+// It alone changes seq and last after Open.
 func (l *Ledger) run() {
 	defer close(l.stopped)
 	l.mu.Lock()
@@ -224,11 +235,11 @@ func (l *Ledger) run() {
 		}
 		batch := l.queue
 		l.queue = nil
-		seq, last, size, broken := l.seq, l.last, l.size, l.broken
+		seq, last, broken := l.seq, l.last, l.broken
 		l.mu.Unlock()
 
 		if broken == nil {
-			seq, last, size, broken = l.commit(batch, seq, last, size)
+			seq, last, broken = l.store.commit(batch, seq, last)
 		} else {
 			for _, r := range batch {
 				r.err = broken
@@ -237,20 +248,21 @@ func (l *Ledger) run() {
 
 		l.mu.Lock()
 		// Head must show an entry by the time its Append returns.
-		l.seq, l.last, l.size, l.broken = seq, last, size, broken
+		l.seq, l.last, l.broken = seq, last, broken
 		for _, r := range batch {
 			close(r.done)
 		}
 	}
 }
 
-// commit writes batch after the entry seq (hash last), size bytes into the
-// file, and returns the new state. It sets each request's entry or error.
-func (l *Ledger) commit(batch []*request, seq uint64, last string, size int64) (uint64, string, int64, error) {
-	oldSeq, oldLast := seq, last
-	buf := make([]byte, 0, 512*len(batch))
-	var written []*request
+// chain fills in Seq, Time, Prev and Hash of the batch's entries, after
+// the entry seq (hash last), and their lines. It returns the requests it
+// chained (the others have err set: they could not be encoded) and the new
+// head.
+func chain(batch []*request, seq uint64, last string) ([]*request, uint64, string) {
+	var chained []*request
 	for _, r := range batch {
+		r.err, r.line = nil, nil
 		e := r.entry
 		e.Seq, e.Time, e.Prev = seq+1, time.Now().UTC(), last
 		line, hash, err := encodeLine(e)
@@ -259,42 +271,16 @@ func (l *Ledger) commit(batch []*request, seq uint64, last string, size int64) (
 			continue
 		}
 		e.Hash = hash
-		r.entry = e
+		r.entry, r.line = e, line
 		seq, last = e.Seq, hash
-		buf = append(buf, line...)
-		written = append(written, r)
+		chained = append(chained, r)
 	}
-	if len(buf) == 0 {
-		return seq, last, size, nil
-	}
-	fail := func(err error) {
-		for _, r := range written {
-			r.err = err
-		}
-	}
-	if _, err := l.f.Write(buf); err != nil {
-		err = fmt.Errorf("ledger %s: writing entries %d to %d: %w", l.path, oldSeq+1, seq, err)
-		fail(err)
-		// Remove our partial line, if any, so the file ends with a
-		// complete entry again. Only bytes this call wrote are removed.
-		if terr := l.f.Truncate(size); terr != nil {
-			return oldSeq, oldLast, size, fmt.Errorf("%w; removing the partial write failed too (%v): no more appends until the ledger is checked", err, terr)
-		}
-		if serr := l.f.Sync(); serr != nil {
-			return oldSeq, oldLast, size, fmt.Errorf("%w; fsync after removing the partial write failed (%v): no more appends until the ledger is checked", err, serr)
-		}
-		return oldSeq, oldLast, size, nil
-	}
-	if err := l.f.Sync(); err != nil {
-		err = fmt.Errorf("ledger %s: fsync of entries %d to %d failed, they may not be on disk: no more appends until the ledger is checked: %w", l.path, oldSeq+1, seq, err)
-		fail(err)
-		return oldSeq, oldLast, size, err
-	}
-	return seq, last, size + int64(len(buf)), nil
+	return chained, seq, last
 }
 
-// Close writes what is queued, then closes the file (releasing its lock).
-// Append fails with ErrClosed afterwards. Close is idempotent.
+// Close writes what is queued, then closes the file (releasing its lock)
+// or the database connection. Append fails with ErrClosed afterwards.
+// Close is idempotent.
 func (l *Ledger) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
@@ -302,7 +288,7 @@ func (l *Ledger) Close() error {
 		l.cond.Broadcast()
 		l.mu.Unlock()
 		<-l.stopped
-		l.closeErr = l.f.Close()
+		l.closeErr = l.store.close()
 	})
 	return l.closeErr
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -96,7 +97,28 @@ func matchObject(pattern, object string) bool {
 // without its newline is a write in progress (or a crash's remains) and is
 // skipped. Read parses but does not check hashes; Verify does. A complete
 // line that does not parse is an error naming the line.
+//
+// A path that is a PostgreSQL URL (IsDatabase) reads that database's
+// ledger, as ReadLocation does.
 func Read(path string, f Filter) ([]Entry, error) {
+	return ReadLocation(context.Background(), path, f)
+}
+
+// ReadLocation is Read for a file or a database ledger (see OpenLocation);
+// ctx matters for a database only. From a database, the rows within f's
+// time bounds (widened by a millisecond: the time column holds
+// microseconds) are read in seq order, and the whole filter is applied
+// here, to each entry's line: the result is what Read of the same ledger
+// as a file returns. The error wraps fs.ErrNotExist when the database has
+// no ledger table.
+func ReadLocation(ctx context.Context, loc string, f Filter) ([]Entry, error) {
+	if IsDatabase(loc) {
+		return readPG(ctx, loc, f)
+	}
+	return readFile(loc, f)
+}
+
+func readFile(path string, f Filter) ([]Entry, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -27,20 +28,30 @@ const (
 	// ProblemPrev: prev is not the previous entry's hash: the entry before
 	// it was replaced, or lines were deleted or reordered and renumbered.
 	ProblemPrev ProblemKind = "prev mismatch"
+	// ProblemColumn (database ledgers): a row's seq or time column does
+	// not match its line: the row was edited, or rows were renumbered.
+	ProblemColumn ProblemKind = "column mismatch"
 )
 
 // Problem is the first broken line Verify found.
 type Problem struct {
-	// Line is the 1-based line number in the file.
+	// Line is the 1-based line number in the file; in a database ledger,
+	// the 1-based row number in seq order.
 	Line int
 	// Seq is the entry's seq as the line states it, 0 if unknown.
 	Seq    uint64
 	Kind   ProblemKind
 	Detail string
+
+	row bool // Line counts rows of a table
 }
 
 func (p Problem) String() string {
-	where := fmt.Sprintf("line %d", p.Line)
+	unit := "line"
+	if p.row {
+		unit = "row"
+	}
+	where := fmt.Sprintf("%s %d", unit, p.Line)
 	if p.Seq != 0 {
 		where += fmt.Sprintf(" (seq %d)", p.Seq)
 	}
@@ -49,6 +60,7 @@ func (p Problem) String() string {
 
 // Report is the result of Verify.
 type Report struct {
+	// Path is the file, or the database (RedactLocation).
 	Path string
 	// Entries is the number of intact entries, from the first line up to
 	// the first problem (all of them when there is none).
@@ -77,7 +89,11 @@ func (r Report) String() string {
 	if r.Entries == 0 {
 		b.WriteString("no entry before it is intact")
 	} else {
-		fmt.Fprintf(&b, "the %d entries before it are intact (up to seq %d, hash %s); nothing from that line on can be trusted", r.Entries, r.LastSeq, r.LastHash)
+		unit := "line"
+		if r.Problem.row {
+			unit = "row"
+		}
+		fmt.Fprintf(&b, "the %d entries before it are intact (up to seq %d, hash %s); nothing from that %s on can be trusted", r.Entries, r.LastSeq, r.LastHash, unit)
 	}
 	return b.String()
 }
@@ -93,7 +109,28 @@ func (r Report) String() string {
 // ledger whose tail was cut off cleanly (whole lines removed from the end)
 // from a shorter one, nor one rewritten entirely with new hashes: compare
 // LastHash with a hash published earlier (Ledger.Head) for that.
+//
+// A path that is a PostgreSQL URL (IsDatabase) verifies that database's
+// ledger, as VerifyLocation does.
 func Verify(path string) (Report, error) {
+	return VerifyLocation(context.Background(), path)
+}
+
+// VerifyLocation is Verify for a file or a database ledger (see
+// OpenLocation); ctx matters for a database only. In a database, the rows
+// are checked in seq order, each line as a file's line (an UPDATE of a
+// line fails its hash, a DELETE is a seq gap, lines swapped between rows
+// are out of order), and each row's seq and time columns must match its
+// line (ProblemColumn). Problem.Line is then the row number. The error
+// wraps fs.ErrNotExist when the database has no ledger table.
+func VerifyLocation(ctx context.Context, loc string) (Report, error) {
+	if IsDatabase(loc) {
+		return verifyPG(ctx, loc)
+	}
+	return verifyFile(loc)
+}
+
+func verifyFile(path string) (Report, error) {
 	rep := Report{Path: path}
 	f, err := os.Open(path)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -92,6 +93,9 @@ type Options struct {
 	RefKinds map[string]schema.GroupVersionKind
 }
 
+// planWorkers is how many objects are planned at once.
+const planWorkers = 8
+
 // Planner computes plans.
 type Planner struct {
 	Client    client.Client
@@ -140,52 +144,80 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 		live  *unstructured.Unstructured
 		typed managed.Object
 	}
-	var all []planned
-	pending := map[string]managed.Object{}
-	for _, o := range objs {
-		u := o.DeepCopy()
-		u.SetNamespace(opts.Namespace)
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(u.GroupVersionKind())
-		if err := p.Client.Get(ctx, client.ObjectKeyFromObject(u), live); err != nil {
-			if !apierrors.IsNotFound(err) {
-				return nil, err
+	// Each object costs a few round trips (read, dry run, cloud read): do
+	// several at once.
+	all := make([]planned, len(objs))
+	problems := make([]*gitops.Problem, len(objs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(planWorkers)
+	for i, o := range objs {
+		g.Go(func() error {
+			u := o.DeepCopy()
+			u.SetNamespace(opts.Namespace)
+			live := &unstructured.Unstructured{}
+			live.SetGroupVersionKind(u.GroupVersionKind())
+			if err := p.Client.Get(gctx, client.ObjectKeyFromObject(u), live); err != nil {
+				if !apierrors.IsNotFound(err) {
+					return err
+				}
+				live = nil
 			}
-			live = nil
-		}
-		dry := u.DeepCopy()
-		//nolint:staticcheck // unstructured server-side apply, dry run
-		if err := p.Client.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(gitops.FieldManager)); err != nil {
-			res.Problems = append(res.Problems, gitops.Problem{Source: o.Source, Object: o.ID(), Msg: apiMessage(err)})
-			continue
-		}
-		pl := planned{obj: o, dry: dry, live: live}
-		if k := p.kindOf(u.GroupVersionKind()); k != nil {
-			typed := k.NewObject()
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(dry.Object, typed); err != nil {
-				return nil, fmt.Errorf("%s: %w", o.ID(), err)
+			dry := u.DeepCopy()
+			//nolint:staticcheck // unstructured server-side apply, dry run
+			if err := p.Client.Patch(gctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(gitops.FieldManager)); err != nil {
+				problems[i] = &gitops.Problem{Source: o.Source, Object: o.ID(), Msg: apiMessage(err)}
+				return nil
 			}
-			pl.typed = typed
-			pending[u.GetKind()+"/"+u.GetName()] = typed
+			pl := planned{obj: o, dry: dry, live: live}
+			if k := p.kindOf(u.GroupVersionKind()); k != nil {
+				typed := k.NewObject()
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(dry.Object, typed); err != nil {
+					return fmt.Errorf("%s: %w", o.ID(), err)
+				}
+				pl.typed = typed
+			}
+			all[i] = pl
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, pr := range problems {
+		if pr != nil {
+			res.Problems = append(res.Problems, *pr)
 		}
-		all = append(all, pl)
 	}
 	if len(res.Problems) > 0 {
 		return res, nil
+	}
+	pending := map[string]managed.Object{}
+	for _, pl := range all {
+		if pl.typed != nil {
+			pending[pl.dry.GetKind()+"/"+pl.dry.GetName()] = pl.typed
+		}
 	}
 
 	env := managed.PlanEnv{Reader: p.Client, Providers: p.Providers, Pending: func(kind, name string) managed.Object {
 		return pending[kind+"/"+name]
 	}}
-	for _, pl := range all {
-		ch := Change{Object: pl.obj.ID(), Source: pl.obj.Source.String(), Kube: kubeChange(pl.live, pl.dry)}
-		if pl.typed != nil {
-			k := p.kindOf(pl.dry.GroupVersionKind())
-			cp := k.Plan(ctx, pl.typed, env)
-			ch.Cloud = &cp
-		}
-		res.Changes = append(res.Changes, ch)
+	changes := make([]Change, len(all))
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(planWorkers)
+	for i, pl := range all {
+		g.Go(func() error {
+			ch := Change{Object: pl.obj.ID(), Source: pl.obj.Source.String(), Kube: kubeChange(pl.live, pl.dry)}
+			if pl.typed != nil {
+				k := p.kindOf(pl.dry.GroupVersionKind())
+				cp := k.Plan(gctx, pl.typed, env)
+				ch.Cloud = &cp
+			}
+			changes[i] = ch
+			return nil
+		})
 	}
+	_ = g.Wait()
+	res.Changes = changes
 
 	deletes, source, err := p.deletions(ctx, opts, objs, env)
 	if err != nil {

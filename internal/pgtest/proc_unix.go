@@ -1,0 +1,55 @@
+//go:build unix
+
+package pgtest
+
+import (
+	"errors"
+	"syscall"
+	"time"
+)
+
+const supported = true
+
+var (
+	sigQuit = syscall.SIGQUIT
+	sigKill = syscall.SIGKILL
+)
+
+// attr runs a command as c, and, for the server, in its own process group
+// (Stop kills the group) with a parent-death signal where there is one.
+func (c *credential) attr(server bool) *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{}
+	if c.set {
+		a.Credential = &syscall.Credential{Uid: uint32(c.uid), Gid: uint32(c.gid), NoSetGroups: true}
+	}
+	if server {
+		a.Setpgid = true
+		setParentDeathSignal(a, sigQuit)
+	}
+	return a
+}
+
+func signalGroupLeader(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) }
+
+func signalGroup(pgid int, sig syscall.Signal) error { return syscall.Kill(-pgid, sig) }
+
+// waitGroupGone waits up to d until no live process is left in the group
+// pgid, and returns those still there.
+func waitGroupGone(pgid int, d time.Duration) []int {
+	deadline := time.Now().Add(d)
+	for {
+		left := groupMembers(pgid)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
