@@ -111,3 +111,31 @@ func TestSuspend(t *testing.T) {
 		t.Errorf("suspended source applied %s", got.Status.LastAppliedRevision)
 	}
 }
+
+// A direct edit of a synced object (outside break-glass) is put back to
+// what git says on the next sync, even when git did not change.
+func TestSyncRepairsDirectEdits(t *testing.T) {
+	r, gs, ns := setup(t, map[string]*string{"orders.yaml": str(topicYAML("orders", "git"))})
+	waitSource(t, gs, appliedRevision(r.hashes[0]))
+	syncNow(t, gs, false) // a second, skipping sync: the syncer now knows the object
+	ctx := context.Background()
+	topic := &pubsubv1.Topic{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "orders"}, topic); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(topic.DeepCopy())
+	topic.Spec.Labels["team"] = "by-hand"
+	if err := env.Client.Patch(ctx, topic, patch); err != nil {
+		t.Fatal(err)
+	}
+	got := syncNow(t, gs, false)
+	if c := readyCondition(got); !strings.Contains(c.Message, "1 configured") {
+		t.Errorf("the edited object was not re-applied: %s", c.Message)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "orders"}, topic); err != nil {
+		t.Fatal(err)
+	}
+	if topic.Spec.Labels["team"] != "git" {
+		t.Errorf("direct edit survived the sync: team=%s", topic.Spec.Labels["team"])
+	}
+}

@@ -92,6 +92,8 @@ type Syncer struct {
 	recorder events.EventRecorder
 	opts     Options
 
+	skip *skipCache
+
 	mu       sync.Mutex
 	lastSeen map[string]string // namespace/name -> revision hash last synced
 }
@@ -104,6 +106,7 @@ func SetupSyncer(mgr ctrl.Manager, opts Options) (*Syncer, error) {
 		fetcher:  NewFetcher(opts.CacheDir),
 		recorder: mgr.GetEventRecorder("infraplane-gitops"),
 		opts:     opts,
+		skip:     newSkipCache(),
 		lastSeen: map[string]string{},
 	}
 	s.rm = ssa.NewResourceManager(mgr.GetClient(), nil, ssa.Owner{Field: FieldManager, Group: "infraplane.dev"})
@@ -236,11 +239,29 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		}
 	}
 
-	cs, err := s.rm.ApplyAll(ctx, apply, ssa.DefaultApplyOptions())
+	// Objects whose manifest and live state are what the last apply left
+	// need no read and no dry run (see skip.go).
+	sourceKey := string(gs.UID)
+	live, err := s.liveStates(ctx, target, sourceLabel, apply)
 	if err != nil {
-		msg := s.explainApplyError(ctx, err, apply, bySubject)
+		s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied: listing applied objects: %v", rev.Short(), err), start)
+		return ctrl.Result{}, err
+	}
+	toApply, unchanged := s.skip.partition(sourceKey, apply, live)
+	cs, err := s.rm.ApplyAll(ctx, toApply, ssa.DefaultApplyOptions())
+	if err != nil {
+		s.skip.forget(sourceKey)
+		msg := s.explainApplyError(ctx, err, toApply, bySubject)
 		s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied:\n%s", rev.Short(), msg), start)
 		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+	cs.Append(unchangedEntries(unchanged))
+	if len(toApply) > 0 {
+		if live, err = s.liveStates(ctx, target, sourceLabel, apply); err != nil {
+			s.skip.forget(sourceKey)
+		} else {
+			s.skip.remember(sourceKey, apply, live, len(unchanged) == 0)
+		}
 	}
 
 	var pruned []string
