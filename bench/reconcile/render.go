@@ -101,10 +101,13 @@ func render(results []*Result, notes []string, m machine, command string) string
 		{"objects", func(r *Result) string { return fmt.Sprintf("%d Topics + %d Subscriptions", r.Topics, r.Subscriptions) }},
 		{"controller concurrency (per kind)", func(r *Result) string { return fmt.Sprint(r.Concurrency) }},
 		{"controllers' API client QPS / burst (per kind)", func(r *Result) string {
-			if r.ControllerQPS < 0 {
-				return "unlimited"
+			switch {
+			case r.ControllerQPS < 0:
+				return "no client-side limit"
+			case r.ControllerQPS == 0:
+				return "200 / 400 (NewManager's default)"
 			}
-			return fmt.Sprintf("%g / %d", r.ControllerQPS, r.ControllerBurst)
+			return fmt.Sprintf("%g / %g", r.ControllerQPS, 2*r.ControllerQPS)
 		}},
 		{"audit ledger (as infraplane up)", func(r *Result) string {
 			if !r.Ledger {

@@ -54,8 +54,7 @@ type Result struct {
 	Error     string `json:",omitempty"`
 
 	Topics, Subscriptions, Concurrency, CreateWorkers, Warmup int
-	ControllerQPS                                             float32 // the controllers' API client rate limit (-1: none)
-	ControllerBurst                                           int
+	ControllerQPS                                             float32 // ManagerOptions.APIQPS: <0 no client-side limit, 0 NewManager's default
 	ApplyResync, Resync, Window                               time.Duration
 	Ledger                                                    bool // the audit ledger ran, as in infraplane up
 
@@ -266,18 +265,12 @@ func run(ctx context.Context, cfg config) (res *Result, err error) {
 	if err != nil {
 		return res, err
 	}
-	switch {
-	case cfg.controllerQPS < 0:
-		mcfg.QPS, mcfg.Burst = -1, 0
-	case cfg.controllerQPS > 0:
-		mcfg.QPS, mcfg.Burst = float32(cfg.controllerQPS), int(2*cfg.controllerQPS)
-	}
-	res.ControllerQPS, res.ControllerBurst = mcfg.QPS, mcfg.Burst
+	res.ControllerQPS = float32(cfg.controllerQPS)
 	ctrlOpts := controllers.Options{Concurrency: cfg.concurrency, ResyncInterval: cfg.applyResync}
 	if audit != nil {
 		ctrlOpts.Auditor = audit
 	}
-	m1, err := startManager(ctx, mcfg, ctrlOpts)
+	m1, err := startManager(ctx, mcfg, ctrlOpts, res.ControllerQPS)
 	if err != nil {
 		return res, err
 	}
@@ -369,7 +362,7 @@ func run(ctx context.Context, cfg config) (res *Result, err error) {
 	s0 := takeSnapshot()
 	t0 := time.Now()
 	ctrlOpts.ResyncInterval = cfg.resync
-	m2, err := startManager(ctx, mcfg, ctrlOpts)
+	m2, err := startManager(ctx, mcfg, ctrlOpts, res.ControllerQPS)
 	if err != nil {
 		return res, err
 	}
@@ -574,8 +567,8 @@ type runningManager struct {
 	stop func()
 }
 
-func startManager(ctx context.Context, cfg *rest.Config, opts controllers.Options) (*runningManager, error) {
-	mgr, cleanup, err := controllers.NewManager(cfg, controllers.ManagerOptions{Options: opts, AllowSecondManager: true})
+func startManager(ctx context.Context, cfg *rest.Config, opts controllers.Options, apiQPS float32) (*runningManager, error) {
+	mgr, cleanup, err := controllers.NewManager(cfg, controllers.ManagerOptions{Options: opts, AllowSecondManager: true, APIQPS: apiQPS})
 	if err != nil {
 		return nil, err
 	}

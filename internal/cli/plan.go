@@ -7,7 +7,6 @@ import (
 
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/plan"
-	"github.com/infraplane/infraplane/internal/provider"
 )
 
 func newPlanCmd() *cobra.Command {
@@ -39,7 +38,7 @@ request comment and -o json for tools.`,
 			}
 			kinds, closeClients := controllers.Planners()
 			defer closeClients()
-			p := &plan.Planner{Client: c, Providers: provider.NewResolver(c, provider.Options{}), Kinds: kinds}
+			p := &plan.Planner{Client: c, Kinds: kinds}
 			res, err := p.Plan(cmd.Context(), plan.Options{Dir: args[0], Namespace: k.namespace, Source: source, RefKinds: controllers.RefKinds})
 			if err != nil {
 				return err

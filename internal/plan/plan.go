@@ -98,9 +98,8 @@ const planWorkers = 8
 
 // Planner computes plans.
 type Planner struct {
-	Client    client.Client
-	Providers *provider.Resolver
-	Kinds     []managed.Planner
+	Client client.Client
+	Kinds  []managed.Planner
 }
 
 // Plan computes the plan of opts.Dir. Problems that would stop the syncer
@@ -198,7 +197,8 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
-	env := managed.PlanEnv{Reader: p.Client, Providers: p.Providers, Pending: func(kind, name string) managed.Object {
+	providers := provider.NewResolver(newMemoReader(p.Client), provider.Options{})
+	env := managed.PlanEnv{Reader: p.Client, Providers: providers, Pending: func(kind, name string) managed.Object {
 		return pending[kind+"/"+name]
 	}}
 	changes := make([]Change, len(all))

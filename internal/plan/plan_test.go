@@ -176,7 +176,7 @@ func TestPlanScenario(t *testing.T) {
 	editsBefore := directEdits(t)
 	kinds, closeClients := controllers.Planners()
 	defer closeClients()
-	p := &plan.Planner{Client: env.Client, Providers: provider.NewResolver(env.Client, provider.Options{}), Kinds: kinds}
+	p := &plan.Planner{Client: env.Client, Kinds: kinds}
 	res, err := p.Plan(ctx, plan.Options{Dir: prDir, Namespace: ns, RefKinds: controllers.RefKinds})
 	if err != nil {
 		t.Fatal(err)
