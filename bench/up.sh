@@ -10,9 +10,9 @@
 #      in-memory cloud does not, so the controllers create everything again.
 #      Two times are reported: until `kubectl wait` succeeds (it does as
 #      soon as the API server serves the persisted objects, whose status
-#      still says Ready from the first run) and until every object has been
-#      re-synced by the new process (Ready=True, Synced=True and
-#      status.lastSyncTime not older than the exec);
+#      still says Ready from the first run) and until every object's
+#      resource has been re-created in the fresh cloud (a Recreated event
+#      since the exec for each, and all Ready and Synced);
 #   5. SIGINT again and time the shutdown.
 #
 # Usage: bench/up.sh [fakes] [emulators]     (IDLE=30 to change the idle wait)
@@ -31,7 +31,7 @@ clouds=("$@")
 # use the newest versioned kubectl next to it instead.
 KUBECTL=${KUBECTL:-$(command -v kubectl || true)}
 [ -n "$KUBECTL" ] || { echo "up.sh: kubectl not found (set KUBECTL)" >&2; exit 2; }
-if "$KUBECTL" version --client 2>/dev/null | grep -q dispatcher; then
+if [[ "$("$KUBECTL" version --client 2>/dev/null || true)" == *dispatcher* ]]; then
 	direct=$(ls "$(dirname "$(readlink -f "$KUBECTL")")"/kubectl.1.* 2>/dev/null | sort -V | tail -n 1)
 	[ -n "$direct" ] && KUBECTL=$direct
 fi
@@ -88,12 +88,15 @@ PID=""
 DATA=""
 LOGDIR=$(mktemp -d -t infraplane-upbench-logs-XXXXXX)
 cleanup() {
+	local status=$?
 	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
 		kill -INT "$PID" 2>/dev/null || true
 		for _ in $(seq 1 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$PID" 2>/dev/null || true # the kernel then kills its emulator (Pdeathsig)
 	fi
 	[ -n "$DATA" ] && rm -rf "$DATA"
+	# The logs are kept only when something failed.
+	if [ "$status" -eq 0 ]; then rm -rf "$LOGDIR"; else echo "up.sh: logs in $LOGDIR" >&2; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -129,21 +132,27 @@ wait_ready() {
 	return 1
 }
 
-# wait_resynced LOG SINCE: until every object is Ready and Synced with
-# status.lastSyncTime at or after SINCE (RFC 3339 UTC, whole seconds).
+# wait_resynced LOG SINCE: until each of the four objects has a Recreated
+# event at or after SINCE (RFC 3339 UTC, whole seconds) — the controllers
+# found its resource missing in the fresh cloud and created it again — and
+# all are Ready and Synced. (status.lastSyncTime cannot tell: a pass that
+# changes nothing else writes it at most once a minute.)
 wait_resynced() {
-	local deadline=$(($(date +%s) + TIMEOUT)) since=$2 out
-	local jp='{range .items[*]}{.status.lastSyncTime} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Synced")].status}{"\n"}{end}'
+	local deadline=$(($(date +%s) + TIMEOUT)) since=${2%Z} st ev
+	local jp='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Synced")].status}{"\n"}{end}'
+	local je='{range .items[*]}{.involvedObject.kind}/{.involvedObject.name} {.eventTime}{"\n"}{end}'
 	while [ "$(date +%s)" -lt "$deadline" ]; do
 		alive_or_fail "$1" || return 1
-		if out=$(kubectl get topics,subscriptions -o jsonpath="$jp" --request-timeout=2s 2>/dev/null) &&
-			[ "$(grep -c . <<<"$out")" -ge 4 ] &&
-			awk -v s="$since" 'NF < 3 || $1 < s || $2 != "True" || $3 != "True" { bad = 1 } END { exit bad }' <<<"$out"; then
+		if st=$(kubectl get topics,subscriptions -o jsonpath="$jp" --request-timeout=2s 2>/dev/null) &&
+			[ "$(grep -c . <<<"$st")" -ge 4 ] &&
+			awk 'NF < 3 || $2 != "True" || $3 != "True" { bad = 1 } END { exit bad }' <<<"$st" &&
+			ev=$(kubectl get events --field-selector reason=Recreated -o jsonpath="$je" --request-timeout=2s 2>/dev/null) &&
+			[ "$(awk -v s="$since" 'substr($2, 1, 19) >= s && !($1 in n) { n[$1] = 1; c++ } END { print c + 0 }' <<<"$ev")" -ge 4 ]; then
 			return 0
 		fi
 		sleep 0.1
 	done
-	echo "up.sh: objects not re-synced within ${TIMEOUT}s; see $1" >&2
+	echo "up.sh: objects not re-created within ${TIMEOUT}s; see $1" >&2
 	return 1
 }
 
@@ -227,7 +236,7 @@ for cloud in "${clouds[@]}"; do
 	phases2=$(phases "$log2" "$tready")
 	rss2=$(rss_kib "$PID")
 	crss2=$(child_rss_kib "$PID")
-	echo "   restart: kubectl wait after ${stale2}s, all re-synced after ${ready2}s" >&2
+	echo "   restart: kubectl wait after ${stale2}s, all re-created after ${ready2}s" >&2
 	stop
 	down2=$SHUTDOWN
 
@@ -241,6 +250,6 @@ done
 echo
 echo "\`bench/up.sh ${clouds[*]}\` — $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(go version | awk '{ print $3 }'), $(basename "$KUBECTL") $(kubectl version --client 2>/dev/null | awk '/Client Version/ { print $3 }'), idle ${IDLE} s"
 echo
-echo "| --cloud | run | exec → \`kubectl wait\` Ready (up's own \"is up\") | exec → all objects re-synced | s: API server + CRDs / cloud start / example applied → Ready | RSS at Ready: infraplane / emulator | RSS after ${IDLE} s idle: infraplane / emulator | SIGINT → exit |"
+echo "| --cloud | run | exec → \`kubectl wait\` Ready (up's own \"is up\") | exec → all re-created in the cloud | s: API server + CRDs / cloud start / example applied → Ready | RSS at Ready: infraplane / emulator | RSS after ${IDLE} s idle: infraplane / emulator | SIGINT → exit |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for r in "${rows[@]}"; do echo "$r"; done

@@ -204,6 +204,8 @@ func runChild(ctx context.Context, backend string) (*Result, error) {
 		if tail, err := tailFile(logf.Name(), 40); err == nil {
 			fmt.Fprintf(os.Stderr, "bench: last lines of %s:\n%s", logf.Name(), tail)
 		}
+	} else {
+		os.Remove(logf.Name()) // kept only when the run failed
 	}
 	var res Result
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
