@@ -43,7 +43,7 @@ type Credentials struct {
 	Username, Password string // HTTP basic auth
 	BearerToken        string // HTTP bearer token
 	SSHKey             []byte // PEM private key
-	KnownHosts         []byte // known_hosts lines; without them host keys are not checked
+	KnownHosts         []byte // known_hosts lines; without them, $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts (never unchecked)
 }
 
 // Revision is the commit a fetch checked out.
