@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/infraplane/infraplane/internal/refs"
 )
 
 // Problem is one thing wrong with a set of manifests, located as precisely
@@ -99,16 +101,16 @@ func Check(objs []Object, o CheckOptions) Problems {
 	}
 
 	for _, obj := range objs {
-		for _, r := range findRefs(obj.Object, "", o.RefKinds) {
-			if names[r.kind][r.name] || (o.Exists != nil && o.Exists(r.kind, r.name)) {
+		for _, r := range refs.Find(obj.Object, o.RefKinds) {
+			if r.Name == "" || names[r.Kind][r.Name] || (o.Exists != nil && o.Exists(r.Kind, r.Name)) {
 				continue
 			}
 			where := "in these manifests"
 			if o.Exists != nil {
 				where += fmt.Sprintf(" or in namespace %q", o.TargetNamespace)
 			}
-			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine(r.field)}, Object: obj.ID(), Field: r.field,
-				Msg: fmt.Sprintf("refers to %s %q, which exists neither %s", r.kind, r.name, where)})
+			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine(r.Field)}, Object: obj.ID(), Field: r.Field,
+				Msg: fmt.Sprintf("refers to %s %q, which exists neither %s", r.Kind, r.Name, where)})
 		}
 	}
 	sort.SliceStable(ps, func(i, j int) bool {
@@ -118,48 +120,4 @@ func Check(objs []Object, o CheckOptions) Problems {
 		return ps[i].Source.Line < ps[j].Source.Line
 	})
 	return ps
-}
-
-type ref struct{ field, kind, name string }
-
-// findRefs walks an object for fields named ...<Kind>Ref holding a name.
-func findRefs(m map[string]any, path string, kinds []string) []ref {
-	var out []ref
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		p := strings.TrimPrefix(path+"."+k, ".")
-		child, ok := m[k].(map[string]any)
-		if !ok {
-			continue
-		}
-		if kind := refKind(k, kinds); kind != "" {
-			if name, ok := child["name"].(string); ok && name != "" {
-				out = append(out, ref{field: p + ".name", kind: kind, name: name})
-			}
-			continue
-		}
-		out = append(out, findRefs(child, p, kinds)...)
-	}
-	return out
-}
-
-// refKind maps a field name like "deadLetterTopicRef" to the longest kind
-// it ends with ("Topic").
-func refKind(field string, kinds []string) string {
-	f := strings.ToLower(field)
-	if !strings.HasSuffix(f, "ref") {
-		return ""
-	}
-	f = strings.TrimSuffix(f, "ref")
-	best := ""
-	for _, k := range kinds {
-		if strings.HasSuffix(f, strings.ToLower(k)) && len(k) > len(best) {
-			best = k
-		}
-	}
-	return best
 }

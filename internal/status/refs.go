@@ -2,9 +2,7 @@ package status
 
 import (
 	"regexp"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -12,85 +10,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	"github.com/infraplane/infraplane/internal/refs"
 )
 
-// Ref is one reference by name found in an object's spec: a field named
-// …<Kind>Ref holding {name: …}.
-type Ref struct {
-	// Field is the path of the name, e.g. "spec.topicRef.name".
-	Field string `json:"field"`
-	// Kind is the kind the field name ends with, e.g. "Topic".
-	Kind string `json:"kind"`
-	// Name is the referenced object's name (same namespace).
-	Name string `json:"name,omitempty"`
-	// External is the full cloud name, for {external: …} references.
-	External string `json:"external,omitempty"`
-}
+// Ref is one reference found in an object's spec (see package refs).
+type Ref = refs.Ref
 
-// FindRefs lists the references in obj (an object's content, e.g.
-// Unstructured.Object): every map under a key ending in "Ref" (any case)
-// whose rest ends with one of kinds (the longest wins) and that holds a
-// name or an external. Keys are visited in sorted order, so the result is
-// stable.
-func FindRefs(obj map[string]any, kinds []string) []Ref {
-	return findRefs(obj, "", kinds)
-}
+// FindRefs lists the references in obj (see refs.Find).
+func FindRefs(obj map[string]any, kinds []string) []Ref { return refs.Find(obj, kinds) }
 
-// specRefs are the references in an object's spec, with paths from the
-// object ("spec.topicRef.name").
-func specRefs(u *unstructured.Unstructured, kinds []string) []Ref {
-	spec, _ := u.Object["spec"].(map[string]any)
-	return findRefs(spec, "spec", kinds)
-}
-
-func findRefs(m map[string]any, path string, kinds []string) []Ref {
-	var out []Ref
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		child, ok := m[k].(map[string]any)
-		if !ok {
-			continue
-		}
-		p := k
-		if path != "" {
-			p = path + "." + k
-		}
-		if kind := kindOfRefField(k, kinds); kind != "" {
-			name, _ := child["name"].(string)
-			ext, _ := child["external"].(string)
-			switch {
-			case name != "":
-				out = append(out, Ref{Field: p + ".name", Kind: kind, Name: name})
-			case ext != "":
-				out = append(out, Ref{Field: p + ".external", Kind: kind, External: ext})
-			}
-			continue
-		}
-		out = append(out, findRefs(child, p, kinds)...)
-	}
-	return out
-}
-
-// kindOfRefField maps a field name like "deadLetterTopicRef" to the longest
-// of kinds its name (without "Ref") ends with, ignoring case.
-func kindOfRefField(field string, kinds []string) string {
-	f := strings.ToLower(field)
-	if !strings.HasSuffix(f, "ref") {
-		return ""
-	}
-	f = strings.TrimSuffix(f, "ref")
-	best := ""
-	for _, k := range kinds {
-		if k != "" && strings.HasSuffix(f, strings.ToLower(k)) && len(k) > len(best) {
-			best = k
-		}
-	}
-	return best
-}
+func specRefs(u *unstructured.Unstructured, kinds []string) []Ref { return refs.InSpec(u, kinds) }
 
 // waitingRe matches the message of a WaitingForReference condition, as the
 // generic reconciler writes it: waiting for Topic "orders" (spec.topicRef): …
