@@ -101,7 +101,7 @@ func TestStartStop(t *testing.T) {
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if left := groupMembers(pid); len(left) > 0 {
+	if left := waitGroupGone(pid, 0); len(left) > 0 {
 		t.Errorf("processes left in group %d: %v", pid, left)
 	}
 	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
@@ -207,11 +207,7 @@ func TestNoServerOutlivesItsTest(t *testing.T) {
 			f := strings.Fields(string(b))
 			pid, _ := strconv.Atoi(f[0])
 			dir := f[1]
-			deadline := time.Now().Add(10 * time.Second)
-			for len(groupMembers(pid)) > 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if left := groupMembers(pid); len(left) > 0 {
+			if left := waitGroupGone(pid, 10*time.Second); len(left) > 0 {
 				t.Fatalf("server processes outlived the test binary: %v", left)
 			}
 			_, err = os.Stat(dir)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"syscall"
 	"time"
+
+	"github.com/infraplane/infraplane/internal/localcloud/emulator"
 )
 
 const supported = true
@@ -35,16 +37,7 @@ func signalGroup(pgid int, sig syscall.Signal) error { return syscall.Kill(-pgid
 
 // waitGroupGone waits up to d until no live process is left in the group
 // pgid, and returns those still there.
-func waitGroupGone(pgid int, d time.Duration) []int {
-	deadline := time.Now().Add(d)
-	for {
-		left := groupMembers(pgid)
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+func waitGroupGone(pgid int, d time.Duration) []int { return emulator.WaitGroupGone(pgid, d) }
 
 func processAlive(pid int) bool {
 	if pid <= 0 {

@@ -378,7 +378,7 @@ func (p *Process) stop() error {
 	case <-time.After(10 * time.Second):
 		errs = append(errs, fmt.Errorf("%s emulator (pid %d) did not exit after SIGKILL", p.spec.Name, pgid))
 	}
-	if left := waitGroupGone(pgid, 3*time.Second); len(left) > 0 {
+	if left := WaitGroupGone(pgid, 3*time.Second); len(left) > 0 {
 		errs = append(errs, fmt.Errorf("%s emulator: processes of group %d still running after SIGKILL: %v", p.spec.Name, pgid, left))
 	}
 	p.log.Debug("emulator stopped")

@@ -18,9 +18,10 @@ func signalGroup(pgid int, sig syscall.Signal) error {
 	return syscall.Kill(-pgid, sig)
 }
 
-// waitGroupGone waits until no live (non-zombie) process is left in the
+// WaitGroupGone waits until no live (non-zombie) process is left in the
 // process group pgid, for up to d, and returns the pids still there.
-func waitGroupGone(pgid int, d time.Duration) []int {
+// pgtest uses it for its PostgreSQL servers too.
+func WaitGroupGone(pgid int, d time.Duration) []int {
 	deadline := time.Now().Add(d)
 	for {
 		left := groupMembers(pgid)
