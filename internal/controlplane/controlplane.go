@@ -386,3 +386,37 @@ func (c *ControlPlane) shutdown(ctx context.Context) error {
 	c.unlock()
 	return errors.Join(errs...)
 }
+
+// WriteUserKubeconfigFor writes a kubeconfig for user with groups, like
+// WriteUserKubeconfig, from the data dir of an embedded control plane that
+// need not run in this process (`infraplane kubeconfig` while `up` runs):
+// the client certificate is signed by the data dir's client CA, and the
+// server URL is the one in the admin kubeconfig.
+func WriteUserKubeconfigFor(dataDir, path, user string, groups []string) error {
+	if user == "" {
+		return errors.New("controlplane: user is required")
+	}
+	dir := filepath.Join(dataDir, "pki")
+	ca, err := loadKeyPair(filepath.Join(dir, caCertFile), filepath.Join(dir, caKeyFile))
+	if err != nil {
+		return fmt.Errorf("no control plane in %s (has infraplane up run there?): %w", dataDir, err)
+	}
+	clientCA, err := loadKeyPair(filepath.Join(dir, clientCACertFile), filepath.Join(dir, clientCAKeyFile))
+	if err != nil {
+		return err
+	}
+	admin, err := clientcmd.LoadFromFile(filepath.Join(dataDir, "kubeconfig"))
+	if err != nil {
+		return fmt.Errorf("reading the admin kubeconfig in %s: %w", dataDir, err)
+	}
+	cluster, ok := admin.Clusters[clusterName]
+	if !ok {
+		return fmt.Errorf("the admin kubeconfig in %s has no cluster %q", dataDir, clusterName)
+	}
+	kp, err := issue(clientTemplate(user, groups), clientCA, leafValidity)
+	if err != nil {
+		return err
+	}
+	c := &ControlPlane{url: cluster.Server, pki: &pki{dir: dir, ca: ca, clientCA: clientCA}}
+	return c.writeKubeconfig(path, kp)
+}

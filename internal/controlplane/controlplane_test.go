@@ -299,6 +299,12 @@ func TestControlPlane(t *testing.T) {
 			t.Errorf("user kubeconfig mode %v", fi.Mode().Perm())
 		}
 		checkUser(t, kubeconfigClient(t, userKubeconfig), "alice", "dev")
+		// The same from the data dir alone (infraplane kubeconfig).
+		bob := filepath.Join(t.TempDir(), "bob.kubeconfig")
+		if err := WriteUserKubeconfigFor(dir, bob, "bob", []string{"oncall", "team-a"}); err != nil {
+			t.Fatal(err)
+		}
+		checkUser(t, kubeconfigClient(t, bob), "bob", "oncall", "team-a")
 		// RBAC is in force: alice has no bindings.
 		_, err = kubeconfigClient(t, userKubeconfig).CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 		if !apierrors.IsForbidden(err) {
@@ -316,6 +322,12 @@ func TestControlPlane(t *testing.T) {
 			t.Fatal(err)
 		}
 		saToken = tr.Status.Token
+		// The token authenticator looks the service account up in an
+		// informer cache, which may not have seen the new account yet.
+		eventually(t, 10*time.Second, func() bool {
+			_, err := tokenClient(cp, saToken).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+			return err == nil
+		})
 		checkUser(t, tokenClient(cp, saToken), "system:serviceaccount:"+ns+":robot", "system:serviceaccounts")
 	})
 
