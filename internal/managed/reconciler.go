@@ -224,10 +224,16 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		return r.handleMissing(ctx, obj, ext, writes, resync)
 	}
 
-	if st.ResourceID == "" {
-		if spec.ManagementPolicy == commonv1.ManagementObserveOnly {
-			// Observing needs no ownership: reading never fights.
-		} else {
+	// Observing needs no ownership: reading never fights. Otherwise the
+	// adoption rules apply to a resource this object has not recorded as its
+	// own, and also to one it had, if what is there now carries another
+	// object's label (deleted and re-created by someone else meanwhile): that
+	// one is released, never written or deleted.
+	if spec.ManagementPolicy != commonv1.ManagementObserveOnly {
+		if st.ResourceID != "" && obs.Owner != "" && obs.Owner != owner {
+			st.ResourceID = ""
+		}
+		if st.ResourceID == "" {
 			switch decideAdoption(obs.Owner, owner, spec.Adopt) {
 			case adoptOwned:
 				st.ResourceID = id
@@ -272,7 +278,13 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 	}
 	// It was ours and someone deleted it (or it never got created because
 	// Create said AlreadyExists and it vanished since): create it again.
-	if err := ext.Create(ctx, obj); err != nil && !IsAlreadyExists(err) {
+	if err := ext.Create(ctx, obj); err != nil {
+		if IsAlreadyExists(err) {
+			// Someone created it in between: not necessarily ours. Release
+			// the claim; the next pass applies the adoption rules.
+			st.ResourceID = ""
+			return outcome{res: ctrl.Result{RequeueAfter: time.Second}, metric: "waiting"}
+		}
 		r.audit(ctx, obj, "create", nil, false, err)
 		return r.cloudFailed(obj, "Create", "re-creating", err, resync)
 	}

@@ -166,3 +166,48 @@ func TestTopicAdoption(t *testing.T) {
 		}
 	})
 }
+
+// A topic deleted and re-created behind infraplane's back by another
+// object's owner is released: the object reports the conflict, never
+// writes to it, and deleting the object leaves it alone.
+func TestTopicReplacedByAnotherOwnerIsReleased(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *scenario) {
+		ctx := context.Background()
+		topic := s.topic("swapped", func(tp *pubsubv1.Topic) {
+			tp.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
+		})
+		create(t, topic)
+		waitReady(t, topic)
+
+		// Paused while the topic is swapped, so the controller cannot
+		// re-create it in the gap.
+		update(t, topic, func(tp *pubsubv1.Topic) { tp.Annotations = map[string]string{managed.PausedAnnotation: "true"} })
+		waitFor(t, topic, commonv1.TypePaused, metav1.ConditionTrue, "")
+		if err := s.b.topics.DeleteTopic(ctx, &pubsubpb.DeleteTopicRequest{Topic: s.topicName("swapped")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.b.topics.CreateTopic(ctx, &pubsubpb.Topic{Name: s.topicName("swapped"),
+			Labels: map[string]string{managed.OwnerLabelKey: "other--owner"}}); err != nil {
+			t.Fatal(err)
+		}
+		update(t, topic, func(tp *pubsubv1.Topic) { tp.Annotations = nil })
+		c := waitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+		if !strings.Contains(c.Message, "other--owner") {
+			t.Errorf("message should name the owner: %q", c.Message)
+		}
+		if topic.Status.ResourceID != "" {
+			t.Errorf("still claims the resource: resourceID %q", topic.Status.ResourceID)
+		}
+		if err := env.Client.Delete(ctx, topic); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, topic)
+		got, err := s.getTopic(t, "swapped")
+		if err != nil {
+			t.Fatalf("the other owner's topic was deleted: %v", err)
+		}
+		if got.Labels[managed.OwnerLabelKey] != "other--owner" {
+			t.Errorf("the other owner's topic was changed: %v", got.Labels)
+		}
+	})
+}
