@@ -156,7 +156,7 @@ func run(ctx context.Context, cfg config) (res *Result, err error) {
 			return res, err
 		}
 		defer audit.Close()
-		cpOpts.OnWrite = controllers.DirectEdits(audit)
+		cpOpts.OnWrite = controllers.DirectEdits(audit, nil)
 	}
 	res.Ledger = cfg.ledger
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controllers"
 )
 
@@ -14,4 +15,11 @@ func addControllerTuning(fl *pflag.FlagSet, o *controllers.Options, resync time.
 	fl.IntVar(&o.Concurrency, "concurrency", 10, "objects of each kind reconciled at once")
 	fl.Float64Var(&o.CloudQPS, "cloud-qps", qps, "cloud API calls per second per ProviderConfig and service; 0 means no limit")
 	fl.IntVar(&o.CloudBurst, "cloud-burst", 0, "burst for --cloud-qps (default: qps+1)")
+}
+
+// addBreakGlassFlags adds the break-glass policy flags `up` and
+// `controller` share.
+func addBreakGlassFlags(fl *pflag.FlagSet, b *breakglass.Options) {
+	fl.DurationVar(&b.MaxDuration, "breakglass-max-duration", breakglass.DefaultMaxDuration, "longest break-glass window allowed (at most 24h)")
+	fl.StringSliceVar(&b.AdminGroups, "breakglass-admin-group", nil, "groups whose members may edit GitOps-managed objects directly without a break-glass (recorded all the same); none by default")
 }

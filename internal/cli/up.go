@@ -26,17 +26,18 @@ import (
 )
 
 type upFlags struct {
-	dataDir    string
-	port       int
-	cloud      string
-	project    string
-	pubsubPort int
-	example    string
-	namespace  string
-	repo       string
-	repoRef    string
-	repoPath   string
-	mgr        controllers.ManagerOptions
+	dataDir     string
+	port        int
+	cloud       string
+	project     string
+	pubsubPort  int
+	example     string
+	namespace   string
+	repo        string
+	repoRef     string
+	repoPath    string
+	webhookPort int
+	mgr         controllers.ManagerOptions
 }
 
 func newUpCmd() *cobra.Command {
@@ -75,7 +76,9 @@ Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 	fl.StringVar(&f.repoPath, "repo-path", ".", "directory inside --repo")
 	fl.StringVar(&f.mgr.HooksAddr, "hooks-bind-address", "127.0.0.1:9091", "address of POST /hooks/git (sync after a push); 0 disables")
 	fl.StringVar(&f.mgr.MetricsAddr, "metrics-bind-address", "127.0.0.1:9090", "address of the Prometheus /metrics endpoint; 0 disables")
+	fl.IntVar(&f.webhookPort, "webhook-port", 9443, "port on 127.0.0.1 of the admission webhook (break-glass); the API server is told to call it, with a CA of its own")
 	addControllerTuning(fl, &f.mgr.Options, 30*time.Second, 0)
+	addBreakGlassFlags(fl, &f.mgr.BreakGlass)
 	return cmd
 }
 
@@ -102,7 +105,8 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 	defer audit.Close()
 
-	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: dataDir, Port: f.port, Logger: slog.Default(), OnWrite: controllers.DirectEdits(audit)})
+	edits := &controllers.BreakGlassLookup{}
+	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: dataDir, Port: f.port, Logger: slog.Default(), OnWrite: controllers.DirectEdits(audit, edits)})
 	if err != nil {
 		return fmt.Errorf("starting the API server: %w", err)
 	}
@@ -165,6 +169,11 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	f.mgr.APIQPS = -1 // our own in-process server: no client-side throttling
 	f.mgr.Auditor = audit
 	f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
+	f.mgr.Ledger = audit
+	f.mgr.EditLookup = edits
+	if err := controllers.LoopbackWebhook(dataDir, f.webhookPort, &f.mgr.BreakGlass); err != nil {
+		return err
+	}
 	// The controllers have an identity of their own, so the ledger can tell
 	// their writes from people's.
 	ctrlCfg, err := cp.IdentityRESTConfig(controllers.ControllerUser, []string{"system:masters"})
@@ -186,6 +195,10 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 			slog.Error("controllers stopped with an error", "err", merr)
 		}
 	}()
+
+	if err := controllers.WaitWebhook(ctx, c, "default"); err != nil {
+		return err
+	}
 
 	if f.example != "" {
 		files, err := examples.Files(f.example)

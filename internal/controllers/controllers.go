@@ -4,6 +4,7 @@
 package controllers
 
 import (
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -11,6 +12,7 @@ import (
 
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 
+	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/cloud/pubsub"
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/managed"
@@ -33,6 +35,27 @@ type Options struct {
 	Auditor managed.Auditor
 	// GitOps configures the GitSource syncer; nil CacheDir disables it.
 	GitOps gitops.Options
+	// BreakGlass configures the break-glass controller and webhook (Kinds,
+	// Desired and the ledger are filled in here). It needs the syncer.
+	BreakGlass breakglass.Options
+	// Ledger, if set, records the break-glass life cycle.
+	Ledger breakglass.Recorder
+	// EditLookup, if set, learns the break-glass policy once it exists,
+	// for the direct-edit ledger hook.
+	EditLookup *BreakGlassLookup
+}
+
+// ManagedKinds are every managed kind, by kind name (what a break-glass can
+// cover).
+func ManagedKinds() breakglass.Kinds {
+	kinds, closeClients := managedKinds()
+	defer closeClients()
+	out := breakglass.Kinds{}
+	for _, k := range kinds {
+		gvk := k.gvk()
+		out[gvk.Kind] = gvk
+	}
+	return out
 }
 
 // RefKinds are the managed kinds that references (xxxRef: {name}) may
@@ -46,6 +69,15 @@ var RefKinds = map[string]schema.GroupVersionKind{
 func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 	providers := provider.NewResolver(mgr.GetClient(), provider.Options{QPS: opts.CloudQPS, Burst: opts.CloudBurst})
 	mopts := managed.Options{ResyncInterval: opts.ResyncInterval, Concurrency: opts.Concurrency, Pauses: opts.Pauses, Auditor: opts.Auditor}
+	gitopsOn := opts.GitOps.CacheDir != ""
+	var policy *breakglass.Policy
+	if gitopsOn {
+		// Break-glass is about objects git manages: it comes with the syncer.
+		policy = breakglass.NewPolicy(mgr)
+		mopts.Pauses = append(slices.Clone(mopts.Pauses), policy.Pause)
+		mopts.Holds = append(mopts.Holds, policy.Hold)
+		mopts.Wake = append(mopts.Wake, policy.Wake())
+	}
 
 	kinds, closeClients := managedKinds()
 	for _, k := range kinds {
@@ -53,14 +85,25 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 			return closeClients, err
 		}
 	}
-	if opts.GitOps.CacheDir != "" {
+	if gitopsOn {
 		g := opts.GitOps
 		if g.RefKinds == nil {
 			g.RefKinds = RefKinds
 		}
-		if _, err := gitops.SetupSyncer(mgr, g); err != nil {
+		g.Exclude = policy.Exclude
+		syncer, err := gitops.SetupSyncer(mgr, g)
+		if err != nil {
 			return closeClients, err
 		}
+		b := opts.BreakGlass
+		b.Kinds = ManagedKinds()
+		b.Desired = syncer.Desired
+		b.Ledger = opts.Ledger
+		b.Exempt = append(append([]string{ControllerUser}, breakglass.SystemUsers...), b.Exempt...)
+		if err := breakglass.Setup(mgr, policy, b); err != nil {
+			return closeClients, err
+		}
+		opts.EditLookup.set(policy)
 	}
 	return closeClients, nil
 }
@@ -80,8 +123,8 @@ func Planners() ([]managed.Planner, func()) {
 func managedKinds() ([]registration, func()) {
 	ps := pubsub.NewClients()
 	return []registration{
-		kind[*pubsubv1.Topic]{pubsub.TopicKind(ps), pubsubv1.GroupVersion.WithKind("Topic").GroupKind()},
-		kind[*pubsubv1.Subscription]{pubsub.SubscriptionKind(ps), pubsubv1.GroupVersion.WithKind("Subscription").GroupKind()},
+		kind[*pubsubv1.Topic]{pubsub.TopicKind(ps), pubsubv1.GroupVersion},
+		kind[*pubsubv1.Subscription]{pubsub.SubscriptionKind(ps), pubsubv1.GroupVersion},
 	}, ps.Close
 }
 
@@ -89,15 +132,18 @@ func managedKinds() ([]registration, func()) {
 type registration interface {
 	setup(mgr ctrl.Manager, providers *provider.Resolver, opts managed.Options) error
 	planner() managed.Planner
+	gvk() schema.GroupVersionKind
 }
 
 type kind[T managed.Object] struct {
 	k  managed.Kind[T]
-	gk schema.GroupKind
+	gv schema.GroupVersion
 }
+
+func (k kind[T]) gvk() schema.GroupVersionKind { return k.gv.WithKind(k.k.Name) }
 
 func (k kind[T]) setup(mgr ctrl.Manager, providers *provider.Resolver, opts managed.Options) error {
 	return managed.Setup(mgr, k.k, providers, opts)
 }
 
-func (k kind[T]) planner() managed.Planner { return k.k.Planner(k.gk) }
+func (k kind[T]) planner() managed.Planner { return k.k.Planner(k.gvk().GroupKind()) }

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/crds"
 
@@ -70,10 +72,42 @@ func firstLine(s string) string {
 // are direct edits.
 const ControllerUser = "system:infraplane:controllers"
 
+// BreakGlassLookup tells the direct-edit hook, which exists before the
+// controllers do, under which break-glass an edit was made.
+type BreakGlassLookup struct {
+	mu sync.RWMutex
+	p  *breakglass.Policy
+}
+
+func (b *BreakGlassLookup) set(p *breakglass.Policy) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.p = p
+	b.mu.Unlock()
+}
+
+func (b *BreakGlassLookup) under(kind, ns, name, user string) string {
+	if b == nil {
+		return ""
+	}
+	b.mu.RLock()
+	p := b.p
+	b.mu.RUnlock()
+	if p == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return p.EditedUnder(ctx, kind, ns, name, user)
+}
+
 // DirectEdits returns a control-plane write hook that records, in the
 // ledger, every write to an infraplane object made by someone other than
-// infraplane's controllers: who, what, which fields.
-func DirectEdits(l *ledger.Ledger) controlplane.WriteHook {
+// infraplane's controllers: who, what, which fields, and the break-glass it
+// was made under (bgs may be nil).
+func DirectEdits(l *ledger.Ledger, bgs *BreakGlassLookup) controlplane.WriteHook {
 	kinds := map[string]string{} // plural resource -> Kind
 	if list, err := crds.Load(); err == nil {
 		for _, c := range list {
@@ -106,6 +140,11 @@ func DirectEdits(l *ledger.Ledger) controlplane.WriteHook {
 		entry := ledger.Entry{Type: ledger.TypeDirectEdit, Actor: w.User, Object: obj, Summary: summary, Fields: fields, Details: details}
 		// Off the API server's request path: the ledger fsyncs.
 		go func() {
+			if w.Namespace != "" && w.Subresource == "" {
+				if id := bgs.under(kind, w.Namespace, w.Name, w.User); id != "" {
+					entry.BreakGlass = w.Namespace + "/" + id
+				}
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if _, err := l.Append(ctx, entry); err != nil {

@@ -215,6 +215,11 @@ func normalizeURL(url string) string {
 	return url
 }
 
+// AuthMethod returns the go-git authentication for url from c (nil when
+// none applies), so other packages that push or clone use the same rules
+// as the Fetcher.
+func AuthMethod(url string, c *Credentials) (transport.AuthMethod, error) { return authFor(url, c) }
+
 func authFor(url string, c *Credentials) (transport.AuthMethod, error) {
 	if c == nil {
 		return nil, nil

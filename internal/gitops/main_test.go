@@ -25,7 +25,14 @@ import (
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env, testenv.Options{})) }
+// The admin these tests act as (system:masters) may edit GitOps-managed
+// objects directly, as an admin group can: these tests are about the
+// syncer repairing such edits. The guard itself is tested in breakglass.
+func TestMain(m *testing.M) {
+	opts := testenv.Options{}
+	opts.Controllers.BreakGlass.AdminGroups = []string{"system:masters"}
+	os.Exit(testenv.Main(m, &env, opts))
+}
 
 // repo is a real git repository pair: a bare "remote" the GitSource reads,
 // and a working clone the test commits in and pushes from.

@@ -169,26 +169,15 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		return ctrl.Result{}, nil
 	}
 
-	creds, err := s.credentials(ctx, gs)
-	if err != nil {
-		s.fail(ctx, gs, Revision{}, ReasonFetchFailed, err.Error(), start)
-		return ctrl.Result{RequeueAfter: interval}, nil
+	objs, rev, reason, err := s.render(ctx, gs)
+	if rev.Hash != "" {
+		gs.Status.LastAttemptedRevision = rev.String()
 	}
-	key := gs.Namespace + "/" + gs.Name + "/" + string(gs.UID)
-	dir, rev, err := s.fetcher.Fetch(ctx, strings.ReplaceAll(key, "/", "_"), gs.Spec.URL, Ref{Branch: gs.Spec.Ref.Branch, Tag: gs.Spec.Ref.Tag, Commit: gs.Spec.Ref.Commit}, creds)
 	if err != nil {
-		s.fail(ctx, gs, Revision{}, ReasonFetchFailed, err.Error(), start)
-		return ctrl.Result{}, err // transient (network): back off
-	}
-	gs.Status.LastAttemptedRevision = rev.String()
-
-	path := gs.Spec.Path
-	if path == "" {
-		path = "."
-	}
-	objs, err := Render(filepath.Join(dir, filepath.Clean(path)))
-	if err != nil {
-		s.fail(ctx, gs, rev, ReasonRenderFailed, fmt.Sprintf("revision %s: nothing applied: %v", rev.Short(), err), start)
+		s.fail(ctx, gs, rev, reason, err.Error(), start)
+		if reason == ReasonFetchFailed && !errors.As(err, new(credentialsError)) {
+			return ctrl.Result{}, err // transient (network): back off
+		}
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 	problems := Check(objs, CheckOptions{
@@ -300,6 +289,61 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	objectsPruned.Add(float64(rec.Pruned))
 	syncSeconds.Observe(time.Since(start).Seconds())
 	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+// credentialsError is a fetch failure no retry fixes until the Secret
+// changes (the Secret's watch is not needed: the interval retries).
+type credentialsError struct{ error }
+
+// render fetches gs's repository and renders its path: the manifests as
+// git has them now, not yet namespaced or labelled. On failure it returns
+// the condition reason.
+func (s *Syncer) render(ctx context.Context, gs *corev1alpha1.GitSource) ([]Object, Revision, string, error) {
+	creds, err := s.credentials(ctx, gs)
+	if err != nil {
+		return nil, Revision{}, ReasonFetchFailed, credentialsError{err}
+	}
+	key := gs.Namespace + "/" + gs.Name + "/" + string(gs.UID)
+	dir, rev, err := s.fetcher.Fetch(ctx, strings.ReplaceAll(key, "/", "_"), gs.Spec.URL, Ref{Branch: gs.Spec.Ref.Branch, Tag: gs.Spec.Ref.Tag, Commit: gs.Spec.Ref.Commit}, creds)
+	if err != nil {
+		return nil, Revision{}, ReasonFetchFailed, err
+	}
+	path := gs.Spec.Path
+	if path == "" {
+		path = "."
+	}
+	objs, err := Render(filepath.Join(dir, filepath.Clean(path)))
+	if err != nil {
+		return nil, rev, ReasonRenderFailed, fmt.Errorf("revision %s: nothing applied: %v", rev.Short(), err)
+	}
+	return objs, rev, "", nil
+}
+
+// Desired returns what git says for gs's objects now, namespaced and
+// labelled as the syncer would apply them, and the revision. Break-glass
+// compares held objects with it.
+func (s *Syncer) Desired(ctx context.Context, gs *corev1alpha1.GitSource) ([]*unstructured.Unstructured, Revision, error) {
+	objs, rev, _, err := s.render(ctx, gs)
+	if err != nil {
+		return nil, rev, err
+	}
+	target := gs.Spec.TargetNamespace
+	if target == "" {
+		target = gs.Namespace
+	}
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		u := o.Unstructured.DeepCopy()
+		u.SetNamespace(target)
+		labels := u.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[corev1alpha1.SourceLabel] = gs.Namespace + "." + gs.Name
+		u.SetLabels(labels)
+		out[i] = u
+	}
+	return out, rev, nil
 }
 
 // firstSyncOf reports whether this process has not synced rev of gs yet,

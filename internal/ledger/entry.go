@@ -33,12 +33,15 @@ const (
 	TypeBreakGlassExpire   Type = "breakglass-expire"
 	TypeBreakGlassRevert   Type = "breakglass-revert"
 	TypeBreakGlassBackport Type = "breakglass-backport"
+	// TypeBreakGlassRelease: a held object matches git again (a backport
+	// was merged, or git was changed by hand); the hold ended.
+	TypeBreakGlassRelease Type = "breakglass-release"
 )
 
 // Types lists every entry type, in the order of the life cycle.
 var Types = []Type{
 	TypeSync, TypeCloudWrite, TypeDirectEdit,
-	TypeBreakGlassOpen, TypeBreakGlassClose, TypeBreakGlassExpire, TypeBreakGlassRevert, TypeBreakGlassBackport,
+	TypeBreakGlassOpen, TypeBreakGlassClose, TypeBreakGlassExpire, TypeBreakGlassRevert, TypeBreakGlassBackport, TypeBreakGlassRelease,
 }
 
 // Valid reports whether t is one of Types.

@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -54,6 +56,18 @@ type Kind[T Object] struct {
 // why. Break-glass and other policies plug in here.
 type PauseFunc func(ctx context.Context, obj Object) (paused bool, reason, message string)
 
+// HoldFunc says whether an object is held apart from git (a break-glass
+// ended with the object diverged), and why; the reconciler shows it as the
+// Diverged condition. Holding does not stop the reconciler.
+type HoldFunc func(ctx context.Context, obj Object) (held bool, reason, message string)
+
+// Wake makes changes of another kind wake objects of every managed kind:
+// Map returns the objects of kind gk that a change of obj concerns.
+type Wake struct {
+	Source client.Object
+	Map    func(ctx context.Context, gk schema.GroupKind, obj client.Object) []types.NamespacedName
+}
+
 // Options tune every managed reconciler.
 type Options struct {
 	// ResyncInterval is how often an unchanged object's cloud resource is
@@ -65,6 +79,10 @@ type Options struct {
 	Pauses []PauseFunc
 	// Auditor, if set, records every cloud write.
 	Auditor Auditor
+	// Holds are consulted on every reconcile for the Diverged condition.
+	Holds []HoldFunc
+	// Wake adds watches (break-glass opening or ending wakes its targets).
+	Wake []Wake
 }
 
 // Reconciler reconciles one managed kind against the cloud.
@@ -155,6 +173,7 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		cond.paused(false, commonv1.ReasonActive, "")
 	}
 	writes := !paused && spec.ManagementPolicy != commonv1.ManagementObserveOnly
+	r.setHold(ctx, obj)
 
 	prov, err := r.providers.ForNamespace(ctx, obj.GetNamespace())
 	if err != nil {
@@ -500,6 +519,20 @@ func (r *Reconciler[T]) paused(ctx context.Context, obj Object) (bool, string, s
 		}
 	}
 	return false, "", ""
+}
+
+// setHold sets Diverged=True while a hold policy holds the object; once
+// released the condition stays, False, so its history is visible.
+func (r *Reconciler[T]) setHold(ctx context.Context, obj Object) {
+	for _, h := range r.opts.Holds {
+		if held, reason, msg := h(ctx, obj); held {
+			conditionsOf(obj).set(commonv1.TypeDiverged, true, reason, msg)
+			return
+		}
+	}
+	if meta.IsStatusConditionTrue(obj.ManagedStatus().Conditions, commonv1.TypeDiverged) {
+		conditionsOf(obj).set(commonv1.TypeDiverged, false, commonv1.ReasonMatchesGit, "the object no longer differs from git, or the hold was resolved")
+	}
 }
 
 func (r *Reconciler[T]) resyncInterval(obj Object) time.Duration {

@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -52,6 +53,19 @@ func Setup[T Object](mgr ctrl.Manager, kind Kind[T], providers *provider.Resolve
 		}).
 		Watches(&corev1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.allObjects))
 
+	gvk, err := apiutil.GVKForObject(kind.New(), mgr.GetScheme())
+	if err != nil {
+		return err
+	}
+	for _, w := range opts.Wake {
+		b = b.Watches(w.Source, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var reqs []reconcile.Request
+			for _, n := range w.Map(ctx, gvk.GroupKind(), o) {
+				reqs = append(reqs, reconcile.Request{NamespacedName: n})
+			}
+			return reqs
+		}))
+	}
 	for _, t := range kind.Targets {
 		key := refIndexKey(t.Kind)
 		err := mgr.GetFieldIndexer().IndexField(context.Background(), kind.New(), key, func(o client.Object) []string {

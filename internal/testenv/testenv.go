@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,8 @@ type Env struct {
 	cp     *controlplane.ControlPlane
 	ledger *ledger.Ledger
 	stopM  func()
+
+	webhookPort int // kept across restarts
 }
 
 // Main starts the environment, runs the tests and tears it down; it
@@ -103,7 +106,9 @@ func (e *Env) start(ctx context.Context) error {
 	e.ledger = l
 	e.opts.Controllers.Auditor = l
 	e.opts.Controllers.GitOps.Recorder = controllers.SyncLedger{L: l}
-	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: e.dir, Logger: slog.Default(), OnWrite: controllers.DirectEdits(l)})
+	e.opts.Controllers.Ledger = l
+	e.opts.Controllers.EditLookup = &controllers.BreakGlassLookup{}
+	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: e.dir, Logger: slog.Default(), OnWrite: controllers.DirectEdits(l, e.opts.Controllers.EditLookup)})
 	if err != nil {
 		return fmt.Errorf("starting control plane: %w", err)
 	}
@@ -119,11 +124,24 @@ func (e *Env) start(ctx context.Context) error {
 	if err := e.startManager(); err != nil {
 		return err
 	}
+	if err := controllers.WaitWebhook(ctx, c, "default"); err != nil {
+		return err
+	}
 	slog.Info("testenv ready", "took", time.Since(t0))
 	return nil
 }
 
 func (e *Env) startManager() error {
+	if e.webhookPort == 0 {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		e.webhookPort = port
+	}
+	if err := controllers.LoopbackWebhook(e.dir, e.webhookPort, &e.opts.Controllers.BreakGlass); err != nil {
+		return err
+	}
 	cfg, err := e.cp.IdentityRESTConfig(controllers.ControllerUser, []string{"system:masters"})
 	if err != nil {
 		return err
@@ -260,6 +278,15 @@ func (h quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
 	return quietHandler{h.Handler.WithAttrs(a)}
 }
 func (h quietHandler) WithGroup(n string) slog.Handler { return quietHandler{h.Handler.WithGroup(n)} }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
 
 // dnsName turns a test name into a valid object name.
 func dnsName(s string) string {

@@ -14,6 +14,10 @@ const (
 	// TypePaused is True when infraplane does not write to the cloud for
 	// this object.
 	TypePaused = "Paused"
+	// TypeDiverged is True while a break-glass ended with this object
+	// differing from git: the syncer leaves it alone until git catches up
+	// or someone reverts. It is absent on objects never held.
+	TypeDiverged = "Diverged"
 )
 
 // Condition reasons. They are part of the API: tools and people match on them.
@@ -39,4 +43,7 @@ const (
 	ReasonActive             = "Active"
 	ReasonPausedAnnotation   = "PausedByAnnotation"
 	ReasonObserveOnly        = "ObserveOnly"
+	ReasonBreakGlass         = "BreakGlass"
+	ReasonHeld               = "HeldAfterBreakGlass"
+	ReasonMatchesGit         = "MatchesGit"
 )

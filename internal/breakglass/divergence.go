@@ -1,0 +1,174 @@
+package breakglass
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/gitops"
+)
+
+// DesiredFunc returns what git says for a GitSource's objects now
+// (gitops.Syncer.Desired) and the revision.
+type DesiredFunc func(ctx context.Context, gs *corev1alpha1.GitSource) ([]*unstructured.Unstructured, gitops.Revision, error)
+
+// comparison is one target compared with git.
+type comparison struct {
+	source   string // GitSource ns.name, "" when git does not manage it
+	revision string
+	fields   []corev1alpha1.DivergedField
+	gone     bool   // the object no longer exists
+	message  string // set when diverged or not comparable
+}
+
+func (c comparison) diverged() bool { return len(c.fields) > 0 }
+
+// compare puts git's manifest for the target through a server-side dry-run
+// apply as the syncer would (forcing its fields), and compares the result's
+// spec with the live spec: what a sync would change is what diverged. A
+// comparison that cannot be made (git unreachable) is an error: the caller
+// holds rather than guesses.
+func (r *Reconciler) compare(ctx context.Context, ns string, t corev1alpha1.BreakGlassTargetStatus) (comparison, error) {
+	live := &unstructured.Unstructured{}
+	live.SetAPIVersion(t.APIVersion)
+	live.SetKind(t.Kind)
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: t.Name}, live); err != nil {
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return comparison{gone: true, message: "the object was deleted"}, nil
+		}
+		return comparison{}, err
+	}
+	src := live.GetLabels()[corev1alpha1.SourceLabel]
+	if src == "" {
+		return comparison{message: "git does not manage this object: nothing to compare"}, nil
+	}
+	gsNS, gsName, ok := strings.Cut(src, ".")
+	if !ok {
+		return comparison{}, fmt.Errorf("label %s=%q does not name a GitSource", corev1alpha1.SourceLabel, src)
+	}
+	gs := &corev1alpha1.GitSource{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: gsNS, Name: gsName}, gs); err != nil {
+		return comparison{}, fmt.Errorf("reading GitSource %s/%s: %w", gsNS, gsName, err)
+	}
+	objs, rev, err := r.desired(ctx, gs)
+	if err != nil {
+		return comparison{}, fmt.Errorf("reading git for GitSource %s/%s: %w", gsNS, gsName, err)
+	}
+	c := comparison{source: src, revision: rev.String()}
+	gv, _ := schema.ParseGroupVersion(t.APIVersion)
+	var want *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GroupVersionKind().Group == gv.Group && o.GetKind() == t.Kind && o.GetName() == t.Name && o.GetNamespace() == ns {
+			want = o
+			break
+		}
+	}
+	if want == nil {
+		c.fields = []corev1alpha1.DivergedField{{Path: "(object)", Git: "absent", Object: "present"}}
+		c.message = fmt.Sprintf("git (%s) no longer has this object", rev.Short())
+		return c, nil
+	}
+	dry := want.DeepCopy()
+	if err := r.client.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(gitops.FieldManager)); err != nil {
+		return comparison{}, fmt.Errorf("dry-run of git's %s/%s: %w", t.Kind, t.Name, err)
+	}
+	gitSpec, _, _ := unstructured.NestedMap(dry.Object, "spec")
+	objSpec, _, _ := unstructured.NestedMap(live.Object, "spec")
+	var paths []string
+	diffLeaves("spec", gitSpec, objSpec, &paths)
+	slices.Sort(paths)
+	cloud := cloudValues(live)
+	for _, p := range paths {
+		f := corev1alpha1.DivergedField{Path: p, Git: jsonAt(gitSpec, p), Object: jsonAt(objSpec, p)}
+		if v, ok := cloud[p]; ok {
+			f.Cloud = v
+		} else if synced(live) {
+			f.Cloud = f.Object
+		}
+		c.fields = append(c.fields, f)
+	}
+	if c.diverged() {
+		c.message = fmt.Sprintf("differs from git (%s) in %s", rev.Short(), strings.Join(paths, ", "))
+	}
+	return c, nil
+}
+
+// diffLeaves lists the paths (below prefix) where a and b differ: maps are
+// walked, anything else (lists included) compared whole.
+func diffLeaves(prefix string, a, b map[string]any, out *[]string) {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	for k := range keys {
+		p := prefix + "." + k
+		am, aok := a[k].(map[string]any)
+		bm, bok := b[k].(map[string]any)
+		if aok && bok {
+			diffLeaves(p, am, bm, out)
+			continue
+		}
+		if !reflect.DeepEqual(a[k], b[k]) {
+			*out = append(*out, p)
+		}
+	}
+}
+
+// jsonAt renders the value at a dotted path below spec as JSON ("" when
+// unset).
+func jsonAt(spec map[string]any, path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "spec."), ".")
+	v, ok, _ := unstructured.NestedFieldNoCopy(spec, parts...)
+	if !ok {
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// cloudValues are the cloud's values of drifted fields (status.drift).
+func cloudValues(live *unstructured.Unstructured) map[string]string {
+	drift, _, _ := unstructured.NestedSlice(live.Object, "status", "drift")
+	out := map[string]string{}
+	for _, d := range drift {
+		m, ok := d.(map[string]any)
+		if !ok {
+			continue
+		}
+		f, _ := m["field"].(string)
+		a, _ := m["actual"].(string)
+		if f != "" {
+			out[f] = a
+		}
+	}
+	return out
+}
+
+// synced reports Synced=True: the cloud matched the spec on the last read
+// (apart from status.drift).
+func synced(live *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if ok && m["type"] == "Synced" {
+			return m["status"] == "True"
+		}
+	}
+	return false
+}

@@ -1,0 +1,151 @@
+package breakglass
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/managed"
+)
+
+// Policy is what the syncer and the managed reconcilers ask about
+// break-glass: skip, pause, hold.
+type Policy struct {
+	Index  *Index
+	Scheme *runtime.Scheme
+}
+
+func (p *Policy) kindOf(obj runtime.Object) string {
+	if k := obj.GetObjectKind().GroupVersionKind().Kind; k != "" {
+		return k
+	}
+	gvk, err := apiutil.GVKForObject(obj, p.Scheme)
+	if err != nil {
+		return ""
+	}
+	return gvk.Kind
+}
+
+// Pause stops cloud writes for the targets of an active break-glass with
+// pauseActuation (a managed.PauseFunc).
+func (p *Policy) Pause(ctx context.Context, obj managed.Object) (bool, string, string) {
+	bg, err := p.Index.Active(ctx, p.kindOf(obj), obj)
+	if err != nil || bg == nil || !bg.Spec.PauseActuation {
+		return false, "", ""
+	}
+	return true, commonv1.ReasonBreakGlass, fmt.Sprintf("break-glass %s pauses actuation: the cloud is read and drift reported, never written, until %s",
+		describe(bg), ExpiresAt(bg).UTC().Format(time.RFC3339))
+}
+
+// Hold reports a target held after its break-glass ended diverged (a
+// managed.HoldFunc: the Diverged condition).
+func (p *Policy) Hold(ctx context.Context, obj managed.Object) (bool, string, string) {
+	bg, t, err := p.Index.Held(ctx, p.kindOf(obj), obj)
+	if err != nil || bg == nil {
+		return false, "", ""
+	}
+	return true, commonv1.ReasonHeld, heldMessage(bg, t)
+}
+
+func heldMessage(bg *corev1alpha1.BreakGlass, t *corev1alpha1.BreakGlassTargetStatus) string {
+	paths := make([]string, 0, len(t.Fields))
+	for _, f := range t.Fields {
+		paths = append(paths, f.Path)
+	}
+	what := "differs from git"
+	if len(paths) > 0 {
+		what = "differs from git in " + strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("break-glass %s ended and this object %s; the syncer leaves it alone until git matches (`infraplane breakglass backport %s`, then merge) or someone reverts it (`infraplane breakglass revert %s`)",
+		bg.Name, what, bg.Name, bg.Name)
+}
+
+// Exclude tells the syncer to leave an object alone while an active
+// break-glass covers it or a break-glass holds it.
+func (p *Policy) Exclude(ctx context.Context, namespace string, obj *unstructured.Unstructured) (bool, string) {
+	probe := obj
+	if obj.GetNamespace() != namespace {
+		probe = obj.DeepCopy()
+		probe.SetNamespace(namespace)
+	}
+	if bg, err := p.Index.Active(ctx, obj.GetKind(), probe); err == nil && bg != nil {
+		return true, "break-glass " + describe(bg) + " is open"
+	}
+	if bg, _, err := p.Index.Held(ctx, obj.GetKind(), probe); err == nil && bg != nil {
+		return true, "held after break-glass " + bg.Name + ": it differs from git"
+	}
+	return false, ""
+}
+
+// Wake makes a break-glass's changes (opened, ended, released) reconcile
+// its targets at once, so Paused and Diverged follow without waiting for
+// a resync.
+func (p *Policy) Wake() managed.Wake {
+	return managed.Wake{
+		Source: &corev1alpha1.BreakGlass{},
+		Map: func(_ context.Context, gk schema.GroupKind, o client.Object) []types.NamespacedName {
+			bg, ok := o.(*corev1alpha1.BreakGlass)
+			if !ok {
+				return nil
+			}
+			seen := map[string]bool{}
+			var out []types.NamespacedName
+			add := func(kind, name string) {
+				if strings.EqualFold(kind, gk.Kind) && !seen[name] {
+					seen[name] = true
+					out = append(out, types.NamespacedName{Namespace: bg.Namespace, Name: name})
+				}
+			}
+			for _, t := range bg.Spec.Targets {
+				add(t.Kind, t.Name)
+			}
+			for _, t := range bg.Status.Targets {
+				add(t.Kind, t.Name)
+			}
+			return out
+		},
+	}
+}
+
+// EditedUnder names the active break-glass a direct edit of kind
+// namespace/name by user happened under ("" if none), for the ledger.
+func (p *Policy) EditedUnder(ctx context.Context, kind, namespace, name, user string) string {
+	items, err := p.Index.list(ctx, nil, namespace)
+	if err != nil {
+		return ""
+	}
+	now := p.Index.now()
+	for i := range items {
+		bg := &items[i]
+		if ActiveAt(bg, now) && OpenedBy(bg) == user && coversByName(bg, kind, name) {
+			return bg.Name
+		}
+	}
+	return ""
+}
+
+// coversByName is Covers without the object's labels: targets by name and
+// the targets resolved when opened.
+func coversByName(bg *corev1alpha1.BreakGlass, kind, name string) bool {
+	for _, t := range bg.Status.Targets {
+		if t.Kind == kind && t.Name == name {
+			return true
+		}
+	}
+	for _, t := range bg.Spec.Targets {
+		if strings.EqualFold(t.Kind, kind) && t.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,115 @@
+package breakglass
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+)
+
+// SystemUsers write GitOps-managed objects as part of the API server's own
+// work (the embedded server's loopback identity runs namespace deletion and
+// garbage collection; in a cluster, the controller manager's accounts).
+var SystemUsers = []string{
+	"system:apiserver",
+	"system:serviceaccount:kube-system:namespace-controller",
+	"system:serviceaccount:kube-system:generic-garbage-collector",
+}
+
+// Options configure the BreakGlass controller and webhook.
+type Options struct {
+	// Kinds a break-glass can cover.
+	Kinds Kinds
+	// Desired reads git for a GitSource (the syncer's Desired). Without
+	// it the controller cannot compare targets with git.
+	Desired DesiredFunc
+	// Ledger records the life cycle.
+	Ledger Recorder
+	// MaxDuration caps spec.duration (8h when 0).
+	MaxDuration time.Duration
+	// AdminGroups may edit GitOps-managed objects without a break-glass.
+	AdminGroups []string
+	// Exempt users are never checked: infraplane's own identity (the
+	// syncer and controllers) and SystemUsers.
+	Exempt []string
+
+	// WebhookHost and WebhookPort serve the admission webhook (TLS, with
+	// tls.crt and tls.key from CertDir); port 0 serves no webhook.
+	WebhookHost string
+	WebhookPort int
+	CertDir     string
+	// Register, if set, installs the webhook configurations pointing at it
+	// once the webhook server answers.
+	Register *Endpoint
+}
+
+// NewPolicy returns the hooks for the syncer and the managed reconcilers,
+// reading break-glasses from the manager's cache.
+func NewPolicy(mgr ctrl.Manager) *Policy {
+	return &Policy{Index: &Index{Reader: mgr.GetClient()}, Scheme: mgr.GetScheme()}
+}
+
+// Setup registers the BreakGlass controller and, if configured, the
+// admission webhook.
+func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
+	r := &Reconciler{
+		client:   mgr.GetClient(),
+		kinds:    opts.Kinds,
+		desired:  opts.Desired,
+		ledger:   opts.Ledger,
+		recorder: mgr.GetEventRecorder("infraplane-breakglass"),
+		now:      time.Now,
+	}
+	if r.desired == nil {
+		return fmt.Errorf("breakglass: Desired (the syncer) is required")
+	}
+	if err := r.setup(mgr); err != nil {
+		return err
+	}
+	if opts.WebhookPort == 0 {
+		return nil
+	}
+	wh := &Webhook{
+		Index:       p.Index,
+		Live:        mgr.GetAPIReader(),
+		Kinds:       opts.Kinds,
+		MaxDuration: opts.MaxDuration,
+		AdminGroups: opts.AdminGroups,
+		Exempt:      opts.Exempt,
+	}
+	srv := webhook.NewServer(webhook.Options{Host: opts.WebhookHost, Port: opts.WebhookPort, CertDir: opts.CertDir})
+	srv.Register(MutateBreakGlassPath, &webhook.Admission{Handler: wh.MutateBreakGlass()})
+	srv.Register(ValidateBreakGlassPath, &webhook.Admission{Handler: wh.ValidateBreakGlass()})
+	srv.Register(GuardPath, &webhook.Admission{Handler: wh.Guard()})
+	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	if opts.Register == nil {
+		return nil
+	}
+	return mgr.Add(registrar(func(ctx context.Context) error {
+		started := srv.StartedChecker()
+		for started(nil) != nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if err := Register(ctx, mgr.GetClient(), *opts.Register, opts.Kinds, opts.Exempt); err != nil {
+			return err
+		}
+		slog.Info("admission webhook registered", "url", opts.Register.URL)
+		return nil
+	}))
+}
+
+// registrar runs once on every replica (not only the leader): each one
+// serves the webhook.
+type registrar func(ctx context.Context) error
+
+func (f registrar) Start(ctx context.Context) error { return f(ctx) }
+func (registrar) NeedLeaderElection() bool          { return false }

@@ -1,0 +1,280 @@
+package breakglass
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+)
+
+// Webhook paths.
+const (
+	MutateBreakGlassPath   = "/breakglass/mutate"
+	ValidateBreakGlassPath = "/breakglass/validate"
+	GuardPath              = "/managed/guard"
+)
+
+// DefaultMaxDuration caps a break-glass unless configured otherwise.
+const DefaultMaxDuration = 8 * time.Hour
+
+// Webhook decides who may write what.
+type Webhook struct {
+	// Index reads break-glasses from the cache.
+	Index *Index
+	// Live reads without the cache: a break-glass opened a moment ago may
+	// not be in the cache yet, and a denial is worth one extra read.
+	Live client.Reader
+	// Kinds the break-glass may cover.
+	Kinds Kinds
+	// MaxDuration caps spec.duration (DefaultMaxDuration when 0).
+	MaxDuration time.Duration
+	// AdminGroups may edit GitOps-managed objects directly without a
+	// break-glass (their edits are still recorded). Empty by default.
+	AdminGroups []string
+	// Exempt users write GitOps-managed objects as part of their job: the
+	// syncer and controllers, the API server's own controllers (namespace
+	// deletion, garbage collection).
+	Exempt []string
+}
+
+func (w *Webhook) maxDuration() time.Duration {
+	if w.MaxDuration > 0 {
+		return w.MaxDuration
+	}
+	return DefaultMaxDuration
+}
+
+// MutateBreakGlass stamps who opened, closed, reverted or backported a
+// break-glass from the request's authenticated user, and refuses bad
+// break-glasses with a message that says what to do.
+func (w *Webhook) MutateBreakGlass() admission.Handler {
+	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
+		bg := &corev1alpha1.BreakGlass{}
+		if err := json.Unmarshal(req.Object.Raw, bg); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		user := req.UserInfo.Username
+		ann := bg.Annotations
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		switch req.Operation {
+		case admissionv1.Create:
+			if msg := w.checkNew(ctx, bg); msg != "" {
+				return admission.Denied(msg)
+			}
+			ann[corev1alpha1.OpenedByAnnotation] = user
+			for _, k := range []string{corev1alpha1.ClosedByAnnotation, corev1alpha1.RevertByAnnotation, corev1alpha1.BackportByAnnotation} {
+				delete(ann, k)
+			}
+			if bg.Spec.Closed {
+				ann[corev1alpha1.ClosedByAnnotation] = user
+			}
+		case admissionv1.Update:
+			old := &corev1alpha1.BreakGlass{}
+			if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+				return admission.Errored(http.StatusBadRequest, err)
+			}
+			a, b := old.Spec, bg.Spec
+			a.Closed, b.Closed = false, false
+			if !reflect.DeepEqual(a, b) {
+				return admission.Denied(fmt.Sprintf("break-glass %s: only spec.closed may change once it is open; for another scope, reason or duration close it (`infraplane breakglass close %s`) and open a new one", bg.Name, bg.Name))
+			}
+			stamp := func(by, what string, changed bool) {
+				switch {
+				case changed:
+					ann[by] = user
+				case old.Annotations[by] != "":
+					ann[by] = old.Annotations[by]
+				default:
+					delete(ann, by)
+				}
+			}
+			stamp(corev1alpha1.OpenedByAnnotation, "", false)
+			stamp(corev1alpha1.ClosedByAnnotation, "", bg.Spec.Closed && !old.Spec.Closed)
+			stamp(corev1alpha1.RevertByAnnotation, "", ann[corev1alpha1.RevertAnnotation] != old.Annotations[corev1alpha1.RevertAnnotation])
+			stamp(corev1alpha1.BackportByAnnotation, "", ann[corev1alpha1.BackportAnnotation] != old.Annotations[corev1alpha1.BackportAnnotation])
+		default:
+			return admission.Allowed("")
+		}
+		bg.Annotations = ann
+		out, err := json.Marshal(bg)
+		if err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		return admission.PatchResponseFromRaw(req.Object.Raw, out)
+	})
+}
+
+// checkNew returns why a new break-glass is refused, or "".
+func (w *Webhook) checkNew(ctx context.Context, bg *corev1alpha1.BreakGlass) string {
+	prefix := "break-glass " + bg.Name + ": "
+	if d := bg.Spec.Duration.Duration; d > w.maxDuration() {
+		return fmt.Sprintf("%sduration %s is longer than the %s the platform allows (--breakglass-max-duration); open it for less and open another if the incident lasts", prefix, d, w.maxDuration())
+	}
+	var problems []string
+	var covered []*unstructured.Unstructured
+	for _, t := range bg.Spec.Targets {
+		gvk, ok := w.Kinds.lookup(t.Kind)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("target %s/%s: unknown kind %q (a break-glass covers %s)", t.Kind, t.Name, t.Kind, strings.Join(sortedKinds(w.Kinds), ", ")))
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		if err := w.Live.Get(ctx, client.ObjectKey{Namespace: bg.Namespace, Name: t.Name}, u); err != nil {
+			if apierrors.IsNotFound(err) {
+				problems = append(problems, fmt.Sprintf("target %s/%s: no such %s in namespace %s", t.Kind, t.Name, gvk.Kind, bg.Namespace))
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("target %s/%s: %v", t.Kind, t.Name, err))
+			continue
+		}
+		covered = append(covered, u)
+	}
+	if bg.Spec.Selector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(bg.Spec.Selector)
+		if err != nil {
+			problems = append(problems, "selector: "+err.Error())
+		} else if sel.Empty() {
+			problems = append(problems, "selector: an empty selector would cover every object in the namespace; name the labels")
+		} else {
+			n := 0
+			for _, name := range sortedKinds(w.Kinds) {
+				list := &unstructured.UnstructuredList{}
+				list.SetGroupVersionKind(w.Kinds[name].GroupVersion().WithKind(name + "List"))
+				if err := w.Live.List(ctx, list, client.InNamespace(bg.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+					continue
+				}
+				for i := range list.Items {
+					covered = append(covered, &list.Items[i])
+					n++
+				}
+			}
+			if n == 0 && err == nil {
+				problems = append(problems, fmt.Sprintf("selector %s matches no object in namespace %s", sel, bg.Namespace))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return prefix + strings.Join(problems, "; ")
+	}
+	// One active break-glass per object: two windows on one object would
+	// make "who may edit" and "what diverged" ambiguous.
+	for _, u := range covered {
+		if other, err := w.Index.activeFrom(ctx, w.Live, u.GetKind(), u); err == nil && other != nil {
+			problems = append(problems, fmt.Sprintf("%s/%s is already covered by break-glass %s; use it, or close it first (`infraplane breakglass close %s`)", u.GetKind(), u.GetName(), describe(other), other.Name))
+		}
+	}
+	if len(problems) > 0 {
+		return prefix + strings.Join(problems, "; ")
+	}
+	return ""
+}
+
+// ValidateBreakGlass refuses deleting a break-glass that still holds
+// objects: the hold, and so the divergence, would be forgotten.
+func (w *Webhook) ValidateBreakGlass() admission.Handler {
+	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
+		if req.Operation != admissionv1.Delete || len(req.OldObject.Raw) == 0 {
+			return admission.Allowed("")
+		}
+		old := &corev1alpha1.BreakGlass{}
+		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		if len(old.Status.Held) > 0 {
+			return admission.Denied(fmt.Sprintf("break-glass %s holds %s, which differ from git; deleting it would forget that: backport (`infraplane breakglass backport %s`) or revert (`infraplane breakglass revert %s`) first",
+				old.Name, strings.Join(old.Status.Held, ", "), old.Name, old.Name))
+		}
+		return admission.Allowed("")
+	})
+}
+
+// Guard denies direct writes to the spec of GitOps-managed objects (and
+// their deletion), except by the syncer, the opener of an active
+// break-glass covering the object, and admin groups.
+func (w *Webhook) Guard() admission.Handler {
+	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
+		if req.DryRun != nil && *req.DryRun {
+			return admission.Allowed("") // changes nothing (infraplane plan runs as people)
+		}
+		user := req.UserInfo.Username
+		if slices.Contains(w.Exempt, user) {
+			return admission.Allowed("")
+		}
+		obj, old := &unstructured.Unstructured{}, &unstructured.Unstructured{}
+		if len(req.Object.Raw) > 0 {
+			if err := obj.UnmarshalJSON(req.Object.Raw); err != nil {
+				return admission.Errored(http.StatusBadRequest, err)
+			}
+		}
+		if len(req.OldObject.Raw) > 0 {
+			if err := old.UnmarshalJSON(req.OldObject.Raw); err != nil {
+				return admission.Errored(http.StatusBadRequest, err)
+			}
+		}
+		subject := old
+		if req.Operation == admissionv1.Create {
+			subject = obj
+		}
+		source := old.GetLabels()[corev1alpha1.SourceLabel]
+		if source == "" {
+			source = obj.GetLabels()[corev1alpha1.SourceLabel]
+		}
+		if source == "" {
+			return admission.Allowed("")
+		}
+		switch req.Operation {
+		case admissionv1.Update:
+			if reflect.DeepEqual(old.Object["spec"], obj.Object["spec"]) &&
+				old.GetLabels()[corev1alpha1.SourceLabel] == obj.GetLabels()[corev1alpha1.SourceLabel] {
+				return admission.Allowed("") // metadata only (finalizers, annotations)
+			}
+		case admissionv1.Delete:
+		default:
+			return admission.Allowed("")
+		}
+		kind := req.Kind.Kind
+		for _, g := range req.UserInfo.Groups {
+			if slices.Contains(w.AdminGroups, g) {
+				return admission.Allowed("").WithWarnings(fmt.Sprintf("%s/%s is managed by git (GitSource %s): your direct edit as a member of admin group %s is recorded, and the next sync overwrites it", kind, subject.GetName(), source, g))
+			}
+		}
+		bg, err := w.Index.Active(ctx, kind, subject)
+		if err == nil && (bg == nil || OpenedBy(bg) != user) {
+			bg, err = w.Index.activeFrom(ctx, w.Live, kind, subject) // the cache may lag a break-glass opened just now
+		}
+		if err != nil {
+			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading break-glasses: %w", err))
+		}
+		if bg != nil && OpenedBy(bg) == user {
+			return admission.Allowed("").WithWarnings(fmt.Sprintf("break-glass %s: this edit is recorded; when the window closes it is compared with git", describe(bg)))
+		}
+		deniedEdits.WithLabelValues(kind).Inc()
+		what := "change the spec of"
+		if req.Operation == admissionv1.Delete {
+			what = "delete"
+		}
+		gsNS, gsName, _ := strings.Cut(source, ".")
+		if bg != nil {
+			return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s) and covered by break-glass %s: only %s may %s it directly; ask them, or change it in git",
+				kind, subject.GetName(), gsNS, gsName, describe(bg), OpenedBy(bg), what))
+		}
+		return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s): %s it in the repository and let the syncer apply it. In an emergency, open a break-glass first: infraplane breakglass open --namespace %s --target %s/%s --reason \"<incident and why>\" --duration 1h",
+			kind, subject.GetName(), gsNS, gsName, what, subject.GetNamespace(), strings.ToLower(kind), subject.GetName()))
+	})
+}

@@ -1,0 +1,136 @@
+package breakglass
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+)
+
+// WebhookConfigName names both webhook configurations infraplane installs.
+const WebhookConfigName = "infraplane-breakglass"
+
+// Endpoint says how the API server reaches the webhook server: a URL
+// (loopback in `infraplane up`) or a Service (in a cluster), and the CA
+// that signed its serving certificate.
+type Endpoint struct {
+	URL      string // base URL, e.g. https://127.0.0.1:9443
+	Service  *admissionregistrationv1.ServiceReference
+	CABundle []byte
+}
+
+func (e Endpoint) clientConfig(path string) admissionregistrationv1.WebhookClientConfig {
+	cc := admissionregistrationv1.WebhookClientConfig{CABundle: e.CABundle}
+	if e.Service != nil {
+		s := *e.Service
+		s.Path = ptr.To(path)
+		cc.Service = &s
+	} else {
+		cc.URL = ptr.To(strings.TrimSuffix(e.URL, "/") + path)
+	}
+	return cc
+}
+
+// exemptCondition skips the webhook for infraplane's own identities and the
+// API server's controllers: their writes are the system working, and they
+// must not depend on the webhook being up.
+func exemptCondition(exempt []string) []admissionregistrationv1.MatchCondition {
+	if len(exempt) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(exempt))
+	for i, u := range exempt {
+		quoted[i] = fmt.Sprintf("%q", u)
+	}
+	return []admissionregistrationv1.MatchCondition{{
+		Name:       "not-infraplane-or-system",
+		Expression: fmt.Sprintf("!(request.userInfo.username in [%s])", strings.Join(quoted, ", ")),
+	}}
+}
+
+// Register installs (or updates) the webhook configurations: BreakGlass
+// stamping and validation, and the guard on every managed kind's objects
+// that carry a GitSource's label.
+func Register(ctx context.Context, c client.Client, ep Endpoint, kinds Kinds, exempt []string) error {
+	fail := ptr.To(admissionregistrationv1.Fail)
+	none := ptr.To(admissionregistrationv1.SideEffectClassNone)
+	bgRule := func(ops ...admissionregistrationv1.OperationType) []admissionregistrationv1.RuleWithOperations {
+		return []admissionregistrationv1.RuleWithOperations{{
+			Operations: ops,
+			Rule: admissionregistrationv1.Rule{
+				APIGroups: []string{corev1alpha1.GroupVersion.Group}, APIVersions: []string{"*"},
+				Resources: []string{"breakglasses"}, Scope: ptr.To(admissionregistrationv1.NamespacedScope),
+			},
+		}}
+	}
+	var groups []string
+	for _, gvk := range kinds {
+		if !slices.Contains(groups, gvk.Group) {
+			groups = append(groups, gvk.Group)
+		}
+	}
+	slices.Sort(groups)
+	hasSource := fmt.Sprintf("(object != null && has(object.metadata.labels) && %[1]q in object.metadata.labels) || (oldObject != null && has(oldObject.metadata.labels) && %[1]q in oldObject.metadata.labels)", corev1alpha1.SourceLabel)
+
+	mut := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName}}
+	if _, err := controllerutil.CreateOrUpdate(ctx, c, mut, func() error {
+		mut.Webhooks = []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "stamp.breakglass.infraplane.dev",
+			ClientConfig:            ep.clientConfig(MutateBreakGlassPath),
+			Rules:                   bgRule(admissionregistrationv1.Create, admissionregistrationv1.Update),
+			FailurePolicy:           fail,
+			SideEffects:             none,
+			AdmissionReviewVersions: []string{"v1"},
+			MatchConditions:         exemptCondition(exempt),
+			TimeoutSeconds:          ptr.To[int32](10),
+		}}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("installing MutatingWebhookConfiguration %s: %w", WebhookConfigName, err)
+	}
+	val := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName}}
+	if _, err := controllerutil.CreateOrUpdate(ctx, c, val, func() error {
+		val.Webhooks = []admissionregistrationv1.ValidatingWebhook{
+			{
+				Name:                    "delete.breakglass.infraplane.dev",
+				ClientConfig:            ep.clientConfig(ValidateBreakGlassPath),
+				Rules:                   bgRule(admissionregistrationv1.Delete),
+				FailurePolicy:           fail,
+				SideEffects:             none,
+				AdmissionReviewVersions: []string{"v1"},
+				MatchConditions:         exemptCondition(exempt),
+				TimeoutSeconds:          ptr.To[int32](10),
+			},
+			{
+				Name:         "guard.managed.infraplane.dev",
+				ClientConfig: ep.clientConfig(GuardPath),
+				Rules: []admissionregistrationv1.RuleWithOperations{{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update, admissionregistrationv1.Delete},
+					Rule: admissionregistrationv1.Rule{
+						APIGroups: groups, APIVersions: []string{"*"}, Resources: []string{"*"},
+						Scope: ptr.To(admissionregistrationv1.NamespacedScope),
+					},
+				}},
+				FailurePolicy:           fail,
+				SideEffects:             none,
+				AdmissionReviewVersions: []string{"v1"},
+				MatchConditions: append(exemptCondition(exempt), admissionregistrationv1.MatchCondition{
+					Name: "managed-by-git", Expression: hasSource,
+				}),
+				TimeoutSeconds: ptr.To[int32](10),
+			},
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("installing ValidatingWebhookConfiguration %s: %w", WebhookConfigName, err)
+	}
+	return nil
+}

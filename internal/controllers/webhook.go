@@ -1,0 +1,58 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/breakglass"
+	"github.com/infraplane/infraplane/internal/controlplane"
+)
+
+// LoopbackWebhook sets b up to serve the admission webhook on 127.0.0.1:port
+// with a CA of its own (made once, kept in dataDir/pki/webhook) and to
+// register it with the API server: what `infraplane up` and the tests do.
+func LoopbackWebhook(dataDir string, port int, b *breakglass.Options) error {
+	dir := filepath.Join(dataDir, "pki", "webhook")
+	ca, err := controlplane.EnsureWebhookCerts(dir)
+	if err != nil {
+		return fmt.Errorf("webhook certificates: %w", err)
+	}
+	b.WebhookHost, b.WebhookPort, b.CertDir = "127.0.0.1", port, dir
+	b.Register = &breakglass.Endpoint{URL: fmt.Sprintf("https://127.0.0.1:%d", port), CABundle: ca}
+	return nil
+}
+
+// WaitWebhook waits until the API server enforces the break-glass webhook:
+// a dry-run break-glass naming a missing object is refused by it.
+func WaitWebhook(ctx context.Context, c client.Client, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var last error
+	for {
+		probe := &corev1alpha1.BreakGlass{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "webhook-probe-", Namespace: namespace},
+			Spec: corev1alpha1.BreakGlassSpec{
+				Targets:  []corev1alpha1.BreakGlassTarget{{Kind: "Topic", Name: "infraplane-webhook-probe-does-not-exist"}},
+				Reason:   "probe: is the admission webhook serving?",
+				Duration: metav1.Duration{Duration: time.Minute},
+			},
+		}
+		err := c.Create(ctx, probe, client.DryRunAll)
+		if err != nil && strings.Contains(err.Error(), "no such Topic") {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the admission webhook is not enforced after a minute (last answer: %v)", last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
