@@ -2,14 +2,14 @@ package breakglass
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
-	"fmt"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
