@@ -115,7 +115,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.client.Status().Patch(ctx, bg, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	updateMetrics(ctx, r.client)
+	updateMetrics(ctx, r.client, bg)
 	// Reverted targets: now that the hold is released, let git win at once.
 	for _, src := range resync {
 		ns, name, _ := strings.Cut(src, ".")

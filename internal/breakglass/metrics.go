@@ -36,8 +36,9 @@ func init() {
 }
 
 // updateMetrics recounts held objects and active break-glasses from the
-// cache (a handful of objects).
-func updateMetrics(ctx context.Context, c client.Reader) {
+// cache (a handful of objects), with current in place of its cached copy
+// (the cache may not have seen the write just made).
+func updateMetrics(ctx context.Context, c client.Reader, current *corev1alpha1.BreakGlass) {
 	var list corev1alpha1.BreakGlassList
 	if err := c.List(ctx, &list); err != nil {
 		return
@@ -45,7 +46,11 @@ func updateMetrics(ctx context.Context, c client.Reader) {
 	heldObjects.Reset()
 	activeBreakGlasses.Reset()
 	now := time.Now()
-	for _, bg := range list.Items {
+	for i := range list.Items {
+		bg := list.Items[i]
+		if bg.UID == current.UID {
+			bg = *current
+		}
 		heldObjects.WithLabelValues(bg.Namespace).Add(float64(len(bg.Status.Held)))
 		if ActiveAt(&bg, now) {
 			activeBreakGlasses.WithLabelValues(bg.Namespace).Inc()
