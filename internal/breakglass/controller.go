@@ -263,7 +263,7 @@ func (r *Reconciler) end(ctx context.Context, bg *corev1alpha1.BreakGlass, phase
 
 // judge compares one open or held target with git and sets its state.
 func (r *Reconciler) judge(ctx context.Context, bg *corev1alpha1.BreakGlass, t *corev1alpha1.BreakGlassTargetStatus, now time.Time) {
-	c, err := r.compare(ctx, bg.Namespace, *t)
+	c, err := r.compare(ctx, bg.Namespace, *t, bg.Spec.PauseActuation)
 	checked := metav1.NewTime(now)
 	t.LastCheckTime = &checked
 	if err != nil {

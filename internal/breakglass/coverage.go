@@ -50,6 +50,15 @@ func ActiveAt(bg *corev1alpha1.BreakGlass, now time.Time) bool {
 	return now.Before(ExpiresAt(bg))
 }
 
+// protecting reports whether bg still shields its targets from the syncer
+// and, with pauseActuation, from the controllers: from creation until the
+// controller has recorded its end and judged every target. Closing or
+// expiry ends who may edit at once (ActiveAt); the shield stays until the
+// hold decision is made, so nothing is reverted in between.
+func protecting(bg *corev1alpha1.BreakGlass) bool {
+	return bg.DeletionTimestamp.IsZero() && (bg.Status.Phase == "" || bg.Status.Phase == corev1alpha1.BreakGlassActive)
+}
+
 // OpenedBy is the user who opened bg, as the webhook stamped it.
 func OpenedBy(bg *corev1alpha1.BreakGlass) string {
 	if bg.Status.OpenedBy != "" {
@@ -134,6 +143,22 @@ func (x *Index) activeFrom(ctx context.Context, r client.Reader, kind string, ob
 	for i := range items {
 		bg := &items[i]
 		if ActiveAt(bg, now) && Covers(bg, kind, obj.GetName(), obj.GetLabels()) {
+			return bg, nil
+		}
+	}
+	return nil, nil
+}
+
+// Protecting returns the break-glass shielding the object (see
+// protecting), if any.
+func (x *Index) Protecting(ctx context.Context, kind string, obj metav1.Object) (*corev1alpha1.BreakGlass, error) {
+	items, err := x.list(ctx, nil, obj.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		bg := &items[i]
+		if protecting(bg) && Covers(bg, kind, obj.GetName(), obj.GetLabels()) {
 			return bg, nil
 		}
 	}

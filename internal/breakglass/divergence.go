@@ -38,7 +38,11 @@ func (c comparison) diverged() bool { return len(c.fields) > 0 }
 // spec with the live spec: what a sync would change is what diverged. A
 // comparison that cannot be made (git unreachable) is an error: the caller
 // holds rather than guesses.
-func (r *Reconciler) compare(ctx context.Context, ns string, t corev1alpha1.BreakGlassTargetStatus) (comparison, error) {
+//
+// With cloudToo (a break-glass that paused actuation, for changes made in
+// the cloud console) fields where the cloud differs from the object count
+// as diverged as well: resuming actuation would undo them.
+func (r *Reconciler) compare(ctx context.Context, ns string, t corev1alpha1.BreakGlassTargetStatus, cloudToo bool) (comparison, error) {
 	live := &unstructured.Unstructured{}
 	live.SetAPIVersion(t.APIVersion)
 	live.SetKind(t.Kind)
@@ -88,6 +92,14 @@ func (r *Reconciler) compare(ctx context.Context, ns string, t corev1alpha1.Brea
 	diffLeaves("spec", gitSpec, objSpec, &paths)
 	slices.Sort(paths)
 	cloud := cloudValues(live)
+	if cloudToo {
+		for p := range cloud {
+			if !slices.Contains(paths, p) {
+				paths = append(paths, p)
+			}
+		}
+		slices.Sort(paths)
+	}
 	for _, p := range paths {
 		f := corev1alpha1.DivergedField{Path: p, Git: jsonAt(gitSpec, p), Object: jsonAt(objSpec, p)}
 		if v, ok := cloud[p]; ok {
@@ -99,6 +111,9 @@ func (r *Reconciler) compare(ctx context.Context, ns string, t corev1alpha1.Brea
 	}
 	if c.diverged() {
 		c.message = fmt.Sprintf("differs from git (%s) in %s", rev.Short(), strings.Join(paths, ", "))
+		if cloudToo && len(cloud) > 0 {
+			c.message += "; the cloud was changed directly (actuation was paused), so actuation stays paused while held: to keep the cloud's values put them in git and revert (git wins, the cloud keeps them), or revert to put the cloud back to git"
+		}
 	}
 	return c, nil
 }

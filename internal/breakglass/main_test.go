@@ -351,3 +351,5 @@ func waitBG(t *testing.T, key client.ObjectKey, check func(*corev1alpha1.BreakGl
 func condition(conds []metav1.Condition, typ string) *metav1.Condition {
 	return meta.FindStatusCondition(conds, typ)
 }
+
+func keyOf(o client.Object) client.ObjectKey { return client.ObjectKeyFromObject(o) }

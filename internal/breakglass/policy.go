@@ -37,14 +37,20 @@ func (p *Policy) kindOf(obj runtime.Object) string {
 }
 
 // Pause stops cloud writes for the targets of an active break-glass with
-// pauseActuation (a managed.PauseFunc).
+// pauseActuation, and for those it holds afterwards (resuming would undo
+// the changes made in the cloud) (a managed.PauseFunc).
 func (p *Policy) Pause(ctx context.Context, obj managed.Object) (bool, string, string) {
-	bg, err := p.Index.Active(ctx, p.kindOf(obj), obj)
-	if err != nil || bg == nil || !bg.Spec.PauseActuation {
-		return false, "", ""
+	kind := p.kindOf(obj)
+	bg, err := p.Index.Protecting(ctx, kind, obj)
+	if err == nil && bg != nil && bg.Spec.PauseActuation {
+		return true, commonv1.ReasonBreakGlass, fmt.Sprintf("break-glass %s pauses actuation: the cloud is read and drift reported, never written, until %s",
+			describe(bg), ExpiresAt(bg).UTC().Format(time.RFC3339))
 	}
-	return true, commonv1.ReasonBreakGlass, fmt.Sprintf("break-glass %s pauses actuation: the cloud is read and drift reported, never written, until %s",
-		describe(bg), ExpiresAt(bg).UTC().Format(time.RFC3339))
+	held, _, err := p.Index.Held(ctx, kind, obj)
+	if err == nil && held != nil && held.Spec.PauseActuation {
+		return true, commonv1.ReasonHeld, fmt.Sprintf("held after break-glass %s, which paused actuation: writing now would undo the changes made in the cloud; `infraplane breakglass revert %s` resumes it", held.Name, held.Name)
+	}
+	return false, "", ""
 }
 
 // Hold reports a target held after its break-glass ended diverged (a
@@ -78,7 +84,7 @@ func (p *Policy) Exclude(ctx context.Context, namespace string, obj *unstructure
 		probe = obj.DeepCopy()
 		probe.SetNamespace(namespace)
 	}
-	if bg, err := p.Index.Active(ctx, obj.GetKind(), probe); err == nil && bg != nil {
+	if bg, err := p.Index.Protecting(ctx, obj.GetKind(), probe); err == nil && bg != nil {
 		return true, "break-glass " + describe(bg) + " is open"
 	}
 	if bg, _, err := p.Index.Held(ctx, obj.GetKind(), probe); err == nil && bg != nil {

@@ -121,7 +121,10 @@ func (w *Webhook) MutateBreakGlass() admission.Handler {
 
 // checkNew returns why a new break-glass is refused, or "".
 func (w *Webhook) checkNew(ctx context.Context, bg *corev1alpha1.BreakGlass) string {
-	prefix := "break-glass " + bg.Name + ": "
+	prefix := "break-glass: "
+	if bg.Name != "" {
+		prefix = "break-glass " + bg.Name + ": "
+	}
 	if d := bg.Spec.Duration.Duration; d > w.maxDuration() {
 		return fmt.Sprintf("%sduration %s is longer than the %s the platform allows (--breakglass-max-duration); open it for less and open another if the incident lasts", prefix, d, w.maxDuration())
 	}
@@ -266,15 +269,16 @@ func (w *Webhook) Guard() admission.Handler {
 		}
 		deniedEdits.WithLabelValues(kind).Inc()
 		what := "change the spec of"
+		todo := "change it in the repository and let the syncer apply it"
 		if req.Operation == admissionv1.Delete {
-			what = "delete"
+			what, todo = "delete", "remove it from the repository and let the syncer prune it"
 		}
 		gsNS, gsName, _ := strings.Cut(source, ".")
 		if bg != nil {
 			return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s) and covered by break-glass %s: only %s may %s it directly; ask them, or change it in git",
 				kind, subject.GetName(), gsNS, gsName, describe(bg), OpenedBy(bg), what))
 		}
-		return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s): %s it in the repository and let the syncer apply it. In an emergency, open a break-glass first: infraplane breakglass open --namespace %s --target %s/%s --reason \"<incident and why>\" --duration 1h",
-			kind, subject.GetName(), gsNS, gsName, what, subject.GetNamespace(), strings.ToLower(kind), subject.GetName()))
+		return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s): %s. In an emergency, open a break-glass first: infraplane breakglass open --namespace %s --target %s/%s --reason \"<incident and why>\" --duration 1h",
+			kind, subject.GetName(), gsNS, gsName, todo, subject.GetNamespace(), strings.ToLower(kind), subject.GetName()))
 	})
 }
