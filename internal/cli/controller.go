@@ -1,27 +1,36 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/crds"
 	"github.com/infraplane/infraplane/internal/ledger"
 )
 
 type controllerFlags struct {
-	kubeconfig  string
-	ledger      string
-	installCRDs bool
-	mgr         controllers.ManagerOptions
+	kubeconfig     string
+	ledger         string
+	installCRDs    bool
+	webhookService string
+	webhookCAFile  string
+	mgr            controllers.ManagerOptions
 }
 
 func newControllerCmd() *cobra.Command {
@@ -51,7 +60,12 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	fl.StringVar(&f.mgr.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables")
 	fl.StringVar(&f.mgr.HooksAddr, "hooks-bind-address", ":9292", "address of POST /hooks/git (sync GitSources after a push); 0 disables")
 	fl.StringVar(&f.mgr.GitOps.CacheDir, "git-cache-dir", filepath.Join(os.TempDir(), "infraplane-git"), "working copies of GitSource repositories")
+	fl.IntVar(&f.mgr.BreakGlass.WebhookPort, "webhook-port", 9443, "port of the admission webhook (break-glass: who may write what); 0 serves none, and GitOps-managed objects are then not guarded")
+	fl.StringVar(&f.mgr.BreakGlass.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory with the webhook's tls.crt and tls.key (e.g. a cert-manager Secret mounted there)")
+	fl.StringVar(&f.webhookService, "webhook-service", "", "register the webhook configurations for this Service (namespace/name) at start; empty: install them from config/webhook instead")
+	fl.StringVar(&f.webhookCAFile, "webhook-ca-file", "", "CA bundle (PEM) that signed the webhook's certificate, for --webhook-service")
 	addControllerTuning(fl, &f.mgr.Options, 5*time.Minute, 20)
+	addBreakGlassFlags(fl, &f.mgr.BreakGlass)
 	return cmd
 }
 
@@ -80,8 +94,28 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 		defer audit.Close()
 		f.mgr.Auditor = audit
 		f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
+		f.mgr.Ledger = audit
 	} else {
 		slog.Warn("no --ledger: cloud writes and syncs are not recorded in an audit ledger")
+	}
+	// The controllers' own writes never go through the webhook: find out
+	// who we are (a service account in a pod).
+	if who, err := selfUser(ctx, cfg); err == nil {
+		f.mgr.BreakGlass.Exempt = append(f.mgr.BreakGlass.Exempt, who)
+	} else {
+		slog.Warn("could not tell our own user name (SelfSubjectReview); our writes go through the webhook", "err", err)
+	}
+	if f.webhookService != "" {
+		ns, name, ok := strings.Cut(f.webhookService, "/")
+		if !ok {
+			return fmt.Errorf("--webhook-service: want namespace/name, got %q", f.webhookService)
+		}
+		ca, err := os.ReadFile(f.webhookCAFile)
+		if err != nil {
+			return fmt.Errorf("--webhook-ca-file: %w", err)
+		}
+		port := int32(f.mgr.BreakGlass.WebhookPort)
+		f.mgr.BreakGlass.Register = &breakglass.Endpoint{CABundle: ca, Service: &admissionregistrationv1.ServiceReference{Namespace: ns, Name: name, Port: &port}}
 	}
 	mgr, cleanup, err := controllers.NewManager(cfg, f.mgr)
 	if err != nil {
@@ -90,6 +124,19 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 	defer cleanup()
 	slog.Info("starting controllers", "host", cfg.Host, "leaderElection", f.mgr.LeaderElection)
 	return mgr.Start(ctx)
+}
+
+// selfUser asks the API server who cfg authenticates as.
+func selfUser(ctx context.Context, cfg *rest.Config) (string, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	r, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	return r.Status.UserInfo.Username, nil
 }
 
 func loadRESTConfig(kubeconfig string) (*rest.Config, error) {

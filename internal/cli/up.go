@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/config/rbac"
 	"github.com/infraplane/infraplane/examples"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
@@ -125,6 +126,10 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
 		return err
+	}
+	// Roles for people (infraplane kubeconfig --user alice --group infraplane:oncall).
+	if _, err := applyManifests(ctx, c, map[string][]byte{"config/rbac/people.yaml": rbac.People}, "", "infraplane-up"); err != nil {
+		return fmt.Errorf("installing roles: %w", err)
 	}
 
 	pc := &corev1alpha1.ProviderConfig{

@@ -140,6 +140,9 @@ type Object struct {
 	// PausedReason and PausedMessage are the Paused condition's, when True.
 	PausedReason  string `json:"pausedReason,omitempty"`
 	PausedMessage string `json:"pausedMessage,omitempty"`
+	// DivergedMessage is the Diverged condition's message while a
+	// break-glass holds the object apart from git.
+	DivergedMessage string `json:"divergedMessage,omitempty"`
 	// DeletingSince is set while the object is being deleted.
 	DeletingSince *time.Time `json:"deletingSince,omitempty"`
 	// HeldPrune is true when the object left git but the mass-deletion
@@ -206,6 +209,8 @@ type Summary struct {
 	Failing int `json:"failing"`
 	// Held are the objects whose pruning the mass-deletion guard holds.
 	Held int `json:"held"`
+	// Diverged are the objects a break-glass holds apart from git.
+	Diverged int `json:"diverged,omitempty"`
 	// Sources and SourcesNotReady count the GitSources.
 	Sources         int `json:"sources"`
 	SourcesNotReady int `json:"sourcesNotReady"`
@@ -214,6 +219,9 @@ type Summary struct {
 func (s Summary) String() string {
 	out := fmt.Sprintf("%d %s: %d ready, %d drifted, %d paused, %d failing, %d held",
 		s.Objects, plural(s.Objects, "object", "objects"), s.Ready, s.Drifted, s.Paused, s.Failing, s.Held)
+	if s.Diverged > 0 {
+		out += fmt.Sprintf("; %d held after break-glass (differ from git)", s.Diverged)
+	}
 	if s.SourcesNotReady > 0 {
 		out += fmt.Sprintf("; %d of %d GitSources not Ready", s.SourcesNotReady, s.Sources)
 	}
@@ -287,6 +295,9 @@ func Build(sources []corev1alpha1.GitSource, objects []*unstructured.Unstructure
 		}
 		if o.Cause != nil {
 			r.Summary.Failing++
+		}
+		if o.DivergedMessage != "" {
+			r.Summary.Diverged++
 		}
 	}
 	r.Summary.Held = len(held)
@@ -476,6 +487,9 @@ func (b *builder) object(u *unstructured.Unstructured) *Object {
 	o.Drift = st.Drift
 	if c := conds[commonv1.TypePaused]; isTrue(c) {
 		o.PausedReason, o.PausedMessage = c.Reason, c.Message
+	}
+	if c := conds[commonv1.TypeDiverged]; isTrue(c) {
+		o.DivergedMessage = c.Message
 	}
 	o.Cause = b.cause(u)
 	return o

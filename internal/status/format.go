@@ -330,6 +330,9 @@ func (o *Object) details(notFromGit bool) []string {
 	if o.HeldPrune {
 		out = append(out, "held: left git; its pruning waits for confirmation (see PruneHeld above)")
 	}
+	if o.DivergedMessage != "" {
+		out = append(out, "held after break-glass: "+o.DivergedMessage)
+	}
 	if notFromGit && o.Source != "" {
 		ns, name, _ := strings.Cut(o.Source, ".")
 		out = append(out, fmt.Sprintf("labelled as applied by GitSource %s/%s, which does not list it", ns, name))
