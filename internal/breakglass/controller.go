@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -61,6 +62,9 @@ type Reconciler struct {
 func (r *Reconciler) setup(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("BreakGlass").
+		// Several windows ending at once each compare with git (fetch,
+		// render, dry run): in parallel, so the last is not late.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		For(&corev1alpha1.BreakGlass{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deleting{}))).
 		// A sync of a held target's GitSource may have made git match.
 		Watches(&corev1alpha1.GitSource{}, handler.EnqueueRequestsFromMapFunc(r.holdingFor), builder.WithPredicates(revisionApplied{})).

@@ -268,15 +268,14 @@ func (w *Webhook) Guard() admission.Handler {
 			return admission.Allowed("").WithWarnings(fmt.Sprintf("break-glass %s: this edit is recorded; when the window closes it is compared with git", describe(bg)))
 		}
 		deniedEdits.WithLabelValues(kind).Inc()
-		what := "change the spec of"
-		todo := "change it in the repository and let the syncer apply it"
+		verb, todo := "edit", "change it in the repository and let the syncer apply it"
 		if req.Operation == admissionv1.Delete {
-			what, todo = "delete", "remove it from the repository and let the syncer prune it"
+			verb, todo = "delete", "remove it from the repository and let the syncer prune it"
 		}
 		gsNS, gsName, _ := strings.Cut(source, ".")
 		if bg != nil {
 			return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s) and covered by break-glass %s: only %s may %s it directly; ask them, or change it in git",
-				kind, subject.GetName(), gsNS, gsName, describe(bg), OpenedBy(bg), what))
+				kind, subject.GetName(), gsNS, gsName, describe(bg), OpenedBy(bg), verb))
 		}
 		return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s): %s. In an emergency, open a break-glass first: infraplane breakglass open --namespace %s --target %s/%s --reason \"<incident and why>\" --duration 1h",
 			kind, subject.GetName(), gsNS, gsName, todo, subject.GetNamespace(), strings.ToLower(kind), subject.GetName()))

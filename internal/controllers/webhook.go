@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -35,7 +36,8 @@ func WaitWebhook(ctx context.Context, c client.Client, namespace string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var last error
-	for {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
 		probe := &corev1alpha1.BreakGlass{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "webhook-probe-", Namespace: namespace},
 			Spec: corev1alpha1.BreakGlassSpec{
@@ -46,7 +48,11 @@ func WaitWebhook(ctx context.Context, c client.Client, namespace string) error {
 		}
 		err := c.Create(ctx, probe, client.DryRunAll)
 		if err != nil && strings.Contains(err.Error(), "no such Topic") {
+			slog.Debug("admission webhook enforced", "took", time.Since(start), "attempts", attempt)
 			return nil
+		}
+		if attempt%10 == 1 {
+			slog.Debug("admission webhook not enforced yet", "answer", err)
 		}
 		last = err
 		select {
