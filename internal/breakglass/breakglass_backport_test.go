@@ -124,15 +124,13 @@ func TestIncidentEndsInBackport(t *testing.T) {
 
 	// The ledger tells the story, with the break-glass id on the edit.
 	id := s.ns + "/" + bg.Name
-	entries, err := ledger.Read(env.LedgerPath(), ledger.Filter{})
+	entries, err := ledger.Read(env.LedgerPath(), ledger.Filter{BreakGlass: id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var story []string
 	for _, e := range entries {
-		if e.BreakGlass == id {
-			story = append(story, string(e.Type)+" by "+e.Actor)
-		}
+		story = append(story, string(e.Type)+" by "+e.Actor)
 	}
 	for _, want := range []string{
 		"breakglass-open by " + oncallUser, "direct-edit by " + oncallUser, "breakglass-close by " + oncallUser,

@@ -33,6 +33,7 @@ before now (30m, 2h, 7d), an RFC 3339 time or a date (YYYY-MM-DD, UTC).
 		Example: `  infraplane audit --since 1h
   infraplane audit --object topic/orders --type cloud-write
   infraplane audit --actor controller/ -o json | jq .summary
+  infraplane audit --breakglass inc-4211-x7k2p
   infraplane audit --verify
   PGPASSWORD=… infraplane audit --ledger postgres://auditor@db.example.com/infraplane --verify`,
 		Args: cobra.NoArgs,
@@ -44,7 +45,8 @@ before now (30m, 2h, 7d), an RFC 3339 time or a date (YYYY-MM-DD, UTC).
 	fl.StringVar(&o.DataDir, "data-dir", ".infraplane", "data dir of infraplane up; the ledger is DATA_DIR/"+ledger.FileName)
 	fl.StringVar(&o.Path, "ledger", "", "ledger file, or PostgreSQL URL postgres://USER@HOST/DB (overrides --data-dir)")
 	fl.StringVar(&o.Object, "object", "", "only entries about this object: KIND/NAME (name prefix), KIND/NAMESPACE/NAME, \"KIND NAMESPACE/NAME\" or KIND")
-	fl.StringVar(&o.Type, "type", "", "only entries of this type: sync, cloud-write, direct-edit, breakglass-open, -close, -expire, -revert, -backport")
+	fl.StringVar(&o.Type, "type", "", "only entries of this type: sync, cloud-write, direct-edit, breakglass-open, -close, -expire, -revert, -backport, -release")
+	fl.StringVar(&o.BreakGlass, "breakglass", "", "only entries of this break-glass (NAME or NAMESPACE/NAME): its opening, every direct edit under it, its end, backport, revert")
 	fl.StringVar(&o.Actor, "actor", "", "only entries by this actor (a user, syncer, controller/Topic; ending in / for a prefix)")
 	fl.StringVar(&o.Since, "since", "", "only entries from then on: a duration (1h, 7d) or a time (RFC 3339, YYYY-MM-DD)")
 	fl.StringVar(&o.Until, "until", "", "only entries before then: a duration (1h, 7d) or a time (RFC 3339, YYYY-MM-DD)")

@@ -178,8 +178,9 @@ type AuditOptions struct {
 	DataDir string
 	// Path is the ledger: a file, or a PostgreSQL URL (see OpenLocation).
 	Path string
-	// Object, Type, Actor, Since and Until filter (see Filter, ParseTime).
-	Object, Type, Actor, Since, Until string
+	// Object, Type, Actor, BreakGlass, Since and Until filter (see
+	// Filter, ParseTime).
+	Object, Type, Actor, BreakGlass, Since, Until string
 	// Output is table or json.
 	Output string
 	// Verify checks the chain instead of listing entries.
@@ -230,7 +231,7 @@ func RunAudit(w io.Writer, o AuditOptions, now time.Time) error {
 	if o.Output != "" && o.Output != FormatTable && o.Output != FormatJSON {
 		return fmt.Errorf("-o must be table or json, not %q", o.Output)
 	}
-	f := Filter{Object: o.Object, Actor: o.Actor}
+	f := Filter{Object: o.Object, Actor: o.Actor, BreakGlass: o.BreakGlass}
 	var err error
 	if o.Type != "" {
 		if f.Type, err = ParseType(o.Type); err != nil {

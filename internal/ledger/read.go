@@ -29,6 +29,9 @@ type Filter struct {
 	Actor string
 	// Since and Until bound Time: Since <= Time < Until.
 	Since, Until time.Time
+	// BreakGlass selects the entries of one break-glass: "namespace/name",
+	// or a name alone (any namespace).
+	BreakGlass string
 }
 
 // Match reports whether e passes the filter.
@@ -49,6 +52,9 @@ func (f Filter) Match(e Entry) bool {
 		return false
 	}
 	if !f.Until.IsZero() && !e.Time.Before(f.Until) {
+		return false
+	}
+	if f.BreakGlass != "" && e.BreakGlass != f.BreakGlass && !strings.HasSuffix(e.BreakGlass, "/"+f.BreakGlass) {
 		return false
 	}
 	if f.Object != "" {
