@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -109,12 +108,8 @@ func run(ctx context.Context, objects, rounds, expiries int) error {
 	}}); err != nil {
 		return err
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
 	opts := controllers.Options{GitOps: gitops.Options{CacheDir: filepath.Join(dir, "git")}, ResyncInterval: 5 * time.Minute}
-	if err := controllers.LoopbackWebhook(data, port, &opts.BreakGlass); err != nil {
+	if err := controllers.LoopbackWebhook(data, 0, &opts.BreakGlass); err != nil {
 		return err
 	}
 	stop, err := startManager(cp, opts)
@@ -336,15 +331,6 @@ func waitAck(ctx context.Context, subs *pubsubapi.SubscriptionAdminClient, name 
 		time.Sleep(5 * time.Millisecond)
 	}
 	return fmt.Errorf("cloud ack deadline not back to %d", want)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func cpuModel() string {

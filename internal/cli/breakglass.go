@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -222,40 +223,26 @@ func printBreakGlass(out io.Writer, bg *corev1alpha1.BreakGlass) {
 }
 
 func newBGCloseCmd() *cobra.Command {
-	var k kubeFlags
-	cmd := &cobra.Command{
-		Use:   "close NAME",
-		Short: "Close a break-glass now and print what diverged from git",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := k.client()
-			if err != nil {
-				return err
-			}
-			bg, err := breakglass.Close(cmd.Context(), c, client.ObjectKey{Namespace: k.namespace, Name: args[0]})
-			if err != nil {
-				return err
-			}
-			printBreakGlass(cmd.OutOrStdout(), bg)
-			return nil
-		},
-	}
-	k.add(cmd.Flags())
-	return cmd
+	return bgActionCmd("close NAME", "Close a break-glass now and print what diverged from git", breakglass.Close)
 }
 
 func newBGRevertCmd() *cobra.Command {
+	return bgActionCmd("revert NAME", "Put the objects a break-glass holds back to what git says (closing it first if open)", breakglass.Revert)
+}
+
+// bgActionCmd is a command that acts on one break-glass and prints it.
+func bgActionCmd(use, short string, act func(context.Context, client.Client, client.ObjectKey) (*corev1alpha1.BreakGlass, error)) *cobra.Command {
 	var k kubeFlags
 	cmd := &cobra.Command{
-		Use:   "revert NAME",
-		Short: "Put the objects a break-glass holds back to what git says (closing it first if open)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := k.client()
 			if err != nil {
 				return err
 			}
-			bg, err := breakglass.Revert(cmd.Context(), c, client.ObjectKey{Namespace: k.namespace, Name: args[0]})
+			bg, err := act(cmd.Context(), c, client.ObjectKey{Namespace: k.namespace, Name: args[0]})
 			if err != nil {
 				return err
 			}

@@ -17,9 +17,17 @@ import (
 )
 
 // LoopbackWebhook sets b up to serve the admission webhook on 127.0.0.1:port
-// with a CA of its own (made once, kept in dataDir/pki/webhook) and to
-// register it with the API server: what `infraplane up` and the tests do.
+// (0 picks a free one; b.WebhookPort says which) with a CA of its own (made
+// once, kept in dataDir/pki/webhook) and to register it with the API
+// server: what `infraplane up` and the tests do.
 func LoopbackWebhook(dataDir string, port int, b *breakglass.Options) error {
+	if port == 0 {
+		p, err := controlplane.FreePort()
+		if err != nil {
+			return err
+		}
+		port = p
+	}
 	dir := filepath.Join(dataDir, "pki", "webhook")
 	ca, err := controlplane.EnsureWebhookCerts(dir)
 	if err != nil {

@@ -354,7 +354,7 @@ func TestControlPlane(t *testing.T) {
 		t.Error("Done not closed after Stop")
 	}
 
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

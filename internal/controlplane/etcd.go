@@ -17,7 +17,7 @@ import (
 // started etcd is still returned, for the caller's shutdown to close: that
 // path marks the closing as expected, so it stays out of the error log.
 func startEtcd(ctx context.Context, dir string, lg *zap.Logger) (*embed.Etcd, string, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -54,9 +54,9 @@ func startEtcd(ctx context.Context, dir string, lg *zap.Logger) (*embed.Etcd, st
 	}
 }
 
-// freePort asks the kernel for an unused loopback port. There is a short
+// FreePort asks the kernel for an unused loopback port. There is a short
 // window in which another process could take it; acceptable for a local tool.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

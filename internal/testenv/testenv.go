@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,16 +131,10 @@ func (e *Env) start(ctx context.Context) error {
 }
 
 func (e *Env) startManager() error {
-	if e.webhookPort == 0 {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		e.webhookPort = port
-	}
 	if err := controllers.LoopbackWebhook(e.dir, e.webhookPort, &e.opts.Controllers.BreakGlass); err != nil {
 		return err
 	}
+	e.webhookPort = e.opts.Controllers.BreakGlass.WebhookPort // the same after a restart
 	cfg, err := e.cp.IdentityRESTConfig(controllers.ControllerUser, []string{"system:masters"})
 	if err != nil {
 		return err
@@ -278,15 +271,6 @@ func (h quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
 	return quietHandler{h.Handler.WithAttrs(a)}
 }
 func (h quietHandler) WithGroup(n string) slog.Handler { return quietHandler{h.Handler.WithGroup(n)} }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // dnsName turns a test name into a valid object name.
 func dnsName(s string) string {
