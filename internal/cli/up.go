@@ -201,9 +201,11 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		}
 	}()
 
-	if err := controllers.WaitWebhook(ctx, c, "default"); err != nil {
-		return err
-	}
+	// The API server takes about a second and a half to call a webhook
+	// registered a moment ago (measured); wait for it while the example
+	// and the repository are applied (neither needs it).
+	webhookUp := make(chan error, 1)
+	go func() { webhookUp <- controllers.WaitWebhook(ctx, c, "default") }()
 
 	if f.example != "" {
 		files, err := examples.Files(f.example)
@@ -222,6 +224,9 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 			return err
 		}
 		slog.Info("syncing repository", "repo", f.repo, "branch", f.repoRef, "path", f.repoPath, "namespace", f.namespace)
+	}
+	if err := <-webhookUp; err != nil {
+		return err
 	}
 
 	fmt.Fprintf(os.Stdout, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())

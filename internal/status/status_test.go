@@ -635,3 +635,24 @@ func TestCauseEdgeCases(t *testing.T) {
 		t.Error("Topic/going: not marked as being deleted")
 	}
 }
+
+// An object a break-glass holds apart from git is flagged on its row and
+// counted in the summary, so a hold is never forgotten.
+func TestHeldAfterBreakGlass(t *testing.T) {
+	msg := "break-glass inc-4211 ended and this object differs from git in spec.ackDeadlineSeconds; …"
+	held := obj("pubsub.infraplane.dev/v1alpha1", "Topic", "held", nil, append(healthy(), cond{"Diverged", "True", "HeldAfterBreakGlass", msg, time.Minute})...)
+	released := obj("pubsub.infraplane.dev/v1alpha1", "Topic", "released", nil, append(healthy(), cond{"Diverged", "False", "MatchesGit", "", time.Minute})...)
+	r := Build(nil, []*unstructured.Unstructured{held, released}, now)
+	if o := findIn(r, "Topic/held"); o.DivergedMessage != msg {
+		t.Errorf("held object: %+v", o)
+	}
+	if o := findIn(r, "Topic/released"); o.DivergedMessage != "" {
+		t.Errorf("released object flagged: %+v", o)
+	}
+	if r.Summary.Diverged != 1 || !strings.Contains(r.Summary.String(), "1 held after break-glass") {
+		t.Errorf("summary: %s", r.Summary)
+	}
+	if d := findIn(r, "Topic/held").details(false); !slices.Contains(d, "held after break-glass: "+msg) {
+		t.Errorf("details: %q", d)
+	}
+}
