@@ -162,7 +162,8 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 			return err
 		}
 		pc.Spec.Credentials.Source = corev1alpha1.CredentialsNone
-		pc.Spec.Endpoints.PubSub = cloud.Endpoints().PubSub
+		ep := cloud.Endpoints()
+		pc.Spec.Endpoints = corev1alpha1.Endpoints{PubSub: ep.PubSub, Storage: ep.Storage, Spanner: ep.Spanner, Bigtable: ep.Bigtable}
 		cloudLine = cloud.Describe()
 	}
 	//nolint:staticcheck // typed server-side apply

@@ -33,6 +33,17 @@ func (c *Cloud) Env() []EnvVar {
 			EnvVar{Name: "PUBSUB_PROJECT_ID", Value: c.opts.Project},
 		)
 	}
+	if ep.Storage != "" {
+		// The Go client wants the host only and adds /storage/v1/ itself.
+		host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep.Storage, "http://"), "https://"), "/storage/v1/")
+		env = append(env, EnvVar{Name: "STORAGE_EMULATOR_HOST", Value: host, Comment: "Cloud Storage client libraries"})
+	}
+	if ep.Spanner != "" {
+		env = append(env, EnvVar{Name: "SPANNER_EMULATOR_HOST", Value: ep.Spanner, Comment: "Spanner client libraries"})
+	}
+	if ep.Bigtable != "" {
+		env = append(env, EnvVar{Name: "BIGTABLE_EMULATOR_HOST", Value: ep.Bigtable, Comment: "Bigtable client libraries and cbt"})
+	}
 	var gcloud []EnvVar
 	if ep.PubSubREST != "" {
 		gcloud = append(gcloud, EnvVar{Name: "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB", Value: ep.PubSubREST, Comment: "gcloud pubsub …"})

@@ -1,6 +1,5 @@
 // Package localcloud runs the "local cloud" that `infraplane up` and the
-// tests use instead of GCP: today a Pub/Sub service, later Storage, Spanner,
-// Bigtable and PostgreSQL.
+// tests use instead of GCP: Pub/Sub, Cloud Storage, Spanner and Bigtable.
 //
 // Each service is either an installed Google emulator, run as a child
 // process by package emulator, or an in-process fake (pstest for Pub/Sub).
@@ -15,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -80,6 +80,40 @@ type Options struct {
 	// Project is the project id the env file points gcloud at; default
 	// DefaultProject.
 	Project string
+	// Services to start; nil starts all of them (those available in Mode).
+	Services []Service
+	// StoragePort, SpannerPort and BigtablePort are the services' ports; 0
+	// picks free ones.
+	StoragePort, SpannerPort, BigtablePort int
+}
+
+// Service names a local cloud service.
+type Service string
+
+// The services.
+const (
+	ServicePubSub   Service = "pubsub"
+	ServiceStorage  Service = "storage"
+	ServiceSpanner  Service = "spanner"
+	ServiceBigtable Service = "bigtable"
+)
+
+// AllServices lists every service, in start order.
+var AllServices = []Service{ServicePubSub, ServiceStorage, ServiceSpanner, ServiceBigtable}
+
+func (o Options) wants(s Service) bool {
+	return o.Services == nil || slices.Contains(o.Services, s)
+}
+
+// service is one running local service.
+type service interface {
+	// describe is one line: implementation, address, that it is in memory.
+	describe() string
+	// setEndpoints fills in this service's fields of e.
+	setEndpoints(e *Endpoints)
+	// output is the last n lines an emulator process printed ("" for fakes).
+	output(n int) string
+	stop() error
 }
 
 // Endpoints are the addresses of the local services. An empty field means
@@ -92,6 +126,14 @@ type Endpoints struct {
 	// slash ("http://127.0.0.1:8085/"), or "" when the implementation
 	// serves gRPC only (pstest).
 	PubSubREST string
+	// Storage is the base URL of the Cloud Storage JSON API
+	// ("http://127.0.0.1:PORT/storage/v1/").
+	Storage string
+	// Spanner is host:port of the Spanner emulator (SPANNER_EMULATOR_HOST).
+	Spanner string
+	// Bigtable is host:port of the Bigtable emulator or fake
+	// (BIGTABLE_EMULATOR_HOST).
+	Bigtable string
 }
 
 // Cloud is a running local cloud. Its methods are safe for concurrent use.
@@ -108,10 +150,11 @@ type Endpoints struct {
 //     updates are unsupported; names are validated like GCP (e.g. topic ids
 //     need at least 3 characters).
 type Cloud struct {
-	opts    Options
-	log     *slog.Logger
-	pubsub  *pubsubService
-	mu      sync.Mutex
+	opts     Options
+	log      *slog.Logger
+	pubsub   *pubsubService
+	services []service // all running services, pubsub included
+	mu       sync.Mutex
 	stopped bool
 	stopErr error
 }
@@ -132,13 +175,39 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Cloud{opts: opts, log: opts.Logger.With("component", "localcloud")}
-	ps, err := startPubSub(ctx, opts, c.log)
-	if err != nil {
-		c.Stop()
-		return nil, err
+	if opts.wants(ServicePubSub) {
+		ps, err := startPubSub(ctx, opts, c.log)
+		if err != nil {
+			c.Stop()
+			return nil, err
+		}
+		c.pubsub = ps
+		c.services = append(c.services, ps)
 	}
-	c.pubsub = ps
-	c.log.Info("local cloud started", "mode", mode, "pubsub", ps.describe())
+	// Each starter returns nil, nil when its service is not available in
+	// this mode (e.g. Spanner has no in-process fake).
+	starters := []struct {
+		name  Service
+		start func(context.Context, Options, *slog.Logger) (service, error)
+	}{
+		{ServiceStorage, startStorage},
+		{ServiceSpanner, startSpanner},
+		{ServiceBigtable, startBigtable},
+	}
+	for _, st := range starters {
+		if !opts.wants(st.name) {
+			continue
+		}
+		svc, err := st.start(ctx, opts, c.log)
+		if err != nil {
+			c.Stop()
+			return nil, fmt.Errorf("%s: %w", st.name, err)
+		}
+		if svc != nil {
+			c.services = append(c.services, svc)
+		}
+	}
+	c.log.Info("local cloud started", "mode", mode, "services", c.Describe())
 	return c, nil
 }
 
@@ -151,9 +220,8 @@ func (c *Cloud) Project() string { return c.opts.Project }
 // Endpoints returns the service addresses.
 func (c *Cloud) Endpoints() Endpoints {
 	var e Endpoints
-	if c.pubsub != nil {
-		e.PubSub = c.pubsub.addr
-		e.PubSubREST = c.pubsub.restURL()
+	for _, s := range c.services {
+		s.setEndpoints(&e)
 	}
 	return e
 }
@@ -162,8 +230,8 @@ func (c *Cloud) Endpoints() Endpoints {
 // its state is in memory.
 func (c *Cloud) Describe() string {
 	var lines []string
-	if c.pubsub != nil {
-		lines = append(lines, c.pubsub.describe())
+	for _, s := range c.services {
+		lines = append(lines, s.describe())
 	}
 	return strings.Join(lines, "\n")
 }
@@ -184,8 +252,8 @@ func (c *Cloud) PubSubClientOptions() []option.ClientOption {
 // nothing).
 func (c *Cloud) RecentOutput(n int) string {
 	var b strings.Builder
-	if c.pubsub != nil && c.pubsub.proc != nil {
-		fmt.Fprintf(&b, "--- %s ---\n%s\n", c.pubsub.proc.Spec(), c.pubsub.proc.Output(n))
+	for _, s := range c.services {
+		b.WriteString(s.output(n))
 	}
 	return b.String()
 }
@@ -200,9 +268,9 @@ func (c *Cloud) Stop() error {
 	}
 	c.stopped = true
 	var errs []error
-	if c.pubsub != nil {
-		if err := c.pubsub.stop(); err != nil {
-			errs = append(errs, fmt.Errorf("pubsub: %w", err))
+	for i := len(c.services) - 1; i >= 0; i-- {
+		if err := c.services[i].stop(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	c.stopErr = errors.Join(errs...)

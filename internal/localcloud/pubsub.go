@@ -91,12 +91,27 @@ func (s *pubsubService) describe() string {
 		impl, s.addr)
 }
 
-func (s *pubsubService) stop() error {
-	if s.proc != nil {
-		return s.proc.Stop()
+func (s *pubsubService) setEndpoints(e *Endpoints) {
+	e.PubSub = s.addr
+	e.PubSubREST = s.restURL()
+}
+
+func (s *pubsubService) output(n int) string {
+	if s.proc == nil {
+		return ""
 	}
-	if s.fake != nil {
-		return s.fake.Close()
+	return fmt.Sprintf("--- %s ---\n%s\n", s.proc.Spec(), s.proc.Output(n))
+}
+
+func (s *pubsubService) stop() error {
+	var err error
+	if s.proc != nil {
+		err = s.proc.Stop()
+	} else if s.fake != nil {
+		err = s.fake.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("pubsub: %w", err)
 	}
 	return nil
 }

@@ -209,7 +209,7 @@ func (e *Env) ProviderConfig(t testing.TB, name string, cloud *localcloud.Cloud)
 		Spec: corev1alpha1.ProviderConfigSpec{
 			ProjectID:   cloud.Project(),
 			Credentials: corev1alpha1.Credentials{Source: corev1alpha1.CredentialsNone},
-			Endpoints:   corev1alpha1.Endpoints{PubSub: cloud.Endpoints().PubSub},
+			Endpoints:   EndpointsOf(cloud),
 		},
 	}
 	pc.SetGroupVersionKind(corev1alpha1.GroupVersion.WithKind("ProviderConfig"))
@@ -218,6 +218,12 @@ func (e *Env) ProviderConfig(t testing.TB, name string, cloud *localcloud.Cloud)
 		t.Fatalf("apply ProviderConfig: %v", err)
 	}
 	return name
+}
+
+// EndpointsOf are a local cloud's endpoints as a ProviderConfig holds them.
+func EndpointsOf(cloud *localcloud.Cloud) corev1alpha1.Endpoints {
+	ep := cloud.Endpoints()
+	return corev1alpha1.Endpoints{PubSub: ep.PubSub, Storage: ep.Storage, Spanner: ep.Spanner, Bigtable: ep.Bigtable}
 }
 
 // Namespace creates a namespace whose objects use ProviderConfig pc. When

@@ -36,6 +36,50 @@ type ProviderConfigSpec struct {
 	// point at emulators. An empty field means Google's endpoint.
 	// +optional
 	Endpoints Endpoints `json:"endpoints,omitempty"`
+
+	// Postgres is the PostgreSQL server that the namespace's Database and
+	// Role objects live on (self-hosted, or a Cloud SQL instance's
+	// endpoint).
+	// +optional
+	Postgres *PostgresServer `json:"postgres,omitempty"`
+}
+
+// PostgresSSLMode is how infraplane connects to a PostgreSQL server.
+// +kubebuilder:validation:Enum=disable;require;verify-ca;verify-full
+type PostgresSSLMode string
+
+// PostgresServer says how to reach a PostgreSQL server as an administrator.
+type PostgresServer struct {
+	// Host name or IP address.
+	// +kubebuilder:validation:MinLength=1
+	Host string `json:"host"`
+	// Port, 5432 by default.
+	// +optional
+	// +kubebuilder:default=5432
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+	// Database to connect to for administration, "postgres" by default.
+	// +optional
+	// +kubebuilder:default=postgres
+	Database string `json:"database,omitempty"`
+	// SSLMode: disable, require, verify-ca or verify-full (default).
+	// +optional
+	// +kubebuilder:default=verify-full
+	SSLMode PostgresSSLMode `json:"sslMode,omitempty"`
+	// CredentialsSecretRef names a Secret with the administrator's
+	// "username" and "password" (and, for verify-ca/verify-full, an
+	// optional "ca.crt").
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+}
+
+// SecretReference names a Secret in a namespace (ProviderConfigs are
+// cluster-scoped, so the namespace is needed).
+type SecretReference struct {
+	// +kubebuilder:validation:MinLength=1
+	Namespace string `json:"namespace"`
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
 }
 
 // Credentials says how to authenticate to the cloud.
@@ -52,6 +96,16 @@ type Endpoints struct {
 	// PubSub endpoint, host:port.
 	// +optional
 	PubSub string `json:"pubsub,omitempty"`
+	// Storage is the Cloud Storage JSON API base URL, e.g.
+	// "http://127.0.0.1:4443/storage/v1/" for a local fake.
+	// +optional
+	Storage string `json:"storage,omitempty"`
+	// Spanner endpoint, host:port.
+	// +optional
+	Spanner string `json:"spanner,omitempty"`
+	// Bigtable endpoint (admin and data), host:port.
+	// +optional
+	Bigtable string `json:"bigtable,omitempty"`
 }
 
 // ProviderConfigStatus reports which namespaces use this config.
