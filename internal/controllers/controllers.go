@@ -15,6 +15,7 @@ import (
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/cloud/pubsub"
 	"github.com/infraplane/infraplane/internal/gitops"
+	"github.com/infraplane/infraplane/internal/importer"
 	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/provider"
 )
@@ -117,6 +118,19 @@ func Planners() ([]managed.Planner, func()) {
 		out[i] = k.planner()
 	}
 	return out, closeClients
+}
+
+// Importers returns the cloud listers of `infraplane import`, one per kind
+// that supports import; the func releases their cloud clients.
+func Importers() ([]importer.Lister, func()) {
+	var out []importer.Lister
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	return out, closeAll
 }
 
 // managedKinds is the one list of managed kinds.
