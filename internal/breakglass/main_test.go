@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +34,8 @@ import (
 )
 
 var env *testenv.Env
+
+var scenarios atomic.Int64
 
 // maxDuration is the platform cap these tests run with.
 const maxDuration = 2 * time.Hour
@@ -217,7 +221,10 @@ func newScenario(t *testing.T) *scenario {
 	t.Helper()
 	ctx := context.Background()
 	cloud := cloudtest.Fakes(t)
-	s := &scenario{cloud: cloud, ns: env.Namespace(t, env.ProviderConfig(t, "breakglass-fakes-"+strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), cloud)), repo: newRepo(t)}
+	// A ProviderConfig of its own per scenario: a namespace of an earlier
+	// run (-count) still being deleted must not reach this run's cloud.
+	pc := fmt.Sprintf("bg-%d", scenarios.Add(1)) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
+	s := &scenario{cloud: cloud, ns: env.Namespace(t, env.ProviderConfig(t, pc, cloud)), repo: newRepo(t)}
 	s.repo.push("orders pipeline", map[string]string{"pubsub/topic.yaml": topicYAML, "pubsub/subscription.yaml": subscriptionYAML})
 	s.gs = &corev1alpha1.GitSource{
 		ObjectMeta: metav1.ObjectMeta{Name: "infra", Namespace: s.ns},
