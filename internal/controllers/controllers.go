@@ -125,6 +125,9 @@ func Planners() ([]managed.Planner, func()) {
 func Importers() ([]importer.Lister, func()) {
 	var out []importer.Lister
 	var closers []func()
+	ps := pubsub.NewClients()
+	out = append(out, pubsub.TopicLister{Clients: ps}, pubsub.SubscriptionLister{Clients: ps})
+	closers = append(closers, ps.Close)
 	closeAll := func() {
 		for _, c := range closers {
 			c()

@@ -69,7 +69,7 @@ func (b *backend) start(t *testing.T) {
 	b.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		b.cloud, b.err = localcloud.Start(ctx, localcloud.Options{Mode: b.mode, LogDir: os.TempDir()})
+		b.cloud, b.err = localcloud.Start(ctx, localcloud.Options{Mode: b.mode, LogDir: os.TempDir(), Services: []localcloud.Service{localcloud.ServicePubSub}})
 		if b.err != nil {
 			return
 		}
