@@ -209,7 +209,10 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 	// A resource this object never created: try to create it first. Create
 	// is atomic where observe-then-create would race, and it saves a read
 	// on the common path. AlreadyExists falls through to the adoption rules.
-	if st.ResourceID == "" && writes {
+	// An object that asks to adopt expects the resource to be there: it is
+	// read first, so adopting (e.g. imported manifests) sends the cloud no
+	// write at all, not even a refused create.
+	if st.ResourceID == "" && writes && !spec.Adopt {
 		err := ext.Create(ctx, obj)
 		switch {
 		case err == nil:
