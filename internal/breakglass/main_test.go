@@ -199,6 +199,9 @@ type scenario struct {
 	subs  *pubsubapi.SubscriptionAdminClient
 }
 
+// The manifests abandon their cloud resources on deletion: each test's
+// cloud stops when the test ends, and deleting into a stopped cloud would
+// tie up the controllers' workers with retries while later tests run.
 const subscriptionYAML = `apiVersion: pubsub.infraplane.dev/v1alpha1
 kind: Subscription
 metadata:
@@ -208,13 +211,15 @@ spec:
   topicRef:
     name: orders
   ackDeadlineSeconds: 10 # seconds
+  deletionPolicy: Abandon
 `
 
 const topicYAML = `apiVersion: pubsub.infraplane.dev/v1alpha1
 kind: Topic
 metadata:
   name: orders
-spec: {}
+spec:
+  deletionPolicy: Abandon
 `
 
 func newScenario(t *testing.T) *scenario {
