@@ -36,7 +36,7 @@ func TestBadBreakGlassesAreRefused(t *testing.T) {
 		{"reason too short", func(r *breakglass.OpenRequest) { r.Reason = "fix" }, "spec.reason"},
 		{"over the cap", func(r *breakglass.OpenRequest) { r.Duration = 3 * time.Hour }, "longer than the 2h0m0s the platform allows"},
 		{"over 24h", func(r *breakglass.OpenRequest) { r.Duration = 48 * time.Hour }, "break-glass: duration 48h0m0s is longer than"},
-		{"unknown kind", func(r *breakglass.OpenRequest) { r.Targets = []string{"bucket/orders"} }, `unknown kind "Bucket" (a break-glass covers Subscription, Topic)`},
+		{"unknown kind", func(r *breakglass.OpenRequest) { r.Targets = []string{"widget/orders"} }, `unknown kind "Widget" (a break-glass covers `},
 		{"unknown object", func(r *breakglass.OpenRequest) { r.Targets = []string{"subscription/orders-wroker"} }, "no such Subscription in namespace " + s.ns},
 		{"selector matching nothing", func(r *breakglass.OpenRequest) { r.Targets, r.Selector = nil, "team=nobody" }, "matches no object"},
 	}
