@@ -145,6 +145,14 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 			case apierrors.IsNotFound(err):
 				return ctrl.Result{}, nil
 			case apierrors.IsConflict(err):
+				// A pass that created the resource must not lose that fact:
+				// the next pass would find it AlreadyExists and, for kinds
+				// without an ownership label, not know it is ours.
+				if id := obj.ManagedStatus().ResourceID; id != "" && before.ManagedStatus().ResourceID == "" {
+					if rerr := r.recordCreated(ctx, obj, id); rerr != nil {
+						return ctrl.Result{}, errors.Join(out.err, fmt.Errorf("recording the created resource: %w", rerr))
+					}
+				}
 				// Someone wrote in between: look again with fresh data.
 				observeReconcile(r.kind.Name, "conflict", start)
 				return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, out.err
@@ -522,6 +530,27 @@ func (r *Reconciler[T]) paused(ctx context.Context, obj Object) (bool, string, s
 		}
 	}
 	return false, "", ""
+}
+
+// recordCreated writes status.resourceID (and the pass's conditions) onto
+// a fresh copy of obj, after the pass's own status write lost a conflict.
+func (r *Reconciler[T]) recordCreated(ctx context.Context, obj T, id string) error {
+	conds := obj.ManagedStatus().Conditions
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		fresh := r.kind.New()
+		if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if fresh.ManagedStatus().ResourceID == id {
+			return nil
+		}
+		base := fresh.DeepCopyObject().(T)
+		fresh.ManagedStatus().ResourceID = id
+		for _, c := range conds {
+			meta.SetStatusCondition(&fresh.ManagedStatus().Conditions, c)
+		}
+		return r.client.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	})
 }
 
 // setHold sets Diverged=True while a hold policy holds the object; once
