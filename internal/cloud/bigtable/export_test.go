@@ -1,0 +1,5 @@
+package bigtable
+
+// RenderGCRule lets the tests compare rules in the canonical form status
+// and conditions use.
+var RenderGCRule = renderGCRule
