@@ -1,0 +1,161 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+)
+
+// RoleSpec is the desired state of a PostgreSQL role. Only safe attributes
+// are offered: a Role is never a superuser, never creates roles, never
+// replicates and never bypasses row-level security.
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new name is a new role"
+type RoleSpec struct {
+	commonv1.ManagedSpec `json:",inline"`
+
+	// Login lets the role log in (a user); false makes it a group role.
+	// +optional
+	Login bool `json:"login,omitempty"`
+
+	// PasswordSecretRef is the Secret, in this namespace, holding the
+	// role's password. A missing Secret is created with a generated
+	// password (and owned by this Role); an existing one is used as is.
+	// Changing the Secret's value changes the password. Unset: the role has
+	// no password managed by infraplane.
+	// +optional
+	PasswordSecretRef *PasswordSecretRef `json:"passwordSecretRef,omitempty"`
+
+	// ConnectionLimit is the most concurrent connections of the role; -1
+	// (default) means no limit.
+	// +optional
+	// +kubebuilder:default=-1
+	// +kubebuilder:validation:Minimum=-1
+	ConnectionLimit *int32 `json:"connectionLimit,omitempty"`
+
+	// Inherit makes the role use the privileges of the roles it is a
+	// member of (default true).
+	// +optional
+	// +kubebuilder:default=true
+	Inherit *bool `json:"inherit,omitempty"`
+
+	// CreateDB lets the role create databases.
+	// +optional
+	CreateDB bool `json:"createdb,omitempty"`
+
+	// MemberOf lists the roles this role is a member of. Superuser roles
+	// are refused (membership would let it become superuser), and so are
+	// the predefined roles that reach the server's files or programs.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.all(r, !(r in ['pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program']))",message="memberOf cannot include pg_read_server_files, pg_write_server_files or pg_execute_server_program: they give access to the server's files and programs"
+	MemberOf []string `json:"memberOf,omitempty"`
+
+	// Privileges are the role's privileges on databases. Privileges the
+	// role was granted directly on a database that is not listed (or not
+	// listed here) are revoked.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Privileges []DatabasePrivileges `json:"privileges,omitempty"`
+}
+
+// PasswordSecretRef names a key of a Secret in the Role's namespace.
+type PasswordSecretRef struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key in the Secret's data, "password" by default.
+	// +optional
+	// +kubebuilder:default=password
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]{1,253}$`
+	Key string `json:"key,omitempty"`
+}
+
+// DatabasePrivilege is a privilege on a database.
+// +kubebuilder:validation:Enum=CONNECT;CREATE;TEMPORARY
+type DatabasePrivilege string
+
+// DatabasePrivileges grants privileges on one database.
+type DatabasePrivileges struct {
+	// DatabaseRef is a Database in this namespace (name) or an existing
+	// database's name (external).
+	DatabaseRef commonv1.ResourceRef `json:"databaseRef"`
+	// Privileges granted on it.
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	Privileges []DatabasePrivilege `json:"privileges"`
+}
+
+// RoleObservation is what the server reported about the role.
+type RoleObservation struct {
+	// +optional
+	Login bool `json:"login,omitempty"`
+	// +optional
+	ConnectionLimit int32 `json:"connectionLimit"`
+	// +optional
+	Inherit bool `json:"inherit,omitempty"`
+	// +optional
+	CreateDB bool `json:"createdb,omitempty"`
+	// Superuser is reported so that a role made superuser behind
+	// infraplane's back shows; infraplane never sets it.
+	// +optional
+	Superuser bool `json:"superuser,omitempty"`
+	// +optional
+	MemberOf []string `json:"memberOf,omitempty"`
+	// Privileges granted directly, per database: "db: CONNECT,CREATE".
+	// +optional
+	Privileges []string `json:"privileges,omitempty"`
+}
+
+// RoleStatus is the observed state of a role.
+type RoleStatus struct {
+	commonv1.ManagedStatus `json:",inline"`
+
+	// Observed is what the server reported on the last read.
+	// +optional
+	Observed *RoleObservation `json:"observed,omitempty"`
+
+	// PasswordHash identifies the password last set from the Secret (a
+	// salted SHA-256, never the password), so a changed Secret is noticed.
+	// +optional
+	PasswordHash string `json:"passwordHash,omitempty"`
+}
+
+// Role is a PostgreSQL role (a user when login is true). metadata.name is
+// the role name unless spec.resourceID says otherwise.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories={infraplane,postgres},shortName=pgrole
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() <= 63 && !self.metadata.name.startsWith('pg_'))",message="metadata.name is used as the role name: it must be at most 63 characters and not start with 'pg_' (or set spec.resourceID)"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || (self.spec.resourceID.size() <= 63 && !self.spec.resourceID.startsWith('pg_'))",message="spec.resourceID is the role name: at most 63 characters, not starting with 'pg_' (reserved by PostgreSQL)"
+// +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
+// +kubebuilder:printcolumn:name="DRIFTED",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`
+// +kubebuilder:printcolumn:name="LOGIN",type=boolean,JSONPath=`.spec.login`
+// +kubebuilder:printcolumn:name="REASON",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`,priority=1
+// +kubebuilder:printcolumn:name="RESOURCE",type=string,JSONPath=`.status.selfLink`,priority=1
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+type Role struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +kubebuilder:default={}
+	Spec   RoleSpec   `json:"spec,omitempty"`
+	Status RoleStatus `json:"status,omitempty"`
+}
+
+// RoleList is a list of roles.
+// +kubebuilder:object:root=true
+type RoleList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Role `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Role{}, &RoleList{})
+}

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
+)
+
+// passwordKey is the Secret key of a Role's password.
+func passwordKey(r *postgresv1.Role) string {
+	if k := r.Spec.PasswordSecretRef.Key; k != "" {
+		return k
+	}
+	return "password"
+}
+
+// passwordHash identifies a password applied to a role, for status: salted
+// with the Role's UID so equal passwords of two roles do not look alike,
+// and never the password itself.
+func passwordHash(r *postgresv1.Role, password string) string {
+	sum := sha256.Sum256([]byte(string(r.UID) + "\x00" + password))
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
+// readSecret reads the Role's password Secret: through the cache, then
+// (not found there) straight from the API server, so a Secret created a
+// moment ago is not taken for a missing one.
+func (c *roleClient) readSecret(ctx context.Context, r *postgresv1.Role) (*corev1.Secret, error) {
+	key := types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.PasswordSecretRef.Name}
+	var sec corev1.Secret
+	err := c.env.Provider.Reader.Get(ctx, key, &sec)
+	if apierrors.IsNotFound(err) {
+		if _, api := c.clients.kubeClients(); api != nil {
+			err = api.Get(ctx, key, &sec)
+		}
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
+	}
+	return &sec, nil
+}
+
+// passwordState is what the spec asks the password to be, comparable with
+// status.passwordHash: the hash of the Secret's value, or why there is none.
+func (c *roleClient) passwordState(ctx context.Context, r *postgresv1.Role) (string, error) {
+	sec, err := c.readSecret(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	if sec == nil {
+		return fmt.Sprintf("a new password in Secret %q (missing)", r.Spec.PasswordSecretRef.Name), nil
+	}
+	v := sec.Data[passwordKey(r)]
+	if len(v) == 0 {
+		return fmt.Sprintf("Secret %q has no key %q", sec.Name, passwordKey(r)), nil
+	}
+	return passwordHash(r, string(v)), nil
+}
+
+// ensurePassword returns the password from the Role's Secret, creating the
+// Secret (owned by the Role) with a generated password when it is missing.
+func (c *roleClient) ensurePassword(ctx context.Context, r *postgresv1.Role) (string, error) {
+	ref := r.Spec.PasswordSecretRef
+	sec, err := c.readSecret(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	if sec != nil {
+		v := sec.Data[passwordKey(r)]
+		if len(v) == 0 {
+			return "", status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q has no key %q (or it is empty)", ref.Name, passwordKey(r))
+		}
+		if err := checkText("spec.passwordSecretRef", string(v)); err != nil {
+			return "", err
+		}
+		return string(v), nil
+	}
+	kube, _ := c.clients.kubeClients()
+	if kube == nil {
+		return "", status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q does not exist, and this process cannot create it", ref.Name)
+	}
+	password, err := generatePassword()
+	if err != nil {
+		return "", err
+	}
+	sec = &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ref.Name, Namespace: r.Namespace,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: postgresv1.GroupVersion.String(), Kind: "Role", Name: r.Name, UID: r.UID,
+				BlockOwnerDeletion: ptr.To(false),
+			}},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{passwordKey(r): []byte(password)},
+	}
+	if err := kube.Create(ctx, sec); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return "", status.Errorf(codes.Unavailable, "spec.passwordSecretRef: Secret %q was just created by someone else; reading it on the next try", ref.Name)
+		}
+		return "", fmt.Errorf("creating Secret %q: %w", ref.Name, err)
+	}
+	return password, nil
+}
+
+// generatePassword returns 32 random bytes, base64url: 43 characters that
+// need no quoting anywhere a password goes (URLs, .pgpass, shells).
+func generatePassword() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

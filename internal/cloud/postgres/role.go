@@ -1,0 +1,369 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
+	"github.com/infraplane/infraplane/internal/managed"
+)
+
+// RoleKind describes Role to the generic reconciler.
+func RoleKind(clients *Clients) managed.Kind[*postgresv1.Role] {
+	return managed.Kind[*postgresv1.Role]{
+		Name:    "Role",
+		New:     func() *postgresv1.Role { return &postgresv1.Role{} },
+		NewList: func() client.ObjectList { return &postgresv1.RoleList{} },
+		Connector: managed.ConnectorFunc[*postgresv1.Role](func(ctx context.Context, _ *postgresv1.Role, env managed.Env) (managed.ExternalClient[*postgresv1.Role], error) {
+			s, err := clients.get(ctx, env.Provider)
+			if err != nil {
+				return nil, err
+			}
+			return &roleClient{s: s, env: env, name: env.ResourceID, clients: clients}, nil
+		}),
+		References: roleReferences,
+		Targets:    []managed.ReferenceTarget{DatabaseTarget},
+	}
+}
+
+// RoleTarget lets other kinds reference roles; a role's cloud name is its
+// name.
+var RoleTarget = managed.ReferenceTarget{Kind: "Role", New: func() managed.Object { return &postgresv1.Role{} }, CloudName: bareName}
+
+func privilegeRefField(i int) string { return fmt.Sprintf("spec.privileges[%d].databaseRef", i) }
+
+func roleReferences(r *postgresv1.Role) []managed.Reference {
+	var refs []managed.Reference
+	for i, p := range r.Spec.Privileges {
+		refs = append(refs, managed.Reference{Field: privilegeRefField(i), Ref: p.DatabaseRef, Target: DatabaseTarget})
+	}
+	return refs
+}
+
+// Role spec fields the client diffs.
+const (
+	fieldLogin     = "spec.login"
+	fieldConnLimit = "spec.connectionLimit"
+	fieldInherit   = "spec.inherit"
+	fieldCreateDB  = "spec.createdb"
+	fieldMemberOf  = "spec.memberOf"
+	fieldPrivs     = "spec.privileges"
+	fieldPassword  = "spec.passwordSecretRef"
+)
+
+type roleClient struct {
+	s       *server
+	env     managed.Env
+	name    string
+	clients *Clients
+}
+
+func (c *roleClient) Name() string { return c.name }
+
+// roleRow is a role as pg_roles has it.
+type roleRow struct {
+	oid                                 uint32
+	login, inherit, createDB, superuser bool
+	connLimit                           int32
+	comment                             string
+	memberOf                            []string
+}
+
+const roleQuery = `SELECT r.oid, r.rolcanlogin, r.rolinherit, r.rolcreatedb, r.rolsuper, r.rolconnlimit,
+	coalesce(shobj_description(r.oid, 'pg_authid'), ''),
+	array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1)
+FROM pg_roles r WHERE r.rolname = $1`
+
+func (c *roleClient) read(ctx context.Context) (*roleRow, error) {
+	var r roleRow
+	found, err := c.s.queryRow(ctx, roleQuery, []any{c.name}, &r.oid, &r.login, &r.inherit, &r.createDB, &r.superuser, &r.connLimit, &r.comment, &r.memberOf)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// grantsQuery lists the privileges granted directly to a role on each
+// database (an owner's implicit privileges are not grants).
+const grantsQuery = `SELECT d.datname::text, a.privilege_type
+FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+WHERE a.grantee = $1 AND a.grantee <> d.datdba ORDER BY 1, 2`
+
+// grants maps database name to privileges.
+type grants map[string][]string
+
+func (c *roleClient) grants(ctx context.Context, oid uint32) (grants, error) {
+	out := grants{}
+	var db, priv string
+	err := c.s.queryRows(ctx, grantsQuery, []any{oid}, []any{&db, &priv}, func() error {
+		out[db] = append(out[db], priv)
+		return nil
+	})
+	return out, err
+}
+
+func (g grants) render() []string {
+	var out []string
+	for _, db := range slices.Sorted(maps.Keys(g)) {
+		out = append(out, db+": "+renderSet(g[db]))
+	}
+	return out
+}
+
+// desiredGrants is the spec's privileges, by resolved database name.
+func (c *roleClient) desiredGrants(r *postgresv1.Role) grants {
+	out := grants{}
+	for i, p := range r.Spec.Privileges {
+		db := c.env.Refs[privilegeRefField(i)]
+		for _, priv := range p.Privileges {
+			if !slices.Contains(out[db], string(priv)) {
+				out[db] = append(out[db], string(priv))
+			}
+		}
+	}
+	return out
+}
+
+func inheritOf(r *postgresv1.Role) bool { return r.Spec.Inherit == nil || *r.Spec.Inherit }
+
+func (c *roleClient) Observe(ctx context.Context, r *postgresv1.Role) (managed.Observation, error) {
+	if err := checkName("spec.resourceID", c.name); err != nil {
+		return managed.Observation{}, err
+	}
+	row, err := c.read(ctx)
+	if err != nil {
+		return managed.Observation{}, err
+	}
+	if row == nil {
+		r.Status.Observed = nil
+		return managed.Observation{}, nil
+	}
+	have, err := c.grants(ctx, row.oid)
+	if err != nil {
+		return managed.Observation{}, err
+	}
+	r.Status.Observed = &postgresv1.RoleObservation{
+		Login: row.login, ConnectionLimit: row.connLimit, Inherit: row.inherit, CreateDB: row.createDB,
+		Superuser: row.superuser, MemberOf: row.memberOf, Privileges: have.render(),
+	}
+
+	sp := r.Spec
+	var d differ
+	d.addBool(fieldLogin, sp.Login, row.login)
+	d.add(fieldConnLimit, strconv.Itoa(int(connLimit(sp.ConnectionLimit))), strconv.Itoa(int(row.connLimit)), false)
+	d.addBool(fieldInherit, inheritOf(r), row.inherit)
+	d.addBool(fieldCreateDB, sp.CreateDB, row.createDB)
+	d.add(fieldMemberOf, renderSet(sp.MemberOf), renderSet(row.memberOf), false)
+	d.add(fieldPrivs, strings.Join(c.desiredGrants(r).render(), "; "), strings.Join(have.render(), "; "), false)
+	if sp.PasswordSecretRef != nil {
+		want, err := c.passwordState(ctx, r)
+		if err != nil {
+			return managed.Observation{}, err
+		}
+		d.add(fieldPassword, want, r.Status.PasswordHash, false)
+	}
+	return managed.Observation{Exists: true, Owner: ownerOf(row.comment), Diff: d.out}, nil
+}
+
+// attributes renders the role attributes of the spec. The unsafe ones
+// are always off.
+func attributes(r *postgresv1.Role) string {
+	flag := func(on bool, name string) string {
+		if on {
+			return name
+		}
+		return "NO" + name
+	}
+	return strings.Join([]string{
+		flag(r.Spec.Login, "LOGIN"), flag(inheritOf(r), "INHERIT"), flag(r.Spec.CreateDB, "CREATEDB"),
+		"CONNECTION LIMIT " + strconv.Itoa(int(connLimit(r.Spec.ConnectionLimit))),
+	}, " ")
+}
+
+func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
+	if err := checkName("spec.resourceID", c.name); err != nil {
+		return err
+	}
+	if err := c.checkMemberships(ctx, r.Spec.MemberOf); err != nil {
+		return err
+	}
+	stmt := "CREATE ROLE " + ident(c.name) + " WITH NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS " + attributes(r)
+	var hash string
+	if r.Spec.PasswordSecretRef != nil {
+		password, err := c.ensurePassword(ctx, r)
+		if err != nil {
+			return err
+		}
+		stmt += " PASSWORD " + literal(password)
+		hash = passwordHash(r, password)
+	}
+	if err := c.s.exec(ctx, "CREATE ROLE", stmt); err != nil {
+		return err
+	}
+	r.Status.PasswordHash = hash
+	if err := c.s.exec(ctx, "COMMENT ON ROLE", "COMMENT ON ROLE "+ident(c.name)+" IS "+literal(ownerComment(c.env.Owner))); err != nil {
+		return err
+	}
+	if err := c.syncMemberships(ctx, r.Spec.MemberOf, nil); err != nil {
+		return err
+	}
+	if err := c.syncGrants(ctx, c.desiredGrants(r), grants{}); err != nil {
+		return err
+	}
+	_, err := c.Observe(ctx, r)
+	return err
+}
+
+func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []managed.FieldDiff) error {
+	if has(diff, fieldLogin) || has(diff, fieldConnLimit) || has(diff, fieldInherit) || has(diff, fieldCreateDB) {
+		if err := c.s.exec(ctx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH "+attributes(r)); err != nil {
+			return err
+		}
+	}
+	if has(diff, fieldMemberOf) || has(diff, fieldPrivs) {
+		row, err := c.read(ctx)
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			return fmt.Errorf("role %q disappeared during the update", c.name)
+		}
+		if err := c.syncMemberships(ctx, r.Spec.MemberOf, row.memberOf); err != nil {
+			return err
+		}
+		have, err := c.grants(ctx, row.oid)
+		if err != nil {
+			return err
+		}
+		if err := c.syncGrants(ctx, c.desiredGrants(r), have); err != nil {
+			return err
+		}
+	}
+	if has(diff, fieldPassword) {
+		password, err := c.ensurePassword(ctx, r)
+		if err != nil {
+			return err
+		}
+		if err := c.s.exec(ctx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH PASSWORD "+literal(password)); err != nil {
+			return err
+		}
+		r.Status.PasswordHash = passwordHash(r, password)
+	}
+	_, err := c.Observe(ctx, r)
+	return err
+}
+
+// checkMemberships refuses membership in a superuser role: a member could
+// SET ROLE to it and become superuser.
+func (c *roleClient) checkMemberships(ctx context.Context, want []string) error {
+	if len(want) == 0 {
+		return nil
+	}
+	for _, g := range want {
+		if err := checkName(fieldMemberOf, g); err != nil {
+			return err
+		}
+	}
+	var supers []string
+	var name string
+	err := c.s.queryRows(ctx, "SELECT rolname::text FROM pg_roles WHERE rolsuper AND rolname = ANY($1) ORDER BY 1", []any{want}, []any{&name}, func() error {
+		supers = append(supers, name)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(supers) > 0 {
+		return invalid(fieldMemberOf, "%s: superuser roles are refused (a member could become superuser)", strings.Join(supers, ", "))
+	}
+	return nil
+}
+
+func (c *roleClient) syncMemberships(ctx context.Context, want, have []string) error {
+	var add []string
+	for _, g := range want {
+		if !slices.Contains(have, g) {
+			add = append(add, g)
+		}
+	}
+	if err := c.checkMemberships(ctx, add); err != nil {
+		return err
+	}
+	for _, g := range add {
+		if err := c.s.exec(ctx, "GRANT", "GRANT "+ident(g)+" TO "+ident(c.name)); err != nil {
+			return err
+		}
+	}
+	for _, g := range have {
+		if !slices.Contains(want, g) {
+			if err := c.s.exec(ctx, "REVOKE", "REVOKE "+ident(g)+" FROM "+ident(c.name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// privilegeKeywords are the only privileges written into statements
+// (the schema allows no others; this keeps it so).
+var privilegeKeywords = []string{"CONNECT", "CREATE", "TEMPORARY"}
+
+func (c *roleClient) syncGrants(ctx context.Context, want, have grants) error {
+	for _, db := range slices.Sorted(maps.Keys(want)) {
+		if err := checkName(fieldPrivs, db); err != nil {
+			return err
+		}
+		var add []string
+		for _, p := range want[db] {
+			if !slices.Contains(privilegeKeywords, p) {
+				return invalid(fieldPrivs, "unknown privilege %q", p)
+			}
+			if !slices.Contains(have[db], p) {
+				add = append(add, p)
+			}
+		}
+		if len(add) > 0 {
+			if err := c.s.exec(ctx, "GRANT", "GRANT "+strings.Join(add, ", ")+" ON DATABASE "+ident(db)+" TO "+ident(c.name)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, db := range slices.Sorted(maps.Keys(have)) {
+		var drop []string
+		for _, p := range have[db] {
+			if slices.Contains(privilegeKeywords, p) && !slices.Contains(want[db], p) {
+				drop = append(drop, p)
+			}
+		}
+		if len(drop) > 0 {
+			if err := c.s.exec(ctx, "REVOKE", "REVOKE "+strings.Join(drop, ", ")+" ON DATABASE "+ident(db)+" FROM "+ident(c.name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *roleClient) Delete(ctx context.Context, _ *postgresv1.Role) error {
+	row, err := c.read(ctx)
+	if err != nil || row == nil {
+		return err
+	}
+	// A role with privileges on a database cannot be dropped: revoke them
+	// first. A role that still owns a database is refused by the server
+	// (FailedPrecondition, with its message).
+	have, err := c.grants(ctx, row.oid)
+	if err != nil {
+		return err
+	}
+	if err := c.syncGrants(ctx, grants{}, have); err != nil {
+		return err
+	}
+	return c.s.exec(ctx, "DROP ROLE", "DROP ROLE IF EXISTS "+ident(c.name))
+}
