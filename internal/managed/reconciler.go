@@ -2,6 +2,7 @@ package managed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -532,10 +534,14 @@ func (r *Reconciler[T]) paused(ctx context.Context, obj Object) (bool, string, s
 	return false, "", ""
 }
 
-// recordCreated writes status.resourceID (and the pass's conditions) onto
-// a fresh copy of obj, after the pass's own status write lost a conflict.
+// recordCreated writes the pass's whole status (status.resourceID above
+// all, and kind-specific fields the delete path may need) onto the fresh
+// object, after the pass's own status write lost a conflict.
 func (r *Reconciler[T]) recordCreated(ctx context.Context, obj T, id string) error {
-	conds := obj.ManagedStatus().Conditions
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		fresh := r.kind.New()
 		if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); err != nil {
@@ -544,12 +550,14 @@ func (r *Reconciler[T]) recordCreated(ctx context.Context, obj T, id string) err
 		if fresh.ManagedStatus().ResourceID == id {
 			return nil
 		}
-		base := fresh.DeepCopyObject().(T)
-		fresh.ManagedStatus().ResourceID = id
-		for _, c := range conds {
-			meta.SetStatusCondition(&fresh.ManagedStatus().Conditions, c)
+		patch, err := json.Marshal(map[string]any{
+			"metadata": map[string]any{"resourceVersion": fresh.GetResourceVersion()},
+			"status":   u["status"],
+		})
+		if err != nil {
+			return err
 		}
-		return r.client.Status().Patch(ctx, fresh, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		return r.client.Status().Patch(ctx, fresh, client.RawPatch(types.MergePatchType, patch))
 	})
 }
 
