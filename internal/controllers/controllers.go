@@ -10,10 +10,18 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
+	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
+	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
+	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
 
 	"github.com/infraplane/infraplane/internal/breakglass"
+	"github.com/infraplane/infraplane/internal/cloud/bigtable"
+	"github.com/infraplane/infraplane/internal/cloud/postgres"
 	"github.com/infraplane/infraplane/internal/cloud/pubsub"
+	"github.com/infraplane/infraplane/internal/cloud/spanner"
+	"github.com/infraplane/infraplane/internal/cloud/storage"
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/importer"
 	"github.com/infraplane/infraplane/internal/managed"
@@ -62,7 +70,11 @@ func ManagedKinds() breakglass.Kinds {
 // RefKinds are the managed kinds that references (xxxRef: {name}) may
 // point at, for the syncer's and validate's reference checks.
 var RefKinds = map[string]schema.GroupVersionKind{
-	"Topic": pubsubv1.GroupVersion.WithKind("Topic"),
+	"Topic":           pubsubv1.GroupVersion.WithKind("Topic"),
+	"Bucket":          storagev1.GroupVersion.WithKind("Bucket"),
+	"SpannerInstance": spannerv1.GroupVersion.WithKind("SpannerInstance"),
+	"Database":        postgresv1.GroupVersion.WithKind("Database"),
+	"Role":            postgresv1.GroupVersion.WithKind("Role"),
 }
 
 // Setup registers every kind. The returned func releases cloud clients;
@@ -120,14 +132,34 @@ func Planners() ([]managed.Planner, func()) {
 	return out, closeClients
 }
 
+// ImportOptions are what some kinds' listers need besides a ProviderConfig.
+type ImportOptions struct {
+	// BigtableInstances to list tables of ("projects/P/instances/I" or an
+	// instance id in the ProviderConfig's project).
+	BigtableInstances []string
+}
+
 // Importers returns the cloud listers of `infraplane import`, one per kind
 // that supports import; the func releases their cloud clients.
-func Importers() ([]importer.Lister, func()) {
+func Importers(o ImportOptions) ([]importer.Lister, func()) {
 	var out []importer.Lister
 	var closers []func()
 	ps := pubsub.NewClients()
 	out = append(out, pubsub.TopicLister{Clients: ps}, pubsub.SubscriptionLister{Clients: ps})
 	closers = append(closers, ps.Close)
+	st := storage.NewClients()
+	out = append(out, storage.BucketLister{Clients: st})
+	closers = append(closers, st.Close)
+	pg := postgres.NewClients()
+	out = append(out, postgres.DatabaseLister(pg), postgres.RoleLister(pg))
+	closers = append(closers, pg.Close)
+	sp := spanner.NewClients()
+	out = append(out, spanner.InstanceLister{Clients: sp}, spanner.DatabaseLister{Clients: sp})
+	closers = append(closers, sp.Close)
+	// Tables are listed per instance: the CLI sets Instances from --bigtable-instance.
+	bt := bigtable.NewClients()
+	out = append(out, bigtable.NewTableLister(bt, o.BigtableInstances))
+	closers = append(closers, bt.Close)
 	closeAll := func() {
 		for _, c := range closers {
 			c()
@@ -139,10 +171,20 @@ func Importers() ([]importer.Lister, func()) {
 // managedKinds is the one list of managed kinds.
 func managedKinds() ([]registration, func()) {
 	ps := pubsub.NewClients()
+	bt := bigtable.NewClients()
+	pg := postgres.NewClients()
+	sp := spanner.NewClients()
+	st := storage.NewClients()
 	return []registration{
 		kind[*pubsubv1.Topic]{pubsub.TopicKind(ps), pubsubv1.GroupVersion},
 		kind[*pubsubv1.Subscription]{pubsub.SubscriptionKind(ps), pubsubv1.GroupVersion},
-	}, ps.Close
+		kind[*storagev1.Bucket]{storage.BucketKind(st), storagev1.GroupVersion},
+		kind[*spannerv1.SpannerInstance]{spanner.InstanceKind(sp), spannerv1.GroupVersion},
+		kind[*spannerv1.SpannerDatabase]{spanner.DatabaseKind(sp), spannerv1.GroupVersion},
+		kind[*bigtablev1.BigtableTable]{bigtable.TableKind(bt), bigtablev1.GroupVersion},
+		withManager{kind[*postgresv1.Database]{postgres.DatabaseKind(pg), postgresv1.GroupVersion}, pg.Bind},
+		withManager{kind[*postgresv1.Role]{postgres.RoleKind(pg), postgresv1.GroupVersion}, pg.BindRole},
+	}, func() { ps.Close(); st.Close(); sp.Close(); bt.Close(); pg.Close() }
 }
 
 // registration hides each kind's Go type behind what this package needs.
@@ -164,3 +206,15 @@ func (k kind[T]) setup(mgr ctrl.Manager, providers *provider.Resolver, opts mana
 }
 
 func (k kind[T]) planner() managed.Planner { return k.k.Planner(k.gvk().GroupKind()) }
+
+// withManager is a kind whose cloud client also needs the manager (the
+// PostgreSQL kinds read and create Secrets) and may add watches.
+type withManager struct {
+	registration
+	bind func(mgr ctrl.Manager, opts *managed.Options)
+}
+
+func (w withManager) setup(mgr ctrl.Manager, providers *provider.Resolver, opts managed.Options) error {
+	w.bind(mgr, &opts)
+	return w.registration.setup(mgr, providers, opts)
+}

@@ -155,8 +155,8 @@ type Cloud struct {
 	pubsub   *pubsubService
 	services []service // all running services, pubsub included
 	mu       sync.Mutex
-	stopped bool
-	stopErr error
+	stopped  bool
+	stopErr  error
 }
 
 // Start starts the local cloud. On error, whatever had been started is

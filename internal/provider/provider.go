@@ -28,6 +28,12 @@ type Config struct {
 	Credentials corev1alpha1.CredentialsSource
 	// Endpoints are per-service overrides.
 	Endpoints corev1alpha1.Endpoints
+	// Postgres is the PostgreSQL server of the Database and Role kinds
+	// (nil: none configured).
+	Postgres *corev1alpha1.PostgresServer
+	// Reader is what resolved this config; kinds read the Secrets the
+	// config refers to (PostgreSQL credentials) through it.
+	Reader client.Reader
 
 	// version changes whenever the ProviderConfig changes, so cached cloud
 	// clients built from an older version are not reused.
@@ -94,6 +100,8 @@ func (r *Resolver) fromObject(pc *corev1alpha1.ProviderConfig) *Config {
 		ProjectID:   pc.Spec.ProjectID,
 		Credentials: creds,
 		Endpoints:   pc.Spec.Endpoints,
+		Postgres:    pc.Spec.Postgres,
+		Reader:      r.reader,
 		version:     pc.ResourceVersion,
 		limits:      r.limitsFor(pc.Name),
 	}
@@ -134,4 +142,22 @@ func (l *limits) forService(service string) *rate.Limiter {
 		l.by[service] = lim
 	}
 	return lim
+}
+
+// ByName returns the ProviderConfig called name.
+func (r *Resolver) ByName(ctx context.Context, name string) (*Config, error) {
+	var pc corev1alpha1.ProviderConfig
+	if err := r.reader.Get(ctx, types.NamespacedName{Name: name}, &pc); err != nil {
+		return nil, fmt.Errorf("reading ProviderConfig %q: %w", name, err)
+	}
+	return r.fromObject(&pc), nil
+}
+
+// WithProject returns a copy of c for another project (same credentials
+// and endpoints).
+func (c *Config) WithProject(project string) *Config {
+	cp := *c
+	cp.ProjectID = project
+	cp.version += "/" + project
+	return &cp
 }

@@ -8,8 +8,12 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
+	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
+	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
 )
 
 // New returns a scheme with all of infraplane's kinds registered.
@@ -19,5 +23,9 @@ func New() *runtime.Scheme {
 	utilruntime.Must(apiextensionsv1.AddToScheme(s))
 	utilruntime.Must(corev1alpha1.AddToScheme(s))
 	utilruntime.Must(pubsubv1.AddToScheme(s))
+	utilruntime.Must(bigtablev1.AddToScheme(s))
+	utilruntime.Must(postgresv1.AddToScheme(s))
+	utilruntime.Must(spannerv1.AddToScheme(s))
+	utilruntime.Must(storagev1.AddToScheme(s))
 	return s
 }

@@ -40,7 +40,7 @@ func TestImportAdoptsWithoutCloudWrites(t *testing.T) {
 		clients := pubsub.NewClients()
 		defer clients.Close()
 		found, _, err := importer.Collect(ctx, importer.Options{
-			Listers: []importer.Lister{pubsub.TopicLister{Clients: clients}, pubsub.SubscriptionLister{Clients: clients}},
+			Listers:  []importer.Lister{pubsub.TopicLister{Clients: clients}, pubsub.SubscriptionLister{Clients: clients}},
 			Provider: p, Namespace: s.ns,
 		})
 		if err != nil {
@@ -114,4 +114,3 @@ func containsSkip(ss []importer.Skipped, selfLink string) bool {
 	}
 	return false
 }
-
