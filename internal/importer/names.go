@@ -4,8 +4,12 @@ import (
 	"regexp"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	"github.com/infraplane/infraplane/internal/managed"
 )
 
 var notName = regexp.MustCompile(`[^a-z0-9.-]+`)
@@ -37,4 +41,30 @@ func Manifest(obj runtime.Object) (*unstructured.Unstructured, error) {
 		delete(md, "creationTimestamp")
 	}
 	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// SetIdentity names an imported object after the cloud id (setting
+// spec.resourceID when the id is no valid object name, see ObjectName) and
+// marks it for adoption.
+func SetIdentity(md *metav1.ObjectMeta, spec *commonv1.ManagedSpec, id string) {
+	name, same := ObjectName(id)
+	md.Name = name
+	if !same {
+		spec.ResourceID = id
+	}
+	spec.Adopt = true
+}
+
+// Labels are the user's labels of a cloud resource (infraplane's own left
+// out) as spec labels; nil when there are none, so the manifest omits them.
+func Labels(m map[string]string) map[string]commonv1.LabelValue {
+	user := managed.UserLabels(m)
+	if len(user) == 0 {
+		return nil
+	}
+	out := make(map[string]commonv1.LabelValue, len(user))
+	for k, v := range user {
+		out[k] = commonv1.LabelValue(v)
+	}
+	return out
 }

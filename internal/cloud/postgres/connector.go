@@ -40,25 +40,24 @@ const (
 // Clients caches one connection pool per ProviderConfig version and
 // credentials Secret version: connecting is expensive, reconciling often.
 type Clients struct {
-	mu     sync.Mutex
-	byName map[string]*server // ProviderConfig name -> pool of its newest version
+	cache provider.ClientCache[*server]
 
 	// kube writes the password Secrets Roles generate; apiReader reads
 	// them past the cache. Both are set by Bind; nil outside a manager.
+	mu        sync.Mutex
 	kube      client.Client
 	apiReader client.Reader
 }
 
 // server is one administrator connection pool.
 type server struct {
-	key     string
 	pool    *connPool
 	admin   string // the administrator's role name
 	adminDB string
 }
 
 // NewClients returns an empty cache.
-func NewClients() *Clients { return &Clients{byName: map[string]*server{}} }
+func NewClients() *Clients { return &Clients{} }
 
 // Bind gives the clients the manager's client, for the Secrets a Role
 // creates. It is called when the kind is set up with a manager.
@@ -100,21 +99,14 @@ func (c *Clients) get(ctx context.Context, p *provider.Config) (*server, error) 
 	}
 	key := p.Key() + "/" + sec.ResourceVersion
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cur, ok := c.byName[p.Name]; ok && cur.key == key {
-		return cur, nil
-	}
-	cfg, err := poolConfig(pg, &sec)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "ProviderConfig %q: %v", p.Name, err)
-	}
-	if old, ok := c.byName[p.Name]; ok {
-		old.pool.close()
-	}
-	s := &server{key: key, pool: newConnPool(cfg, poolSize), admin: cfg.User, adminDB: cfg.Database}
-	c.byName[p.Name] = s
-	return s, nil
+	return c.cache.Get(p.Name, key, func() (*server, func(), error) {
+		cfg, err := poolConfig(pg, &sec)
+		if err != nil {
+			return nil, nil, status.Errorf(codes.InvalidArgument, "ProviderConfig %q: %v", p.Name, err)
+		}
+		s := &server{pool: newConnPool(cfg, poolSize), admin: cfg.User, adminDB: cfg.Database}
+		return s, s.pool.close, nil
+	})
 }
 
 // poolSize is the most administrator connections per ProviderConfig.
@@ -162,11 +154,4 @@ func poolConfig(pg *corev1alpha1.PostgresServer, sec *corev1.Secret) (*pgx.ConnC
 }
 
 // Close closes every cached pool.
-func (c *Clients) Close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for name, s := range c.byName {
-		s.pool.close()
-		delete(c.byName, name)
-	}
-}
+func (c *Clients) Close() { c.cache.Close() }

@@ -99,22 +99,22 @@ func (c *databaseClient) Observe(ctx context.Context, d *postgresv1.Database) (m
 	d.Status.Observed = obs
 
 	sp := d.Spec
-	var df differ
+	var df managed.Differ
 	if sp.OwnerRef != nil {
-		df.add(fieldOwnerRef, c.env.Refs[fieldOwnerRef], r.owner, false)
+		df.Add(fieldOwnerRef, c.env.Refs[fieldOwnerRef], r.owner, false)
 	}
-	df.add("spec.encoding", encodingName(encodingOf(sp.Encoding)), encodingName(r.encoding), true)
+	df.Add("spec.encoding", encodingName(encodingOf(sp.Encoding)), encodingName(r.encoding), true)
 	if sp.LCCollate != "" {
-		df.add("spec.lcCollate", sp.LCCollate, r.collate, true)
+		df.Add("spec.lcCollate", sp.LCCollate, r.collate, true)
 	}
 	if sp.LCCtype != "" {
-		df.add("spec.lcCtype", sp.LCCtype, r.ctype, true)
+		df.Add("spec.lcCtype", sp.LCCtype, r.ctype, true)
 	}
-	df.add("spec.connectionLimit", strconv.Itoa(int(connLimit(sp.ConnectionLimit))), strconv.Itoa(int(r.connLimit)), false)
+	df.Add("spec.connectionLimit", strconv.Itoa(int(connLimit(sp.ConnectionLimit))), strconv.Itoa(int(r.connLimit)), false)
 	// Extensions not listed are left alone: only missing ones are drift.
 	present := slices.DeleteFunc(slices.Clone(sp.Extensions), func(e string) bool { return !slices.Contains(installed, e) })
-	df.add("spec.extensions", renderSet(sp.Extensions), renderSet(present), false)
-	return managed.Observation{Exists: true, Owner: ownerOf(r.comment), Diff: df.out}, nil
+	df.Add("spec.extensions", renderSet(sp.Extensions), renderSet(present), false)
+	return managed.Observation{Exists: true, Owner: ownerOf(r.comment), Diff: df.Diffs}, nil
 }
 
 func encodingOf(e string) string {
@@ -166,7 +166,7 @@ func (c *databaseClient) Create(ctx context.Context, d *postgresv1.Database) err
 
 func (c *databaseClient) Update(ctx context.Context, d *postgresv1.Database, diff []managed.FieldDiff) error {
 	sp := d.Spec
-	if has(diff, fieldOwnerRef) {
+	if managed.Differs(diff, fieldOwnerRef) {
 		owner := c.env.Refs[fieldOwnerRef]
 		if err := checkName(fieldOwnerRef, owner); err != nil {
 			return err
@@ -175,13 +175,13 @@ func (c *databaseClient) Update(ctx context.Context, d *postgresv1.Database, dif
 			return err
 		}
 	}
-	if has(diff, "spec.connectionLimit") {
+	if managed.Differs(diff, "spec.connectionLimit") {
 		stmt := "ALTER DATABASE " + ident(c.name) + " WITH CONNECTION LIMIT " + strconv.Itoa(int(connLimit(sp.ConnectionLimit)))
 		if err := c.s.exec(ctx, "ALTER DATABASE", stmt); err != nil {
 			return err
 		}
 	}
-	if has(diff, "spec.extensions") {
+	if managed.Differs(diff, "spec.extensions") {
 		if err := c.createExtensions(ctx, sp.Extensions); err != nil {
 			return err
 		}

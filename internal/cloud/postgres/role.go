@@ -154,21 +154,21 @@ func (c *roleClient) Observe(ctx context.Context, r *postgresv1.Role) (managed.O
 	}
 
 	sp := r.Spec
-	var d differ
-	d.addBool(fieldLogin, sp.Login, row.login)
-	d.add(fieldConnLimit, strconv.Itoa(int(connLimit(sp.ConnectionLimit))), strconv.Itoa(int(row.connLimit)), false)
-	d.addBool(fieldInherit, inheritOf(r), row.inherit)
-	d.addBool(fieldCreateDB, sp.CreateDB, row.createDB)
-	d.add(fieldMemberOf, renderSet(sp.MemberOf), renderSet(row.memberOf), false)
-	d.add(fieldPrivs, strings.Join(c.desiredGrants(r).render(), "; "), strings.Join(have.render(), "; "), false)
+	var d managed.Differ
+	d.AddBool(fieldLogin, sp.Login, row.login)
+	d.Add(fieldConnLimit, strconv.Itoa(int(connLimit(sp.ConnectionLimit))), strconv.Itoa(int(row.connLimit)), false)
+	d.AddBool(fieldInherit, inheritOf(r), row.inherit)
+	d.AddBool(fieldCreateDB, sp.CreateDB, row.createDB)
+	d.Add(fieldMemberOf, renderSet(sp.MemberOf), renderSet(row.memberOf), false)
+	d.Add(fieldPrivs, strings.Join(c.desiredGrants(r).render(), "; "), strings.Join(have.render(), "; "), false)
 	if sp.PasswordSecretRef != nil {
 		want, err := c.passwordState(ctx, r)
 		if err != nil {
 			return managed.Observation{}, err
 		}
-		d.add(fieldPassword, want, r.Status.PasswordHash, false)
+		d.Add(fieldPassword, want, r.Status.PasswordHash, false)
 	}
-	return managed.Observation{Exists: true, Owner: ownerOf(row.comment), Diff: d.out}, nil
+	return managed.Observation{Exists: true, Owner: ownerOf(row.comment), Diff: d.Diffs}, nil
 }
 
 // attributes renders the role attributes of the spec. The unsafe ones
@@ -221,12 +221,12 @@ func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 }
 
 func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []managed.FieldDiff) error {
-	if has(diff, fieldLogin) || has(diff, fieldConnLimit) || has(diff, fieldInherit) || has(diff, fieldCreateDB) {
+	if managed.Differs(diff, fieldLogin) || managed.Differs(diff, fieldConnLimit) || managed.Differs(diff, fieldInherit) || managed.Differs(diff, fieldCreateDB) {
 		if err := c.s.exec(ctx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH "+attributes(r)); err != nil {
 			return err
 		}
 	}
-	if has(diff, fieldMemberOf) || has(diff, fieldPrivs) {
+	if managed.Differs(diff, fieldMemberOf) || managed.Differs(diff, fieldPrivs) {
 		row, err := c.read(ctx)
 		if err != nil {
 			return err
@@ -245,7 +245,7 @@ func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []mana
 			return err
 		}
 	}
-	if has(diff, fieldPassword) {
+	if managed.Differs(diff, fieldPassword) {
 		password, err := c.ensurePassword(ctx, r)
 		if err != nil {
 			return err

@@ -1,7 +1,6 @@
 package pubsub
 
 import (
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -11,49 +10,6 @@ import (
 
 	"github.com/infraplane/infraplane/internal/managed"
 )
-
-// reservedPrefix marks labels that infraplane itself writes; they are not
-// part of the user's labels and never count as drift.
-const reservedPrefix = "infraplane-"
-
-// differ collects field differences.
-type differ struct{ out []managed.FieldDiff }
-
-func (d *differ) add(field, desired, actual string, immutable bool) {
-	if desired != actual {
-		d.out = append(d.out, managed.FieldDiff{Field: field, Desired: desired, Actual: actual, Immutable: immutable})
-	}
-}
-
-// userLabels drops infraplane's own labels.
-func userLabels(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		if !strings.HasPrefix(k, reservedPrefix) {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// withOwner returns the user's labels plus the ownership label.
-func withOwner(labels map[string]string, owner string) map[string]string {
-	out := maps.Clone(labels)
-	if out == nil {
-		out = map[string]string{}
-	}
-	out[managed.OwnerLabelKey] = owner
-	return out
-}
-
-func renderLabels(m map[string]string) string {
-	keys := slices.Sorted(maps.Keys(m))
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	return strings.Join(parts, ",")
-}
 
 func renderDuration(d *metav1.Duration) string {
 	if d == nil {

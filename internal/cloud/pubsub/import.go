@@ -3,7 +3,6 @@ package pubsub
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -41,8 +40,8 @@ func (l TopicLister) List(ctx context.Context, p *provider.Config) ([]importer.F
 			return nil, fmt.Errorf("listing topics of project %s: %w", p.ProjectID, err)
 		}
 		t := &pubsubv1.Topic{TypeMeta: metav1.TypeMeta{APIVersion: pubsubv1.GroupVersion.String(), Kind: "Topic"}}
-		setIdentity(&t.ObjectMeta, &t.Spec.ManagedSpec, lastSegment(got.GetName()))
-		t.Spec.Labels = labelValues(got.GetLabels())
+		importer.SetIdentity(&t.ObjectMeta, &t.Spec.ManagedSpec, managed.LastSegment(got.GetName()))
+		t.Spec.Labels = importer.Labels(got.GetLabels())
 		if d := got.GetMessageRetentionDuration(); d != nil {
 			t.Spec.MessageRetentionDuration = &metav1.Duration{Duration: d.AsDuration()}
 		}
@@ -85,7 +84,7 @@ func (l SubscriptionLister) List(ctx context.Context, p *provider.Config) ([]imp
 			return nil, fmt.Errorf("listing subscriptions of project %s: %w", p.ProjectID, err)
 		}
 		s := &pubsubv1.Subscription{TypeMeta: metav1.TypeMeta{APIVersion: pubsubv1.GroupVersion.String(), Kind: "Subscription"}}
-		setIdentity(&s.ObjectMeta, &s.Spec.ManagedSpec, lastSegment(got.GetName()))
+		importer.SetIdentity(&s.ObjectMeta, &s.Spec.ManagedSpec, managed.LastSegment(got.GetName()))
 		sp := &s.Spec
 		sp.TopicRef = commonv1.ResourceRef{External: got.GetTopic()}
 		if v := got.GetAckDeadlineSeconds(); v != 10 {
@@ -115,7 +114,7 @@ func (l SubscriptionLister) List(ctx context.Context, p *provider.Config) ([]imp
 		if ttl := got.GetExpirationPolicy().GetTtl(); ttl != nil {
 			sp.ExpirationPolicy = &pubsubv1.ExpirationPolicy{TTL: &metav1.Duration{Duration: ttl.AsDuration()}}
 		}
-		sp.Labels = labelValues(got.GetLabels())
+		sp.Labels = importer.Labels(got.GetLabels())
 		obj, err := importer.Manifest(s)
 		if err != nil {
 			return nil, err
@@ -124,28 +123,3 @@ func (l SubscriptionLister) List(ctx context.Context, p *provider.Config) ([]imp
 	}
 	return out, nil
 }
-
-// setIdentity names the object after the cloud id, asks to adopt, and sets
-// resourceID when the id is not a valid object name.
-func setIdentity(md *metav1.ObjectMeta, spec *commonv1.ManagedSpec, id string) {
-	name, same := importer.ObjectName(id)
-	md.Name = name
-	if !same {
-		spec.ResourceID = id
-	}
-	spec.Adopt = true
-}
-
-func labelValues(m map[string]string) map[string]commonv1.LabelValue {
-	user := userLabels(m)
-	if len(user) == 0 {
-		return nil
-	}
-	out := make(map[string]commonv1.LabelValue, len(user))
-	for k, v := range user {
-		out[k] = commonv1.LabelValue(v)
-	}
-	return out
-}
-
-func lastSegment(name string) string { return name[strings.LastIndex(name, "/")+1:] }

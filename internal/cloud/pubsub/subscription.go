@@ -93,13 +93,13 @@ func (c *subscriptionClient) Observe(ctx context.Context, s *pubsubv1.Subscripti
 	s.Status.Observed = obs
 
 	sp := s.Spec
-	var d differ
-	d.add(fieldTopicRef, c.env.Refs[fieldTopicRef], obs.Topic, true)
-	d.add("spec.ackDeadlineSeconds", strconv.Itoa(int(ackDeadline(sp))), strconv.Itoa(int(obs.AckDeadlineSeconds)), false)
-	d.add("spec.messageRetentionDuration", renderDuration(durationOr(sp.MessageRetentionDuration, 7*24*time.Hour)), obs.MessageRetentionDuration, false)
-	d.add("spec.retainAckedMessages", strconv.FormatBool(sp.RetainAckedMessages), strconv.FormatBool(obs.RetainAckedMessages), false)
-	d.add("spec.filter", sp.Filter, obs.Filter, true)
-	d.add("spec.enableMessageOrdering", strconv.FormatBool(sp.EnableMessageOrdering), strconv.FormatBool(obs.EnableMessageOrdering), true)
+	var d managed.Differ
+	d.Add(fieldTopicRef, c.env.Refs[fieldTopicRef], obs.Topic, true)
+	d.Add("spec.ackDeadlineSeconds", strconv.Itoa(int(ackDeadline(sp))), strconv.Itoa(int(obs.AckDeadlineSeconds)), false)
+	d.Add("spec.messageRetentionDuration", renderDuration(durationOr(sp.MessageRetentionDuration, 7*24*time.Hour)), obs.MessageRetentionDuration, false)
+	d.Add("spec.retainAckedMessages", strconv.FormatBool(sp.RetainAckedMessages), strconv.FormatBool(obs.RetainAckedMessages), false)
+	d.Add("spec.filter", sp.Filter, obs.Filter, true)
+	d.Add("spec.enableMessageOrdering", strconv.FormatBool(sp.EnableMessageOrdering), strconv.FormatBool(obs.EnableMessageOrdering), true)
 
 	wantDLT, wantAttempts := "", ""
 	if p := sp.DeadLetterPolicy; p != nil {
@@ -109,25 +109,25 @@ func (c *subscriptionClient) Observe(ctx context.Context, s *pubsubv1.Subscripti
 	if obs.DeadLetterTopic != "" {
 		gotAttempts = strconv.Itoa(int(obs.MaxDeliveryAttempts))
 	}
-	d.add(fieldDeadLetterRef, wantDLT, obs.DeadLetterTopic, false)
-	d.add("spec.deadLetterPolicy.maxDeliveryAttempts", wantAttempts, gotAttempts, false)
+	d.Add(fieldDeadLetterRef, wantDLT, obs.DeadLetterTopic, false)
+	d.Add("spec.deadLetterPolicy.maxDeliveryAttempts", wantAttempts, gotAttempts, false)
 
 	wantMin, wantMax := "", ""
 	if p := sp.RetryPolicy; p != nil {
 		wantMin = renderDuration(durationOr(p.MinimumBackoff, defaultMinBackoff))
 		wantMax = renderDuration(durationOr(p.MaximumBackoff, defaultMaxBackoff))
 	}
-	d.add("spec.retryPolicy.minimumBackoff", wantMin, obs.MinimumBackoff, false)
-	d.add("spec.retryPolicy.maximumBackoff", wantMax, obs.MaximumBackoff, false)
+	d.Add("spec.retryPolicy.minimumBackoff", wantMin, obs.MinimumBackoff, false)
+	d.Add("spec.retryPolicy.maximumBackoff", wantMax, obs.MaximumBackoff, false)
 
 	// An unset expirationPolicy is not managed: the cloud applies its own
 	// default (31 days) and that is not drift.
 	if p := sp.ExpirationPolicy; p != nil {
-		d.add("spec.expirationPolicy.ttl", renderDuration(p.TTL), obs.ExpirationTTL, false)
+		d.Add("spec.expirationPolicy.ttl", renderDuration(p.TTL), obs.ExpirationTTL, false)
 	}
-	d.add("spec.labels", renderLabels(commonv1.LabelMap(sp.Labels)), renderLabels(userLabels(got.GetLabels())), false)
+	d.Add("spec.labels", managed.RenderLabels(commonv1.LabelMap(sp.Labels)), managed.RenderLabels(managed.UserLabels(got.GetLabels())), false)
 
-	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.out}, nil
+	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.Diffs}, nil
 }
 
 func subscriptionObservation(got *pubsubpb.Subscription) *pubsubv1.SubscriptionObservation {
@@ -175,7 +175,7 @@ func (c *subscriptionClient) desired(s *pubsubv1.Subscription) *pubsubpb.Subscri
 		RetainAckedMessages:      sp.RetainAckedMessages,
 		Filter:                   sp.Filter,
 		EnableMessageOrdering:    sp.EnableMessageOrdering,
-		Labels:                   withOwner(commonv1.LabelMap(sp.Labels), c.env.Owner),
+		Labels:                   managed.WithOwner(commonv1.LabelMap(sp.Labels), c.env.Owner),
 	}
 	if p := sp.DeadLetterPolicy; p != nil {
 		pb.DeadLetterPolicy = &pubsubpb.DeadLetterPolicy{DeadLetterTopic: c.env.Refs[fieldDeadLetterRef], MaxDeliveryAttempts: maxAttempts(p)}

@@ -69,13 +69,13 @@ func (c *topicClient) Observe(ctx context.Context, t *pubsubv1.Topic) (managed.O
 	}
 	t.Status.Observed = obs
 
-	var d differ
-	d.add("spec.labels", renderLabels(commonv1.LabelMap(t.Spec.Labels)), renderLabels(userLabels(got.GetLabels())), false)
-	d.add("spec.messageRetentionDuration", renderDuration(t.Spec.MessageRetentionDuration), obs.MessageRetentionDuration, false)
+	var d managed.Differ
+	d.Add("spec.labels", managed.RenderLabels(commonv1.LabelMap(t.Spec.Labels)), managed.RenderLabels(managed.UserLabels(got.GetLabels())), false)
+	d.Add("spec.messageRetentionDuration", renderDuration(t.Spec.MessageRetentionDuration), obs.MessageRetentionDuration, false)
 	if p := t.Spec.MessageStoragePolicy; p != nil {
-		d.add("spec.messageStoragePolicy.allowedPersistenceRegions", renderList(p.AllowedPersistenceRegions), renderList(obs.AllowedPersistenceRegions), false)
+		d.Add("spec.messageStoragePolicy.allowedPersistenceRegions", renderList(p.AllowedPersistenceRegions), renderList(obs.AllowedPersistenceRegions), false)
 	}
-	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.out}, nil
+	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.Diffs}, nil
 }
 
 func topicObservation(got *pubsubpb.Topic) *pubsubv1.TopicObservation {
@@ -93,7 +93,7 @@ func topicObservation(got *pubsubpb.Topic) *pubsubv1.TopicObservation {
 func (c *topicClient) desired(t *pubsubv1.Topic) *pubsubpb.Topic {
 	pb := &pubsubpb.Topic{
 		Name:                     c.name,
-		Labels:                   withOwner(commonv1.LabelMap(t.Spec.Labels), c.env.Owner),
+		Labels:                   managed.WithOwner(commonv1.LabelMap(t.Spec.Labels), c.env.Owner),
 		MessageRetentionDuration: protoDuration(t.Spec.MessageRetentionDuration),
 	}
 	if p := t.Spec.MessageStoragePolicy; p != nil {

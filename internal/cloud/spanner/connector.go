@@ -22,8 +22,7 @@ const Service = "spanner"
 // Clients caches admin clients per ProviderConfig version: connecting is
 // expensive (a gRPC connection), reconciling happens often.
 type Clients struct {
-	mu     sync.Mutex
-	byName map[string]*conn // ProviderConfig name -> clients of its newest version
+	cache provider.ClientCache[*conn]
 	// created remembers the databases this process created (full name ->
 	// *createdDatabase). Databases carry no labels, so this is the only
 	// ownership mark there is; and a status write can be lost after a
@@ -41,13 +40,12 @@ type createdDatabase struct {
 }
 
 type conn struct {
-	key       string
 	instances *instance.InstanceAdminClient
 	databases *database.DatabaseAdminClient
 }
 
 // NewClients returns an empty cache.
-func NewClients() *Clients { return &Clients{byName: map[string]*conn{}} }
+func NewClients() *Clients { return &Clients{} }
 
 // createdDB returns what this process recorded about a database it
 // created, or nil.
@@ -65,40 +63,26 @@ func (c *Clients) remember(name, owner string, ddl *spannerv1.DDLStatus) {
 // get returns the clients for p, replacing (and closing) those built from
 // an older version of the same ProviderConfig.
 func (c *Clients) get(ctx context.Context, p *provider.Config) (*conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cur, ok := c.byName[p.Name]; ok && cur.key == p.Key() {
-		return cur, nil
-	}
-	opts := p.GRPCOptions(Service, p.Endpoints.Spanner)
-	// A background context: the clients outlive this reconcile.
-	bg := context.WithoutCancel(ctx)
-	instances, err := instance.NewInstanceAdminClient(bg, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("creating Spanner instance admin client: %w", err)
-	}
-	databases, err := database.NewDatabaseAdminClient(bg, opts...)
-	if err != nil {
-		instances.Close()
-		return nil, fmt.Errorf("creating Spanner database admin client: %w", err)
-	}
-	if old, ok := c.byName[p.Name]; ok {
-		old.close()
-	}
-	cn := &conn{key: p.Key(), instances: instances, databases: databases}
-	c.byName[p.Name] = cn
-	return cn, nil
+	return c.cache.Get(p.Name, p.Key(), func() (*conn, func(), error) {
+		opts := p.GRPCOptions(Service, p.Endpoints.Spanner)
+		// A background context: the clients outlive this reconcile.
+		bg := context.WithoutCancel(ctx)
+		instances, err := instance.NewInstanceAdminClient(bg, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating Spanner instance admin client: %w", err)
+		}
+		databases, err := database.NewDatabaseAdminClient(bg, opts...)
+		if err != nil {
+			instances.Close()
+			return nil, nil, fmt.Errorf("creating Spanner database admin client: %w", err)
+		}
+		cn := &conn{instances: instances, databases: databases}
+		return cn, cn.close, nil
+	})
 }
 
 // Close closes every cached client.
-func (c *Clients) Close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for name, cn := range c.byName {
-		cn.close()
-		delete(c.byName, name)
-	}
-}
+func (c *Clients) Close() { c.cache.Close() }
 
 func (cn *conn) close() {
 	_ = cn.instances.Close()

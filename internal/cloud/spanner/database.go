@@ -99,11 +99,11 @@ func (c *databaseClient) Observe(ctx context.Context, db *spannerv1.SpannerDatab
 		baselineDDL(db, ddl.GetStatements())
 	}
 
-	var d differ
+	var d managed.Differ
 	if obs.Dialect != "" {
-		d.add(fieldDialect, string(dialectOf(db)), obs.Dialect, true)
+		d.Add(fieldDialect, string(dialectOf(db)), obs.Dialect, true)
 	}
-	d.add(fieldDropProtection, strconv.FormatBool(db.Spec.EnableDropProtection), strconv.FormatBool(obs.EnableDropProtection), false)
+	d.Add(fieldDropProtection, strconv.FormatBool(db.Spec.EnableDropProtection), strconv.FormatBool(obs.EnableDropProtection), false)
 	if want := db.Spec.VersionRetentionPeriod; want != "" {
 		// The emulator does not report the period: compare with the one
 		// last applied then.
@@ -112,7 +112,7 @@ func (c *databaseClient) Observe(ctx context.Context, db *spannerv1.SpannerDatab
 			actual = db.Status.DDL.VersionRetentionPeriod
 		}
 		if !sameRetention(want, actual) {
-			d.add(fieldRetentionPeriod, want, actual, false)
+			d.Add(fieldRetentionPeriod, want, actual, false)
 		}
 	}
 	diffDDL(db, &d)
@@ -122,7 +122,7 @@ func (c *databaseClient) Observe(ctx context.Context, db *spannerv1.SpannerDatab
 	if created != nil {
 		owner = created.owner
 	}
-	return managed.Observation{Exists: true, Owner: owner, Diff: d.out}, nil
+	return managed.Observation{Exists: true, Owner: owner, Diff: d.Diffs}, nil
 }
 
 func databaseObservation(got *databasepb.Database) *spannerv1.SpannerDatabaseObservation {
@@ -168,22 +168,22 @@ func (c *databaseClient) Create(ctx context.Context, db *spannerv1.SpannerDataba
 func (c *databaseClient) Update(ctx context.Context, db *spannerv1.SpannerDatabase, diff []managed.FieldDiff) error {
 	// DDL first: it works on every endpoint, while UpdateDatabase may not.
 	var stmts []string
-	if has(diff, fieldDDL) {
+	if managed.Differs(diff, fieldDDL) {
 		stmts = append(stmts, pendingDDL(db)...)
 	}
-	if has(diff, fieldRetentionPeriod) {
+	if managed.Differs(diff, fieldRetentionPeriod) {
 		stmts = append(stmts, retentionStatement(dialectOf(db), c.env.ResourceID, db.Spec.VersionRetentionPeriod))
 	}
 	if len(stmts) > 0 {
-		if err := c.applyDDL(ctx, db, stmts, has(diff, fieldDDL)); err != nil {
+		if err := c.applyDDL(ctx, db, stmts, managed.Differs(diff, fieldDDL)); err != nil {
 			return err
 		}
-		if has(diff, fieldRetentionPeriod) {
+		if managed.Differs(diff, fieldRetentionPeriod) {
 			db.Status.DDL.VersionRetentionPeriod = db.Spec.VersionRetentionPeriod
 		}
 		c.rememberDDL(db)
 	}
-	if has(diff, fieldDropProtection) {
+	if managed.Differs(diff, fieldDropProtection) {
 		op, err := c.cn.databases.UpdateDatabase(ctx, &databasepb.UpdateDatabaseRequest{
 			Database:   &databasepb.Database{Name: c.name, EnableDropProtection: db.Spec.EnableDropProtection},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enable_drop_protection"}},

@@ -49,7 +49,7 @@ func baselineDDL(db *spannerv1.SpannerDatabase, cloud []string) {
 // diffDDL compares spec.ddl with what was applied. Appended statements are
 // an ordinary (mutable) difference; a changed or removed applied statement
 // is immutable: Spanner has no way to "edit" a statement that ran.
-func diffDDL(db *spannerv1.SpannerDatabase, d *differ) {
+func diffDDL(db *spannerv1.SpannerDatabase, d *managed.Differ) {
 	applied := 0
 	hash := ddlHash(nil)
 	if st := db.Status.DDL; st != nil {
@@ -58,14 +58,14 @@ func diffDDL(db *spannerv1.SpannerDatabase, d *differ) {
 	want := len(db.Spec.DDL)
 	switch {
 	case want < applied || ddlHash(db.Spec.DDL[:applied]) != hash:
-		d.out = append(d.out, managed.FieldDiff{
+		d.Diffs = append(d.Diffs, managed.FieldDiff{
 			Field:     fieldDDL,
 			Desired:   fmt.Sprintf("%d statements whose first %d differ from the applied ones", want, min(want, applied)),
 			Actual:    fmt.Sprintf("%d statements applied (hash %s); applied DDL statements cannot be changed or removed, only new ones appended (e.g. ALTER TABLE, DROP TABLE)", applied, hash),
 			Immutable: true,
 		})
 	case want > applied:
-		d.add(fieldDDL, fmt.Sprintf("%d statements", want), fmt.Sprintf("%d applied", applied), false)
+		d.Add(fieldDDL, fmt.Sprintf("%d statements", want), fmt.Sprintf("%d applied", applied), false)
 	}
 }
 

@@ -38,15 +38,15 @@ func (l InstanceLister) List(ctx context.Context, p *provider.Config) ([]importe
 	var out []importer.Found
 	for _, got := range insts {
 		in := &spannerv1.SpannerInstance{TypeMeta: metav1.TypeMeta{APIVersion: spannerv1.GroupVersion.String(), Kind: "SpannerInstance"}}
-		setIdentity(&in.ObjectMeta, &in.Spec.ManagedSpec, lastSegment(got.GetName()))
-		in.Spec.Config = lastSegment(got.GetConfig())
+		importer.SetIdentity(&in.ObjectMeta, &in.Spec.ManagedSpec, managed.LastSegment(got.GetName()))
+		in.Spec.Config = managed.LastSegment(got.GetConfig())
 		if got.GetDisplayName() != in.Name {
 			in.Spec.DisplayName = got.GetDisplayName()
 		}
 		// Processing units describe every instance; nodes only whole ones.
 		pu := got.GetProcessingUnits()
 		in.Spec.ProcessingUnits = &pu
-		in.Spec.Labels = labelValues(got.GetLabels())
+		in.Spec.Labels = importer.Labels(got.GetLabels())
 		obj, err := importer.Manifest(in)
 		if err != nil {
 			return nil, err
@@ -95,7 +95,7 @@ func (l DatabaseLister) List(ctx context.Context, p *provider.Config) ([]importe
 				return nil, fmt.Errorf("reading the DDL of %s: %w", got.GetName(), err)
 			}
 			db := &spannerv1.SpannerDatabase{TypeMeta: metav1.TypeMeta{APIVersion: spannerv1.GroupVersion.String(), Kind: "SpannerDatabase"}}
-			setIdentity(&db.ObjectMeta, &db.Spec.ManagedSpec, lastSegment(got.GetName()))
+			importer.SetIdentity(&db.ObjectMeta, &db.Spec.ManagedSpec, managed.LastSegment(got.GetName()))
 			db.Spec.InstanceRef = commonv1.ResourceRef{External: inst.GetName()}
 			if d := cloudDialect(got.GetDatabaseDialect()); d != "" && d != string(spannerv1.DialectGoogleSQL) {
 				db.Spec.Dialect = spannerv1.DatabaseDialect(d)
@@ -126,29 +126,4 @@ func listInstances(ctx context.Context, cn *conn, project string) ([]*instancepb
 		}
 		out = append(out, got)
 	}
-}
-
-// setIdentity names an imported object after the cloud id (setting
-// spec.resourceID when the id is no valid object name) and marks it for
-// adoption.
-func setIdentity(md *metav1.ObjectMeta, spec *commonv1.ManagedSpec, id string) {
-	name, same := importer.ObjectName(id)
-	md.Name = name
-	if !same {
-		spec.ResourceID = id
-	}
-	spec.Adopt = true
-}
-
-// labelValues are the user's labels of a cloud resource, as spec labels.
-func labelValues(m map[string]string) map[string]commonv1.LabelValue {
-	user := userLabels(m)
-	if len(user) == 0 {
-		return nil
-	}
-	out := make(map[string]commonv1.LabelValue, len(user))
-	for k, v := range user {
-		out[k] = commonv1.LabelValue(v)
-	}
-	return out
 }

@@ -78,21 +78,21 @@ func (c *instanceClient) Observe(ctx context.Context, in *spannerv1.SpannerInsta
 	}
 	in.Status.Observed = instanceObservation(got)
 
-	var d differ
-	d.add(fieldConfig, in.Spec.Config, lastSegment(got.GetConfig()), true)
-	d.add(fieldDisplayName, displayName(in), got.GetDisplayName(), false)
+	var d managed.Differ
+	d.Add(fieldConfig, in.Spec.Config, managed.LastSegment(got.GetConfig()), true)
+	d.Add(fieldDisplayName, displayName(in), got.GetDisplayName(), false)
 	if n := in.Spec.NodeCount; n != nil {
-		d.add(fieldNodeCount, strconv.Itoa(int(*n)), strconv.Itoa(int(got.GetNodeCount())), false)
+		d.Add(fieldNodeCount, strconv.Itoa(int(*n)), strconv.Itoa(int(got.GetNodeCount())), false)
 	} else if pu := in.Spec.ProcessingUnits; pu != nil {
-		d.add(fieldProcessingUnits, strconv.Itoa(int(*pu)), strconv.Itoa(int(got.GetProcessingUnits())), false)
+		d.Add(fieldProcessingUnits, strconv.Itoa(int(*pu)), strconv.Itoa(int(got.GetProcessingUnits())), false)
 	}
-	d.add(fieldInstanceLabels, renderLabels(commonv1.LabelMap(in.Spec.Labels)), renderLabels(userLabels(got.GetLabels())), false)
-	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.out}, nil
+	d.Add(fieldInstanceLabels, managed.RenderLabels(commonv1.LabelMap(in.Spec.Labels)), managed.RenderLabels(managed.UserLabels(got.GetLabels())), false)
+	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.Diffs}, nil
 }
 
 func instanceObservation(got *instancepb.Instance) *spannerv1.SpannerInstanceObservation {
 	obs := &spannerv1.SpannerInstanceObservation{
-		Config:          lastSegment(got.GetConfig()),
+		Config:          managed.LastSegment(got.GetConfig()),
 		DisplayName:     got.GetDisplayName(),
 		NodeCount:       got.GetNodeCount(),
 		ProcessingUnits: got.GetProcessingUnits(),
@@ -117,7 +117,7 @@ func (c *instanceClient) desired(in *spannerv1.SpannerInstance) *instancepb.Inst
 		Name:        c.name,
 		Config:      instanceConfigName(c.env.Provider.ProjectID, in.Spec.Config),
 		DisplayName: displayName(in),
-		Labels:      withOwner(commonv1.LabelMap(in.Spec.Labels), c.env.Owner),
+		Labels:      managed.WithOwner(commonv1.LabelMap(in.Spec.Labels), c.env.Owner),
 	}
 	if n := in.Spec.NodeCount; n != nil {
 		pb.NodeCount = *n

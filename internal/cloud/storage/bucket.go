@@ -86,7 +86,7 @@ func (c *bucketClient) Create(ctx context.Context, b *storagev1.Bucket) error {
 	attrs := &gcs.BucketAttrs{
 		Location:                 orDefault(s.Location, "US"),
 		StorageClass:             string(orDefault(s.StorageClass, "STANDARD")),
-		Labels:                   withOwner(commonv1.LabelMap(s.Labels), c.env.Owner),
+		Labels:                   managed.WithOwner(commonv1.LabelMap(s.Labels), c.env.Owner),
 		VersioningEnabled:        s.Versioning,
 		UniformBucketLevelAccess: gcs.UniformBucketLevelAccess{Enabled: s.UniformBucketLevelAccess},
 		Lifecycle:                gcs.Lifecycle{Rules: rulesToCloud(s.LifecycleRules)},
@@ -135,13 +135,13 @@ func (c *bucketClient) Update(ctx context.Context, b *storagev1.Bucket, diff []m
 // setLabels sends the user's labels and the ownership label, and removes
 // the other labels the cloud has (PATCH merges label maps key by key).
 func (c *bucketClient) setLabels(ua *gcs.BucketAttrsToUpdate, b *storagev1.Bucket) {
-	want := withOwner(commonv1.LabelMap(b.Spec.Labels), c.env.Owner)
+	want := managed.WithOwner(commonv1.LabelMap(b.Spec.Labels), c.env.Owner)
 	for k, v := range want {
 		ua.SetLabel(k, v)
 	}
 	if b.Status.Observed != nil {
 		for k := range b.Status.Observed.Labels {
-			if _, ok := want[k]; !ok && !strings.HasPrefix(k, reservedPrefix) {
+			if _, ok := want[k]; !ok && !strings.HasPrefix(k, managed.ReservedLabelPrefix) {
 				ua.DeleteLabel(k)
 			}
 		}

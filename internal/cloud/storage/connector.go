@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 
 	gcs "cloud.google.com/go/storage"
 
@@ -21,56 +20,39 @@ const Service = "storage"
 // Clients caches Storage clients per ProviderConfig version: reconciling
 // happens often, and a client holds a connection pool.
 type Clients struct {
-	mu     sync.Mutex
-	byName map[string]*conn // ProviderConfig name -> client of its newest version
+	cache provider.ClientCache[*conn]
 }
 
 type conn struct {
-	key string
 	gcs *gcs.Client
 }
 
 // NewClients returns an empty cache.
-func NewClients() *Clients { return &Clients{byName: map[string]*conn{}} }
+func NewClients() *Clients { return &Clients{} }
 
 // get returns the client for p, replacing (and closing) one built from an
 // older version of the same ProviderConfig.
 func (c *Clients) get(ctx context.Context, p *provider.Config) (*conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cur, ok := c.byName[p.Name]; ok && cur.key == p.Key() {
-		return cur, nil
-	}
-	opts, err := p.HTTPOptions(ctx, Service, p.Endpoints.Storage, MethodName)
-	if err != nil {
-		return nil, err
-	}
-	// A background context: the client outlives this reconcile.
-	cl, err := gcs.NewClient(context.WithoutCancel(ctx), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("creating Cloud Storage client: %w", err)
-	}
-	// The client retries transient errors until the context ends; the
-	// reconciler has its own backoff, and a person should see a dead
-	// endpoint in the object's condition within seconds.
-	cl.SetRetry(gcs.WithMaxAttempts(3))
-	if old, ok := c.byName[p.Name]; ok {
-		_ = old.gcs.Close()
-	}
-	cn := &conn{key: p.Key(), gcs: cl}
-	c.byName[p.Name] = cn
-	return cn, nil
+	return c.cache.Get(p.Name, p.Key(), func() (*conn, func(), error) {
+		opts, err := p.HTTPOptions(ctx, Service, p.Endpoints.Storage, MethodName)
+		if err != nil {
+			return nil, nil, err
+		}
+		// A background context: the client outlives this reconcile.
+		cl, err := gcs.NewClient(context.WithoutCancel(ctx), opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating Cloud Storage client: %w", err)
+		}
+		// The client retries transient errors until the context ends; the
+		// reconciler has its own backoff, and a person should see a dead
+		// endpoint in the object's condition within seconds.
+		cl.SetRetry(gcs.WithMaxAttempts(3))
+		return &conn{gcs: cl}, func() { _ = cl.Close() }, nil
+	})
 }
 
 // Close closes every cached client.
-func (c *Clients) Close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for name, cn := range c.byName {
-		_ = cn.gcs.Close()
-		delete(c.byName, name)
-	}
-}
+func (c *Clients) Close() { c.cache.Close() }
 
 // MethodName names a JSON API request the way the API reference does
 // ("buckets.insert", "objects.delete"), for the call metrics.

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,34 +14,21 @@ import (
 	"github.com/infraplane/infraplane/internal/managed"
 )
 
-// reservedPrefix marks labels that infraplane itself writes; they are not
-// part of the user's labels and never count as drift.
-const reservedPrefix = "infraplane-"
-
 // dateLayout is the format of lifecycle dates (createdBefore).
 const dateLayout = "2006-01-02"
 
-// differ collects field differences.
-type differ struct{ out []managed.FieldDiff }
-
-func (d *differ) add(field, desired, actual string, immutable bool) {
-	if desired != actual {
-		d.out = append(d.out, managed.FieldDiff{Field: field, Desired: desired, Actual: actual, Immutable: immutable})
-	}
-}
-
 // diffBucket compares the spec with what the cloud reported.
 func diffBucket(spec *storagev1.BucketSpec, got *gcs.BucketAttrs) []managed.FieldDiff {
-	var d differ
+	var d managed.Differ
 	// The cloud reports locations in upper case ("EUROPE-WEST1").
-	d.add("spec.location", strings.ToUpper(orDefault(spec.Location, "US")), strings.ToUpper(got.Location), true)
-	d.add("spec.storageClass", string(orDefault(spec.StorageClass, "STANDARD")), got.StorageClass, false)
-	d.add("spec.labels", renderLabels(commonv1.LabelMap(spec.Labels)), renderLabels(userLabels(got.Labels)), false)
-	d.add("spec.versioning", strconv.FormatBool(spec.Versioning), strconv.FormatBool(got.VersioningEnabled), false)
-	d.add("spec.uniformBucketLevelAccess", strconv.FormatBool(spec.UniformBucketLevelAccess), strconv.FormatBool(got.UniformBucketLevelAccess.Enabled), false)
-	d.add("spec.lifecycleRules", renderRules(spec.LifecycleRules), renderRules(rulesFromCloud(got.Lifecycle.Rules)), false)
-	d.add("spec.retentionPolicy", renderRetention(retentionOf(spec)), renderRetention(cloudRetention(got)), false)
-	return d.out
+	d.Add("spec.location", strings.ToUpper(orDefault(spec.Location, "US")), strings.ToUpper(got.Location), true)
+	d.Add("spec.storageClass", string(orDefault(spec.StorageClass, "STANDARD")), got.StorageClass, false)
+	d.Add("spec.labels", managed.RenderLabels(commonv1.LabelMap(spec.Labels)), managed.RenderLabels(managed.UserLabels(got.Labels)), false)
+	d.Add("spec.versioning", strconv.FormatBool(spec.Versioning), strconv.FormatBool(got.VersioningEnabled), false)
+	d.Add("spec.uniformBucketLevelAccess", strconv.FormatBool(spec.UniformBucketLevelAccess), strconv.FormatBool(got.UniformBucketLevelAccess.Enabled), false)
+	d.Add("spec.lifecycleRules", renderRules(spec.LifecycleRules), renderRules(rulesFromCloud(got.Lifecycle.Rules)), false)
+	d.Add("spec.retentionPolicy", renderRetention(retentionOf(spec)), renderRetention(cloudRetention(got)), false)
+	return d.Diffs
 }
 
 func orDefault[S ~string](s, def S) S {
@@ -73,36 +59,6 @@ func renderRetention(d time.Duration) string {
 		return ""
 	}
 	return "retentionPeriod=" + d.String()
-}
-
-// userLabels drops infraplane's own labels.
-func userLabels(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		if !strings.HasPrefix(k, reservedPrefix) {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// withOwner returns the user's labels plus the ownership label.
-func withOwner(labels map[string]string, owner string) map[string]string {
-	out := maps.Clone(labels)
-	if out == nil {
-		out = map[string]string{}
-	}
-	out[managed.OwnerLabelKey] = owner
-	return out
-}
-
-func renderLabels(m map[string]string) string {
-	keys := slices.Sorted(maps.Keys(m))
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	return strings.Join(parts, ",")
 }
 
 // renderRules renders lifecycle rules in a canonical form, so equal rules
@@ -205,11 +161,3 @@ func rulesFromCloud(rules []gcs.LifecycleRule) []storagev1.LifecycleRule {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func labelValues(m map[string]string) map[string]commonv1.LabelValue {
-	out := make(map[string]commonv1.LabelValue, len(m))
-	for k, v := range m {
-		out[k] = commonv1.LabelValue(v)
-	}
-	return out
-}

@@ -9,7 +9,6 @@ import (
 	gcs "cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
@@ -76,9 +75,7 @@ func bucketManifest(attrs *gcs.BucketAttrs) (*unstructured.Unstructured, error) 
 	if attrs.StorageClass != "STANDARD" {
 		s.StorageClass = storagev1.StorageClass(attrs.StorageClass)
 	}
-	if labels := userLabels(attrs.Labels); len(labels) > 0 {
-		s.Labels = labelValues(labels)
-	}
+	s.Labels = importer.Labels(attrs.Labels)
 	s.Versioning = attrs.VersioningEnabled
 	s.UniformBucketLevelAccess = attrs.UniformBucketLevelAccess.Enabled
 	s.LifecycleRules = rulesFromCloud(attrs.Lifecycle.Rules)
@@ -86,13 +83,5 @@ func bucketManifest(attrs *gcs.BucketAttrs) (*unstructured.Unstructured, error) 
 		s.RetentionPolicy = &storagev1.RetentionPolicy{}
 		s.RetentionPolicy.RetentionPeriod.Duration = rp.RetentionPeriod
 	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(b)
-	if err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	return &unstructured.Unstructured{Object: m}, nil
+	return importer.Manifest(b)
 }
