@@ -10,6 +10,7 @@ import (
 	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	"github.com/infraplane/infraplane/internal/managed"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // deletionPolicy Abandon releases the object and leaves the table. Tables
@@ -22,12 +23,12 @@ func TestDeletionPolicyAbandon(t *testing.T) {
 			tb.Spec.DeletionPolicy = commonv1.DeletionAbandon
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", nil)}
 		})
-		create(t, tbl)
-		waitReady(t, tbl)
+		env.Create(t, tbl)
+		env.WaitReady(t, tbl)
 		if err := env.Client.Delete(ctx, tbl); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, tbl)
+		env.WaitGone(t, tbl)
 		if _, err := s.getTable(t, "kept"); err != nil {
 			t.Fatalf("abandoned table gone from the cloud: %v", err)
 		}
@@ -35,14 +36,14 @@ func TestDeletionPolicyAbandon(t *testing.T) {
 		again := s.table("kept", func(tb *bigtablev1.BigtableTable) {
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", nil)}
 		})
-		create(t, again)
-		c := waitFor(t, again, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+		env.Create(t, again)
+		c := env.WaitFor(t, again, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
 		if !strings.Contains(c.Message, "spec.adopt") {
 			t.Errorf("message should say how to adopt: %q", c.Message)
 		}
-		update(t, again, func(tb *bigtablev1.BigtableTable) { tb.Spec.Adopt = true })
-		waitReady(t, again)
-		waitSynced(t, again)
+		testenv.Update(t, env, again, func(tb *bigtablev1.BigtableTable) { tb.Spec.Adopt = true })
+		env.WaitReady(t, again)
+		env.WaitSynced(t, again)
 		if again.Status.ResourceID != "kept" {
 			t.Errorf("adopted table resourceID %q", again.Status.ResourceID)
 		}
@@ -51,7 +52,7 @@ func TestDeletionPolicyAbandon(t *testing.T) {
 		if err := env.Client.Delete(ctx, again); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, again)
+		env.WaitGone(t, again)
 		if _, err := s.getTable(t, "kept"); !managed.IsNotFound(err) {
 			t.Fatalf("table should be deleted now: %v", err)
 		}

@@ -2,6 +2,7 @@ package bigtable_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +24,8 @@ func TestDriftRepaired(t *testing.T) {
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", versions(3))}
 			tb.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 		})
-		create(t, tbl)
-		waitReady(t, tbl)
+		env.Create(t, tbl)
+		env.WaitReady(t, tbl)
 
 		ctx := context.Background()
 		if err := s.admin.SetGCPolicy(ctx, "drifty", "a", bigtable.MaxVersionsPolicy(9)); err != nil {
@@ -33,7 +34,7 @@ func TestDriftRepaired(t *testing.T) {
 		if err := s.admin.CreateColumnFamily(ctx, "drifty", "stray"); err != nil {
 			t.Fatal(err)
 		}
-		c := waitFor(t, tbl, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
+		c := env.WaitFor(t, tbl, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
 		if !strings.Contains(c.Message, "spec.columnFamilies[a].gcPolicy") {
 			t.Errorf("repair record should name the field: %q", c.Message)
 		}
@@ -43,7 +44,7 @@ func TestDriftRepaired(t *testing.T) {
 				return err
 			}
 			if len(got.families) != 1 || got.families["a"] != "maxVersions=3" {
-				return errorf("families after repair: %v", got.families)
+				return fmt.Errorf("families after repair: %v", got.families)
 			}
 			return nil
 		})
@@ -58,16 +59,16 @@ func TestObserveOnlyReportsDrift(t *testing.T) {
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", versions(3))}
 			tb.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 		})
-		create(t, tbl)
-		waitReady(t, tbl)
-		update(t, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
-		waitSynced(t, tbl)
+		env.Create(t, tbl)
+		env.WaitReady(t, tbl)
+		testenv.Update(t, env, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
+		env.WaitSynced(t, tbl)
 
 		writes := provider.CloudCalls("bigtable", "ModifyColumnFamilies")
 		if err := s.admin.SetGCPolicy(context.Background(), "watched", "a", bigtable.MaxVersionsPolicy(7)); err != nil {
 			t.Fatal(err)
 		}
-		c := waitFor(t, tbl, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
+		c := env.WaitFor(t, tbl, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
 		if !strings.Contains(c.Message, "ObserveOnly") {
 			t.Errorf("drift message should say why it is not repaired: %q", c.Message)
 		}

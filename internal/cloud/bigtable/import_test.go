@@ -85,8 +85,8 @@ func TestImportAdoptsWithoutCloudWrites(t *testing.T) {
 		for _, r := range found {
 			obj := &bigtablev1.BigtableTable{}
 			obj.Namespace, obj.Name = s.ns, r.Name
-			waitReady(t, obj)
-			waitSynced(t, obj)
+			env.WaitReady(t, obj)
+			env.WaitSynced(t, obj)
 			if obj.Status.ResourceID == "" || len(obj.Status.Drift) != 0 {
 				t.Errorf("%s: resourceID %q, drift %+v", r.Name, obj.Status.ResourceID, obj.Status.Drift)
 			}

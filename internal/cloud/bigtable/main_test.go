@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,12 +15,9 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
-	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	btcloud "github.com/infraplane/infraplane/internal/cloud/bigtable"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
@@ -167,99 +163,4 @@ func family(name string, p *bigtablev1.GCPolicy) bigtablev1.ColumnFamily {
 
 func versions(n int32) *bigtablev1.GCPolicy { return &bigtablev1.GCPolicy{MaxVersions: &n} }
 
-func create(t *testing.T, obj client.Object) {
-	t.Helper()
-	if err := env.Client.Create(context.Background(), obj); err != nil {
-		t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
-	}
-}
-
-// update re-reads obj, applies mutate and writes it, retrying on conflict.
-func update[T client.Object](t *testing.T, obj T, mutate func(T)) {
-	t.Helper()
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate(obj)
-		return env.Client.Update(context.Background(), obj)
-	})
-}
-
-// waitFor waits until obj has condition typ with status (and reason, if
-// given), and returns the condition.
-func waitFor(t *testing.T, obj *bigtablev1.BigtableTable, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
-	t.Helper()
-	var got metav1.Condition
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(obj.Status.Conditions, typ)
-		if c == nil {
-			return fmt.Errorf("%s: no %s condition yet; conditions: %+v", obj.GetName(), typ, obj.Status.Conditions)
-		}
-		if c.Status != status || (reason != "" && c.Reason != reason) {
-			return fmt.Errorf("%s: %s=%s (%s: %s), want %s %s", obj.GetName(), typ, c.Status, c.Reason, c.Message, status, reason)
-		}
-		got = *c
-		return nil
-	})
-	return got
-}
-
-// waitForMessage waits until obj's condition typ mentions want.
-func waitForMessage(t *testing.T, obj *bigtablev1.BigtableTable, typ, want string) metav1.Condition {
-	t.Helper()
-	var got metav1.Condition
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(obj.Status.Conditions, typ)
-		if c == nil || !strings.Contains(c.Message, want) {
-			return fmt.Errorf("%s: %s condition %+v does not mention %q", obj.GetName(), typ, c, want)
-		}
-		got = *c
-		return nil
-	})
-	return got
-}
-
-func waitReady(t *testing.T, obj *bigtablev1.BigtableTable) {
-	t.Helper()
-	waitFor(t, obj, commonv1.TypeReady, metav1.ConditionTrue, "")
-}
-
-// waitSynced waits until the object's current generation was applied.
-func waitSynced(t *testing.T, obj *bigtablev1.BigtableTable) {
-	t.Helper()
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(obj.Status.Conditions, commonv1.TypeSynced)
-		if obj.Status.ObservedGeneration != obj.Generation || c == nil || c.Status != metav1.ConditionTrue {
-			return fmt.Errorf("generation %d, observed %d, synced %+v", obj.Generation, obj.Status.ObservedGeneration, c)
-		}
-		return nil
-	})
-}
-
-// waitGone waits until obj no longer exists in the API server.
-func waitGone(t *testing.T, obj client.Object) {
-	t.Helper()
-	testenv.Eventually(t, 20*time.Second, func() error {
-		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
-		if err == nil {
-			return fmt.Errorf("%s still exists (finalizers %v)", obj.GetName(), obj.GetFinalizers())
-		}
-		return client.IgnoreNotFound(err)
-	})
-}
-
 func duration(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
-func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }

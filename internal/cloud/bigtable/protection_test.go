@@ -2,6 +2,7 @@ package bigtable_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,16 +23,16 @@ func TestProtectedTableRefusesFamilyDrop(t *testing.T) {
 			tb.Spec.DeletionProtection = true
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", nil), family("b", versions(1))}
 		})
-		create(t, tbl)
-		waitReady(t, tbl)
+		env.Create(t, tbl)
+		env.WaitReady(t, tbl)
 		if got, err := s.getTable(t, "guarded"); err != nil || !got.protected {
 			t.Fatalf("table not protected in the cloud: %+v %v", got, err)
 		}
 
-		update(t, tbl, func(tb *bigtablev1.BigtableTable) {
+		testenv.Update(t, env, tbl, func(tb *bigtablev1.BigtableTable) {
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", nil)}
 		})
-		c := waitFor(t, tbl, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
+		c := env.WaitFor(t, tbl, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
 		if !strings.Contains(c.Message, "FailedPrecondition") || !strings.Contains(c.Message, "protected") {
 			t.Errorf("condition should carry the cloud's refusal: %q", c.Message)
 		}
@@ -39,8 +40,8 @@ func TestProtectedTableRefusesFamilyDrop(t *testing.T) {
 			t.Errorf("family b dropped from a protected table: %v", got.families)
 		}
 
-		update(t, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.DeletionProtection = false })
-		waitSynced(t, tbl)
+		testenv.Update(t, env, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.DeletionProtection = false })
+		env.WaitSynced(t, tbl)
 		got, err := s.getTable(t, "guarded")
 		if err != nil {
 			t.Fatal(err)
@@ -58,23 +59,23 @@ func TestProtectedTableNotDeleted(t *testing.T) {
 		tbl := s.table("precious", func(tb *bigtablev1.BigtableTable) {
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", nil)}
 		})
-		create(t, tbl)
-		waitReady(t, tbl)
+		env.Create(t, tbl)
+		env.WaitReady(t, tbl)
 		// Protection turned on later, through UpdateTable.
-		update(t, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.DeletionProtection = true })
+		testenv.Update(t, env, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.DeletionProtection = true })
 		testenv.Eventually(t, 20*time.Second, func() error {
 			got, err := s.getTable(t, "precious")
 			if err != nil || !got.protected {
-				return errorf("not protected yet: %+v %v", got, err)
+				return fmt.Errorf("not protected yet: %+v %v", got, err)
 			}
 			return nil
 		})
-		waitSynced(t, tbl)
+		env.WaitSynced(t, tbl)
 
 		if err := env.Client.Delete(context.Background(), tbl); err != nil {
 			t.Fatal(err)
 		}
-		c := waitForMessage(t, tbl, commonv1.TypeSynced, "deletion protection")
+		c := env.WaitForMessage(t, tbl, commonv1.TypeSynced, "deletion protection")
 		if c.Reason != commonv1.ReasonDeleting || !strings.Contains(c.Message, "spec.deletionPolicy: Abandon") {
 			t.Errorf("condition should say what to do: %s: %q", c.Reason, c.Message)
 		}
@@ -82,8 +83,8 @@ func TestProtectedTableNotDeleted(t *testing.T) {
 			t.Fatalf("protected table deleted: %v", err)
 		}
 
-		update(t, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.DeletionPolicy = commonv1.DeletionAbandon })
-		waitGone(t, tbl)
+		testenv.Update(t, env, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.DeletionPolicy = commonv1.DeletionAbandon })
+		env.WaitGone(t, tbl)
 		if _, err := s.getTable(t, "precious"); err != nil {
 			t.Fatalf("abandoned table gone: %v", err)
 		}

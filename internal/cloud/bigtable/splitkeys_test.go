@@ -10,6 +10,7 @@ import (
 	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	"github.com/infraplane/infraplane/internal/provider"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // Split keys are used at creation only: a later change is reported as not
@@ -20,17 +21,17 @@ func TestSplitKeysChangeReported(t *testing.T) {
 			tb.Spec.SplitKeys = []string{"m"}
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", nil)}
 		})
-		create(t, tbl)
-		waitReady(t, tbl)
+		env.Create(t, tbl)
+		env.WaitReady(t, tbl)
 		writes := provider.CloudCalls("bigtable", "ModifyColumnFamilies") + provider.CloudCalls("bigtable", "UpdateTable") +
 			provider.CloudCalls("bigtable", "CreateTable") + provider.CloudCalls("bigtable", "DeleteTable")
 
-		update(t, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.SplitKeys = []string{"f", "m"} })
-		c := waitFor(t, tbl, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonUpdateNotSupported)
+		testenv.Update(t, env, tbl, func(tb *bigtablev1.BigtableTable) { tb.Spec.SplitKeys = []string{"f", "m"} })
+		c := env.WaitFor(t, tbl, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonUpdateNotSupported)
 		if !strings.Contains(c.Message, "spec.splitKeys") || !strings.Contains(c.Message, "f,m") {
 			t.Errorf("condition should name the field and values: %q", c.Message)
 		}
-		waitFor(t, tbl, commonv1.TypeReady, metav1.ConditionTrue, "")
+		env.WaitFor(t, tbl, commonv1.TypeReady, metav1.ConditionTrue, "")
 		time.Sleep(time.Second)
 		after := provider.CloudCalls("bigtable", "ModifyColumnFamilies") + provider.CloudCalls("bigtable", "UpdateTable") +
 			provider.CloudCalls("bigtable", "CreateTable") + provider.CloudCalls("bigtable", "DeleteTable")

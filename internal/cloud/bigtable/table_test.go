@@ -2,6 +2,7 @@ package bigtable_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"testing"
 	"time"
@@ -26,8 +27,8 @@ func TestTableLifecycle(t *testing.T) {
 			}
 			tb.Spec.SplitKeys = []string{"g", "p"}
 		})
-		create(t, tbl)
-		waitReady(t, tbl)
+		env.Create(t, tbl)
+		env.WaitReady(t, tbl)
 		if tbl.Status.SelfLink != s.tableName("events") || tbl.Status.ResourceID != "events" {
 			t.Fatalf("status: selfLink %q resourceID %q", tbl.Status.SelfLink, tbl.Status.ResourceID)
 		}
@@ -44,7 +45,7 @@ func TestTableLifecycle(t *testing.T) {
 		}
 
 		// Add one, drop one, change one's policy: one ModifyColumnFamilies.
-		update(t, tbl, func(tb *bigtablev1.BigtableTable) {
+		testenv.Update(t, env, tbl, func(tb *bigtablev1.BigtableTable) {
 			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{
 				family("agg", &bigtablev1.GCPolicy{MaxVersions: &two, MaxAge: duration(time.Hour), Mode: bigtablev1.GCIntersection}),
 				family("keep", nil),
@@ -58,11 +59,11 @@ func TestTableLifecycle(t *testing.T) {
 				return err
 			}
 			if !maps.Equal(got.families, want) {
-				return errorf("families %v, want %v", got.families, want)
+				return fmt.Errorf("families %v, want %v", got.families, want)
 			}
 			return nil
 		})
-		waitSynced(t, tbl)
+		env.WaitSynced(t, tbl)
 		if tbl.Status.Observed == nil || !maps.Equal(tbl.Status.Observed.ColumnFamilies, want) {
 			t.Errorf("status.observed = %+v", tbl.Status.Observed)
 		}
@@ -70,7 +71,7 @@ func TestTableLifecycle(t *testing.T) {
 		if err := env.Client.Delete(context.Background(), tbl); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, tbl)
+		env.WaitGone(t, tbl)
 		if _, err := s.getTable(t, "events"); !managed.IsNotFound(err) {
 			t.Fatalf("table still in the cloud after delete: %v", err)
 		}

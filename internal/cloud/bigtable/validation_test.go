@@ -7,6 +7,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
@@ -55,16 +56,7 @@ func TestInvalidSpecsRefused(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := s.table("invalid", tc.mutate)
-			err := env.Client.Create(context.Background(), obj)
-			if err == nil {
-				_ = env.Client.Delete(context.Background(), obj)
-				t.Fatalf("accepted")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q: %v", w, err)
-				}
-			}
+			env.CreateRefused(t, obj, tc.want...)
 		})
 	}
 }
@@ -77,7 +69,7 @@ func TestIdentityImmutable(t *testing.T) {
 		tb.Spec.ManagementPolicy = commonv1.ManagementObserveOnly // no cloud needed
 		tb.Spec.ResourceID = "immutable-id"
 	})
-	create(t, tbl)
+	env.Create(t, tbl)
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), tbl) })
 	for _, tc := range []struct {
 		name   string
@@ -91,7 +83,7 @@ func TestIdentityImmutable(t *testing.T) {
 			var err error
 			for range 10 { // the controller writes too: retry conflicts
 				cur := &bigtablev1.BigtableTable{}
-				if err := env.Client.Get(context.Background(), clientKey(tbl), cur); err != nil {
+				if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(tbl), cur); err != nil {
 					t.Fatal(err)
 				}
 				tc.mutate(cur)

@@ -10,6 +10,7 @@ import (
 	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
 	"github.com/infraplane/infraplane/internal/cloud/postgres"
 	"github.com/infraplane/infraplane/internal/provider"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // A hostile name (quotes, a semicolon, spaces, unicode) becomes exactly one
@@ -23,13 +24,13 @@ func TestDatabaseCreateUpdateDelete(t *testing.T) {
 
 	owner := &postgresv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "owner", Namespace: s.ns}}
 	owner.Spec.ResourceID = ownerName
-	create(t, owner)
+	env.Create(t, owner)
 	db := &postgresv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: s.ns}}
 	db.Spec.ResourceID = dbName
 	db.Spec.OwnerRef = &commonv1.ResourceRef{Name: "owner"}
 	db.Spec.LCCollate = "C"
-	create(t, db)
-	waitReady(t, db)
+	env.Create(t, db)
+	env.WaitReady(t, db)
 
 	if got := scalar[string](t, s, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", dbName); got != ownerName {
 		t.Errorf("owner = %q, want %q", got, ownerName)
@@ -55,14 +56,14 @@ func TestDatabaseCreateUpdateDelete(t *testing.T) {
 
 	// Update: connection limit and an extension; only those are written.
 	alters := provider.CloudCalls(postgres.Service, "ALTER DATABASE")
-	update(t, db, func(d *postgresv1.Database) {
+	testenv.Update(t, env, db, func(d *postgresv1.Database) {
 		d.Spec.ConnectionLimit = ptr(int32(7))
 		d.Spec.Extensions = []string{"pg_trgm"}
 	})
 	eventually(t, "connection limit 7", func() bool {
 		return scalar[int32](t, s, "SELECT datconnlimit FROM pg_database WHERE datname = $1", dbName) == 7
 	})
-	waitFor(t, db, commonv1.TypeDrifted, metav1.ConditionFalse, "")
+	env.WaitFor(t, db, commonv1.TypeDrifted, metav1.ConditionFalse, "")
 	if got := provider.CloudCalls(postgres.Service, "ALTER DATABASE") - alters; got != 1 {
 		t.Errorf("%v ALTER DATABASE statements, want 1", got)
 	}
@@ -78,14 +79,14 @@ func TestDatabaseCreateUpdateDelete(t *testing.T) {
 	if err := env.Client.Delete(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, db)
+	env.WaitGone(t, db)
 	if dbExists(t, s, dbName) {
 		t.Error("database still exists after delete")
 	}
 	if err := env.Client.Delete(t.Context(), owner); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, owner)
+	env.WaitGone(t, owner)
 	if roleExists(t, s, ownerName) {
 		t.Error("role still exists after delete")
 	}

@@ -22,19 +22,19 @@ func TestDriftRepairedAndObserveOnly(t *testing.T) {
 	r := &postgresv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.ns}}
 	r.Spec.CreateDB = true
 	r.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
-	create(t, r)
-	waitReady(t, r)
+	env.Create(t, r)
+	env.WaitReady(t, r)
 
 	if _, err := s.admin.Exec(t.Context(), "ALTER ROLE "+pgx.Identifier{name}.Sanitize()+" NOCREATEDB CONNECTION LIMIT 9"); err != nil {
 		t.Fatal(err)
 	}
-	c := waitFor(t, r, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
+	c := env.WaitFor(t, r, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
 	t.Logf("repaired: %s", c.Message)
 	if !scalar[bool](t, s, "SELECT rolcreatedb AND rolconnlimit = -1 FROM pg_roles WHERE rolname = $1", name) {
 		t.Error("drift not repaired")
 	}
 
-	update(t, r, func(r *postgresv1.Role) { r.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
+	testenv.Update(t, env, r, func(r *postgresv1.Role) { r.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
 	// The change must land after the ObserveOnly spec was acted on, or it
 	// counts as a pending spec change rather than drift.
 	testenv.Eventually(t, 30*time.Second, func() error {
@@ -49,7 +49,7 @@ func TestDriftRepairedAndObserveOnly(t *testing.T) {
 	if _, err := s.admin.Exec(t.Context(), "ALTER ROLE "+pgx.Identifier{name}.Sanitize()+" NOCREATEDB"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, r, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
+	env.WaitFor(t, r, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
 	if len(r.Status.Drift) == 0 || r.Status.Drift[0].Field != "spec.createdb" {
 		t.Errorf("status.drift = %+v", r.Status.Drift)
 	}
@@ -61,7 +61,7 @@ func TestDriftRepairedAndObserveOnly(t *testing.T) {
 	if err := env.Client.Delete(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, r)
+	env.WaitGone(t, r)
 	if !roleExists(t, s, name) {
 		t.Error("ObserveOnly role dropped")
 	}
@@ -76,17 +76,17 @@ func TestDatabaseAbandon(t *testing.T) {
 	name := s.unique("kept")
 	db := &postgresv1.Database{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.ns}}
 	db.Spec.DeletionPolicy = commonv1.DeletionAbandon
-	create(t, db)
-	waitReady(t, db)
+	env.Create(t, db)
+	env.WaitReady(t, db)
 	if err := env.Client.Delete(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, db)
+	env.WaitGone(t, db)
 	if !dbExists(t, s, name) {
 		t.Fatal("abandoned database was dropped")
 	}
 	again := &postgresv1.Database{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.ns}}
-	create(t, again)
-	waitReady(t, again)
+	env.Create(t, again)
+	env.WaitReady(t, again)
 	_, _ = s.admin.Exec(t.Context(), "DROP DATABASE "+pgx.Identifier{name}.Sanitize())
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/infraplane/infraplane/internal/cloud/postgres"
 	"github.com/infraplane/infraplane/internal/importer"
 	"github.com/infraplane/infraplane/internal/provider"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // writeMethods are every write statement the package sends.
@@ -68,20 +69,20 @@ func TestImportAdoptsWithoutWrites(t *testing.T) {
 	for _, f := range mine {
 		t.Logf("manifest: %v", f.Object.Object)
 		f.Object.SetNamespace(s.ns)
-		create(t, f.Object)
+		env.Create(t, f.Object)
 	}
 	for _, f := range mine {
-		var obj managedObject = &postgresv1.Database{}
+		var obj testenv.Managed = &postgresv1.Database{}
 		if f.Object.GetKind() == "Role" {
 			obj = &postgresv1.Role{}
 		}
 		obj.SetNamespace(s.ns)
 		obj.SetName(f.Object.GetName())
-		waitReady(t, obj)
+		env.WaitReady(t, obj)
 		if obj.ManagedStatus().ResourceID != f.SelfLink {
 			t.Errorf("%s: status.resourceID = %q", f.SelfLink, obj.ManagedStatus().ResourceID)
 		}
-		waitFor(t, obj, "Drifted", "False", "")
+		env.WaitFor(t, obj, "Drifted", "False", "")
 	}
 	if got := writes() - before; got != 0 {
 		t.Errorf("adoption made %v write statements, want 0", got)

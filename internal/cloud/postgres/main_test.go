@@ -12,11 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/pgtest"
 	"github.com/infraplane/infraplane/internal/testenv"
@@ -95,79 +93,6 @@ func applyProvider(t *testing.T, srv *pgtest.Server) {
 
 // unique makes a name no other test uses on the shared server.
 func (s *scenario) unique(base string) string { return base + "-" + strings.TrimPrefix(s.ns, "t-") }
-
-func create(t *testing.T, obj client.Object) {
-	t.Helper()
-	if err := env.Client.Create(context.Background(), obj); err != nil {
-		t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
-	}
-}
-
-// update re-reads obj, applies mutate and writes it, retrying on conflict.
-func update[T client.Object](t *testing.T, obj T, mutate func(T)) {
-	t.Helper()
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate(obj)
-		return env.Client.Update(context.Background(), obj)
-	})
-}
-
-type managedObject interface {
-	client.Object
-	ManagedStatus() *commonv1.ManagedStatus
-}
-
-func waitFor(t *testing.T, obj managedObject, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
-	t.Helper()
-	var got metav1.Condition
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(obj.ManagedStatus().Conditions, typ)
-		if c == nil {
-			return fmt.Errorf("%s: no %s condition yet", obj.GetName(), typ)
-		}
-		if c.Status != status || (reason != "" && c.Reason != reason) {
-			return fmt.Errorf("%s: %s=%s (%s: %s), want %s %s", obj.GetName(), typ, c.Status, c.Reason, c.Message, status, reason)
-		}
-		got = *c
-		return nil
-	})
-	return got
-}
-
-func waitReady(t *testing.T, obj managedObject) {
-	t.Helper()
-	waitFor(t, obj, commonv1.TypeReady, metav1.ConditionTrue, "")
-}
-
-func waitGone(t *testing.T, obj client.Object) {
-	t.Helper()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
-		if err == nil {
-			return fmt.Errorf("%s still exists (finalizers %v)", obj.GetName(), obj.GetFinalizers())
-		}
-		return client.IgnoreNotFound(err)
-	})
-}
-
-// wake changes an annotation: the reconciler reads the server again.
-func wake(t *testing.T, obj client.Object) {
-	t.Helper()
-	update(t, obj, func(o client.Object) {
-		a := o.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		a["test/wake"] = time.Now().Format(time.RFC3339Nano)
-		o.SetAnnotations(a)
-	})
-}
 
 // scalar runs a query returning one value.
 func scalar[V any](t *testing.T, s *scenario, sql string, args ...any) V {

@@ -13,6 +13,7 @@ import (
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // loginWorks reports whether role can log in to db with password.
@@ -41,7 +42,7 @@ func TestRolePasswordMembershipsPrivileges(t *testing.T) {
 	dbName := s.unique("appdb")
 	db := &postgresv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "appdb", Namespace: s.ns}}
 	db.Spec.ResourceID = dbName
-	create(t, db)
+	env.Create(t, db)
 
 	name := s.unique(`us'er "x"`)
 	r := &postgresv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "user", Namespace: s.ns}}
@@ -50,9 +51,9 @@ func TestRolePasswordMembershipsPrivileges(t *testing.T) {
 	r.Spec.PasswordSecretRef = &postgresv1.PasswordSecretRef{Name: "user-password"}
 	r.Spec.MemberOf = []string{group}
 	r.Spec.Privileges = []postgresv1.DatabasePrivileges{{DatabaseRef: commonv1.ResourceRef{Name: "appdb"}, Privileges: []postgresv1.DatabasePrivilege{"CONNECT", "CREATE"}}}
-	create(t, r)
-	waitReady(t, r)
-	waitFor(t, r, commonv1.TypeSynced, metav1.ConditionTrue, "")
+	env.Create(t, r)
+	env.WaitReady(t, r)
+	env.WaitFor(t, r, commonv1.TypeSynced, metav1.ConditionTrue, "")
 
 	var sec corev1.Secret
 	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: s.ns, Name: "user-password"}, &sec); err != nil {
@@ -79,14 +80,14 @@ func TestRolePasswordMembershipsPrivileges(t *testing.T) {
 	}
 
 	// Rotation: a new value in the Secret becomes the password.
-	update(t, &sec, func(s *corev1.Secret) { s.Data["password"] = []byte(`n3w 'pass\word"`) })
+	testenv.Update(t, env, &sec, func(s *corev1.Secret) { s.Data["password"] = []byte(`n3w 'pass\word"`) })
 	eventually(t, "the new password works", func() bool { return loginWorks(s, name, `n3w 'pass\word"`, dbName) })
 	if loginWorks(s, name, password, dbName) {
 		t.Error("the old password still works")
 	}
 
 	// Update: drop CREATE and the membership; they are revoked.
-	update(t, r, func(r *postgresv1.Role) {
+	testenv.Update(t, env, r, func(r *postgresv1.Role) {
 		r.Spec.MemberOf = nil
 		r.Spec.Privileges[0].Privileges = []postgresv1.DatabasePrivilege{"CONNECT"}
 		r.Spec.ConnectionLimit = ptr(int32(3))
@@ -101,7 +102,7 @@ func TestRolePasswordMembershipsPrivileges(t *testing.T) {
 	if err := env.Client.Delete(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, r)
+	env.WaitGone(t, r)
 	if roleExists(t, s, name) {
 		t.Error("role still exists")
 	}

@@ -55,7 +55,7 @@ func TestBadInputRefused(t *testing.T) {
 	// Immutable fields cannot change.
 	ok := &postgresv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "d2", Namespace: s.ns}}
 	ok.Spec.ManagementPolicy = commonv1.ManagementObserveOnly
-	create(t, ok)
+	env.Create(t, ok)
 	var err error
 	for range 10 { // the controller's status writes can make an update conflict
 		if err = env.Client.Get(t.Context(), client.ObjectKeyFromObject(ok), ok); err != nil {
@@ -78,8 +78,8 @@ func TestServerErrorInSynced(t *testing.T) {
 	name := s.unique("orphan")
 	db := &postgresv1.Database{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.ns}}
 	db.Spec.OwnerRef = &commonv1.ResourceRef{External: "no-such-role"}
-	create(t, db)
-	c := waitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
+	env.Create(t, db)
+	c := env.WaitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
 	if !strings.Contains(c.Message, `role "no-such-role" does not exist`) || !strings.Contains(c.Message, "NotFound") {
 		t.Errorf("Synced message = %q", c.Message)
 	}

@@ -15,19 +15,19 @@ func TestDeletionPolicyAbandon(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *scenario) {
 		ctx := context.Background()
 		topic := s.topic("kept", func(tp *pubsubv1.Topic) { tp.Spec.DeletionPolicy = commonv1.DeletionAbandon })
-		create(t, topic)
-		waitReady(t, topic)
+		env.Create(t, topic)
+		env.WaitReady(t, topic)
 		if err := env.Client.Delete(ctx, topic); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, topic)
+		env.WaitGone(t, topic)
 		if _, err := s.getTopic(t, "kept"); err != nil {
 			t.Fatalf("abandoned topic gone from the cloud: %v", err)
 		}
 
 		again := s.topic("kept")
-		create(t, again)
-		waitReady(t, again)
+		env.Create(t, again)
+		env.WaitReady(t, again)
 		if again.Status.ResourceID != "kept" {
 			t.Errorf("re-applied object did not take its topic back: %+v", again.Status)
 		}
@@ -36,7 +36,7 @@ func TestDeletionPolicyAbandon(t *testing.T) {
 		if err := env.Client.Delete(ctx, again); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, again)
+		env.WaitGone(t, again)
 		if _, err := s.getTopic(t, "kept"); !managed.IsNotFound(err) {
 			t.Fatalf("topic should be deleted now: %v", err)
 		}

@@ -2,6 +2,7 @@ package pubsub_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
@@ -33,16 +35,16 @@ func (s *scenario) changeAckDeadline(t *testing.T, id string, secs int32) {
 // written back, with a DriftRepaired record in the Drifted condition.
 func TestDriftRepaired(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *scenario) {
-		create(t, s.topic("events"))
+		env.Create(t, s.topic("events"))
 		sub := s.subscription("events-sub", "events", func(sb *pubsubv1.Subscription) {
 			sb.Spec.AckDeadlineSeconds = 20
 			sb.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 		})
-		create(t, sub)
-		waitReady(t, sub)
+		env.Create(t, sub)
+		env.WaitReady(t, sub)
 
 		s.changeAckDeadline(t, "events-sub", 99)
-		c := waitFor(t, sub, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
+		c := env.WaitFor(t, sub, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
 		if !strings.Contains(c.Message, "spec.ackDeadlineSeconds") {
 			t.Errorf("repair record should name the field: %q", c.Message)
 		}
@@ -60,27 +62,27 @@ func TestDriftRepaired(t *testing.T) {
 // writes to the cloud.
 func TestObserveOnlyReportsDrift(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *scenario) {
-		create(t, s.topic("watched"))
+		env.Create(t, s.topic("watched"))
 		sub := s.subscription("watched-sub", "watched", func(sb *pubsubv1.Subscription) {
 			sb.Spec.AckDeadlineSeconds = 20
 			sb.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 		})
-		create(t, sub)
-		waitReady(t, sub)
-		update(t, sub, func(sb *pubsubv1.Subscription) { sb.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
+		env.Create(t, sub)
+		env.WaitReady(t, sub)
+		testenv.Update(t, env, sub, func(sb *pubsubv1.Subscription) { sb.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
 		testenv.Eventually(t, 20*time.Second, func() error {
-			if err := env.Client.Get(context.Background(), clientKey(sub), sub); err != nil {
+			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(sub), sub); err != nil {
 				return err
 			}
 			if sub.Status.ObservedGeneration != sub.Generation {
-				return errorf("not yet observed generation %d", sub.Generation)
+				return fmt.Errorf("not yet observed generation %d", sub.Generation)
 			}
 			return nil
 		})
 
 		writes := provider.CloudCalls("pubsub", "UpdateSubscription")
 		s.changeAckDeadline(t, "watched-sub", 77)
-		c := waitFor(t, sub, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
+		c := env.WaitFor(t, sub, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
 		if !strings.Contains(c.Message, "ObserveOnly") {
 			t.Errorf("drift message should say why it is not repaired: %q", c.Message)
 		}

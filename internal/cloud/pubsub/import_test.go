@@ -82,10 +82,10 @@ func TestImportAdoptsWithoutCloudWrites(t *testing.T) {
 		}
 		to := &pubsubv1.Topic{}
 		to.Namespace, to.Name = s.ns, topic.GetName()
-		waitReady(t, to)
+		env.WaitReady(t, to)
 		so := &pubsubv1.Subscription{}
 		so.Namespace, so.Name = s.ns, sub.GetName()
-		waitReady(t, so)
+		env.WaitReady(t, so)
 		if so.Status.ResourceID != subID || to.Status.ResourceID != topicID {
 			t.Errorf("adopted ids: topic %q, subscription %q", to.Status.ResourceID, so.Status.ResourceID)
 		}

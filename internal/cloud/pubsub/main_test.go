@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	pubsubapi "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
@@ -130,87 +127,6 @@ func (s *scenario) subscription(name, topic string, mutate ...func(*pubsubv1.Sub
 		m(sub)
 	}
 	return sub
-}
-
-func create(t *testing.T, obj client.Object) {
-	t.Helper()
-	if err := env.Client.Create(context.Background(), obj); err != nil {
-		t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
-	}
-}
-
-// update re-reads obj, applies mutate and writes it, retrying on conflict.
-func update[T client.Object](t *testing.T, obj T, mutate func(T)) {
-	t.Helper()
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate(obj)
-		return env.Client.Update(context.Background(), obj)
-	})
-}
-
-type managedObject interface {
-	client.Object
-	ManagedStatus() *commonv1.ManagedStatus
-}
-
-// waitFor waits until obj has condition typ with status (and reason, if
-// given), and returns the condition.
-func waitFor(t *testing.T, obj managedObject, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
-	t.Helper()
-	var got metav1.Condition
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(obj.ManagedStatus().Conditions, typ)
-		if c == nil {
-			return fmt.Errorf("%s: no %s condition yet; conditions: %+v", obj.GetName(), typ, obj.ManagedStatus().Conditions)
-		}
-		if c.Status != status || (reason != "" && c.Reason != reason) {
-			return fmt.Errorf("%s: %s=%s (%s: %s), want %s %s", obj.GetName(), typ, c.Status, c.Reason, c.Message, status, reason)
-		}
-		got = *c
-		return nil
-	})
-	return got
-}
-
-// waitForMessage waits until obj's condition typ mentions want.
-func waitForMessage(t *testing.T, obj managedObject, typ, want string) metav1.Condition {
-	t.Helper()
-	var got metav1.Condition
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(obj.ManagedStatus().Conditions, typ)
-		if c == nil || !strings.Contains(c.Message, want) {
-			return fmt.Errorf("%s: %s condition %+v does not mention %q", obj.GetName(), typ, c, want)
-		}
-		got = *c
-		return nil
-	})
-	return got
-}
-
-func waitReady(t *testing.T, obj managedObject) {
-	t.Helper()
-	waitFor(t, obj, commonv1.TypeReady, metav1.ConditionTrue, "")
-}
-
-// waitGone waits until obj no longer exists in the API server.
-func waitGone(t *testing.T, obj client.Object) {
-	t.Helper()
-	testenv.Eventually(t, 20*time.Second, func() error {
-		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
-		if err == nil {
-			return fmt.Errorf("%s still exists (finalizers %v)", obj.GetName(), obj.GetFinalizers())
-		}
-		return client.IgnoreNotFound(err)
-	})
 }
 
 func (s *scenario) getTopic(t *testing.T, id string) (*pubsubpb.Topic, error) {

@@ -15,18 +15,18 @@ func TestZZRestartKeepsObjectsAndCloud(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *scenario) {
 		topic := s.topic("durable")
 		sub := s.subscription("durable-sub", "durable")
-		create(t, topic)
-		create(t, sub)
-		waitReady(t, topic)
-		waitReady(t, sub)
+		env.Create(t, topic)
+		env.Create(t, sub)
+		env.WaitReady(t, topic)
+		env.WaitReady(t, sub)
 
 		creates := provider.CloudCalls("pubsub", "CreateTopic") + provider.CloudCalls("pubsub", "CreateSubscription")
 		deletes := provider.CloudCalls("pubsub", "DeleteTopic") + provider.CloudCalls("pubsub", "DeleteSubscription")
 
 		env.Restart(t)
 
-		waitReady(t, topic)
-		waitReady(t, sub)
+		env.WaitReady(t, topic)
+		env.WaitReady(t, sub)
 		// Let the controllers' first pass over everything finish.
 		time.Sleep(2 * time.Second)
 		if n := provider.CloudCalls("pubsub", "CreateTopic") + provider.CloudCalls("pubsub", "CreateSubscription") - creates; n != 0 {

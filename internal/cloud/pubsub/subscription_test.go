@@ -1,6 +1,7 @@
 package pubsub_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,16 +29,16 @@ func TestSubscriptionWaitsForTopics(t *testing.T) {
 			sb.Spec.ExpirationPolicy = &pubsubv1.ExpirationPolicy{TTL: duration(48 * time.Hour)}
 			sb.Spec.Labels = map[string]commonv1.LabelValue{"team": "jobs"}
 		})
-		create(t, sub)
-		c := waitFor(t, sub, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonWaitingForRef)
+		env.Create(t, sub)
+		c := env.WaitFor(t, sub, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonWaitingForRef)
 		if !strings.Contains(c.Message, `Topic "jobs"`) || !strings.Contains(c.Message, "does not exist") {
 			t.Errorf("waiting message: %q", c.Message)
 		}
 
-		create(t, s.topic("jobs"))
-		waitForMessage(t, sub, commonv1.TypeSynced, `waiting for Topic "jobs-dead" (spec.deadLetterPolicy.deadLetterTopicRef)`)
-		create(t, s.topic("jobs-dead"))
-		waitReady(t, sub)
+		env.Create(t, s.topic("jobs"))
+		env.WaitForMessage(t, sub, commonv1.TypeSynced, `waiting for Topic "jobs-dead" (spec.deadLetterPolicy.deadLetterTopicRef)`)
+		env.Create(t, s.topic("jobs-dead"))
+		env.WaitReady(t, sub)
 
 		got, err := s.getSub(t, "worker")
 		if err != nil {
@@ -57,14 +58,14 @@ func TestSubscriptionWaitsForTopics(t *testing.T) {
 		}
 
 		// An update goes out with only the changed field in the mask.
-		update(t, sub, func(sb *pubsubv1.Subscription) { sb.Spec.AckDeadlineSeconds = 120 })
+		testenv.Update(t, env, sub, func(sb *pubsubv1.Subscription) { sb.Spec.AckDeadlineSeconds = 120 })
 		testenv.Eventually(t, 20*time.Second, func() error {
 			got, err := s.getSub(t, "worker")
 			if err != nil {
 				return err
 			}
 			if got.AckDeadlineSeconds != 120 {
-				return errorf("ack deadline %d", got.AckDeadlineSeconds)
+				return fmt.Errorf("ack deadline %d", got.AckDeadlineSeconds)
 			}
 			return nil
 		})
@@ -78,11 +79,11 @@ func TestSubscriptionCloudError(t *testing.T) {
 		sub := s.subscription("orphan", "", func(sb *pubsubv1.Subscription) {
 			sb.Spec.TopicRef = commonv1.ResourceRef{External: s.topicName("no-such-topic")}
 		})
-		create(t, sub)
-		c := waitFor(t, sub, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
+		env.Create(t, sub)
+		c := env.WaitFor(t, sub, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
 		if !strings.Contains(c.Message, "NotFound") || !strings.Contains(c.Message, s.subName("orphan")) {
 			t.Errorf("condition should carry the cloud's answer and the resource: %q", c.Message)
 		}
-		waitFor(t, sub, commonv1.TypeReady, metav1.ConditionFalse, commonv1.ReasonCloudError)
+		env.WaitFor(t, sub, commonv1.TypeReady, metav1.ConditionFalse, commonv1.ReasonCloudError)
 	})
 }

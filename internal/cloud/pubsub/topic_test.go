@@ -2,12 +2,14 @@ package pubsub_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
@@ -24,8 +26,8 @@ func TestTopicLifecycle(t *testing.T) {
 			tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "checkout"}
 			tp.Spec.MessageRetentionDuration = duration(time.Hour)
 		})
-		create(t, topic)
-		waitReady(t, topic)
+		env.Create(t, topic)
+		env.WaitReady(t, topic)
 		if topic.Status.SelfLink != s.topicName("orders") || topic.Status.ResourceID != "orders" {
 			t.Fatalf("status: selfLink %q resourceID %q", topic.Status.SelfLink, topic.Status.ResourceID)
 		}
@@ -41,33 +43,33 @@ func TestTopicLifecycle(t *testing.T) {
 		}
 
 		// Edit a field every implementation can update.
-		update(t, topic, func(tp *pubsubv1.Topic) { tp.Spec.MessageRetentionDuration = duration(2 * time.Hour) })
+		testenv.Update(t, env, topic, func(tp *pubsubv1.Topic) { tp.Spec.MessageRetentionDuration = duration(2 * time.Hour) })
 		testenv.Eventually(t, 20*time.Second, func() error {
 			got, err := s.getTopic(t, "orders")
 			if err != nil {
 				return err
 			}
 			if d := got.GetMessageRetentionDuration().AsDuration(); d != 2*time.Hour {
-				return errorf("retention still %v", d)
+				return fmt.Errorf("retention still %v", d)
 			}
 			return nil
 		})
 		// The cloud is updated before status is written: wait for both.
 		testenv.Eventually(t, 20*time.Second, func() error {
-			if err := env.Client.Get(context.Background(), clientKey(topic), topic); err != nil {
+			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(topic), topic); err != nil {
 				return err
 			}
 			if topic.Status.ObservedGeneration != topic.Generation {
-				return errorf("observedGeneration %d, generation %d", topic.Status.ObservedGeneration, topic.Generation)
+				return fmt.Errorf("observedGeneration %d, generation %d", topic.Status.ObservedGeneration, topic.Generation)
 			}
 			return nil
 		})
-		waitFor(t, topic, commonv1.TypeSynced, metav1.ConditionTrue, commonv1.ReasonReconcileSuccess)
+		env.WaitFor(t, topic, commonv1.TypeSynced, metav1.ConditionTrue, commonv1.ReasonReconcileSuccess)
 
 		if err := env.Client.Delete(context.Background(), topic); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, topic)
+		env.WaitGone(t, topic)
 		if _, err := s.getTopic(t, "orders"); !managed.IsNotFound(err) {
 			t.Fatalf("topic still in the cloud after delete: %v", err)
 		}
@@ -82,18 +84,18 @@ func TestTopicLabelUpdate(t *testing.T) {
 		topic := s.topic("labelled", func(tp *pubsubv1.Topic) {
 			tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "a"}
 		})
-		create(t, topic)
-		waitReady(t, topic)
+		env.Create(t, topic)
+		env.WaitReady(t, topic)
 		before := provider.CloudCalls("pubsub", "UpdateTopic")
-		update(t, topic, func(tp *pubsubv1.Topic) { tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "b"} })
+		testenv.Update(t, env, topic, func(tp *pubsubv1.Topic) { tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "b"} })
 
 		if s.b.name == "emulator" {
-			c := waitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
+			c := env.WaitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
 			if !strings.Contains(c.Message, "spec.labels") || !strings.Contains(c.Message, "InvalidArgument") {
 				t.Errorf("condition should name the field and the cloud's answer: %q", c.Message)
 			}
 			// Still Ready: the topic exists and works, only the label is stale.
-			waitFor(t, topic, commonv1.TypeReady, metav1.ConditionTrue, "")
+			env.WaitFor(t, topic, commonv1.TypeReady, metav1.ConditionTrue, "")
 			time.Sleep(3 * time.Second)
 			if n := provider.CloudCalls("pubsub", "UpdateTopic") - before; n > 3 {
 				t.Errorf("%v UpdateTopic calls in 3 s after a permanent error: a hot loop", n)
@@ -106,7 +108,7 @@ func TestTopicLabelUpdate(t *testing.T) {
 				return err
 			}
 			if got.Labels["team"] != "b" || got.Labels[managed.OwnerLabelKey] == "" {
-				return errorf("labels %v", got.Labels)
+				return fmt.Errorf("labels %v", got.Labels)
 			}
 			return nil
 		})
@@ -129,8 +131,8 @@ func TestTopicAdoption(t *testing.T) {
 		mk("someone-elses", map[string]string{managed.OwnerLabelKey: "other--object"})
 
 		refused := s.topic("foreign", func(tp *pubsubv1.Topic) { tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "x"} })
-		create(t, refused)
-		c := waitFor(t, refused, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+		env.Create(t, refused)
+		c := env.WaitFor(t, refused, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
 		if !strings.Contains(c.Message, "spec.adopt") {
 			t.Errorf("message should say how to adopt: %q", c.Message)
 		}
@@ -139,20 +141,20 @@ func TestTopicAdoption(t *testing.T) {
 		}
 
 		// Asking for adoption takes it over, without recreating it.
-		update(t, refused, func(tp *pubsubv1.Topic) { tp.Spec.Adopt = true })
-		waitFor(t, refused, commonv1.TypeSynced, metav1.ConditionTrue, "")
-		waitReady(t, refused)
+		testenv.Update(t, env, refused, func(tp *pubsubv1.Topic) { tp.Spec.Adopt = true })
+		env.WaitFor(t, refused, commonv1.TypeSynced, metav1.ConditionTrue, "")
+		env.WaitReady(t, refused)
 		if refused.Status.ResourceID != "foreign" {
 			t.Errorf("adopted topic resourceID %q", refused.Status.ResourceID)
 		}
 
 		owned := s.topic("ours-already")
-		create(t, owned)
-		waitReady(t, owned)
+		env.Create(t, owned)
+		env.WaitReady(t, owned)
 
 		conflict := s.topic("someone-elses", func(tp *pubsubv1.Topic) { tp.Spec.Adopt = true })
-		create(t, conflict)
-		c = waitFor(t, conflict, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+		env.Create(t, conflict)
+		c = env.WaitFor(t, conflict, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
 		if !strings.Contains(c.Message, "other--object") {
 			t.Errorf("message should name the owner: %q", c.Message)
 		}
@@ -160,7 +162,7 @@ func TestTopicAdoption(t *testing.T) {
 		if err := env.Client.Delete(ctx, conflict); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, conflict)
+		env.WaitGone(t, conflict)
 		if _, err := s.getTopic(t, "someone-elses"); err != nil {
 			t.Fatalf("deleting an object that never owned the topic deleted it: %v", err)
 		}
@@ -176,13 +178,13 @@ func TestTopicReplacedByAnotherOwnerIsReleased(t *testing.T) {
 		topic := s.topic("swapped", func(tp *pubsubv1.Topic) {
 			tp.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 		})
-		create(t, topic)
-		waitReady(t, topic)
+		env.Create(t, topic)
+		env.WaitReady(t, topic)
 
 		// Paused while the topic is swapped, so the controller cannot
 		// re-create it in the gap.
-		update(t, topic, func(tp *pubsubv1.Topic) { tp.Annotations = map[string]string{managed.PausedAnnotation: "true"} })
-		waitFor(t, topic, commonv1.TypePaused, metav1.ConditionTrue, "")
+		testenv.Update(t, env, topic, func(tp *pubsubv1.Topic) { tp.Annotations = map[string]string{managed.PausedAnnotation: "true"} })
+		env.WaitFor(t, topic, commonv1.TypePaused, metav1.ConditionTrue, "")
 		if err := s.b.topics.DeleteTopic(ctx, &pubsubpb.DeleteTopicRequest{Topic: s.topicName("swapped")}); err != nil {
 			t.Fatal(err)
 		}
@@ -190,8 +192,8 @@ func TestTopicReplacedByAnotherOwnerIsReleased(t *testing.T) {
 			Labels: map[string]string{managed.OwnerLabelKey: "other--owner"}}); err != nil {
 			t.Fatal(err)
 		}
-		update(t, topic, func(tp *pubsubv1.Topic) { tp.Annotations = nil })
-		c := waitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+		testenv.Update(t, env, topic, func(tp *pubsubv1.Topic) { tp.Annotations = nil })
+		c := env.WaitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
 		if !strings.Contains(c.Message, "other--owner") {
 			t.Errorf("message should name the owner: %q", c.Message)
 		}
@@ -201,7 +203,7 @@ func TestTopicReplacedByAnotherOwnerIsReleased(t *testing.T) {
 		if err := env.Client.Delete(ctx, topic); err != nil {
 			t.Fatal(err)
 		}
-		waitGone(t, topic)
+		env.WaitGone(t, topic)
 		got, err := s.getTopic(t, "swapped")
 		if err != nil {
 			t.Fatalf("the other owner's topic was deleted: %v", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
@@ -64,17 +65,7 @@ func TestInvalidSpecsRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			obj := tc.obj().(managedObject)
-			err := env.Client.Create(context.Background(), obj)
-			if err == nil {
-				_ = env.Client.Delete(context.Background(), obj)
-				t.Fatalf("accepted")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q: %v", w, err)
-				}
-			}
+			env.CreateRefused(t, tc.obj().(client.Object), tc.want...)
 		})
 	}
 }
@@ -87,7 +78,7 @@ func TestImmutableFieldsRefused(t *testing.T) {
 		sb.Spec.ManagementPolicy = commonv1.ManagementObserveOnly // no cloud needed
 		sb.Spec.ResourceID = "immutable-id"
 	})
-	create(t, sub)
+	env.Create(t, sub)
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), sub) })
 	for _, tc := range []struct {
 		name   string
@@ -104,7 +95,7 @@ func TestImmutableFieldsRefused(t *testing.T) {
 			var err error
 			for range 10 { // the controller writes too: retry conflicts
 				cur := &pubsubv1.Subscription{}
-				if err := env.Client.Get(context.Background(), clientKey(sub), cur); err != nil {
+				if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(sub), cur); err != nil {
 					t.Fatal(err)
 				}
 				tc.mutate(cur)

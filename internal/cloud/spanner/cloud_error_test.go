@@ -17,16 +17,16 @@ func TestCloudErrorSurfaced(t *testing.T) {
 	orphan := s.database("orphan", "", func(db *spannerv1.SpannerDatabase) {
 		db.Spec.InstanceRef = commonv1.ResourceRef{External: s.instanceName("no-such-instance")}
 	})
-	create(t, orphan)
-	c := waitFor(t, orphan, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
+	env.Create(t, orphan)
+	c := env.WaitFor(t, orphan, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
 	if !strings.Contains(c.Message, "NotFound") || !strings.Contains(c.Message, "Instance not found") {
 		t.Errorf("missing instance: %q", c.Message)
 	}
 
-	create(t, s.instance("err-inst"))
+	env.Create(t, s.instance("err-inst"))
 	bad := s.database("baddl", "err-inst", func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{"CREATE TABLE broken"} })
-	create(t, bad)
-	c = waitFor(t, bad, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
+	env.Create(t, bad)
+	c = env.WaitFor(t, bad, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
 	if !strings.Contains(c.Message, "InvalidArgument") || !strings.Contains(c.Message, "Error parsing Spanner DDL statement") {
 		t.Errorf("bad DDL: %q", c.Message)
 	}

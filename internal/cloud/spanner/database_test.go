@@ -12,6 +12,7 @@ import (
 	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
 	"github.com/infraplane/infraplane/internal/cloud/spanner"
 	"github.com/infraplane/infraplane/internal/provider"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 var (
@@ -40,13 +41,13 @@ func TestDatabaseCreate(t *testing.T) {
 	db := s.database("music", "music-inst", func(db *spannerv1.SpannerDatabase) {
 		db.Spec.DDL = []string{createSingers, createAlbums}
 	})
-	create(t, db)
-	c := waitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonWaitingForRef)
+	env.Create(t, db)
+	c := env.WaitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonWaitingForRef)
 	if !strings.Contains(c.Message, `SpannerInstance "music-inst"`) {
 		t.Errorf("waiting message: %q", c.Message)
 	}
-	create(t, s.instance("music-inst"))
-	waitReady(t, db)
+	env.Create(t, s.instance("music-inst"))
+	env.WaitReady(t, db)
 
 	if db.Status.SelfLink != s.databaseName("music-inst", "music") || db.Status.Instance != s.instanceName("music-inst") {
 		t.Errorf("status: selfLink %q instance %q", db.Status.SelfLink, db.Status.Instance)
@@ -62,14 +63,14 @@ func TestDatabaseCreate(t *testing.T) {
 // A PostgreSQL-dialect database is created with PostgreSQL DDL.
 func TestDatabasePostgreSQL(t *testing.T) {
 	s := onEmulator(t)
-	create(t, s.instance("pg-inst"))
+	env.Create(t, s.instance("pg-inst"))
 	db := s.database("pgdb", "pg-inst", func(db *spannerv1.SpannerDatabase) {
 		db.Spec.Dialect = spannerv1.DialectPostgreSQL
 		db.Spec.DDL = []string{"CREATE TABLE users (id bigint PRIMARY KEY, name varchar(100))"}
 	})
-	create(t, db)
-	waitReady(t, db)
-	waitSynced(t, db)
+	env.Create(t, db)
+	env.WaitReady(t, db)
+	env.WaitSynced(t, db)
 	// The emulator reports no dialect; GCP reports POSTGRESQL.
 	if o := db.Status.Observed; o == nil || (o.Dialect != "" && o.Dialect != "POSTGRESQL") {
 		t.Errorf("observed: %+v", db.Status.Observed)
@@ -82,14 +83,14 @@ func TestDatabasePostgreSQL(t *testing.T) {
 // Appending statements applies only the new ones, with UpdateDatabaseDdl.
 func TestDatabaseDDLAppend(t *testing.T) {
 	s := onEmulator(t)
-	create(t, s.instance("app-inst"))
+	env.Create(t, s.instance("app-inst"))
 	db := s.database("appdb", "app-inst", func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{createAlbums} })
-	create(t, db)
-	waitReady(t, db)
+	env.Create(t, db)
+	env.WaitReady(t, db)
 
 	calls := provider.CloudCalls(spanner.Service, "UpdateDatabaseDdl")
-	update(t, db, func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = append(db.Spec.DDL, createIndex, createSingers) })
-	waitSynced(t, db)
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = append(db.Spec.DDL, createIndex, createSingers) })
+	env.WaitSynced(t, db)
 	if n := provider.CloudCalls(spanner.Service, "UpdateDatabaseDdl") - calls; n != 1 {
 		t.Errorf("%v UpdateDatabaseDdl calls, want 1", n)
 	}
@@ -105,57 +106,57 @@ func TestDatabaseDDLAppend(t *testing.T) {
 // field, never executed.
 func TestDatabaseDDLChangeRefused(t *testing.T) {
 	s := onEmulator(t)
-	create(t, s.instance("chg-inst"))
+	env.Create(t, s.instance("chg-inst"))
 	db := s.database("chgdb", "chg-inst", func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{createAlbums, createIndex} })
-	create(t, db)
-	waitReady(t, db)
+	env.Create(t, db)
+	env.WaitReady(t, db)
 
 	calls := provider.CloudCalls(spanner.Service, "UpdateDatabaseDdl")
-	update(t, db, func(db *spannerv1.SpannerDatabase) {
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) {
 		db.Spec.DDL = []string{strings.Replace(createAlbums, "STRING(100)", "STRING(200)", 1), createIndex}
 	})
-	c := waitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonUpdateNotSupported)
+	c := env.WaitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonUpdateNotSupported)
 	if !strings.Contains(c.Message, "spec.ddl") || !strings.Contains(c.Message, "applied DDL statements cannot be changed or removed") {
 		t.Errorf("message should explain the DDL rule: %q", c.Message)
 	}
-	update(t, db, func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{createAlbums} })
-	waitForMessage(t, db, commonv1.TypeSynced, "2 statements applied")
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{createAlbums} })
+	env.WaitForMessage(t, db, commonv1.TypeSynced, "2 statements applied")
 	if n := provider.CloudCalls(spanner.Service, "UpdateDatabaseDdl") - calls; n != 0 {
 		t.Errorf("%v UpdateDatabaseDdl calls for a refused change, want 0", n)
 	}
 	// Restoring the applied statements makes it Synced again.
-	update(t, db, func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{createAlbums, createIndex} })
-	waitSynced(t, db)
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{createAlbums, createIndex} })
+	env.WaitSynced(t, db)
 }
 
 // The emulator does not implement UpdateDatabase: drop protection ends in
 // a condition that says the endpoint does not support it.
 func TestDatabaseDropProtectionUnsupportedOnEmulator(t *testing.T) {
 	s := onEmulator(t)
-	create(t, s.instance("dp-inst"))
+	env.Create(t, s.instance("dp-inst"))
 	db := s.database("dpdb", "dp-inst")
-	create(t, db)
-	waitReady(t, db)
-	update(t, db, func(db *spannerv1.SpannerDatabase) { db.Spec.EnableDropProtection = true })
-	c := waitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonUpdateNotSupported)
+	env.Create(t, db)
+	env.WaitReady(t, db)
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) { db.Spec.EnableDropProtection = true })
+	c := env.WaitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonUpdateNotSupported)
 	if !strings.Contains(c.Message, "does not support updating spec.enableDropProtection") {
 		t.Errorf("message: %q", c.Message)
 	}
 	// Back to false: nothing to update, Synced again (and deletable).
-	update(t, db, func(db *spannerv1.SpannerDatabase) { db.Spec.EnableDropProtection = false })
-	waitSynced(t, db)
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) { db.Spec.EnableDropProtection = false })
+	env.WaitSynced(t, db)
 }
 
 // Against an endpoint that implements UpdateDatabase, drop protection is
 // set with a mask of enable_drop_protection only.
 func TestDatabaseDropProtection(t *testing.T) {
 	s := onProxy(t)
-	create(t, s.instance("dpp-inst"))
+	env.Create(t, s.instance("dpp-inst"))
 	db := s.database("dppdb", "dpp-inst", func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{createSingers} })
-	create(t, db)
-	waitReady(t, db)
-	update(t, db, func(db *spannerv1.SpannerDatabase) { db.Spec.EnableDropProtection = true })
-	waitSynced(t, db)
+	env.Create(t, db)
+	env.WaitReady(t, db)
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) { db.Spec.EnableDropProtection = true })
+	env.WaitSynced(t, db)
 	reqs := emu.proxy.databaseUpdates(s.databaseName("dpp-inst", "dppdb"))
 	if len(reqs) != 1 || !reqs[0].GetDatabase().GetEnableDropProtection() {
 		t.Fatalf("proxy received %v", reqs)
@@ -163,8 +164,8 @@ func TestDatabaseDropProtection(t *testing.T) {
 	if db.Status.Observed == nil || !db.Status.Observed.EnableDropProtection {
 		t.Errorf("observed: %+v", db.Status.Observed)
 	}
-	update(t, db, func(db *spannerv1.SpannerDatabase) { db.Spec.EnableDropProtection = false })
-	waitSynced(t, db)
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) { db.Spec.EnableDropProtection = false })
+	env.WaitSynced(t, db)
 	if n := len(emu.proxy.databaseUpdates(s.databaseName("dpp-inst", "dppdb"))); n != 2 {
 		t.Errorf("%d UpdateDatabase calls, want 2", n)
 	}
@@ -175,20 +176,20 @@ func TestDatabaseDropProtection(t *testing.T) {
 // one applies only what is left.
 func TestDatabaseDDLPartialFailure(t *testing.T) {
 	s := onEmulator(t)
-	create(t, s.instance("part-inst"))
+	env.Create(t, s.instance("part-inst"))
 	db := s.database("partdb", "part-inst", func(db *spannerv1.SpannerDatabase) { db.Spec.DDL = []string{createAlbums} })
-	create(t, db)
-	waitReady(t, db)
+	env.Create(t, db)
+	env.WaitReady(t, db)
 
-	update(t, db, func(db *spannerv1.SpannerDatabase) {
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) {
 		db.Spec.DDL = append(db.Spec.DDL, createIndex, "CREATE INDEX Broken ON NoSuchTable(Nothing)")
 	})
-	c := waitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
+	c := env.WaitFor(t, db, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
 	if !strings.Contains(c.Message, "NoSuchTable") {
 		t.Errorf("message should carry the cloud's complaint: %q", c.Message)
 	}
-	update(t, db, func(db *spannerv1.SpannerDatabase) { db.Spec.DDL[2] = createSingers })
-	waitSynced(t, db)
+	testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) { db.Spec.DDL[2] = createSingers })
+	env.WaitSynced(t, db)
 	if db.Status.DDL == nil || db.Status.DDL.AppliedStatements != 3 {
 		t.Errorf("status.ddl: %+v", db.Status.DDL)
 	}

@@ -16,6 +16,7 @@ import (
 	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
 	"github.com/infraplane/infraplane/internal/cloud/spanner"
 	"github.com/infraplane/infraplane/internal/provider"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // renameBehindOurBack changes an instance's display name through the
@@ -47,11 +48,11 @@ func TestDriftRepaired(t *testing.T) {
 		in.Spec.DisplayName = "Drifty instance"
 		in.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 	})
-	create(t, in)
-	waitReady(t, in)
+	env.Create(t, in)
+	env.WaitReady(t, in)
 
 	renameBehindOurBack(t, s.instanceName("drifty"), "Renamed by hand")
-	c := waitFor(t, in, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
+	c := env.WaitFor(t, in, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
 	if !strings.Contains(c.Message, "spec.displayName") {
 		t.Errorf("repair record should name the field: %q", c.Message)
 	}
@@ -65,18 +66,18 @@ func TestDriftRepaired(t *testing.T) {
 // created again, with its DDL, on the next resync.
 func TestDroppedDatabaseRecreated(t *testing.T) {
 	s := onEmulator(t)
-	create(t, s.instance("rec-inst"))
+	env.Create(t, s.instance("rec-inst"))
 	db := s.database("recdb", "rec-inst", func(db *spannerv1.SpannerDatabase) {
 		db.Spec.DDL = []string{createSingers}
 		db.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 	})
-	create(t, db)
-	waitReady(t, db)
+	env.Create(t, db)
+	env.WaitReady(t, db)
 	creates := provider.CloudCalls(spanner.Service, "CreateDatabase")
 	if err := emu.databases.DropDatabase(ctxT(t), &databasepb.DropDatabaseRequest{Database: s.databaseName("rec-inst", "recdb")}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, db, commonv1.TypeReady, metav1.ConditionTrue, "")
+	env.WaitFor(t, db, commonv1.TypeReady, metav1.ConditionTrue, "")
 	testWaitCloud(t, func() bool { return provider.CloudCalls(spanner.Service, "CreateDatabase") > creates })
 	if got := s.ddl(t, "rec-inst", "recdb"); !mentions(got, "Singers") {
 		t.Errorf("re-created database DDL: %q", got)
@@ -91,14 +92,14 @@ func TestObserveOnlyReportsDrift(t *testing.T) {
 		in.Spec.DisplayName = "Watched instance"
 		in.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 	})
-	create(t, in)
-	waitReady(t, in)
-	update(t, in, func(in *spannerv1.SpannerInstance) { in.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
-	waitSynced(t, in)
+	env.Create(t, in)
+	env.WaitReady(t, in)
+	testenv.Update(t, env, in, func(in *spannerv1.SpannerInstance) { in.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
+	env.WaitSynced(t, in)
 
 	writes := provider.CloudCalls(spanner.Service, "UpdateInstance")
 	renameBehindOurBack(t, s.instanceName("watched"), "Changed by hand")
-	c := waitFor(t, in, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
+	c := env.WaitFor(t, in, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
 	if !strings.Contains(c.Message, "ObserveOnly") {
 		t.Errorf("drift message should say why it is not repaired: %q", c.Message)
 	}

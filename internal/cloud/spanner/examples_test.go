@@ -13,6 +13,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // The example manifests become Ready on the emulator.
@@ -26,7 +27,7 @@ func TestExamplesRun(t *testing.T) {
 		}
 	}
 	for _, u := range objs {
-		var obj managedObject
+		var obj testenv.Managed
 		switch u.GetKind() {
 		case "SpannerInstance":
 			obj = &spannerv1.SpannerInstance{}
@@ -37,8 +38,8 @@ func TestExamplesRun(t *testing.T) {
 		}
 		obj.SetNamespace(s.ns)
 		obj.SetName(u.GetName())
-		waitReady(t, obj)
-		waitSynced(t, obj)
+		env.WaitReady(t, obj)
+		env.WaitSynced(t, obj)
 	}
 }
 

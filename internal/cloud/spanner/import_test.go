@@ -104,12 +104,12 @@ func TestImportAdoptsWithoutCloudWrites(t *testing.T) {
 	}
 	io := &spannerv1.SpannerInstance{}
 	io.Namespace, io.Name = s.ns, "legacy"
-	waitReady(t, io)
+	env.WaitReady(t, io)
 	do := &spannerv1.SpannerDatabase{}
 	do.Namespace, do.Name = s.ns, "invoices-db"
-	waitReady(t, do)
-	waitSynced(t, do)
-	waitSynced(t, io)
+	env.WaitReady(t, do)
+	env.WaitSynced(t, do)
+	env.WaitSynced(t, io)
 	if io.Status.ResourceID != "legacy" || do.Status.ResourceID != "invoices_db" {
 		t.Errorf("adopted ids: instance %q, database %q", io.Status.ResourceID, do.Status.ResourceID)
 	}

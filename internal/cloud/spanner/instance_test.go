@@ -13,6 +13,7 @@ import (
 	"github.com/infraplane/infraplane/internal/cloud/spanner"
 	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/provider"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 func (s *scenario) getInstance(t *testing.T, id string) *instancepb.Instance {
@@ -31,14 +32,14 @@ func TestInstanceCreate(t *testing.T) {
 	in := s.instance("orders", func(in *spannerv1.SpannerInstance) {
 		in.Spec.Labels = map[string]commonv1.LabelValue{"team": "checkout"}
 	})
-	create(t, in)
-	waitReady(t, in)
+	env.Create(t, in)
+	env.WaitReady(t, in)
 	nodes := s.instance("ledger", func(in *spannerv1.SpannerInstance) {
 		in.Spec.ProcessingUnits, in.Spec.NodeCount = nil, ptr(int32(2))
 		in.Spec.DisplayName = "Ledger instance"
 	})
-	create(t, nodes)
-	waitReady(t, nodes)
+	env.Create(t, nodes)
+	env.WaitReady(t, nodes)
 
 	got := s.getInstance(t, "orders")
 	if got.Config != "projects/"+s.project+"/instanceConfigs/regional-us-central1" || got.DisplayName != "orders" || got.ProcessingUnits != 100 {
@@ -60,11 +61,11 @@ func TestInstanceCreate(t *testing.T) {
 func TestInstanceUpdateUnsupportedOnEmulator(t *testing.T) {
 	s := onEmulator(t)
 	in := s.instance("catalog")
-	create(t, in)
-	waitReady(t, in)
+	env.Create(t, in)
+	env.WaitReady(t, in)
 	calls := provider.CloudCalls(spanner.Service, "UpdateInstance")
-	update(t, in, func(in *spannerv1.SpannerInstance) { in.Spec.DisplayName = "Catalog v2" })
-	c := waitFor(t, in, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonUpdateNotSupported)
+	testenv.Update(t, env, in, func(in *spannerv1.SpannerInstance) { in.Spec.DisplayName = "Catalog v2" })
+	c := env.WaitFor(t, in, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonUpdateNotSupported)
 	if !strings.Contains(c.Message, "does not support updating spec.displayName") || !strings.Contains(c.Message, "Unimplemented") {
 		t.Errorf("condition should say the endpoint cannot update the field: %q", c.Message)
 	}
@@ -80,14 +81,14 @@ func TestInstanceUpdate(t *testing.T) {
 	in := s.instance("payments", func(in *spannerv1.SpannerInstance) {
 		in.Spec.Labels = map[string]commonv1.LabelValue{"team": "a"}
 	})
-	create(t, in)
-	waitReady(t, in)
+	env.Create(t, in)
+	env.WaitReady(t, in)
 
-	update(t, in, func(in *spannerv1.SpannerInstance) {
+	testenv.Update(t, env, in, func(in *spannerv1.SpannerInstance) {
 		in.Spec.DisplayName = "Payments prod"
 		in.Spec.ProcessingUnits = ptr(int32(2000))
 	})
-	waitSynced(t, in)
+	env.WaitSynced(t, in)
 	reqs := emu.proxy.instanceUpdates(s.instanceName("payments"))
 	if len(reqs) != 1 {
 		t.Fatalf("proxy received %d UpdateInstance calls, want 1", len(reqs))
@@ -103,8 +104,8 @@ func TestInstanceUpdate(t *testing.T) {
 		t.Errorf("status.observed after update: %+v", in.Status.Observed)
 	}
 
-	update(t, in, func(in *spannerv1.SpannerInstance) { in.Spec.Labels = map[string]commonv1.LabelValue{"team": "b"} })
-	waitSynced(t, in)
+	testenv.Update(t, env, in, func(in *spannerv1.SpannerInstance) { in.Spec.Labels = map[string]commonv1.LabelValue{"team": "b"} })
+	env.WaitSynced(t, in)
 	reqs = emu.proxy.instanceUpdates(s.instanceName("payments"))
 	if len(reqs) != 2 || !slices.Equal(reqs[1].GetFieldMask().GetPaths(), []string{"labels"}) {
 		t.Fatalf("label update: %v", reqs)

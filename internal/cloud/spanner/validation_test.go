@@ -61,13 +61,13 @@ func TestImmutableFieldsRefused(t *testing.T) {
 	ns := env.Namespace(t, "unused")
 	s := &scenario{ns: ns}
 	in := s.instance("immut")
-	create(t, in)
+	env.Create(t, in)
 	err := updateErr(in, func(in *spannerv1.SpannerInstance) { in.Spec.Config = "regional-europe-west1" })
 	if err == nil || !strings.Contains(err.Error(), "config cannot change") {
 		t.Errorf("config change: %v", err)
 	}
 	db := s.database("immutdb", "immut")
-	create(t, db)
+	env.Create(t, db)
 	err = updateErr(db, func(db *spannerv1.SpannerDatabase) { db.Spec.Dialect = spannerv1.DialectPostgreSQL })
 	if err == nil || !strings.Contains(err.Error(), "dialect cannot change") {
 		t.Errorf("dialect change: %v", err)
@@ -79,7 +79,7 @@ func TestImmutableFieldsRefused(t *testing.T) {
 // writes).
 func updateErr[T client.Object](obj T, mutate func(T)) error {
 	for {
-		if err := env.Client.Get(context.Background(), clientKey(obj), obj); err != nil {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err
 		}
 		mutate(obj)

@@ -33,8 +33,8 @@ func TestBucketLifecycle(t *testing.T) {
 		b.Spec.RetentionPolicy = &storagev1.RetentionPolicy{RetentionPeriod: duration(24 * time.Hour)}
 	})
 	inserts := provider.CloudCalls("storage", "buckets.insert")
-	create(t, b)
-	waitReady(t, b)
+	env.Create(t, b)
+	env.WaitReady(t, b)
 	if n := provider.CloudCalls("storage", "buckets.insert") - inserts; n != 1 {
 		t.Errorf("%v buckets.insert calls, want 1", n)
 	}
@@ -55,7 +55,7 @@ func TestBucketLifecycle(t *testing.T) {
 	}
 
 	patches := provider.CloudCalls("storage", "buckets.patch")
-	update(t, b, func(b *storagev1.Bucket) {
+	testenv.Update(t, env, b, func(b *storagev1.Bucket) {
 		b.Spec.StorageClass = "COLDLINE"
 		b.Spec.Labels = map[string]commonv1.LabelValue{"env": "prod"}
 		b.Spec.LifecycleRules = append(b.Spec.LifecycleRules, storagev1.LifecycleRule{
@@ -64,7 +64,7 @@ func TestBucketLifecycle(t *testing.T) {
 		})
 		b.Spec.RetentionPolicy = nil
 	})
-	waitSynced(t, b)
+	env.WaitSynced(t, b)
 	a, err = s.attrs(t, b.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestBucketLifecycle(t *testing.T) {
 	if err := env.Client.Delete(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, b)
+	env.WaitGone(t, b)
 	if _, err := s.attrs(t, b.Name); !errors.Is(err, gcs.ErrBucketNotExist) {
 		t.Fatalf("bucket still in the cloud after delete: %v", err)
 	}
@@ -91,15 +91,15 @@ func TestBucketLifecycle(t *testing.T) {
 func TestBucketNonEmptyNeedsForceDestroy(t *testing.T) {
 	s := newScenario(t)
 	b := s.bucket("full", func(b *storagev1.Bucket) { b.Spec.Versioning = true })
-	create(t, b)
-	waitReady(t, b)
+	env.Create(t, b)
+	env.WaitReady(t, b)
 	s.putObject(t, b.Name, "a.txt")
 	s.putObject(t, b.Name, "a.txt") // a noncurrent version too
 
 	if err := env.Client.Delete(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
-	waitForMessage(t, b, commonv1.TypeSynced, "spec.forceDestroy")
+	env.WaitForMessage(t, b, commonv1.TypeSynced, "spec.forceDestroy")
 	if b.DeletionTimestamp == nil || len(b.Finalizers) == 0 {
 		t.Fatalf("object should wait with its finalizer: %+v", b.ObjectMeta)
 	}
@@ -107,8 +107,8 @@ func TestBucketNonEmptyNeedsForceDestroy(t *testing.T) {
 		t.Fatalf("non-empty bucket deleted without forceDestroy: %v", err)
 	}
 
-	update(t, b, func(b *storagev1.Bucket) { b.Spec.ForceDestroy = true })
-	waitGone(t, b)
+	testenv.Update(t, env, b, func(b *storagev1.Bucket) { b.Spec.ForceDestroy = true })
+	env.WaitGone(t, b)
 	testenv.Eventually(t, 10*time.Second, func() error {
 		if _, err := s.attrs(t, b.Name); !errors.Is(err, gcs.ErrBucketNotExist) {
 			return errors.New("bucket still in the cloud")

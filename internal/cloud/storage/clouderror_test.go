@@ -23,8 +23,8 @@ func TestBucketCloudErrorInCondition(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := s.bucket("taken")
-	create(t, b)
-	c := waitFor(t, b, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+	env.Create(t, b)
+	c := env.WaitFor(t, b, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
 	if !strings.Contains(c.Message, "spec.adopt") {
 		t.Errorf("message should say how to take it over: %q", c.Message)
 	}
@@ -47,6 +47,6 @@ func TestBucketCloudErrorInCondition(t *testing.T) {
 	ns := env.Namespace(t, pc.Name)
 	down := s.bucket("down")
 	down.Namespace = ns
-	create(t, down)
-	waitForMessage(t, down, commonv1.TypeSynced, "connection refused")
+	env.Create(t, down)
+	env.WaitForMessage(t, down, commonv1.TypeSynced, "connection refused")
 }

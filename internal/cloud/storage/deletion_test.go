@@ -13,18 +13,18 @@ import (
 func TestBucketDeletionPolicyAbandon(t *testing.T) {
 	s := newScenario(t)
 	b := s.bucket("kept", func(b *storagev1.Bucket) { b.Spec.DeletionPolicy = commonv1.DeletionAbandon })
-	create(t, b)
-	waitReady(t, b)
+	env.Create(t, b)
+	env.WaitReady(t, b)
 	if err := env.Client.Delete(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, b)
+	env.WaitGone(t, b)
 	if _, err := s.attrs(t, b.Name); err != nil {
 		t.Fatalf("abandoned bucket gone from the cloud: %v", err)
 	}
 	again := s.bucket("kept")
-	create(t, again)
-	waitReady(t, again)
+	env.Create(t, again)
+	env.WaitReady(t, again)
 	if again.Status.ResourceID != again.Name {
 		t.Errorf("re-applied object did not take its bucket back: %+v", again.Status)
 	}

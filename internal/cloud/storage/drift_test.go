@@ -12,6 +12,7 @@ import (
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
 	"github.com/infraplane/infraplane/internal/provider"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // changeBehindOurBack edits a bucket directly in the cloud, as a person
@@ -31,11 +32,11 @@ func TestBucketDriftRepaired(t *testing.T) {
 		b.Spec.StorageClass = "NEARLINE"
 		b.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 	})
-	create(t, b)
-	waitReady(t, b)
+	env.Create(t, b)
+	env.WaitReady(t, b)
 
 	s.changeBehindOurBack(t, b.Name, gcs.BucketAttrsToUpdate{StorageClass: "ARCHIVE", VersioningEnabled: true})
-	c := waitFor(t, b, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
+	c := env.WaitFor(t, b, commonv1.TypeDrifted, metav1.ConditionFalse, commonv1.ReasonDriftRepaired)
 	if !strings.Contains(c.Message, "spec.storageClass") || !strings.Contains(c.Message, "spec.versioning") {
 		t.Errorf("repair record should name the fields: %q", c.Message)
 	}
@@ -55,14 +56,14 @@ func TestBucketObserveOnlyReportsDrift(t *testing.T) {
 	b := s.bucket("watched", func(b *storagev1.Bucket) {
 		b.Spec.ResyncInterval = &metav1.Duration{Duration: time.Second}
 	})
-	create(t, b)
-	waitReady(t, b)
-	update(t, b, func(b *storagev1.Bucket) { b.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
-	waitSynced(t, b)
+	env.Create(t, b)
+	env.WaitReady(t, b)
+	testenv.Update(t, env, b, func(b *storagev1.Bucket) { b.Spec.ManagementPolicy = commonv1.ManagementObserveOnly })
+	env.WaitSynced(t, b)
 
 	writes := provider.CloudCalls("storage", "buckets.patch")
 	s.changeBehindOurBack(t, b.Name, gcs.BucketAttrsToUpdate{StorageClass: "COLDLINE"})
-	c := waitFor(t, b, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
+	c := env.WaitFor(t, b, commonv1.TypeDrifted, metav1.ConditionTrue, commonv1.ReasonDriftDetected)
 	if !strings.Contains(c.Message, "ObserveOnly") {
 		t.Errorf("drift message should say why it is not repaired: %q", c.Message)
 	}

@@ -70,7 +70,7 @@ func TestBucketImportAdoptsWithoutWrites(t *testing.T) {
 	}
 	b := &storagev1.Bucket{}
 	b.Name, b.Namespace = manifest.GetName(), s.ns
-	waitReady(t, b)
+	env.WaitReady(t, b)
 	if b.Status.ResourceID != name || len(b.Status.Drift) != 0 {
 		t.Errorf("adopted status: resourceID %q drift %+v", b.Status.ResourceID, b.Status.Drift)
 	}

@@ -2,20 +2,15 @@ package storage_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	gcs "cloud.google.com/go/storage"
 	"google.golang.org/api/option"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/testenv"
@@ -105,97 +100,6 @@ func (s *scenario) putObject(t *testing.T, bucket, name string) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func create(t *testing.T, obj client.Object) {
-	t.Helper()
-	if err := env.Client.Create(context.Background(), obj); err != nil {
-		t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
-	}
-}
-
-// update re-reads obj, applies mutate and writes it, retrying on conflict.
-func update[T client.Object](t *testing.T, obj T, mutate func(T)) {
-	t.Helper()
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate(obj)
-		return env.Client.Update(context.Background(), obj)
-	})
-}
-
-// waitFor waits until b has condition typ with status (and reason, if
-// given), and returns the condition.
-func waitFor(t *testing.T, b *storagev1.Bucket, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
-	t.Helper()
-	var got metav1.Condition
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(b), b); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(b.Status.Conditions, typ)
-		if c == nil {
-			return fmt.Errorf("%s: no %s condition yet; conditions: %+v", b.Name, typ, b.Status.Conditions)
-		}
-		if c.Status != status || (reason != "" && c.Reason != reason) {
-			return fmt.Errorf("%s: %s=%s (%s: %s), want %s %s", b.Name, typ, c.Status, c.Reason, c.Message, status, reason)
-		}
-		got = *c
-		return nil
-	})
-	return got
-}
-
-// waitForMessage waits until b's condition typ mentions want.
-func waitForMessage(t *testing.T, b *storagev1.Bucket, typ, want string) metav1.Condition {
-	t.Helper()
-	var got metav1.Condition
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(b), b); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(b.Status.Conditions, typ)
-		if c == nil || !strings.Contains(c.Message, want) {
-			return fmt.Errorf("%s: %s condition %+v does not mention %q", b.Name, typ, c, want)
-		}
-		got = *c
-		return nil
-	})
-	return got
-}
-
-func waitReady(t *testing.T, b *storagev1.Bucket) {
-	t.Helper()
-	waitFor(t, b, commonv1.TypeReady, metav1.ConditionTrue, "")
-}
-
-// waitGone waits until obj no longer exists in the API server.
-func waitGone(t *testing.T, obj client.Object) {
-	t.Helper()
-	testenv.Eventually(t, 20*time.Second, func() error {
-		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
-		if err == nil {
-			return fmt.Errorf("%s still exists (finalizers %v)", obj.GetName(), obj.GetFinalizers())
-		}
-		return client.IgnoreNotFound(err)
-	})
-}
-
-// waitSynced waits until the controller acted on b's current generation.
-func waitSynced(t *testing.T, b *storagev1.Bucket) {
-	t.Helper()
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(b), b); err != nil {
-			return err
-		}
-		if b.Status.ObservedGeneration != b.Generation {
-			return fmt.Errorf("observedGeneration %d, generation %d", b.Status.ObservedGeneration, b.Generation)
-		}
-		return nil
-	})
-	waitFor(t, b, commonv1.TypeSynced, metav1.ConditionTrue, "")
 }
 
 func days(n int32) *int32 { return &n }

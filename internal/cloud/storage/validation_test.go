@@ -46,16 +46,7 @@ func TestBucketInvalidSpecsRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := env.Client.Create(context.Background(), tc.obj)
-			if err == nil {
-				_ = env.Client.Delete(context.Background(), tc.obj)
-				t.Fatalf("accepted")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not mention %q: %v", w, err)
-				}
-			}
+			env.CreateRefused(t, tc.obj, tc.want...)
 		})
 	}
 }
@@ -66,9 +57,9 @@ func TestBucketLocationImmutable(t *testing.T) {
 	b.Name, b.Namespace = "immutable-location", "default"
 	b.Spec.Location = "EU"
 	b.Spec.ManagementPolicy = commonv1.ManagementObserveOnly // no cloud needed
-	create(t, b)
+	env.Create(t, b)
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), b) })
-	update(t, b, func(b *storagev1.Bucket) { b.Spec.Location = "eu" }) // the same place
+	testenv.Update(t, env, b, func(b *storagev1.Bucket) { b.Spec.Location = "eu" }) // the same place
 	testenv.Eventually(t, 10*time.Second, func() error {
 		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(b), b); err != nil {
 			return err
