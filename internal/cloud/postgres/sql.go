@@ -21,7 +21,7 @@ func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 // literal quotes a string constant for statements that take no bind
 // parameters (CREATE/ALTER ROLE … PASSWORD, COMMENT ON, CREATE DATABASE …
-// LC_COLLATE). The E” form means the same whatever the server's
+// LC_COLLATE). The E'…' form means the same whatever the server's
 // standard_conforming_strings is: backslashes and quotes are doubled.
 // The connection's client_encoding is always UTF8 (pgx insists), so no
 // multi-byte character can swallow the escape. Values holding a NUL
