@@ -36,6 +36,9 @@ type Options struct {
 	// Exempt users are never checked: infraplane's own identity (the
 	// syncer and controllers) and SystemUsers.
 	Exempt []string
+	// RecordEdits makes the webhook record the direct edits it allows in
+	// Ledger: for clusters without infraplane's embedded audit backend.
+	RecordEdits bool
 
 	// WebhookHost and WebhookPort serve the admission webhook (TLS, with
 	// tls.crt and tls.key from CertDir); port 0 serves no webhook.
@@ -80,6 +83,9 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 		MaxDuration: opts.MaxDuration,
 		AdminGroups: opts.AdminGroups,
 		Exempt:      opts.Exempt,
+	}
+	if opts.RecordEdits && opts.Ledger != nil {
+		wh.Edits = opts.Ledger
 	}
 	srv := webhook.NewServer(webhook.Options{Host: opts.WebhookHost, Port: opts.WebhookPort, CertDir: opts.CertDir,
 		// HTTP/1.1 only: HTTP/2's graceful close waits a second for the API

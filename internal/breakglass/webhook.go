@@ -48,6 +48,9 @@ type Webhook struct {
 	// syncer and controllers, the API server's own controllers (namespace
 	// deletion, garbage collection).
 	Exempt []string
+	// Edits, if set, records every direct edit of a GitOps-managed object
+	// the guard allows (controller mode; see recordEdit).
+	Edits Recorder
 }
 
 func (w *Webhook) maxDuration() time.Duration {
@@ -254,6 +257,7 @@ func (w *Webhook) Guard() admission.Handler {
 		kind := req.Kind.Kind
 		for _, g := range req.UserInfo.Groups {
 			if slices.Contains(w.AdminGroups, g) {
+				w.recordEdit(ctx, req.Operation, user, kind, old, obj, "")
 				return admission.Allowed("").WithWarnings(fmt.Sprintf("%s/%s is managed by git (GitSource %s): your direct edit as a member of admin group %s is recorded, and the next sync overwrites it", kind, subject.GetName(), source, g))
 			}
 		}
@@ -265,6 +269,7 @@ func (w *Webhook) Guard() admission.Handler {
 			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading break-glasses: %w", err))
 		}
 		if bg != nil && OpenedBy(bg) == user {
+			w.recordEdit(ctx, req.Operation, user, kind, old, obj, bg.Name)
 			return admission.Allowed("").WithWarnings(fmt.Sprintf("break-glass %s: this edit is recorded; when the window closes it is compared with git", describe(bg)))
 		}
 		deniedEdits.WithLabelValues(kind).Inc()

@@ -95,6 +95,9 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 		f.mgr.Auditor = audit
 		f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
 		f.mgr.Ledger = audit
+		// No embedded audit backend here: the webhook records the direct
+		// edits of GitOps-managed objects it allows.
+		f.mgr.BreakGlass.RecordEdits = true
 	} else {
 		slog.Warn("no --ledger: cloud writes and syncs are not recorded in an audit ledger")
 	}
