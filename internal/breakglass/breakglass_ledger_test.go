@@ -44,8 +44,8 @@ func TestGuardRecordsAllowedEditsForClusters(t *testing.T) {
 			Operation: admissionv1.Update,
 			Kind:      metav1.GroupVersionKind{Group: "pubsub.infraplane.dev", Version: "v1alpha1", Kind: "Subscription"},
 			Name:      old.Name, Namespace: old.Namespace,
-			UserInfo:  authenticationv1.UserInfo{Username: user},
-			Object:    runtime.RawExtension{Raw: newRaw}, OldObject: runtime.RawExtension{Raw: oldRaw},
+			UserInfo: authenticationv1.UserInfo{Username: user},
+			Object:   runtime.RawExtension{Raw: newRaw}, OldObject: runtime.RawExtension{Raw: oldRaw},
 		}})
 	}
 	if r := review(colleagueUser); r.Allowed {
