@@ -202,9 +202,10 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		}
 	}()
 
-	// The API server takes about a second and a half to call a webhook
-	// registered a moment ago (measured); wait for it while the example
-	// and the repository are applied (neither needs it).
+	// The first request a just-started API server's webhook admission plugin
+	// sees waits about 2 s for the plugin's informers to sync (measured);
+	// wait for enforcement while the example and the repository are
+	// applied (neither needs the webhook).
 	webhookUp := make(chan error, 1)
 	go func() { webhookUp <- controllers.WaitWebhook(ctx, c, "default") }()
 
