@@ -18,7 +18,7 @@ type DatabaseSpec struct {
 	// administrator of the ProviderConfig owns it, and ownership is not
 	// managed.
 	// +optional
-	OwnerRef *commonv1.ResourceRef `json:"ownerRef,omitempty"`
+	OwnerRef *commonv1.ResourceRef `json:"ownerRoleRef,omitempty"`
 
 	// Encoding of the database, UTF8 by default. It cannot change.
 	// +optional

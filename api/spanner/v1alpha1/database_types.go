@@ -25,9 +25,9 @@ type SpannerDatabaseSpec struct {
 	// InstanceRef is the instance the database lives in: a SpannerInstance
 	// in this namespace (name) or an instance's full name (external). It
 	// cannot change.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="instanceRef cannot change: a database belongs to one instance"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spannerInstanceRef cannot change: a database belongs to one instance"
 	// +kubebuilder:validation:XValidation:rule="!has(self.external) || self.external.matches('^projects/[^/]+/instances/[^/]+$')",message="external must be a full instance name: projects/PROJECT/instances/INSTANCE"
-	InstanceRef commonv1.ResourceRef `json:"instanceRef"`
+	InstanceRef commonv1.ResourceRef `json:"spannerInstanceRef"`
 
 	// Dialect is GOOGLE_STANDARD_SQL (default) or POSTGRESQL. It cannot change.
 	// +optional
@@ -93,7 +93,7 @@ type SpannerDatabaseStatus struct {
 	commonv1.ManagedStatus `json:",inline"`
 
 	// Instance is the full name of the instance, resolved from
-	// spec.instanceRef.
+	// spec.spannerInstanceRef.
 	// +optional
 	Instance string `json:"instance,omitempty"`
 
@@ -113,7 +113,7 @@ type SpannerDatabaseStatus struct {
 // +kubebuilder:resource:categories={infraplane,spanner},shortName=spdb
 // +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 2 && self.metadata.name.size() <= 30 && self.metadata.name.matches('^[a-z][-a-z0-9]*[a-z0-9]$'))",message="metadata.name is used as the database id: it must be 2-30 characters, start with a lowercase letter, contain only lowercase letters, digits and '-', and not end with '-' (or set spec.resourceID)"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || (self.spec.resourceID.size() <= 30 && self.spec.resourceID.matches('^[a-z][-_a-z0-9]*[a-z0-9]$'))",message="spec.resourceID must be 2-30 characters, start with a lowercase letter, contain only lowercase letters, digits, '_' and '-', and not end with '_' or '-'"
-// +kubebuilder:printcolumn:name="INSTANCE",type=string,JSONPath=`.spec.instanceRef.name`
+// +kubebuilder:printcolumn:name="INSTANCE",type=string,JSONPath=`.spec.spannerInstanceRef.name`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="DRIFTED",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`

@@ -16,7 +16,7 @@ import (
 )
 
 // fieldOwnerRef is the Database's reference to its owning role.
-const fieldOwnerRef = "spec.ownerRef"
+const fieldOwnerRef = "spec.ownerRoleRef"
 
 // DatabaseKind describes Database to the generic reconciler.
 func DatabaseKind(clients *Clients) managed.Kind[*postgresv1.Database] {

@@ -59,9 +59,9 @@ func (l databaseLister) List(ctx context.Context, p *provider.Config) ([]importe
 		case owner == s.admin:
 			// The administrator's: the default, left out.
 		case ownerImported:
-			spec["ownerRef"] = map[string]any{"name": objectName(owner)}
+			spec["ownerRoleRef"] = map[string]any{"name": objectName(owner)}
 		default:
-			spec["ownerRef"] = map[string]any{"external": owner}
+			spec["ownerRoleRef"] = map[string]any{"external": owner}
 		}
 		if encodingName(enc) != "UTF8" {
 			spec["encoding"] = enc

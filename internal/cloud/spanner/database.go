@@ -14,7 +14,7 @@ import (
 
 // Spec fields of a database.
 const (
-	fieldInstanceRef     = "spec.instanceRef"
+	fieldInstanceRef     = "spec.spannerInstanceRef"
 	fieldDialect         = "spec.dialect"
 	fieldDropProtection  = "spec.enableDropProtection"
 	fieldRetentionPeriod = "spec.versionRetentionPeriod"
