@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/refs"
 )
 
@@ -70,6 +71,13 @@ func Check(objs []Object, o CheckOptions) Problems {
 	names := map[string]map[string]bool{} // kind -> names in the set
 	for _, obj := range objs {
 		gvk := obj.GroupVersionKind()
+		if gvk.Group == corev1alpha1.GroupVersion.Group && gvk.Kind == "BreakGlass" {
+			// Who opened it must be a person the webhook authenticated, and
+			// git's changes are what a break-glass bypasses.
+			ps = append(ps, Problem{Source: obj.Source, Object: obj.ID(), Field: "kind",
+				Msg: "a BreakGlass is opened by a person, not applied from git: infraplane breakglass open"})
+			continue
+		}
 		if o.Namespaced != nil {
 			namespaced, err := o.Namespaced(gvk)
 			if err != nil {

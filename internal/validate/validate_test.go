@@ -97,6 +97,9 @@ var cases = []struct {
 	}},
 	{name: "unknown-group-allowed", dir: "unknown-group", opts: Options{AllowUnknownKinds: true},
 		notes: []string{"unknown kinds (example.com/v1 Widget) are allowed"}},
+	{name: "breakglass", wants: []want{
+		{"bg.yaml", 2, "BreakGlass/inc-1", "kind", "a BreakGlass is opened by a person, not applied from git"},
+	}},
 	{name: "cluster-scoped", wants: []want{
 		{"provider.yaml", 3, "ProviderConfig/default", "kind", "ProviderConfig is cluster-scoped"},
 	}},
