@@ -77,6 +77,10 @@ type Options struct {
 	ResyncInterval time.Duration
 	// Concurrency is the number of objects of one kind reconciled at once.
 	Concurrency int
+	// PassTimeout bounds one pass's cloud work (default 3 min: above the
+	// longest wait a kind does, Spanner's operations at 2 min), so a hung
+	// connection cannot hold a worker forever.
+	PassTimeout time.Duration
 	// Pauses are extra pause policies, consulted after the paused annotation.
 	Pauses []PauseFunc
 	// Auditor, if set, records every cloud write.
@@ -120,7 +124,9 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 
 	var out outcome
 	if !obj.GetDeletionTimestamp().IsZero() {
-		out = r.reconcileDelete(ctx, obj)
+		passCtx, cancel := context.WithTimeout(ctx, r.opts.PassTimeout)
+		out = r.reconcileDelete(passCtx, obj)
+		cancel()
 		observeReconcile(r.kind.Name, out.metric, start)
 		return out.res, out.err
 	}
@@ -134,7 +140,9 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 
 	before := obj.DeepCopyObject().(T)
-	out = r.reconcileLive(ctx, obj)
+	passCtx, cancel := context.WithTimeout(ctx, r.opts.PassTimeout)
+	out = r.reconcileLive(passCtx, obj)
+	cancel()
 	conditionsOf(obj).ensureDefaults()
 
 	if statusWorthWriting(before, obj) {

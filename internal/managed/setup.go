@@ -33,6 +33,9 @@ func Setup[T Object](mgr ctrl.Manager, kind Kind[T], providers *provider.Resolve
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 10
 	}
+	if opts.PassTimeout <= 0 {
+		opts.PassTimeout = 3 * time.Minute
+	}
 	r := &Reconciler[T]{
 		kind:      kind,
 		client:    mgr.GetClient(),
