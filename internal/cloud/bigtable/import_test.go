@@ -70,7 +70,9 @@ func TestImportAdoptsWithoutCloudWrites(t *testing.T) {
 
 		writes := func() float64 {
 			n := 0.0
-			for _, m := range []string{"CreateTable", "ModifyColumnFamilies", "UpdateTable", "DeleteTable"} {
+			// Deletes are not counted: earlier tests' namespaces may still be
+			// deleting their resources in the background.
+			for _, m := range []string{"CreateTable", "ModifyColumnFamilies", "UpdateTable"} {
 				n += provider.CloudCalls(btcloud.Service, m)
 			}
 			return n

@@ -68,7 +68,9 @@ func TestImportAdoptsWithoutCloudWrites(t *testing.T) {
 
 		writes := func() float64 {
 			n := 0.0
-			for _, m := range []string{"CreateTopic", "UpdateTopic", "DeleteTopic", "CreateSubscription", "UpdateSubscription", "DeleteSubscription"} {
+			// Deletes are not counted: earlier tests' namespaces may still be
+			// deleting their resources in the background.
+			for _, m := range []string{"CreateTopic", "UpdateTopic", "CreateSubscription", "UpdateSubscription"} {
 				n += provider.CloudCalls(pubsub.Service, m)
 			}
 			return n
