@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Blueprint labels and condition types.
@@ -49,6 +50,11 @@ type BlueprintSpec struct {
 	// +listType=map
 	// +listMapKey=id
 	Resources []BlueprintResource `json:"resources"`
+}
+
+// GroupVersionKind is the kind the Blueprint defines.
+func (s BlueprintSpec) GroupVersionKind() schema.GroupVersionKind {
+	return schema.GroupVersionKind{Group: s.Group, Version: s.Version, Kind: s.Kind}
 }
 
 // BlueprintResource is one child of every instance.
