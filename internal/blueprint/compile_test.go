@@ -224,3 +224,19 @@ func TestSplitExpressions(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// The Kubernetes CEL libraries are there, as in validation rules.
+func TestKubernetesLibraries(t *testing.T) {
+	c, err := Compile(blueprint(t, res(t, "t", topic(`${url("https://example.com/x").getHost()}-${[1, 2].isSorted()}-${quantity("1Gi").isGreaterThan(quantity("1Mi"))}`))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "q", "namespace": "n"}}}
+	u, err := c.Render(c.Resources[0], Instance{Object: inst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.GetName() != "example.com-true-true" {
+		t.Errorf("name %q", u.GetName())
+	}
+}
