@@ -9,6 +9,11 @@ import (
 	"testing"
 	"time"
 
+	pubsubapi "cloud.google.com/go/pubsub/v2/apiv1"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -392,4 +397,116 @@ spec:
 		return nil
 	})
 	waitInstance(t, inst, isReady)
+}
+
+// A child with deletionPolicy Abandon is deleted with its instance, but
+// its cloud resource stays; the others' go.
+func TestDeleteAbandonKeepsCloudResource(t *testing.T) {
+	doc := `
+apiVersion: infraplane.dev/v1alpha1
+kind: Blueprint
+metadata: {name: kept-topic}
+spec:
+  group: test.infraplane.dev
+  version: v1alpha1
+  kind: KeptTopic
+  schema: {type: object}
+  resources:
+  - id: kept
+    template:
+      apiVersion: pubsub.infraplane.dev/v1alpha1
+      kind: Topic
+      metadata: {name: "${metadata.name}-kept"}
+      spec: {deletionPolicy: Abandon}
+  - id: gone
+    template:
+      apiVersion: pubsub.infraplane.dev/v1alpha1
+      kind: Topic
+      metadata: {name: "${metadata.name}-gone"}
+`
+	bp := parseBlueprint(t, doc)
+	applyBlueprint(t, bp)
+	cloud := cloudtest.Fakes(t)
+	ns := env.Namespace(t, env.ProviderConfig(t, "bp-abandon", cloud))
+	inst := newInstance(bp.Spec.GroupVersionKind(), ns, "audit", map[string]any{})
+	env.Create(t, inst)
+	waitInstance(t, inst, isReady)
+	if err := env.Client.Delete(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitGone(t, inst)
+
+	ctx := context.Background()
+	topics, err := pubsubapi.NewTopicAdminClient(ctx, cloud.PubSubClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer topics.Close()
+	name := func(id string) string { return "projects/" + cloud.Project() + "/topics/" + id }
+	if _, err := topics.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: name("audit-kept")}); err != nil {
+		t.Errorf("abandoned topic: %v", err)
+	}
+	if _, err := topics.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: name("audit-gone")}); status.Code(err) != codes.NotFound {
+		t.Errorf("deleted topic: %v", err)
+	}
+}
+
+// A Blueprint's kind cannot change, and a Blueprint with instances is
+// not deleted until they are gone.
+func TestBlueprintKindFixedAndDeletionWaits(t *testing.T) {
+	doc := `
+apiVersion: infraplane.dev/v1alpha1
+kind: Blueprint
+metadata: {name: short-lived}
+spec:
+  group: test.infraplane.dev
+  version: v1alpha1
+  kind: ShortLived
+  schema: {type: object}
+  resources:
+  - id: cm
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${metadata.name}"}
+      data: {owner: "${metadata.name}"}
+`
+	bp := parseBlueprint(t, doc)
+	applyBlueprint(t, bp)
+	ctx := context.Background()
+	renamed := bp.DeepCopy()
+	renamed.Spec.Kind = "LongLived"
+	if err := env.Client.Update(ctx, renamed, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "cannot change") {
+		t.Errorf("kind change: %v", err)
+	}
+
+	ns := env.Namespace(t, "none")
+	inst := newInstance(bp.Spec.GroupVersionKind(), ns, "one", map[string]any{})
+	env.Create(t, inst)
+	waitInstance(t, inst, isReady) // a ConfigMap is ready once it exists
+	if err := env.Client.Delete(ctx, bp); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(bp), bp); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(bp.Status.Conditions, corev1alpha1.BlueprintReady)
+		if c == nil || c.Reason != "InstancesRemain" || !strings.Contains(c.Message, "1 ShortLived instances remain") {
+			return fmt.Errorf("Ready %+v", c)
+		}
+		return nil
+	})
+	if err := env.Client.Delete(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitGone(t, bp)
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
+		err := env.Client.Get(ctx, client.ObjectKey{Name: "shortliveds.test.infraplane.dev"}, crd)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("CRD still there: %v", err)
+	})
 }

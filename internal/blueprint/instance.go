@@ -63,8 +63,10 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if compiled == nil {
 		return reconcile.Result{}, r.setStatus(ctx, u, nil, metav1.ConditionFalse, ReasonNoBlueprint, "the Blueprint of this kind is gone or does not compile")
 	}
-	if controllerutil.AddFinalizer(u, Finalizer) {
-		if err := r.c.Update(ctx, u); err != nil {
+	if !controllerutil.ContainsFinalizer(u, Finalizer) {
+		before := u.DeepCopy()
+		controllerutil.AddFinalizer(u, Finalizer)
+		if err := r.c.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
@@ -293,8 +295,9 @@ func (r *instanceReconciler) delete(ctx context.Context, compiled *Compiled, u *
 		present[id] = true
 	}
 	if len(present) == 0 {
+		before := u.DeepCopy()
 		controllerutil.RemoveFinalizer(u, Finalizer)
-		return reconcile.Result{}, r.c.Update(ctx, u)
+		return reconcile.Result{}, r.c.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 	}
 	var deleting []string
 	for _, id := range slices.Sorted(keys(present)) {

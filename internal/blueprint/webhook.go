@@ -31,6 +31,15 @@ func Validate() admission.Handler {
 		if err := json.Unmarshal(req.Object.Raw, bp); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
 		}
+		if len(req.OldObject.Raw) > 0 {
+			old := &corev1alpha1.Blueprint{}
+			if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+				return admission.Errored(http.StatusBadRequest, err)
+			}
+			if from, to := old.Spec.GroupVersionKind(), bp.Spec.GroupVersionKind(); from != to || old.Spec.Plural != bp.Spec.Plural {
+				return admission.Denied(fmt.Sprintf("Blueprint %s: group, version, kind and plural cannot change (from %s to %s): create a new Blueprint", bp.Name, from, to))
+			}
+		}
 		if _, err := Compile(bp); err != nil {
 			return admission.Denied(fmt.Sprintf("Blueprint %s does not compile: %v", bp.Name, err))
 		}
