@@ -163,7 +163,17 @@ func Compile(bp *corev1alpha1.Blueprint) (*Compiled, error) {
 
 	// Resources and the environments their expressions compile in.
 	ids := map[string]bool{}
+	kinds := map[string]schema.GroupVersionKind{}
 	for i, r := range bp.Spec.Resources {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if json.Unmarshal(r.Template.Raw, &head) == nil {
+			if gv, err := schema.ParseGroupVersion(head.APIVersion); err == nil {
+				kinds[r.ID] = gv.WithKind(head.Kind)
+			}
+		}
 		p := root.Child("resources").Key(r.ID)
 		if r.ID == "" {
 			p = root.Child("resources").Index(i)
@@ -174,7 +184,12 @@ func Compile(bp *corev1alpha1.Blueprint) (*Compiled, error) {
 		}
 		ids[r.ID] = true
 	}
-	envs, err := newEnvs(st, slices.Sorted(mapsKeys(ids)))
+	for id := range ids {
+		if _, ok := kinds[id]; !ok {
+			kinds[id] = schema.GroupVersionKind{}
+		}
+	}
+	envs, err := newEnvs(st, kinds)
 	if err != nil {
 		return nil, Errors{{Field: root.Child("schema").String(), Message: "cannot be used in expressions: " + err.Error()}}
 	}
@@ -214,7 +229,7 @@ type envs struct {
 	ready    *cel.Env // spec, metadata, self
 }
 
-func newEnvs(spec *structuralschema.Structural, ids []string) (*envs, error) {
+func newEnvs(spec *structuralschema.Structural, children map[string]schema.GroupVersionKind) (*envs, error) {
 	specType := model.SchemaDeclType(spec, false)
 	if specType == nil {
 		return nil, fmt.Errorf("the schema has no type CEL can use")
@@ -229,10 +244,16 @@ func newEnvs(spec *structuralschema.Structural, ids []string) (*envs, error) {
 		"annotations": apiservercel.NewDeclField("annotations", strMap, true, nil, nil),
 	})
 	resFields := map[string]*apiservercel.DeclField{}
-	for _, id := range ids {
-		resFields[id] = apiservercel.NewDeclField(id, apiservercel.DynType, true, nil, nil)
+	templateTypes := []*apiservercel.DeclType{specType, metaType}
+	for id, gvk := range children {
+		t := childDeclType(id, gvk)
+		resFields[id] = apiservercel.NewDeclField(id, t, true, nil, nil)
+		if t.IsObject() {
+			templateTypes = append(templateTypes, t)
+		}
 	}
 	resType := apiservercel.NewObjectType("blueprint.resources", resFields)
+	templateTypes = append(templateTypes, resType)
 
 	base := environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion())
 	build := func(vars []cel.EnvOption, types ...*apiservercel.DeclType) (*cel.Env, error) {
@@ -252,7 +273,7 @@ func newEnvs(spec *structuralschema.Structural, ids []string) (*envs, error) {
 		cel.Variable(varSpec, specType.CelType()),
 		cel.Variable(varMetadata, metaType.CelType()),
 		cel.Variable(varResources, resType.CelType()),
-	}, specType, metaType, resType); err != nil {
+	}, templateTypes...); err != nil {
 		return nil, err
 	}
 	if e.include, err = build([]cel.EnvOption{

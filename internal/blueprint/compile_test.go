@@ -240,3 +240,42 @@ func TestKubernetesLibraries(t *testing.T) {
 		t.Errorf("name %q", u.GetName())
 	}
 }
+
+// resources.<id> of infraplane's own kinds is typed by the kind's schema.
+func TestCompileTypesOtherResources(t *testing.T) {
+	good := res(t, "sub", subscription("${resources.topic.metadata.name}-${resources.topic.metadata.namespace}", `
+  topicRef: {name: "${resources.topic.status.resourceID}"}
+  labels: "${resources.topic.spec.labels}"
+`))
+	c, err := Compile(blueprint(t, res(t, "topic", topic("${metadata.name}")), good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "q", "namespace": "n"}}}
+	in := Instance{Object: inst, Resources: map[string]map[string]any{"topic": {
+		"metadata": map[string]any{"name": "q", "namespace": "n"},
+		"spec":     map[string]any{"labels": map[string]any{"team": "a"}},
+		"status":   map[string]any{"resourceID": "q-id"},
+	}}}
+	u, err := c.Render(c.Resource("sub"), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(u.Object["spec"])
+	if u.GetName() != "q-n" || string(got) != `{"labels":{"team":"a"},"topicRef":{"name":"q-id"}}` {
+		t.Errorf("rendered %s %s", u.GetName(), got)
+	}
+
+	bad := res(t, "sub", subscription("x", `
+  topicRef: {name: "${resources.topic.status.resourceId}"}
+`))
+	_, err = Compile(blueprint(t, res(t, "topic", topic("${metadata.name}")), bad))
+	if err == nil || !strings.Contains(err.Error(), "undefined field 'resourceId'") {
+		t.Errorf("got %v", err)
+	}
+	// Kinds infraplane does not know stay dyn.
+	cm := res(t, "cm", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}")
+	if _, err := Compile(blueprint(t, cm, res(t, "t", topic("${resources.cm.data.anything}")))); err != nil {
+		t.Errorf("dyn: %v", err)
+	}
+}
