@@ -8,7 +8,9 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // SystemUsers write GitOps-managed objects as part of the API server's own
@@ -48,6 +50,22 @@ type Options struct {
 	// Register, if set, installs the webhook configurations pointing at it
 	// once the webhook server answers.
 	Register *Endpoint
+
+	// Extra are other features' admission webhooks served by the same
+	// server (one port, one certificate): Blueprint validation.
+	Extra []ExtraWebhook
+}
+
+// ExtraWebhook is another feature's admission handler on the break-glass
+// webhook server.
+type ExtraWebhook struct {
+	// Path the handler is served on.
+	Path    string
+	Handler admission.Handler
+	// Register installs the feature's webhook configuration pointing at
+	// ep; it runs after the break-glass configurations are installed (only
+	// when Options.Register is set).
+	Register func(ctx context.Context, c client.Client, ep Endpoint) error
 }
 
 // NewPolicy returns the hooks for the syncer and the managed reconcilers,
@@ -95,6 +113,9 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 	srv.Register(MutateBreakGlassPath, &webhook.Admission{Handler: wh.MutateBreakGlass()})
 	srv.Register(ValidateBreakGlassPath, &webhook.Admission{Handler: wh.ValidateBreakGlass()})
 	srv.Register(GuardPath, &webhook.Admission{Handler: wh.Guard()})
+	for _, x := range opts.Extra {
+		srv.Register(x.Path, &webhook.Admission{Handler: x.Handler})
+	}
 	if err := mgr.Add(srv); err != nil {
 		return err
 	}
@@ -112,6 +133,14 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 		}
 		if err := Register(ctx, mgr.GetClient(), *opts.Register, opts.Kinds, opts.Exempt); err != nil {
 			return err
+		}
+		for _, x := range opts.Extra {
+			if x.Register == nil {
+				continue
+			}
+			if err := x.Register(ctx, mgr.GetClient(), *opts.Register); err != nil {
+				return err
+			}
 		}
 		slog.Info("admission webhook registered", "url", opts.Register.URL)
 		return nil

@@ -27,6 +27,11 @@ type Endpoint struct {
 	CABundle []byte
 }
 
+// ClientConfig is how the API server calls the handler at path.
+func (e Endpoint) ClientConfig(path string) admissionregistrationv1.WebhookClientConfig {
+	return e.clientConfig(path)
+}
+
 func (e Endpoint) clientConfig(path string) admissionregistrationv1.WebhookClientConfig {
 	cc := admissionregistrationv1.WebhookClientConfig{CABundle: e.CABundle}
 	if e.Service != nil {

@@ -16,6 +16,7 @@ import (
 	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
 	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
 
+	"github.com/infraplane/infraplane/internal/blueprint"
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/cloud/bigtable"
 	"github.com/infraplane/infraplane/internal/cloud/postgres"
@@ -98,6 +99,9 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 			return closeClients, err
 		}
 	}
+	if _, err := blueprint.Setup(mgr, blueprint.Options{Concurrency: opts.Concurrency}); err != nil {
+		return closeClients, err
+	}
 	if gitopsOn {
 		g := opts.GitOps
 		if g.RefKinds == nil {
@@ -113,6 +117,9 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 		b.Desired = syncer.Desired
 		b.Ledger = opts.Ledger
 		b.Exempt = append(append([]string{ControllerUser}, breakglass.SystemUsers...), b.Exempt...)
+		// The break-glass webhook server also refuses Blueprints whose
+		// expressions do not compile.
+		b.Extra = append(slices.Clone(b.Extra), blueprint.Webhook())
 		if err := breakglass.Setup(mgr, policy, b); err != nil {
 			return closeClients, err
 		}

@@ -1,0 +1,325 @@
+package blueprint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+)
+
+// FieldManager is the server-side apply field manager of everything the
+// Blueprint controllers write (CRDs and children).
+const FieldManager = "infraplane-blueprint"
+
+// Finalizer on instances (children are deleted first, in reverse
+// dependency order) and on Blueprints (the CRD is deleted once no
+// instance is left).
+const Finalizer = "infraplane.dev/blueprint"
+
+// Condition reasons.
+const (
+	ReasonInvalidExpression = "InvalidExpression"
+	ReasonCompiled          = "Compiled"
+	ReasonKindChanged       = "KindChanged"
+	ReasonCRDRejected       = "CRDRejected"
+	ReasonCRDPending        = "CRDPending"
+	ReasonServing           = "Serving"
+	ReasonInstancesRemain   = "InstancesRemain"
+)
+
+// Options configure the Blueprint controllers.
+type Options struct {
+	// Concurrency is the number of instances of each kind reconciled at
+	// once (4 when 0).
+	Concurrency int
+}
+
+// Controller reconciles Blueprints and runs one instance controller per
+// Blueprint whose CRD is established.
+type Controller struct {
+	mgr  ctrl.Manager
+	c    client.Client
+	opts Options
+
+	mu    sync.Mutex
+	kinds map[string]*kindState // by Blueprint name
+}
+
+// kindState is the running instance controller of one Blueprint.
+type kindState struct {
+	gvk      schema.GroupVersionKind
+	compiled atomic.Pointer[Compiled]
+	ctrl     controller.Controller
+	events   chan event.GenericEvent
+	watched  map[schema.GroupVersionKind]bool
+	instance *instanceReconciler
+	gen      int64 // Blueprint generation the instances were last woken for
+}
+
+// Setup registers the Blueprint controller.
+func Setup(mgr ctrl.Manager, opts Options) (*Controller, error) {
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 4
+	}
+	r := &Controller{mgr: mgr, c: mgr.GetClient(), opts: opts, kinds: map[string]*kindState{}}
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("blueprint").
+		For(&corev1alpha1.Blueprint{}).
+		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			if bp := o.GetLabels()[corev1alpha1.BlueprintLabel]; bp != "" {
+				return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: bp}}}
+			}
+			return nil
+		})).
+		Complete(r)
+	return r, err
+}
+
+// Reconcile compiles a Blueprint, installs its CRD and starts (or
+// updates) its instance controller.
+func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	bp := &corev1alpha1.Blueprint{}
+	if err := r.c.Get(ctx, req.NamespacedName, bp); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !bp.DeletionTimestamp.IsZero() {
+		return r.delete(ctx, bp)
+	}
+	if !controllerutil.ContainsFinalizer(bp, Finalizer) {
+		before := bp.DeepCopy()
+		controllerutil.AddFinalizer(bp, Finalizer)
+		if err := r.c.Patch(ctx, bp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	before := bp.DeepCopy()
+	orig := bp.Status.DeepCopy()
+	st := &bp.Status
+	st.ObservedGeneration = bp.Generation
+	setCond := func(typ string, ok bool, reason, msg string) {
+		s := metav1.ConditionFalse
+		if ok {
+			s = metav1.ConditionTrue
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: bp.Generation})
+	}
+	result, err := r.reconcile(ctx, bp, setCond)
+	if !equalStatus(orig, st) {
+		if uerr := r.c.Status().Patch(ctx, bp, client.MergeFrom(before)); uerr != nil {
+			return reconcile.Result{}, errors.Join(err, uerr)
+		}
+	}
+	return result, err
+}
+
+func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, setCond func(string, bool, string, string)) (reconcile.Result, error) {
+	compiled, err := Compile(bp)
+	if err != nil {
+		setCond(corev1alpha1.BlueprintAccepted, false, ReasonInvalidExpression, err.Error())
+		setCond(corev1alpha1.BlueprintReady, false, ReasonInvalidExpression, "the Blueprint does not compile: see the Accepted condition")
+		return reconcile.Result{}, nil
+	}
+	r.mu.Lock()
+	ks := r.kinds[bp.Name]
+	r.mu.Unlock()
+	if ks != nil && ks.gvk != compiled.GVK {
+		msg := fmt.Sprintf("group, version and kind cannot change (from %s to %s): create a new Blueprint", ks.gvk, compiled.GVK)
+		setCond(corev1alpha1.BlueprintAccepted, false, ReasonKindChanged, msg)
+		return reconcile.Result{}, nil
+	}
+	setCond(corev1alpha1.BlueprintAccepted, true, ReasonCompiled, fmt.Sprintf("%d resources, in order %s", len(compiled.Resources), order(compiled)))
+
+	crd := compiled.CRD(bp.Name)
+	bp.Status.CRDName = crd.Name
+	//nolint:staticcheck // server-side apply of a typed object
+	if err := r.c.Patch(ctx, crd, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		setCond(corev1alpha1.BlueprintReady, false, ReasonCRDRejected, "installing CRD "+crd.Name+": "+err.Error())
+		return reconcile.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	live := &apiextensionsv1.CustomResourceDefinition{}
+	// Read through: the cache may not have the CRD just created.
+	if err := r.mgr.GetAPIReader().Get(ctx, client.ObjectKey{Name: crd.Name}, live); err != nil {
+		return reconcile.Result{}, err
+	}
+	if ok, msg := established(live); !ok {
+		setCond(corev1alpha1.BlueprintReady, false, ReasonCRDPending, msg)
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+	if owner := live.Labels[corev1alpha1.BlueprintLabel]; owner != bp.Name {
+		setCond(corev1alpha1.BlueprintReady, false, ReasonCRDRejected, fmt.Sprintf("CRD %s belongs to Blueprint %s", crd.Name, owner))
+		return reconcile.Result{}, nil
+	}
+
+	ks, err = r.ensureController(bp.Name, compiled)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	// Wake every instance when the Blueprint changed.
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(compiled.GVK.GroupVersion().WithKind(compiled.GVK.Kind + "List"))
+	if err := r.c.List(ctx, list); err != nil {
+		return reconcile.Result{}, err
+	}
+	if ks.gen != bp.Generation {
+		ks.gen = bp.Generation
+		items := list.Items
+		go func() {
+			for i := range items {
+				ks.events <- event.GenericEvent{Object: &items[i]}
+			}
+		}()
+	}
+	bp.Status.Instances = int32(len(list.Items))
+	bp.Status.ReadyInstances = 0
+	for i := range list.Items {
+		if instanceReady(&list.Items[i]) {
+			bp.Status.ReadyInstances++
+		}
+	}
+	setCond(corev1alpha1.BlueprintReady, true, ReasonServing, fmt.Sprintf("CRD %s established; %d/%d instances ready", crd.Name, bp.Status.ReadyInstances, bp.Status.Instances))
+	// Instance counts are refreshed now and then.
+	return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
+}
+
+// ensureController starts the Blueprint's instance controller once, and
+// keeps its compiled Blueprint and its watches of child kinds current.
+func (r *Controller) ensureController(name string, compiled *Compiled) (*kindState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ks := r.kinds[name]
+	if ks == nil {
+		ks = &kindState{gvk: compiled.GVK, events: make(chan event.GenericEvent), watched: map[schema.GroupVersionKind]bool{}}
+		ks.compiled.Store(compiled)
+		ks.instance = &instanceReconciler{c: r.c, kind: ks}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(compiled.GVK)
+		c, err := ctrl.NewControllerManagedBy(r.mgr).
+			Named("blueprint-" + strings.ReplaceAll(compiled.CRDName(), ".", "-")).
+			For(u).
+			WatchesRawSource(source.Channel(ks.events, &handler.EnqueueRequestForObject{})).
+			WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency}).
+			Build(ks.instance)
+		if err != nil {
+			return nil, fmt.Errorf("starting the %s controller: %w", compiled.GVK.Kind, err)
+		}
+		ks.ctrl = c
+		r.kinds[name] = ks
+		slog.Info("blueprint: instance controller started", "kind", compiled.GVK.String(), "blueprint", name)
+	}
+	ks.compiled.Store(compiled)
+	for _, res := range compiled.Resources {
+		if ks.watched[res.GVK] {
+			continue
+		}
+		if err := ks.ctrl.Watch(source.Kind(r.mgr.GetCache(), r.childObject(res.GVK), handler.EnqueueRequestsFromMapFunc(ks.ownerOf))); err != nil {
+			return nil, fmt.Errorf("watching %s: %w", res.GVK.Kind, err)
+		}
+		ks.watched[res.GVK] = true
+	}
+	return ks, nil
+}
+
+// childObject is a typed object when the scheme knows the kind (sharing
+// the informer the kind's own controller has), else unstructured.
+func (r *Controller) childObject(gvk schema.GroupVersionKind) client.Object {
+	if o, err := r.mgr.GetScheme().New(gvk); err == nil {
+		if co, ok := o.(client.Object); ok {
+			return co
+		}
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return u
+}
+
+// ownerOf maps a child to its instance.
+func (ks *kindState) ownerOf(_ context.Context, o client.Object) []reconcile.Request {
+	ref := metav1.GetControllerOf(o)
+	if ref == nil || ref.Kind != ks.gvk.Kind || ref.APIVersion != ks.gvk.GroupVersion().String() {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: ref.Name}}}
+}
+
+// delete removes the CRD once no instance is left (deleting the CRD
+// would delete the instances without waiting for their children).
+func (r *Controller) delete(ctx context.Context, bp *corev1alpha1.Blueprint) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(bp, Finalizer) {
+		return reconcile.Result{}, nil
+	}
+	before := bp.DeepCopy()
+	if bp.Status.CRDName != "" {
+		gvk := schema.GroupVersionKind{Group: bp.Spec.Group, Version: bp.Spec.Version, Kind: bp.Spec.Kind + "List"}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk)
+		err := r.c.List(ctx, list)
+		if err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
+			return reconcile.Result{}, err
+		}
+		if n := len(list.Items); err == nil && n > 0 {
+			meta.SetStatusCondition(&bp.Status.Conditions, metav1.Condition{Type: corev1alpha1.BlueprintReady, Status: metav1.ConditionFalse,
+				Reason: ReasonInstancesRemain, ObservedGeneration: bp.Generation,
+				Message: fmt.Sprintf("deleting: %d %s instances remain (e.g. %s/%s); delete them first", n, bp.Spec.Kind, list.Items[0].GetNamespace(), list.Items[0].GetName())})
+			if err := r.c.Status().Patch(ctx, bp, client.MergeFrom(before)); err != nil {
+				return reconcile.Result{}, err
+			}
+			return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		crd.Name = bp.Status.CRDName
+		if err := r.c.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	r.mu.Lock()
+	if ks := r.kinds[bp.Name]; ks != nil {
+		ks.compiled.Store(nil) // the controller idles (controller-runtime cannot stop one)
+	}
+	r.mu.Unlock()
+	controllerutil.RemoveFinalizer(bp, Finalizer)
+	return reconcile.Result{}, r.c.Patch(ctx, bp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+func order(c *Compiled) string {
+	ids := make([]string, len(c.Resources))
+	for i, r := range c.Resources {
+		ids[i] = r.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+func equalStatus(a, b *corev1alpha1.BlueprintStatus) bool {
+	if a.ObservedGeneration != b.ObservedGeneration || a.CRDName != b.CRDName || a.Instances != b.Instances ||
+		a.ReadyInstances != b.ReadyInstances || len(a.Conditions) != len(b.Conditions) {
+		return false
+	}
+	for i := range a.Conditions {
+		x, y := a.Conditions[i], b.Conditions[i]
+		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || x.ObservedGeneration != y.ObservedGeneration {
+			return false
+		}
+	}
+	return true
+}
