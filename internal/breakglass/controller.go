@@ -121,6 +121,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	updateMetrics(ctx, r.client, bg)
 	// Reverted targets: now that the hold is released, let git win at once.
+	// The syncer reads break-glasses from the same cache: wait until it has
+	// seen the release, or the sync would still skip the targets.
+	if len(resync) > 0 {
+		r.waitCached(ctx, req.NamespacedName, bg.Status.HandledRevert)
+	}
 	for _, src := range resync {
 		ns, name, _ := strings.Cut(src, ".")
 		if _, err := gitops.RequestSync(ctx, r.client, types.NamespacedName{Namespace: ns, Name: name}, false); err != nil {
@@ -341,6 +346,19 @@ func (r *Reconciler) revert(ctx context.Context, bg *corev1alpha1.BreakGlass) []
 	r.record(ctx, bg, ledger.TypeBreakGlassRevert, by, "reverted to git: "+strings.Join(reverted, ", "), func(e *ledger.Entry) { e.Objects = reverted })
 	r.event(bg, corev1.EventTypeNormal, "Reverted", "%s reverted %s to git", by, strings.Join(reverted, ", "))
 	return slices.Sorted(maps.Keys(sources))
+}
+
+// waitCached waits (at most 5 s) until the cache has the break-glass with
+// revert request handled.
+func (r *Reconciler) waitCached(ctx context.Context, key types.NamespacedName, handled string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		cur := &corev1alpha1.BreakGlass{}
+		if err := r.client.Get(ctx, key, cur); err != nil || cur.Status.HandledRevert == handled {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // backport records a backport pushed by the CLI (once per push).

@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -230,6 +231,25 @@ func newScenario(t *testing.T) *scenario {
 	// run (-count) still being deleted must not reach this run's cloud.
 	pc := fmt.Sprintf("bg-%d", scenarios.Add(1)) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
 	s := &scenario{cloud: cloud, ns: env.Namespace(t, env.ProviderConfig(t, pc, cloud)), repo: newRepo(t)}
+	// The namespace's objects go before its cloud stops (cleanups run
+	// last-first): a reconcile against a stopped cloud retries for a
+	// minute and would tie up a worker the next tests need. (The namespace
+	// itself takes another ~10 s to go; nothing waits for that.)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.ns}})
+		testenv.Eventually(t, time.Minute, func() error {
+			for _, l := range []client.ObjectList{&pubsubv1.SubscriptionList{}, &pubsubv1.TopicList{}, &corev1alpha1.BreakGlassList{}} {
+				if err := env.Client.List(ctx, l, client.InNamespace(s.ns)); err != nil {
+					return err
+				}
+				if n := meta.LenList(l); n > 0 {
+					return fmt.Errorf("%d %T left in %s", n, l, s.ns)
+				}
+			}
+			return nil
+		})
+	})
 	s.repo.push("orders pipeline", map[string]string{"pubsub/topic.yaml": topicYAML, "pubsub/subscription.yaml": subscriptionYAML})
 	s.gs = &corev1alpha1.GitSource{
 		ObjectMeta: metav1.ObjectMeta{Name: "infra", Namespace: s.ns},
