@@ -100,19 +100,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
+	git := newGitReader(r.desired)
+	ended := false
 	if bg.Status.Phase == corev1alpha1.BreakGlassActive {
 		switch {
 		case bg.Spec.Closed:
-			r.end(ctx, bg, corev1alpha1.BreakGlassClosed, now)
+			r.end(ctx, git, bg, corev1alpha1.BreakGlassClosed, now)
+			ended = true
 		case !now.Before(ExpiresAt(bg)):
-			r.end(ctx, bg, corev1alpha1.BreakGlassExpired, now)
+			r.end(ctx, git, bg, corev1alpha1.BreakGlassExpired, now)
+			ended = true
 		}
 	}
 	var resync []string
 	if bg.Status.Phase != corev1alpha1.BreakGlassActive {
 		resync = r.revert(ctx, bg)
 		r.backport(ctx, bg)
-		r.recheck(ctx, bg, now)
+		if !ended { // just judged: comparing again now would repeat the dry runs
+			r.recheck(ctx, git, bg, now)
+		}
 	}
 	r.summarize(bg)
 	bg.Status.ObservedGeneration = bg.Generation
@@ -229,7 +235,7 @@ func (r *Reconciler) resolve(ctx context.Context, bg *corev1alpha1.BreakGlass) (
 }
 
 // end closes the window and compares every target with git.
-func (r *Reconciler) end(ctx context.Context, bg *corev1alpha1.BreakGlass, phase corev1alpha1.BreakGlassPhase, now time.Time) {
+func (r *Reconciler) end(ctx context.Context, git *gitReader, bg *corev1alpha1.BreakGlass, phase corev1alpha1.BreakGlassPhase, now time.Time) {
 	ended := metav1.NewTime(now)
 	bg.Status.Phase = phase
 	bg.Status.EndedAt = &ended
@@ -245,7 +251,7 @@ func (r *Reconciler) end(ctx context.Context, bg *corev1alpha1.BreakGlass, phase
 	var report []string
 	for i := range bg.Status.Targets {
 		t := &bg.Status.Targets[i]
-		r.judge(ctx, bg, t, now)
+		r.judge(ctx, git, bg, t, now)
 		report = append(report, fmt.Sprintf("%s/%s %s", t.Kind, t.Name, t.State))
 	}
 	summary := fmt.Sprintf("%s: %s", verb, strings.Join(report, ", "))
@@ -271,8 +277,8 @@ func (r *Reconciler) end(ctx context.Context, bg *corev1alpha1.BreakGlass, phase
 }
 
 // judge compares one open or held target with git and sets its state.
-func (r *Reconciler) judge(ctx context.Context, bg *corev1alpha1.BreakGlass, t *corev1alpha1.BreakGlassTargetStatus, now time.Time) {
-	c, err := r.compare(ctx, bg.Namespace, *t, bg.Spec.PauseActuation)
+func (r *Reconciler) judge(ctx context.Context, git *gitReader, bg *corev1alpha1.BreakGlass, t *corev1alpha1.BreakGlassTargetStatus, now time.Time) {
+	c, err := r.compare(ctx, git, bg.Namespace, *t, bg.Spec.PauseActuation)
 	checked := metav1.NewTime(now)
 	t.LastCheckTime = &checked
 	if err != nil {
@@ -296,13 +302,13 @@ func (r *Reconciler) judge(ctx context.Context, bg *corev1alpha1.BreakGlass, t *
 
 // recheck compares held targets with git again and releases those that
 // match now.
-func (r *Reconciler) recheck(ctx context.Context, bg *corev1alpha1.BreakGlass, now time.Time) {
+func (r *Reconciler) recheck(ctx context.Context, git *gitReader, bg *corev1alpha1.BreakGlass, now time.Time) {
 	for i := range bg.Status.Targets {
 		t := &bg.Status.Targets[i]
 		if t.State != corev1alpha1.TargetHeld {
 			continue
 		}
-		r.judge(ctx, bg, t, now)
+		r.judge(ctx, git, bg, t, now)
 		if t.State != corev1alpha1.TargetInSync {
 			continue
 		}

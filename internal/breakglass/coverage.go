@@ -149,20 +149,26 @@ func (x *Index) activeFrom(ctx context.Context, r client.Reader, kind string, ob
 	return nil, nil
 }
 
-// Protecting returns the break-glass shielding the object (see
-// protecting), if any.
-func (x *Index) Protecting(ctx context.Context, kind string, obj metav1.Object) (*corev1alpha1.BreakGlass, error) {
+// shieldAndHold returns, from one list, the break-glass shielding the
+// object (see protecting) and the one holding it with its target, if any:
+// the syncer and every reconcile ask both.
+func (x *Index) shieldAndHold(ctx context.Context, kind string, obj metav1.Object) (shield, held *corev1alpha1.BreakGlass, target *corev1alpha1.BreakGlassTargetStatus, err error) {
 	items, err := x.list(ctx, nil, obj.GetNamespace())
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	for i := range items {
 		bg := &items[i]
-		if protecting(bg) && Covers(bg, kind, obj.GetName(), obj.GetLabels()) {
-			return bg, nil
+		if shield == nil && protecting(bg) && Covers(bg, kind, obj.GetName(), obj.GetLabels()) {
+			shield = bg
+		}
+		if held == nil {
+			if t := heldTarget(bg, kind, obj.GetName()); t != nil {
+				held, target = bg, t
+			}
 		}
 	}
-	return nil, nil
+	return shield, held, target, nil
 }
 
 // Held returns the break-glass holding the object, if any.

@@ -22,6 +22,34 @@ import (
 // (gitops.Syncer.Desired) and the revision.
 type DesiredFunc func(ctx context.Context, gs *corev1alpha1.GitSource) ([]*unstructured.Unstructured, gitops.Revision, error)
 
+// gitReader reads each GitSource's manifests once per reconcile: a
+// break-glass with many targets from one repository fetches and renders
+// it once, not once per target.
+type gitReader struct {
+	read DesiredFunc
+	seen map[string]gitRead
+}
+
+type gitRead struct {
+	objs []*unstructured.Unstructured
+	rev  gitops.Revision
+	err  error
+}
+
+func newGitReader(read DesiredFunc) *gitReader {
+	return &gitReader{read: read, seen: map[string]gitRead{}}
+}
+
+func (g *gitReader) desired(ctx context.Context, gs *corev1alpha1.GitSource) ([]*unstructured.Unstructured, gitops.Revision, error) {
+	k := gs.Namespace + "/" + gs.Name
+	if r, ok := g.seen[k]; ok {
+		return r.objs, r.rev, r.err
+	}
+	objs, rev, err := g.read(ctx, gs)
+	g.seen[k] = gitRead{objs, rev, err}
+	return objs, rev, err
+}
+
 // comparison is one target compared with git.
 type comparison struct {
 	source   string // GitSource ns.name, "" when git does not manage it
@@ -42,7 +70,7 @@ func (c comparison) diverged() bool { return len(c.fields) > 0 }
 // With cloudToo (a break-glass that paused actuation, for changes made in
 // the cloud console) fields where the cloud differs from the object count
 // as diverged as well: resuming actuation would undo them.
-func (r *Reconciler) compare(ctx context.Context, ns string, t corev1alpha1.BreakGlassTargetStatus, cloudToo bool) (comparison, error) {
+func (r *Reconciler) compare(ctx context.Context, git *gitReader, ns string, t corev1alpha1.BreakGlassTargetStatus, cloudToo bool) (comparison, error) {
 	live := &unstructured.Unstructured{}
 	live.SetAPIVersion(t.APIVersion)
 	live.SetKind(t.Kind)
@@ -64,7 +92,7 @@ func (r *Reconciler) compare(ctx context.Context, ns string, t corev1alpha1.Brea
 	if err := r.client.Get(ctx, client.ObjectKey{Namespace: gsNS, Name: gsName}, gs); err != nil {
 		return comparison{}, fmt.Errorf("reading GitSource %s/%s: %w", gsNS, gsName, err)
 	}
-	objs, rev, err := r.desired(ctx, gs)
+	objs, rev, err := git.desired(ctx, gs)
 	if err != nil {
 		return comparison{}, fmt.Errorf("reading git for GitSource %s/%s: %w", gsNS, gsName, err)
 	}

@@ -40,14 +40,14 @@ func (p *Policy) kindOf(obj runtime.Object) string {
 // pauseActuation, and for those it holds afterwards (resuming would undo
 // the changes made in the cloud) (a managed.PauseFunc).
 func (p *Policy) Pause(ctx context.Context, obj managed.Object) (bool, string, string) {
-	kind := p.kindOf(obj)
-	bg, err := p.Index.Protecting(ctx, kind, obj)
-	if err == nil && bg != nil && bg.Spec.PauseActuation {
+	shield, held, _, err := p.Index.shieldAndHold(ctx, p.kindOf(obj), obj)
+	switch {
+	case err != nil:
+		return false, "", ""
+	case shield != nil && shield.Spec.PauseActuation:
 		return true, commonv1.ReasonBreakGlass, fmt.Sprintf("break-glass %s pauses actuation: the cloud is read and drift reported, never written, until %s",
-			describe(bg), ExpiresAt(bg).UTC().Format(time.RFC3339))
-	}
-	held, _, err := p.Index.Held(ctx, kind, obj)
-	if err == nil && held != nil && held.Spec.PauseActuation {
+			describe(shield), ExpiresAt(shield).UTC().Format(time.RFC3339))
+	case held != nil && held.Spec.PauseActuation:
 		return true, commonv1.ReasonHeld, fmt.Sprintf("held after break-glass %s, which paused actuation: writing now would undo the changes made in the cloud; `infraplane breakglass revert %s` resumes it", held.Name, held.Name)
 	}
 	return false, "", ""
@@ -84,11 +84,15 @@ func (p *Policy) Exclude(ctx context.Context, namespace string, obj *unstructure
 		probe = obj.DeepCopy()
 		probe.SetNamespace(namespace)
 	}
-	if bg, err := p.Index.Protecting(ctx, obj.GetKind(), probe); err == nil && bg != nil {
-		return true, "break-glass " + describe(bg) + " is open"
-	}
-	if bg, _, err := p.Index.Held(ctx, obj.GetKind(), probe); err == nil && bg != nil {
-		return true, "held after break-glass " + bg.Name + ": it differs from git"
+	shield, held, _, err := p.Index.shieldAndHold(ctx, obj.GetKind(), probe)
+	switch {
+	case err != nil:
+		// Not knowing is no reason to overwrite: skip, the next sync retries.
+		return true, "reading break-glasses: " + err.Error()
+	case shield != nil:
+		return true, "break-glass " + describe(shield) + " is open"
+	case held != nil:
+		return true, "held after break-glass " + held.Name + ": it differs from git"
 	}
 	return false, ""
 }
