@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -59,9 +58,13 @@ managed by an object (status.selfLink), are skipped and listed.`,
 			}
 			listers, closeListers := controllers.Importers(controllers.ImportOptions{BigtableInstances: bigtableInstances})
 			defer closeListers()
+			managed, err := managedSelfLinks(ctx, c, listers)
+			if err != nil {
+				return err
+			}
 			found, skipped, err := importer.Collect(ctx, importer.Options{
 				Listers: listers, Kinds: kinds, Provider: p, Namespace: k.namespace,
-				Managed: managedSelfLinks(ctx, c, listers),
+				Managed: managed,
 			})
 			if err != nil {
 				return err
@@ -104,15 +107,16 @@ managed by an object (status.selfLink), are skipped and listed.`,
 
 // managedSelfLinks reports which cloud resources objects already manage,
 // from status.selfLink of every object of the listers' kinds.
-func managedSelfLinks(ctx context.Context, c client.Client, listers []importer.Lister) func(kind, selfLink string) bool {
+// Not knowing is an error: kinds without an ownership label would be
+// offered again, and two objects would then claim one resource.
+func managedSelfLinks(ctx context.Context, c client.Client, listers []importer.Lister) (func(kind, selfLink string) bool, error) {
 	seen := map[string]bool{}
 	for _, l := range listers {
 		list := &unstructured.UnstructuredList{}
 		gvk := l.GVK()
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		if err := c.List(ctx, list); err != nil {
-			fmt.Fprintf(os.Stderr, "warning: listing %s objects: %v (cannot tell which resources are already managed)\n", gvk.Kind, err)
-			continue
+			return nil, fmt.Errorf("listing %s objects, to skip resources already managed: %w", gvk.Kind, err)
 		}
 		for _, it := range list.Items {
 			if sl, _, _ := unstructured.NestedString(it.Object, "status", "selfLink"); sl != "" {
@@ -120,5 +124,5 @@ func managedSelfLinks(ctx context.Context, c client.Client, listers []importer.L
 			}
 		}
 	}
-	return func(kind, selfLink string) bool { return seen[kind+" "+selfLink] }
+	return func(kind, selfLink string) bool { return seen[kind+" "+selfLink] }, nil
 }

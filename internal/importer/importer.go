@@ -67,9 +67,16 @@ func Collect(ctx context.Context, o Options) ([]Resource, []Skipped, error) {
 			}
 			obj := f.Object.DeepCopy()
 			obj.SetNamespace(o.Namespace)
-			// Two ids that map to one object name: number the later ones.
+			// Two ids that map to one object name: number the later ones,
+			// keeping the cloud id in spec.resourceID (the name no longer
+			// is the id; without it, applying would create a new resource).
 			name := obj.GetName()
 			if n := names[name]; n > 0 {
+				if id, _, _ := unstructured.NestedString(obj.Object, "spec", "resourceID"); id == "" {
+					if err := unstructured.SetNestedField(obj.Object, name, "spec", "resourceID"); err != nil {
+						return nil, nil, err
+					}
+				}
 				obj.SetName(fmt.Sprintf("%s-%d", name, n+1))
 			}
 			names[name]++
