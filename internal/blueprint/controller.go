@@ -152,6 +152,24 @@ func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, 
 	setCond(corev1alpha1.BlueprintAccepted, true, ReasonCompiled, fmt.Sprintf("%d resources, in order %s", len(compiled.Resources), order(compiled)))
 
 	crd := compiled.CRD(bp.Name)
+	// A CRD another Blueprint made, or one that is not a Blueprint's at all
+	// (infraplane's own kinds), is never taken over: the forced apply below
+	// would replace its schema, and deleting this Blueprint would then
+	// delete it with every object of its kind.
+	existing := &apiextensionsv1.CustomResourceDefinition{}
+	if err := r.mgr.GetAPIReader().Get(ctx, client.ObjectKey{Name: crd.Name}, existing); err == nil {
+		if owner := existing.Labels[corev1alpha1.BlueprintLabel]; owner != bp.Name {
+			if owner == "" {
+				owner = "no Blueprint (it was installed otherwise)"
+			} else {
+				owner = "Blueprint " + owner
+			}
+			setCond(corev1alpha1.BlueprintReady, false, ReasonCRDRejected, fmt.Sprintf("CRD %s already exists and belongs to %s: choose another group or kind", crd.Name, owner))
+			return reconcile.Result{}, nil
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, err
+	}
 	bp.Status.CRDName = crd.Name
 	//nolint:staticcheck // server-side apply of a typed object
 	if err := r.c.Patch(ctx, crd, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
@@ -287,10 +305,17 @@ func (r *Controller) delete(ctx context.Context, bp *corev1alpha1.Blueprint) (re
 			}
 			return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
 		}
+		// Only a CRD this Blueprint made goes with it (checked live).
 		crd := &apiextensionsv1.CustomResourceDefinition{}
-		crd.Name = bp.Status.CRDName
-		if err := r.c.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
+		err = r.mgr.GetAPIReader().Get(ctx, client.ObjectKey{Name: bp.Status.CRDName}, crd)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
 			return reconcile.Result{}, err
+		case crd.Labels[corev1alpha1.BlueprintLabel] == bp.Name:
+			if err := r.c.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
+				return reconcile.Result{}, err
+			}
 		}
 	}
 	r.mu.Lock()
