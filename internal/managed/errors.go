@@ -7,6 +7,8 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/infraplane/infraplane/internal/provider"
 )
 
 // CloudCode returns the canonical code of a cloud API error, for gRPC
@@ -69,29 +71,4 @@ func isPermanent(err error) bool {
 	return false
 }
 
-func httpToCode(c int) codes.Code {
-	switch c {
-	case http.StatusBadRequest:
-		return codes.InvalidArgument
-	case http.StatusUnauthorized:
-		return codes.Unauthenticated
-	case http.StatusForbidden:
-		return codes.PermissionDenied
-	case http.StatusNotFound:
-		return codes.NotFound
-	case http.StatusConflict:
-		return codes.AlreadyExists
-	case http.StatusPreconditionFailed:
-		return codes.FailedPrecondition
-	case http.StatusTooManyRequests:
-		return codes.ResourceExhausted
-	case http.StatusNotImplemented:
-		return codes.Unimplemented
-	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return codes.Unavailable
-	}
-	if c >= 500 {
-		return codes.Internal
-	}
-	return codes.Unknown
-}
+func httpToCode(c int) codes.Code { return provider.HTTPCode(c) }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"google.golang.org/grpc/codes"
 	"net/http"
 	"time"
 
@@ -69,25 +70,37 @@ func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // httpCodeName names an HTTP status like the gRPC code it maps to, so
 // CloudCalls counts HTTP and gRPC calls alike.
 func httpCodeName(status int) string {
-	switch {
-	case status < 300:
-		return "OK"
-	case status == http.StatusBadRequest:
-		return "InvalidArgument"
-	case status == http.StatusUnauthorized:
-		return "Unauthenticated"
-	case status == http.StatusForbidden:
-		return "PermissionDenied"
-	case status == http.StatusNotFound:
-		return "NotFound"
-	case status == http.StatusConflict:
-		return "AlreadyExists"
-	case status == http.StatusPreconditionFailed:
-		return "FailedPrecondition"
-	case status == http.StatusTooManyRequests:
-		return "ResourceExhausted"
-	case status >= 500:
-		return "Internal"
+	if status < 300 {
+		return codes.OK.String()
 	}
-	return "Unknown"
+	return HTTPCode(status).String()
+}
+
+// HTTPCode maps an HTTP error status of a JSON API to the canonical code
+// (the one table: metrics, conditions and retries agree).
+func HTTPCode(status int) codes.Code {
+	switch status {
+	case http.StatusBadRequest:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusConflict:
+		return codes.AlreadyExists
+	case http.StatusPreconditionFailed:
+		return codes.FailedPrecondition
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case http.StatusNotImplemented:
+		return codes.Unimplemented
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return codes.Unavailable
+	}
+	if status >= 500 {
+		return codes.Internal
+	}
+	return codes.Unknown
 }
