@@ -3,11 +3,11 @@ package provider
 import (
 	"context"
 	"fmt"
-	"google.golang.org/grpc/codes"
 	"net/http"
 	"time"
 
 	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
 	htransport "google.golang.org/api/transport/http"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
