@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"google.golang.org/api/option"
-	"google.golang.org/grpc/codes"
 	htransport "google.golang.org/api/transport/http"
+	"google.golang.org/grpc/codes"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 )
