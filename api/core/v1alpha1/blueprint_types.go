@@ -4,6 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Blueprint labels and condition types.
@@ -14,6 +15,13 @@ const (
 	BlueprintLabel = "infraplane.dev/blueprint"
 	// BlueprintResourceLabel on a child is its resource id in the Blueprint.
 	BlueprintResourceLabel = "infraplane.dev/blueprint-resource"
+	// BlueprintRevisionLabel on an instance is the revision it is to run,
+	// set by the rollout (a new instance gets it when first reconciled).
+	// On a BlueprintRevision it is the revision number.
+	BlueprintRevisionLabel = "infraplane.dev/blueprint-revision"
+	// CanaryLabel "true" on an instance volunteers it as a canary: such
+	// instances get a new revision before the others.
+	CanaryLabel = "infraplane.dev/canary"
 
 	// BlueprintAccepted is the condition type saying whether every
 	// expression compiled (reason InvalidExpression when not).
@@ -21,6 +29,19 @@ const (
 	// BlueprintReady is the condition type saying whether the generated
 	// CRD is established and instances are reconciled.
 	BlueprintReady = "Ready"
+	// BlueprintRolledOut is the condition type saying whether every
+	// instance runs the latest revision and is Ready (reasons Canary,
+	// Progressing, Halted, Paused, RolledOut).
+	BlueprintRolledOut = "RolledOut"
+)
+
+// Rollout phases.
+const (
+	RolloutCanary      = "Canary"
+	RolloutProgressing = "Progressing"
+	RolloutHalted      = "Halted"
+	RolloutPaused      = "Paused"
+	RolloutComplete    = "Complete"
 )
 
 // BlueprintSpec defines a new kind and what each of its instances is made of.
@@ -50,6 +71,40 @@ type BlueprintSpec struct {
 	// +listType=map
 	// +listMapKey=id
 	Resources []BlueprintResource `json:"resources"`
+
+	// Rollout says how a new revision reaches the existing instances.
+	// Changing it does not make a new revision.
+	// +optional
+	Rollout BlueprintRollout `json:"rollout,omitempty"`
+}
+
+// BlueprintRollout is the staged rollout of a new revision: canaries
+// first, then batches, each stage only once the previous one is Ready;
+// a failure halts it.
+type BlueprintRollout struct {
+	// Canary is how many instances get a new revision first; the others
+	// wait until every canary is Ready on it. Instances labelled
+	// infraplane.dev/canary=true are chosen first, then by namespace and
+	// name. 1 by default; 0 skips the canary stage.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	Canary *int32 `json:"canary,omitempty"`
+	// BatchSize is how many instances move at once after the canaries: a
+	// number, or a percentage of all instances ("25%", rounded up).
+	// 25% by default.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self > 0 : self.matches('^[1-9][0-9]?%$|^100%$')",message="batchSize is a positive number or a percentage from 1% to 100%"
+	BatchSize *intstr.IntOrString `json:"batchSize,omitempty"`
+	// ProgressDeadline is how long the instances of a stage may take to be
+	// Ready on the new revision before the rollout halts. 10m by default.
+	// +optional
+	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+	// Paused stops moving instances to a new revision (instances already
+	// moved stay). New instances get the latest revision all the same.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
 }
 
 // GroupVersionKind is the kind the Blueprint defines.
@@ -105,6 +160,59 @@ type BlueprintStatus struct {
 	// ReadyInstances counts the instances that are Ready.
 	// +optional
 	ReadyInstances int32 `json:"readyInstances,omitempty"`
+
+	// LatestRevision is the revision of the current spec (its
+	// BlueprintRevision is <blueprint>-<revision>).
+	// +optional
+	LatestRevision int64 `json:"latestRevision,omitempty"`
+	// StableRevision is the last revision every instance reached; a
+	// halted rollout leaves new instances on it.
+	// +optional
+	StableRevision int64 `json:"stableRevision,omitempty"`
+	// Rollout is the state of the rollout of LatestRevision.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// Revisions counts the instances on each revision, oldest first.
+	// +optional
+	// +listType=map
+	// +listMapKey=revision
+	Revisions []RevisionCount `json:"revisions,omitempty"`
+}
+
+// RolloutStatus is where the rollout of a revision stands.
+type RolloutStatus struct {
+	// Revision is the revision being rolled out.
+	Revision int64 `json:"revision"`
+	// Phase is Canary, Progressing, Halted, Paused or Complete.
+	Phase string `json:"phase"`
+	// StageStartedAt is when the current stage's instances were moved.
+	// +optional
+	StageStartedAt *metav1.Time `json:"stageStartedAt,omitempty"`
+	// Updated counts the instances on Revision; Total counts all.
+	Updated int32 `json:"updated"`
+	Total   int32 `json:"total"`
+	// Message says what the rollout waits for, or why it halted.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Failed lists (up to 10) instances that failed on Revision.
+	// +optional
+	// +listType=atomic
+	Failed []InstanceFailure `json:"failed,omitempty"`
+}
+
+// InstanceFailure is an instance that failed on a revision.
+type InstanceFailure struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Message is the instance's Ready message.
+	Message string `json:"message"`
+}
+
+// RevisionCount counts the instances on one revision.
+type RevisionCount struct {
+	Revision  int64 `json:"revision"`
+	Instances int32 `json:"instances"`
+	Ready     int32 `json:"ready"`
 }
 
 // Blueprint defines a new kind whose instances are made of other
@@ -133,6 +241,45 @@ type BlueprintList struct {
 	Items           []Blueprint `json:"items"`
 }
 
+// BlueprintRevisionSpec is an immutable snapshot of what a Blueprint
+// renders: its kind, schema and resources.
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a BlueprintRevision cannot change"
+type BlueprintRevisionSpec struct {
+	// Blueprint is the Blueprint's name.
+	Blueprint string `json:"blueprint"`
+	// Revision numbers the Blueprint's revisions from 1.
+	// +kubebuilder:validation:Minimum=1
+	Revision int64 `json:"revision"`
+	// Hash is the SHA-256 of the snapshot: two revisions with one hash
+	// render the same children.
+	Hash string `json:"hash"`
+	// Template is the Blueprint's spec at this revision (without rollout).
+	Template BlueprintSpec `json:"template"`
+}
+
+// BlueprintRevision is one revision of a Blueprint. Instances render
+// from the revision the rollout gave them; infraplane makes revisions and
+// deletes those no instance uses (keeping the last ten).
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,categories=infraplane,shortName=bprev
+// +kubebuilder:printcolumn:name="BLUEPRINT",type=string,JSONPath=`.spec.blueprint`
+// +kubebuilder:printcolumn:name="REVISION",type=integer,JSONPath=`.spec.revision`
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+type BlueprintRevision struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec BlueprintRevisionSpec `json:"spec"`
+}
+
+// BlueprintRevisionList is a list of BlueprintRevisions.
+// +kubebuilder:object:root=true
+type BlueprintRevisionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BlueprintRevision `json:"items"`
+}
+
 func init() {
-	SchemeBuilder.Register(&Blueprint{}, &BlueprintList{})
+	SchemeBuilder.Register(&Blueprint{}, &BlueprintList{}, &BlueprintRevision{}, &BlueprintRevisionList{})
 }
