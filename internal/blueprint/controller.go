@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -32,6 +33,10 @@ import (
 // FieldManager is the server-side apply field manager of everything the
 // Blueprint controllers write (CRDs and children).
 const FieldManager = "infraplane-blueprint"
+
+// HashAnnotation on the generated CRD is the hash of the Blueprint spec
+// it was made from (the CRD is applied again only when it changes).
+const HashAnnotation = "infraplane.dev/blueprint-hash"
 
 // Finalizer on instances (children are deleted first, in reverse
 // dependency order) and on Blueprints (the CRD is deleted once no
@@ -62,20 +67,35 @@ type Controller struct {
 	mgr  ctrl.Manager
 	c    client.Client
 	opts Options
+	ctrl controller.Controller
 
-	mu    sync.Mutex
-	kinds map[string]*kindState // by Blueprint name
+	mu       sync.Mutex
+	kinds    map[string]*kindState // by Blueprint name
+	compiled map[string]compiledAt // by Blueprint name
+}
+
+// compiledAt is a Blueprint compiled at one generation.
+type compiledAt struct {
+	gen      int64
+	compiled *Compiled
+	err      error
 }
 
 // kindState is the running instance controller of one Blueprint.
 type kindState struct {
-	gvk      schema.GroupVersionKind
-	compiled atomic.Pointer[Compiled]
-	ctrl     controller.Controller
-	events   chan event.GenericEvent
-	watched  map[schema.GroupVersionKind]bool
-	instance *instanceReconciler
-	gen      int64 // Blueprint generation the instances were last woken for
+	blueprint string
+	gvk       schema.GroupVersionKind
+	ctrl      controller.Controller
+	watched   map[schema.GroupVersionKind]bool
+	instance  *instanceReconciler
+
+	// newInstances is the revision a new instance gets (0 until the
+	// Blueprint controller decided); gone is set once the Blueprint is.
+	newInstances atomic.Int64
+	gone         atomic.Bool
+
+	mu        sync.Mutex
+	revisions map[int64]*Compiled
 }
 
 // Setup registers the Blueprint controller.
@@ -83,8 +103,8 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controller, error) {
 	if opts.Concurrency == 0 {
 		opts.Concurrency = 4
 	}
-	r := &Controller{mgr: mgr, c: mgr.GetClient(), opts: opts, kinds: map[string]*kindState{}}
-	err := ctrl.NewControllerManagedBy(mgr).
+	r := &Controller{mgr: mgr, c: mgr.GetClient(), opts: opts, kinds: map[string]*kindState{}, compiled: map[string]compiledAt{}}
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		Named("blueprint").
 		For(&corev1alpha1.Blueprint{}).
 		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -93,12 +113,25 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			}
 			return nil
 		})).
-		Complete(r)
+		Build(r)
+	r.ctrl = c
 	return r, err
 }
 
-// Reconcile compiles a Blueprint, installs its CRD and starts (or
-// updates) its instance controller.
+// compile compiles a Blueprint once per generation.
+func (r *Controller) compile(bp *corev1alpha1.Blueprint) (*Compiled, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.compiled[bp.Name]; ok && c.gen == bp.Generation {
+		return c.compiled, c.err
+	}
+	compiled, err := Compile(bp)
+	r.compiled[bp.Name] = compiledAt{gen: bp.Generation, compiled: compiled, err: err}
+	return compiled, err
+}
+
+// Reconcile compiles a Blueprint, installs its CRD, starts (or updates)
+// its instance controller and rolls its latest revision out.
 func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	bp := &corev1alpha1.Blueprint{}
 	if err := r.c.Get(ctx, req.NamespacedName, bp); err != nil {
@@ -126,7 +159,7 @@ func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: bp.Generation})
 	}
 	result, err := r.reconcile(ctx, bp, setCond)
-	if !equalStatus(orig, st) {
+	if !equality.Semantic.DeepEqual(withoutTransitionTimes(orig), withoutTransitionTimes(st)) {
 		if uerr := r.c.Status().Patch(ctx, bp, client.MergeFrom(before)); uerr != nil {
 			return reconcile.Result{}, errors.Join(err, uerr)
 		}
@@ -135,7 +168,7 @@ func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 }
 
 func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, setCond func(string, bool, string, string)) (reconcile.Result, error) {
-	compiled, err := Compile(bp)
+	compiled, err := r.compile(bp)
 	if err != nil {
 		setCond(corev1alpha1.BlueprintAccepted, false, ReasonInvalidExpression, err.Error())
 		setCond(corev1alpha1.BlueprintReady, false, ReasonInvalidExpression, "the Blueprint does not compile: see the Accepted condition")
@@ -151,7 +184,55 @@ func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, 
 	}
 	setCond(corev1alpha1.BlueprintAccepted, true, ReasonCompiled, fmt.Sprintf("%d resources, in order %s", len(compiled.Resources), order(compiled)))
 
+	if res, ok, err := r.installCRD(ctx, bp, compiled, setCond); !ok || err != nil {
+		return res, err
+	}
+
+	revs, err := r.ensureRevision(ctx, bp)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	latest := revs[len(revs)-1].Spec.Revision
+	ks, err = r.ensureController(bp.Name, compiled)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	ks.mu.Lock()
+	ks.revisions[latest] = compiled
+	ks.mu.Unlock()
+
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(compiled.GVK.GroupVersion().WithKind(compiled.GVK.Kind + "List"))
+	if err := r.c.List(ctx, list); err != nil {
+		return reconcile.Result{}, err
+	}
+	result, err := r.rollout(ctx, bp, ks, revs, list.Items, setCond)
+	if err != nil {
+		return result, err
+	}
+	setCond(corev1alpha1.BlueprintReady, true, ReasonServing, fmt.Sprintf("CRD %s established; %d/%d instances ready", compiled.CRDName(), bp.Status.ReadyInstances, bp.Status.Instances))
+	return result, nil
+}
+
+// installCRD applies the generated CRD unless it is current, and reports
+// whether the API server serves it.
+func (r *Controller) installCRD(ctx context.Context, bp *corev1alpha1.Blueprint, compiled *Compiled, setCond func(string, bool, string, string)) (reconcile.Result, bool, error) {
 	crd := compiled.CRD(bp.Name)
+	hash, err := revisionHash(bp.Spec)
+	if err != nil {
+		return reconcile.Result{}, false, err
+	}
+	crd.Annotations = map[string]string{HashAnnotation: hash}
+	bp.Status.CRDName = crd.Name
+	// The CRD as the cache has it: when it is this Blueprint's, current and
+	// established, there is nothing to do.
+	cached := &apiextensionsv1.CustomResourceDefinition{}
+	if err := r.c.Get(ctx, client.ObjectKey{Name: crd.Name}, cached); err == nil &&
+		cached.Labels[corev1alpha1.BlueprintLabel] == bp.Name && cached.Annotations[HashAnnotation] == hash {
+		if ok, _ := established(cached); ok {
+			return reconcile.Result{}, true, nil
+		}
+	}
 	// A CRD another Blueprint made, or one that is not a Blueprint's at all
 	// (infraplane's own kinds), is never taken over: the forced apply below
 	// would replace its schema, and deleting this Blueprint would then
@@ -165,98 +246,93 @@ func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, 
 				owner = "Blueprint " + owner
 			}
 			setCond(corev1alpha1.BlueprintReady, false, ReasonCRDRejected, fmt.Sprintf("CRD %s already exists and belongs to %s: choose another group or kind", crd.Name, owner))
-			return reconcile.Result{}, nil
+			return reconcile.Result{}, false, nil
 		}
 	} else if !apierrors.IsNotFound(err) {
-		return reconcile.Result{}, err
+		return reconcile.Result{}, false, err
 	}
-	bp.Status.CRDName = crd.Name
 	//nolint:staticcheck // server-side apply of a typed object
 	if err := r.c.Patch(ctx, crd, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		setCond(corev1alpha1.BlueprintReady, false, ReasonCRDRejected, "installing CRD "+crd.Name+": "+err.Error())
-		return reconcile.Result{RequeueAfter: 30 * time.Second}, nil
+		return reconcile.Result{RequeueAfter: 30 * time.Second}, false, nil
 	}
 	live := &apiextensionsv1.CustomResourceDefinition{}
 	// Read through: the cache may not have the CRD just created.
 	if err := r.mgr.GetAPIReader().Get(ctx, client.ObjectKey{Name: crd.Name}, live); err != nil {
-		return reconcile.Result{}, err
+		return reconcile.Result{}, false, err
 	}
 	if ok, msg := established(live); !ok {
 		setCond(corev1alpha1.BlueprintReady, false, ReasonCRDPending, msg)
-		return reconcile.Result{RequeueAfter: time.Second}, nil
+		return reconcile.Result{RequeueAfter: time.Second}, false, nil
 	}
 	if owner := live.Labels[corev1alpha1.BlueprintLabel]; owner != bp.Name {
 		setCond(corev1alpha1.BlueprintReady, false, ReasonCRDRejected, fmt.Sprintf("CRD %s belongs to Blueprint %s", crd.Name, owner))
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, false, nil
 	}
-
-	ks, err = r.ensureController(bp.Name, compiled)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	// Wake every instance when the Blueprint changed.
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(compiled.GVK.GroupVersion().WithKind(compiled.GVK.Kind + "List"))
-	if err := r.c.List(ctx, list); err != nil {
-		return reconcile.Result{}, err
-	}
-	if ks.gen != bp.Generation {
-		ks.gen = bp.Generation
-		items := list.Items
-		go func() {
-			for i := range items {
-				ks.events <- event.GenericEvent{Object: &items[i]}
-			}
-		}()
-	}
-	bp.Status.Instances = int32(len(list.Items))
-	bp.Status.ReadyInstances = 0
-	for i := range list.Items {
-		if instanceReady(&list.Items[i]) {
-			bp.Status.ReadyInstances++
-		}
-	}
-	setCond(corev1alpha1.BlueprintReady, true, ReasonServing, fmt.Sprintf("CRD %s established; %d/%d instances ready", crd.Name, bp.Status.ReadyInstances, bp.Status.Instances))
-	// Instance counts are refreshed now and then.
-	return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
+	return reconcile.Result{}, true, nil
 }
 
 // ensureController starts the Blueprint's instance controller once, and
-// keeps its compiled Blueprint and its watches of child kinds current.
+// keeps its watches of child kinds current. The Blueprint controller
+// watches the instances too: their state drives the rollout.
 func (r *Controller) ensureController(name string, compiled *Compiled) (*kindState, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ks := r.kinds[name]
 	if ks == nil {
-		ks = &kindState{gvk: compiled.GVK, events: make(chan event.GenericEvent), watched: map[schema.GroupVersionKind]bool{}}
-		ks.compiled.Store(compiled)
-		ks.instance = &instanceReconciler{c: r.c, kind: ks}
+		ks = &kindState{blueprint: name, gvk: compiled.GVK, watched: map[schema.GroupVersionKind]bool{}, revisions: map[int64]*Compiled{}}
+		ks.instance = &instanceReconciler{c: r.c, reader: r.mgr.GetAPIReader(), kind: ks}
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(compiled.GVK)
 		c, err := ctrl.NewControllerManagedBy(r.mgr).
 			Named("blueprint-" + strings.ReplaceAll(compiled.CRDName(), ".", "-")).
 			For(u).
-			WatchesRawSource(source.Channel(ks.events, &handler.EnqueueRequestForObject{})).
 			WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency}).
 			Build(ks.instance)
 		if err != nil {
 			return nil, fmt.Errorf("starting the %s controller: %w", compiled.GVK.Kind, err)
 		}
+		toBlueprint := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: name}}}
+		})
+		w := &unstructured.Unstructured{}
+		w.SetGroupVersionKind(compiled.GVK)
+		if err := r.ctrl.Watch(source.Kind[client.Object](r.mgr.GetCache(), w, toBlueprint)); err != nil {
+			return nil, fmt.Errorf("watching %s instances: %w", compiled.GVK.Kind, err)
+		}
 		ks.ctrl = c
 		r.kinds[name] = ks
 		slog.Info("blueprint: instance controller started", "kind", compiled.GVK.String(), "blueprint", name)
 	}
-	ks.compiled.Store(compiled)
+	ks.gone.Store(false)
 	for _, res := range compiled.Resources {
-		if ks.watched[res.GVK] {
+		ks.mu.Lock()
+		watched := ks.watched[res.GVK]
+		ks.mu.Unlock()
+		if watched {
 			continue
 		}
 		if err := ks.ctrl.Watch(source.Kind(r.mgr.GetCache(), r.childObject(res.GVK), handler.EnqueueRequestsFromMapFunc(ks.ownerOf))); err != nil {
 			return nil, fmt.Errorf("watching %s: %w", res.GVK.Kind, err)
 		}
+		ks.mu.Lock()
 		ks.watched[res.GVK] = true
+		ks.mu.Unlock()
 	}
 	return ks, nil
+}
+
+// watchedKinds are the child kinds the instance controller watches (the
+// cache has them).
+func (ks *kindState) watchedKinds() []schema.GroupVersionKind {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	out := make([]schema.GroupVersionKind, 0, len(ks.watched))
+	for gvk := range ks.watched {
+		out = append(out, gvk)
+	}
+	slices.SortFunc(out, func(a, b schema.GroupVersionKind) int { return strings.Compare(a.String(), b.String()) })
+	return out
 }
 
 // childObject is a typed object when the scheme knows the kind (sharing
@@ -320,8 +396,9 @@ func (r *Controller) delete(ctx context.Context, bp *corev1alpha1.Blueprint) (re
 	}
 	r.mu.Lock()
 	if ks := r.kinds[bp.Name]; ks != nil {
-		ks.compiled.Store(nil) // the controller idles (controller-runtime cannot stop one)
+		ks.gone.Store(true) // the controller idles (controller-runtime cannot stop one)
 	}
+	delete(r.compiled, bp.Name)
 	r.mu.Unlock()
 	controllerutil.RemoveFinalizer(bp, Finalizer)
 	return reconcile.Result{}, r.c.Patch(ctx, bp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
@@ -335,16 +412,13 @@ func order(c *Compiled) string {
 	return strings.Join(ids, ", ")
 }
 
-func equalStatus(a, b *corev1alpha1.BlueprintStatus) bool {
-	if a.ObservedGeneration != b.ObservedGeneration || a.CRDName != b.CRDName || a.Instances != b.Instances ||
-		a.ReadyInstances != b.ReadyInstances || len(a.Conditions) != len(b.Conditions) {
-		return false
+// withoutTransitionTimes copies a status for comparison: a condition
+// whose status did not change keeps its time anyway, and the rollout's
+// stage time changes only with its stage.
+func withoutTransitionTimes(st *corev1alpha1.BlueprintStatus) *corev1alpha1.BlueprintStatus {
+	out := st.DeepCopy()
+	for i := range out.Conditions {
+		out.Conditions[i].LastTransitionTime = metav1.Time{}
 	}
-	for i := range a.Conditions {
-		x, y := a.Conditions[i], b.Conditions[i]
-		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || x.ObservedGeneration != y.ObservedGeneration {
-			return false
-		}
-	}
-	return true
+	return out
 }

@@ -34,6 +34,7 @@ func (c *Compiled) CRD(blueprintName string) *apiextensionsv1.CustomResourceDefi
 		Type: "object",
 		Properties: map[string]apiextensionsv1.JSONSchemaProps{
 			"observedGeneration": {Type: "integer", Format: "int64"},
+			"revision":           {Type: "integer", Format: "int64"},
 			"conditions": {
 				Type: "array",
 				Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &apiextensionsv1.JSONSchemaProps{
@@ -97,6 +98,7 @@ func (c *Compiled) CRD(blueprintName string) *apiextensionsv1.CustomResourceDefi
 				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
 				AdditionalPrinterColumns: []apiextensionsv1.CustomResourceColumnDefinition{
 					{Name: "READY", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].status`},
+					{Name: "REVISION", Type: "integer", JSONPath: ".status.revision"},
 					{Name: "STATUS", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].message`, Priority: 1},
 					{Name: "AGE", Type: "date", JSONPath: ".metadata.creationTimestamp"},
 				},

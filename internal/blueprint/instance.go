@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,8 @@ const (
 	ReasonApplyFailed     = "ApplyFailed"
 	ReasonDeleting        = "Deleting"
 	ReasonNoBlueprint     = "NoBlueprint"
+	ReasonRevisionMissing = "RevisionMissing"
+	ReasonNoRevision      = "WaitingForRevision"
 )
 
 // childStatus is one entry of an instance's status.resources.
@@ -46,44 +49,77 @@ type childStatus struct {
 
 // instanceReconciler renders one Blueprint's instances into children.
 type instanceReconciler struct {
-	c    client.Client
-	kind *kindState
+	c      client.Client
+	reader client.Reader // uncached, for revisions just made
+	kind   *kindState
 }
 
 func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	compiled := r.kind.compiled.Load()
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(r.kind.gvk)
 	if err := r.c.Get(ctx, req.NamespacedName, u); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !u.GetDeletionTimestamp().IsZero() {
+		compiled, _ := r.compiledFor(ctx, u)
 		return r.delete(ctx, compiled, u)
 	}
-	if compiled == nil {
-		return reconcile.Result{}, r.setStatus(ctx, u, nil, metav1.ConditionFalse, ReasonNoBlueprint, "the Blueprint of this kind is gone or does not compile")
+	if r.kind.gone.Load() {
+		return reconcile.Result{}, r.setStatus(ctx, u, nil, 0, metav1.ConditionFalse, ReasonNoBlueprint, "the Blueprint of this kind is gone")
 	}
-	if !controllerutil.ContainsFinalizer(u, Finalizer) {
+	if !controllerutil.ContainsFinalizer(u, Finalizer) || revisionOf(u) == 0 {
+		rev := revisionOf(u)
+		if rev == 0 {
+			// A new instance runs the revision the rollout gives new
+			// instances: the latest, or the stable one while it is halted.
+			if rev = r.kind.newInstances.Load(); rev == 0 {
+				return reconcile.Result{RequeueAfter: time.Second}, r.setStatus(ctx, u, nil, 0, metav1.ConditionFalse, ReasonNoRevision, "waiting for the Blueprint controller to make the first revision")
+			}
+		}
 		before := u.DeepCopy()
 		controllerutil.AddFinalizer(u, Finalizer)
+		labels := u.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[corev1alpha1.BlueprintRevisionLabel] = strconv.FormatInt(rev, 10)
+		u.SetLabels(labels)
 		if err := r.c.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return reconcile.Result{}, err
 		}
+	}
+	compiled, err := r.compiledFor(ctx, u)
+	if err != nil {
+		return reconcile.Result{RequeueAfter: time.Minute}, r.setStatus(ctx, u, nil, 0, metav1.ConditionFalse, ReasonRevisionMissing, err.Error())
 	}
 
 	previous := previousChildren(u)
 	in := Instance{Object: u, Resources: map[string]map[string]any{}}
 	var children []childStatus
 	ready := map[string]bool{}
+	// settled are the ids whose desired child is known this pass: applied,
+	// or not wanted (includeWhen false). Only their other children are
+	// stale; a child that cannot be rendered or applied now keeps the one
+	// it had.
+	settled := map[string]bool{}
+	current := map[string]bool{} // childKeyString of the children applied
 	// blocking is the first child (in dependency order) that is not ready
 	// although everything it needs is: the deepest cause.
 	var blocking *childStatus
 	var blockingReason string
 	var waiting []string
+	// keepPrevious carries the child the status listed, so that it stays
+	// known (and is not pruned) while the new one cannot be made.
+	keepPrevious := func(cs *childStatus) {
+		if prev, ok := previous[cs.ID]; ok {
+			cs.APIVersion, cs.Kind, cs.Name = prev.APIVersion, prev.Kind, prev.Name
+		}
+	}
 	for _, res := range compiled.Resources {
 		cs := childStatus{ID: res.ID, APIVersion: res.GVK.GroupVersion().String(), Kind: res.GVK.Kind}
 		include, err := compiled.Include(res, in)
 		if err != nil {
+			keepPrevious(&cs)
 			cs.Message = "includeWhen: " + err.Error()
 			children = append(children, cs)
 			if blocking == nil {
@@ -92,11 +128,7 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			continue
 		}
 		if !include {
-			if prev, ok := previous[res.ID]; ok && prev.Name != "" {
-				if err := r.deleteChild(ctx, u.GetNamespace(), prev); err != nil {
-					return reconcile.Result{}, err
-				}
-			}
+			settled[res.ID] = true
 			continue
 		}
 		var missing []string
@@ -106,16 +138,15 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			}
 		}
 		if len(missing) > 0 {
+			keepPrevious(&cs)
 			cs.Message = "waiting for " + strings.Join(missing, ", ")
-			if prev, ok := previous[res.ID]; ok {
-				cs.Name = prev.Name
-			}
 			children = append(children, cs)
 			waiting = append(waiting, res.ID)
 			continue
 		}
 		child, err := compiled.Render(res, in)
 		if err != nil {
+			keepPrevious(&cs)
 			cs.Message = "rendering: " + err.Error()
 			children = append(children, cs)
 			if blocking == nil {
@@ -123,15 +154,18 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			}
 			continue
 		}
-		cs.Name = child.GetName()
 		if err := r.apply(ctx, u, res, child); err != nil {
-			cs.Message = "applying: " + err.Error()
+			cs.Name = child.GetName()
+			cs.Message = fmt.Sprintf("applying %s %s: %v", child.GetKind(), child.GetName(), err)
 			children = append(children, cs)
 			if blocking == nil {
 				blocking, blockingReason = &children[len(children)-1], ReasonApplyFailed
 			}
 			continue
 		}
+		cs.Name = child.GetName()
+		settled[res.ID] = true
+		current[childKeyString(cs)] = true
 		in.Resources[res.ID] = child.Object
 		cs.Ready, cs.Message = childReady(compiled, res, in, child)
 		ready[res.ID] = cs.Ready
@@ -140,17 +174,30 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			blocking, blockingReason = &children[len(children)-1], ReasonResourceBlocked
 		}
 	}
-	// A child that left the Blueprint is deleted.
-	for id, prev := range previous {
-		if compiled.Resource(id) == nil && prev.Name != "" {
-			if err := r.deleteChild(ctx, u.GetNamespace(), prev); err != nil {
+	allReady := blocking == nil && len(waiting) == 0
+
+	// Stale children go: those of resources the Blueprint no longer has or
+	// no longer includes at once; those replaced by a child of another
+	// name or kind only once the instance is Ready (the old one may still
+	// be in use by the others until they are re-rendered).
+	owned, err := r.ownedChildren(ctx, u, previous)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	for _, old := range owned {
+		res := compiled.Resource(old.ID)
+		gone := res == nil || (settled[old.ID] && !slices.ContainsFunc(children, func(c childStatus) bool { return c.ID == old.ID }))
+		replaced := settled[old.ID] && !current[childKeyString(old)]
+		if gone || (replaced && allReady) {
+			if err := r.deleteChild(ctx, u.GetNamespace(), old); err != nil {
 				return reconcile.Result{}, err
 			}
 		}
 	}
 
-	if blocking == nil && len(waiting) == 0 {
-		return reconcile.Result{}, r.setStatus(ctx, u, children, metav1.ConditionTrue, ReasonReady, fmt.Sprintf("all %d resources ready", len(children)))
+	rev := revisionOf(u)
+	if allReady {
+		return reconcile.Result{}, r.setStatus(ctx, u, children, rev, metav1.ConditionTrue, ReasonReady, fmt.Sprintf("all %d resources ready", len(children)))
 	}
 	msg := ""
 	reason := ReasonResourceBlocked
@@ -165,7 +212,66 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		msg += "waiting: " + strings.Join(waiting, ", ")
 	}
 	// Children's changes wake this instance; the requeue is a safety net.
-	return reconcile.Result{RequeueAfter: 30 * time.Second}, r.setStatus(ctx, u, children, metav1.ConditionFalse, reason, msg)
+	return reconcile.Result{RequeueAfter: 30 * time.Second}, r.setStatus(ctx, u, children, rev, metav1.ConditionFalse, reason, msg)
+}
+
+// ownedChildren are the instance's children: those its status lists and
+// those the cache finds by the instance label and owner (a child made in
+// a pass whose status write was lost is found too).
+func (r *instanceReconciler) ownedChildren(ctx context.Context, u *unstructured.Unstructured, previous map[string]childStatus) ([]childStatus, error) {
+	seen := map[string]bool{}
+	var out []childStatus
+	add := func(cs childStatus) {
+		if k := childKeyString(cs); cs.Name != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, cs)
+		}
+	}
+	for _, id := range slices.Sorted(keys(previous)) {
+		add(previous[id])
+	}
+	for _, gvk := range r.kind.watchedKinds() {
+		// A typed list when the scheme knows the kind: the cache then
+		// shares the informer the kind's controller and the watch use.
+		var list client.ObjectList
+		if o, err := r.c.Scheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List")); err == nil {
+			list, _ = o.(client.ObjectList)
+		}
+		if list == nil {
+			ul := &unstructured.UnstructuredList{}
+			ul.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			list = ul
+		}
+		if err := r.c.List(ctx, list, client.InNamespace(u.GetNamespace()), client.MatchingLabels{corev1alpha1.BlueprintInstanceLabel: u.GetName()}); err != nil {
+			return nil, fmt.Errorf("listing %s children: %w", gvk.Kind, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range items {
+			o, ok := item.(metav1.Object)
+			if !ok {
+				continue
+			}
+			if ref := metav1.GetControllerOf(o); ref == nil || ref.UID != u.GetUID() {
+				continue
+			}
+			add(childStatus{ID: o.GetLabels()[corev1alpha1.BlueprintResourceLabel], APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Name: o.GetName()})
+		}
+	}
+	return out, nil
+}
+
+func childKeyString(cs childStatus) string { return cs.APIVersion + "/" + cs.Kind + "/" + cs.Name }
+
+// compiledFor is the compiled revision the instance runs.
+func (r *instanceReconciler) compiledFor(ctx context.Context, u *unstructured.Unstructured) (*Compiled, error) {
+	rev := revisionOf(u)
+	if rev == 0 {
+		return nil, fmt.Errorf("label %s is missing or not a revision number", corev1alpha1.BlueprintRevisionLabel)
+	}
+	return r.kind.compiledRevision(ctx, r.reader, rev)
 }
 
 // apply server-side applies a child, owned by the instance; child is
@@ -205,6 +311,21 @@ func childReady(c *Compiled, res *Resource, in Instance, child *unstructured.Uns
 		return true, ""
 	}
 	conds, _, _ := unstructured.NestedSlice(child.Object, "status", "conditions")
+	// A child whose last change the cloud refused is not ready, even if
+	// the resource is up (Ready stays True while an update fails).
+	for _, x := range conds {
+		m, _ := x.(map[string]any)
+		if m["type"] != "Synced" || m["status"] != "False" {
+			continue
+		}
+		if gen, ok := m["observedGeneration"].(int64); ok && gen < child.GetGeneration() {
+			continue
+		}
+		if reason, _ := m["reason"].(string); reason != "" && reason != "WaitingForReference" {
+			msg, _ := m["message"].(string)
+			return false, "not in sync: " + reason + ": " + msg
+		}
+	}
 	for _, x := range conds {
 		m, _ := x.(map[string]any)
 		if m["type"] != "Ready" {
@@ -276,41 +397,48 @@ func (r *instanceReconciler) delete(ctx context.Context, compiled *Compiled, u *
 	if !controllerutil.ContainsFinalizer(u, Finalizer) {
 		return reconcile.Result{}, nil
 	}
-	previous := previousChildren(u)
-	present := map[string]bool{}
-	for id, cs := range previous {
+	owned, err := r.ownedChildren(ctx, u, previousChildren(u))
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	present := map[string][]childStatus{} // by id
+	left := 0
+	for _, cs := range owned {
 		gvk, ok := childKey(cs)
 		if !ok {
 			continue
 		}
 		got := &unstructured.Unstructured{}
 		got.SetGroupVersionKind(gvk)
-		err := r.c.Get(ctx, types.NamespacedName{Namespace: u.GetNamespace(), Name: cs.Name}, got)
+		err := r.reader.Get(ctx, types.NamespacedName{Namespace: u.GetNamespace(), Name: cs.Name}, got)
 		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 			continue
 		}
 		if err != nil {
 			return reconcile.Result{}, err
 		}
-		present[id] = true
+		present[cs.ID] = append(present[cs.ID], cs)
+		left++
 	}
-	if len(present) == 0 {
+	if left == 0 {
 		before := u.DeepCopy()
 		controllerutil.RemoveFinalizer(u, Finalizer)
 		return reconcile.Result{}, r.c.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 	}
 	var deleting []string
 	for _, id := range slices.Sorted(keys(present)) {
-		if compiled != nil && slices.ContainsFunc(compiled.Dependents(id), func(d string) bool { return present[d] }) {
+		if compiled != nil && slices.ContainsFunc(compiled.Dependents(id), func(d string) bool { return len(present[d]) > 0 }) {
 			continue // a child that refers to it goes first
 		}
-		if err := r.deleteChild(ctx, u.GetNamespace(), previous[id]); err != nil {
-			return reconcile.Result{}, err
+		for _, cs := range present[id] {
+			if err := r.deleteChild(ctx, u.GetNamespace(), cs); err != nil {
+				return reconcile.Result{}, err
+			}
 		}
 		deleting = append(deleting, id)
 	}
-	msg := fmt.Sprintf("deleting %s; %d resources left", strings.Join(deleting, ", "), len(present))
-	if err := r.setStatus(ctx, u, nil, metav1.ConditionFalse, ReasonDeleting, msg); err != nil {
+	msg := fmt.Sprintf("deleting %s; %d resources left", strings.Join(deleting, ", "), left)
+	if err := r.setStatus(ctx, u, nil, 0, metav1.ConditionFalse, ReasonDeleting, msg); err != nil {
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{RequeueAfter: 2 * time.Second}, nil
@@ -328,7 +456,7 @@ func keys[V any](m map[string]V) func(func(string) bool) {
 
 // setStatus writes the Ready condition and (unless nil) the children,
 // when they changed.
-func (r *instanceReconciler) setStatus(ctx context.Context, u *unstructured.Unstructured, children []childStatus, s metav1.ConditionStatus, reason, msg string) error {
+func (r *instanceReconciler) setStatus(ctx context.Context, u *unstructured.Unstructured, children []childStatus, rev int64, s metav1.ConditionStatus, reason, msg string) error {
 	status, _, _ := unstructured.NestedMap(u.Object, "status")
 	if status == nil {
 		status = map[string]any{}
@@ -350,6 +478,9 @@ func (r *instanceReconciler) setStatus(ctx context.Context, u *unstructured.Unst
 	status["observedGeneration"] = u.GetGeneration()
 	if children != nil {
 		status["resources"] = toJSONValue(children)
+	}
+	if rev != 0 {
+		status["revision"] = rev
 	}
 	if equality.Semantic.DeepEqual(normalizeNumbers(before), normalizeNumbers(runtime.DeepCopyJSON(status))) {
 		return nil

@@ -75,7 +75,7 @@ type BlueprintSpec struct {
 	// Rollout says how a new revision reaches the existing instances.
 	// Changing it does not make a new revision.
 	// +optional
-	Rollout BlueprintRollout `json:"rollout,omitempty"`
+	Rollout *BlueprintRollout `json:"rollout,omitempty"`
 }
 
 // BlueprintRollout is the staged rollout of a new revision: canaries

@@ -1,0 +1,194 @@
+package blueprint
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+)
+
+// fleet makes n Ready instances on revision rev, named i00, i01, ….
+func fleet(n int, rev int64) []instanceView {
+	out := make([]instanceView, n)
+	for i := range out {
+		out[i] = instanceView{Namespace: "ns", Name: fmt.Sprintf("i%02d", i), Revision: rev, Applied: rev, Ready: true}
+	}
+	return out
+}
+
+// applyMoves does what the controller does with a plan's moves, and what
+// the instance controller then reports: moved instances render the new
+// revision, and those in fail become failed.
+func applyMoves(items []instanceView, plan rolloutPlan, fail map[string]bool) {
+	for _, m := range plan.Moves {
+		for i := range items {
+			if items[i].Name != m.Name {
+				continue
+			}
+			items[i].Revision, items[i].Applied = m.To, m.To
+			if m.Judge {
+				items[i].Judged = m.To
+			}
+			if fail[m.Name] {
+				items[i].Ready, items[i].Failed, items[i].Message = false, true, "resource sub: applying: refused"
+			}
+		}
+	}
+}
+
+func moved(plan rolloutPlan) string {
+	var names []string
+	for _, m := range plan.Moves {
+		names = append(names, m.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+var distinct = map[int64]string{1: "a", 2: "b", 3: "c"}
+
+func TestRolloutCanaryThenBatches(t *testing.T) {
+	items := fleet(10, 1)
+	items[7].Canary = true
+	set := rolloutSettings{canary: 2, batch: intstr.FromString("30%"), deadline: time.Minute}
+	now := time.Now()
+	var prev *corev1alpha1.RolloutStatus
+
+	var stages []string
+	for range 10 {
+		plan := planRollout(2, distinct, prev, 1, set, items, now)
+		prev = &plan.Status
+		if len(plan.Moves) == 0 {
+			if plan.Status.Phase != corev1alpha1.RolloutComplete || plan.Stable != 2 {
+				t.Fatalf("no moves but phase %s stable %d: %s", plan.Status.Phase, plan.Stable, plan.Status.Message)
+			}
+			break
+		}
+		stages = append(stages, plan.Status.Phase+":"+moved(plan))
+		applyMoves(items, plan, nil)
+	}
+	want := []string{"Canary:i07,i00", "Progressing:i01,i02,i03", "Progressing:i04,i05,i06", "Progressing:i08,i09"}
+	if fmt.Sprint(stages) != fmt.Sprint(want) {
+		t.Fatalf("stages\n got %v\nwant %v", stages, want)
+	}
+}
+
+func TestRolloutWaitsForStage(t *testing.T) {
+	items := fleet(4, 1)
+	set := rolloutSettings{canary: 1, batch: intstr.FromInt32(10), deadline: time.Minute}
+	now := time.Now()
+	plan := planRollout(2, distinct, nil, 1, set, items, now)
+	if moved(plan) != "i00" || plan.Status.Phase != corev1alpha1.RolloutCanary {
+		t.Fatalf("first step: moved %q phase %s", moved(plan), plan.Status.Phase)
+	}
+	// Moved but not rendered yet: the rollout waits.
+	items[0].Revision, items[0].Judged = 2, 2
+	prev := plan.Status
+	plan = planRollout(2, distinct, &prev, 1, set, items, now.Add(time.Second))
+	if len(plan.Moves) != 0 || plan.Status.Phase != corev1alpha1.RolloutCanary || !strings.Contains(plan.Status.Message, "waiting for 1 instance(s)") {
+		t.Fatalf("while the canary renders: moved %q phase %s: %s", moved(plan), plan.Status.Phase, plan.Status.Message)
+	}
+	if plan.RequeueAfter <= 0 || plan.RequeueAfter > time.Minute {
+		t.Fatalf("requeue after %s, want by the deadline", plan.RequeueAfter)
+	}
+	// Past the deadline, an instance still not Ready fails the rollout.
+	items[0].Ready, items[0].Message = false, "resource topic: CloudError: …"
+	items[0].Applied = 2
+	plan = planRollout(2, distinct, &prev, 1, set, items, now.Add(2*time.Minute))
+	if plan.Status.Phase != corev1alpha1.RolloutHalted || len(plan.Status.Failed) != 1 || !strings.Contains(plan.Status.Failed[0].Message, "not Ready within 1m0s") {
+		t.Fatalf("after the deadline: phase %s failed %v", plan.Status.Phase, plan.Status.Failed)
+	}
+}
+
+func TestRolloutHaltsOnFailedCanary(t *testing.T) {
+	items := fleet(5, 1)
+	set := settingsOf(nil)
+	now := time.Now()
+	plan := planRollout(2, distinct, nil, 1, set, items, now)
+	applyMoves(items, plan, map[string]bool{"i00": true})
+	prev := plan.Status
+	plan = planRollout(2, distinct, &prev, 1, set, items, now)
+	if plan.Status.Phase != corev1alpha1.RolloutHalted || len(plan.Moves) != 0 {
+		t.Fatalf("phase %s moves %q: %s", plan.Status.Phase, moved(plan), plan.Status.Message)
+	}
+	if plan.NewInstances != 1 {
+		t.Fatalf("new instances get revision %d while halted, want the stable 1", plan.NewInstances)
+	}
+	if got := plan.Status.Failed; len(got) != 1 || got[0].Name != "i00" || !strings.Contains(plan.Status.Message, "i00") {
+		t.Fatalf("failed %v: %s", got, plan.Status.Message)
+	}
+	if plan.Stable != 1 || plan.Status.Updated != 1 {
+		t.Fatalf("stable %d updated %d", plan.Stable, plan.Status.Updated)
+	}
+
+	// Reverting the Blueprint makes revision 3 with revision 1's hash:
+	// instances on 1 move at once, without stages; the failed canary then
+	// moves (not judged: it was not Ready) and the rollout completes.
+	hashes := map[int64]string{1: "a", 2: "b", 3: "a"}
+	prev = plan.Status
+	plan = planRollout(3, hashes, &prev, 1, set, items, now)
+	if moved(plan) != "i01,i02,i03,i04,i00" {
+		t.Fatalf("revert moved %q, want every instance", moved(plan))
+	}
+	for _, m := range plan.Moves {
+		if m.Judge {
+			t.Fatalf("%s judged: a revert to a known hash or a failed instance is not judged", m.Name)
+		}
+	}
+	applyMoves(items, plan, nil)
+	items[0].Ready, items[0].Failed = true, false
+	prev = plan.Status
+	plan = planRollout(3, hashes, &prev, 1, set, items, now)
+	if plan.Status.Phase != corev1alpha1.RolloutComplete || plan.Stable != 3 {
+		t.Fatalf("after revert: phase %s stable %d: %s", plan.Status.Phase, plan.Stable, plan.Status.Message)
+	}
+}
+
+func TestRolloutLeavesUnjudgedInstancesAlone(t *testing.T) {
+	// An instance that was already failing, or a new one on the latest
+	// revision that is not Ready yet, does not hold the rollout.
+	items := fleet(3, 1)
+	items[1].Ready, items[1].Message = false, "resource topic: waiting for Topic x"
+	items = append(items, instanceView{Namespace: "ns", Name: "new", Revision: 2, Applied: 2, Message: "not reconciled yet"})
+	set := rolloutSettings{canary: 1, batch: intstr.FromInt32(5), deadline: time.Minute}
+	now := time.Now()
+	var prev *corev1alpha1.RolloutStatus
+	for range 5 {
+		plan := planRollout(2, distinct, prev, 1, set, items, now)
+		prev = &plan.Status
+		if len(plan.Moves) == 0 {
+			break
+		}
+		applyMoves(items, plan, nil)
+	}
+	if prev.Phase != corev1alpha1.RolloutComplete {
+		t.Fatalf("phase %s: %s", prev.Phase, prev.Message)
+	}
+}
+
+func TestRolloutPaused(t *testing.T) {
+	items := fleet(3, 1)
+	plan := planRollout(2, distinct, nil, 1, rolloutSettings{canary: 1, batch: intstr.FromInt32(1), deadline: time.Minute, paused: true}, items, time.Now())
+	if plan.Status.Phase != corev1alpha1.RolloutPaused || len(plan.Moves) != 0 {
+		t.Fatalf("phase %s moves %q", plan.Status.Phase, moved(plan))
+	}
+	if got := plan.Counts; len(got) != 1 || got[0].Revision != 1 || got[0].Instances != 3 || got[0].Ready != 3 {
+		t.Fatalf("counts %+v", got)
+	}
+}
+
+func TestRolloutStageTimeKept(t *testing.T) {
+	items := fleet(2, 1)
+	set := settingsOf(nil)
+	start := metav1.NewTime(time.Now().Add(-time.Minute))
+	items[0].Revision, items[0].Judged = 2, 2
+	prev := &corev1alpha1.RolloutStatus{Revision: 2, Phase: corev1alpha1.RolloutCanary, StageStartedAt: &start}
+	plan := planRollout(2, distinct, prev, 1, set, items, time.Now())
+	if plan.Status.StageStartedAt == nil || !plan.Status.StageStartedAt.Equal(&start) {
+		t.Fatalf("stage start %v, want the previous %v", plan.Status.StageStartedAt, start)
+	}
+}
