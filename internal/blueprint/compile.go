@@ -61,6 +61,7 @@ type exprField struct {
 	path  []any // string keys and int indexes from the template's root
 	whole bool  // the value is exactly one expression: keep its type
 	parts []part
+	typ   *cel.Type // the expression's type when whole, else string
 }
 
 // part is a literal string or an expression.
@@ -375,6 +376,10 @@ func compileResource(e *envs, p *field.Path, r corev1alpha1.BlueprintResource) (
 					continue
 				}
 				f.parts = append(f.parts, part{expr: &program{src: s.text, prog: prog}})
+				f.typ = ast.OutputType()
+			}
+			if !f.whole {
+				f.typ = cel.StringType
 			}
 			res.fields = append(res.fields, f)
 		}
@@ -402,6 +407,9 @@ func compileResource(e *envs, p *field.Path, r corev1alpha1.BlueprintResource) (
 			out = append(out, &program{src: src, prog: prog})
 		}
 		return out
+	}
+	if st, ok := kindSchemas()[res.GVK]; ok && len(errs) == 0 {
+		errs = append(errs, checkTemplate(r.ID, st, res, tp)...)
 	}
 	res.includeWhen = compileBools(e.include, r.IncludeWhen, p.Child("includeWhen"))
 	res.readyWhen = compileBools(e.ready, r.ReadyWhen, p.Child("readyWhen"))
