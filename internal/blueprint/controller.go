@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -255,6 +256,12 @@ func (r *Controller) installCRD(ctx context.Context, bp *corev1alpha1.Blueprint,
 	if err := r.c.Patch(ctx, crd, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		setCond(corev1alpha1.BlueprintReady, false, ReasonCRDRejected, "installing CRD "+crd.Name+": "+err.Error())
 		return reconcile.Result{RequeueAfter: 30 * time.Second}, false, nil
+	}
+	// Roles for people follow the CRD. Without them only admins can use
+	// the kind, which is worth a warning but no reason to stop serving it.
+	if err := r.applyRoles(ctx, bp, compiled); err != nil {
+		slog.Warn("blueprint: people cannot be given the new kind", "blueprint", bp.Name, "err", err)
+		r.mgr.GetEventRecorderFor("blueprint").Eventf(bp, corev1.EventTypeWarning, "RolesNotInstalled", "%v", err)
 	}
 	live := &apiextensionsv1.CustomResourceDefinition{}
 	// Read through: the cache may not have the CRD just created.

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/controller-manager/pkg/informerfactory"
 	"k8s.io/kubernetes/pkg/controller/garbagecollector"
+	"k8s.io/kubernetes/pkg/controller/clusterroleaggregation"
 	namespacecontroller "k8s.io/kubernetes/pkg/controller/namespace"
 )
 
@@ -32,14 +33,17 @@ const (
 	gcInitialSyncTimeout = 30 * time.Second
 	gcWorkers            = 5
 	namespaceWorkers     = 2
+	aggregationWorkers   = 1
 	namespaceResync      = 5 * time.Minute // kube-controller-manager default
 	informerResync       = 12 * time.Hour  // kube-controller-manager minimum
 	restMapperResetDur   = 30 * time.Second
 )
 
-// controllers runs the two kube-controller-manager controllers a bare API
+// controllers runs the kube-controller-manager controllers a bare API
 // server needs to keep its promises: the garbage collector (ownerReferences
-// cascade) and the namespace controller (namespaces with content delete).
+// cascade), the namespace controller (namespaces with content delete) and
+// ClusterRole aggregation (the people's roles take in the roles each
+// Blueprint's kind gets, as on any cluster).
 type controllers struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -128,6 +132,15 @@ func startControllers(parent context.Context, base *rest.Config) (*controllers, 
 		nsClient.Discovery().ServerPreferredNamespacedResources,
 		sharedInformers.Core().V1().Namespaces(), namespaceResync, v1.FinalizerKubernetes)
 	c.wg.Go(func() { nc.Run(ctx, namespaceWorkers) })
+
+	// ClusterRole aggregation.
+	aggClient, err := kubernetes.NewForConfig(cfg("clusterrole-aggregation-controller"))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	agg := clusterroleaggregation.NewClusterRoleAggregation(sharedInformers.Rbac().V1().ClusterRoles(), aggClient.RbacV1())
+	c.wg.Go(func() { agg.Run(ctx, aggregationWorkers) })
 
 	// Informers start only after every controller registered its handlers.
 	sharedInformers.Start(ctx.Done())
