@@ -32,17 +32,29 @@ what the mass-deletion guard holds from pruning, and the objects it applied
 as a tree (an object under the object it references). Then the managed
 objects no GitSource applied ("not from git").
 
+An instance of a kind a Blueprint defines (a Queue) shows like a managed
+object, with READY (and PAUSED under a break-glass), and its children (the
+Topics and Subscription it made) under it, wherever the instance is: they
+are not in git themselves, so they are not "not from git". A child the
+instance lists but has not made yet shows as "not created", with what it
+waits for; a child of another kind (a ConfigMap) shows what the instance
+says of it.
+
 Each object shows its READY, SYNCED, DRIFTED and PAUSED conditions. An
 object that is not Ready or not Synced shows its deepest cause: references
 are followed, so a Subscription waiting for a Topic that fails shows the
 Topic's error, with the chain (Subscription/worker → Topic/orders:
-CloudError: …) and how long it has been so. Drifted objects list their
-drifted fields. A summary line ends the report.
+CloudError: …) and how long it has been so. A Blueprint instance that waits
+for a child follows the child the same way (Queue/orders →
+Subscription/orders → Topic/orders: …). Drifted objects list their drifted
+fields. A summary line ends the report: it counts managed objects and
+Blueprint instances (children of other kinds are not counted).
 
-Every managed kind the binary knows (from its embedded CRDs) is listed.
-The exit code is 0 whatever the state (1 only when the API server cannot be
-read); --fail-on-not-ready exits 1 when any GitSource or managed object is
-not Ready, for scripts and CI. -o json prints the same report with full
+Every managed kind the binary knows (from its embedded CRDs) is listed,
+and every kind the cluster's Blueprints define. The exit code is 0
+whatever the state (1 only when the API server cannot be read);
+--fail-on-not-ready exits 1 when any GitSource, managed object or
+Blueprint instance is not Ready, for scripts and CI. -o json prints the same report with full
 messages and timestamps. Messages wrap at $COLUMNS (default 100).`,
 		Example: `  infraplane status
   infraplane status -n team-a
@@ -57,18 +69,18 @@ messages and timestamps. Messages wrap at $COLUMNS (default 100).`,
 			if err != nil {
 				return err
 			}
-			kinds, err := status.LoadKinds()
-			if err != nil {
-				return err
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), statusTimeout)
 			defer cancel()
+			kinds, err := status.LoadClusterKinds(ctx, c)
+			if err != nil {
+				return fmt.Errorf("reading the cluster: %w", err)
+			}
 			scope := status.Scope{Namespace: k.namespace, AllNamespaces: all}
 			snap, err := status.Collect(ctx, c, kinds, scope)
 			if err != nil {
 				return fmt.Errorf("reading the cluster: %w", err)
 			}
-			r := status.Build(snap.Sources, snap.Objects, snap.Now)
+			r := status.BuildSnapshot(*snap)
 			if !all {
 				r.Namespace = k.namespace
 			}
@@ -84,7 +96,7 @@ messages and timestamps. Messages wrap at $COLUMNS (default 100).`,
 	k.add(cmd.Flags())
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "every namespace (ignores --namespace)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
-	cmd.Flags().BoolVar(&failOnNotReady, "fail-on-not-ready", false, "exit 1 when any GitSource or managed object is not Ready")
+	cmd.Flags().BoolVar(&failOnNotReady, "fail-on-not-ready", false, "exit 1 when any GitSource, managed object or Blueprint instance is not Ready")
 	return cmd
 }
 
@@ -93,7 +105,7 @@ func newTraceCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "trace KIND/NAME",
-		Short: "Show one managed object or GitSource in depth: conditions, cause, git origin, events",
+		Short: "Show one managed object, Blueprint instance or GitSource in depth: conditions, cause, git origin, events",
 		Long: `Show one object in depth.
 
 For a managed object (Topic, Subscription, …): its four conditions with
@@ -105,17 +117,25 @@ the GitSource that applied it (label infraplane.dev/source) with that
 source's applied revision and the sync that last changed the object; and
 its recent events (events.k8s.io/v1), oldest first.
 
+For a Blueprint instance (a Queue): its Blueprint and the revision it
+renders, its Ready condition, its children with what it says of each and
+each child's own Ready state, the chain to the deepest cause, its GitSource
+and events. For a child of an instance: the instance it belongs to (and
+the instance's GitSource, since the child is not in git itself).
+
 For a GitSource: its conditions, the last syncs (CHANGES counts objects
 +created ~configured =unchanged -pruned), what the mass-deletion guard
 holds, and its inventory with each object's state.
 
 KIND is case-insensitive: a kind, its plural or a short name (sub, gs), or
-a kind qualified by its group (topic.pubsub.infraplane.dev). For every
-write to the object over time, see infraplane audit --object KIND/NAME.`,
+a kind qualified by its group (topic.pubsub.infraplane.dev); the kinds of
+the cluster's Blueprints (queue) too. For every write to the object over
+time, see infraplane audit --object KIND/NAME.`,
 		Example: `  infraplane trace subscription/orders-worker
   infraplane trace sub/orders-worker -n team-a
   infraplane trace topic orders -o json
-  infraplane trace gs/default`,
+  infraplane trace gs/default
+  infraplane trace queue/orders -n team-a`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -131,20 +151,21 @@ write to the object over time, see infraplane audit --object KIND/NAME.`,
 			if !ok || name == "" || strings.Contains(name, "/") {
 				return fmt.Errorf("%q: give KIND/NAME, e.g. subscription/orders-worker", strings.Join(args, " "))
 			}
-			kinds, err := status.LoadKinds()
-			if err != nil {
-				return err
-			}
-			kind, err := status.ResolveKind(kinds, typed)
-			if err != nil {
-				return err
-			}
 			c, err := k.client()
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), statusTimeout)
 			defer cancel()
+			// The cluster's Blueprints define kinds too (Queue).
+			kinds, err := status.LoadClusterKinds(ctx, c)
+			if err != nil {
+				return fmt.Errorf("reading the cluster: %w", err)
+			}
+			kind, err := status.ResolveKind(kinds, typed)
+			if err != nil {
+				return err
+			}
 			snap, target, err := status.CollectTrace(ctx, c, kinds, kind, k.namespace, name)
 			if err != nil {
 				return err

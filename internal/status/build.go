@@ -8,7 +8,9 @@
 // are tested without an API server. They read managed objects as
 // unstructured, through the status shape every managed kind shares
 // (conditions Ready/Synced/Drifted/Paused, drift, selfLink): a new kind
-// needs no code here. Collect and CollectTrace fetch what they need.
+// needs no code here. Instances of the kinds Blueprints define show with
+// their children under them (instances.go). Collect and CollectTrace
+// fetch what they need.
 package status
 
 import (
@@ -46,9 +48,10 @@ type Report struct {
 	Namespace string `json:"namespace,omitempty"`
 	// Sources are the GitSources in scope, by namespace and name.
 	Sources []*Source `json:"sources"`
-	// NotFromGit are the managed objects no GitSource in scope applied.
+	// NotFromGit are the managed objects and Blueprint instances no
+	// GitSource in scope applied (with the children of those instances).
 	NotFromGit []*NamespaceObjects `json:"notFromGit"`
-	// Summary counts the managed objects.
+	// Summary counts the managed objects and Blueprint instances.
 	Summary Summary `json:"summary"`
 }
 
@@ -117,8 +120,26 @@ type Object struct {
 	Kind       string `json:"kind"`
 	Namespace  string `json:"namespace"`
 	Name       string `json:"name"`
-	// Managed is true for managed cloud resources (groups *.infraplane.dev).
+	// Managed is true for managed cloud resources (groups *.infraplane.dev,
+	// except the kinds Blueprints define).
 	Managed bool `json:"managed"`
+	// Instance is true for an instance of a kind a Blueprint defines;
+	// Blueprint names the Blueprint (when known) and Revision is the
+	// Blueprint revision it last rendered (status.revision).
+	Instance  bool   `json:"instance,omitempty"`
+	Blueprint string `json:"blueprint,omitempty"`
+	Revision  int64  `json:"revision,omitempty"`
+	// ChildOf is set on a child of a Blueprint instance: the instance, as
+	// "Kind/name"; Resource is the child's id in the Blueprint.
+	// InstanceNotFound is true when the instance is not among the objects.
+	ChildOf          string `json:"childOf,omitempty"`
+	Resource         string `json:"resource,omitempty"`
+	InstanceNotFound bool   `json:"instanceNotFound,omitempty"`
+	// NotCreated is true for a child its instance lists that does not
+	// exist (yet); InstanceMessage is what the instance says of a child
+	// status did not read (not created, or of a kind such as ConfigMap).
+	NotCreated      bool   `json:"notCreated,omitempty"`
+	InstanceMessage string `json:"instanceMessage,omitempty"`
 	// Missing is true for an inventory entry whose object does not exist.
 	Missing bool `json:"missing,omitempty"`
 
@@ -155,8 +176,13 @@ type Object struct {
 	Children []*Object `json:"children,omitempty"`
 }
 
-// ID is "Kind/name".
-func (o *Object) ID() string { return o.Kind + "/" + o.Name }
+// ID is "Kind/name"; for a child not named yet, "Kind (resource id)".
+func (o *Object) ID() string {
+	if o.Name == "" && o.Resource != "" {
+		return o.Kind + " (resource " + o.Resource + ")"
+	}
+	return o.Kind + "/" + o.Name
+}
 
 // Cause is why an object is not Ready or not Synced, followed through
 // references to the object that actually fails.
@@ -199,12 +225,19 @@ func (c *Cause) String() string {
 	return b.String()
 }
 
-// Summary counts the managed objects of a report (each once).
+// Summary counts the managed objects and Blueprint instances of a report
+// (each once; a child of an instance is a managed object too). Children
+// of other kinds (ConfigMaps) are not counted, as objects of those kinds
+// from git are not.
 type Summary struct {
 	Objects int `json:"objects"`
-	Ready   int `json:"ready"`
-	Drifted int `json:"drifted"`
-	Paused  int `json:"paused"`
+	// Instances are the Blueprint instances among Objects, Children the
+	// managed objects among them that instances made.
+	Instances int `json:"instances,omitempty"`
+	Children  int `json:"children,omitempty"`
+	Ready     int `json:"ready"`
+	Drifted   int `json:"drifted"`
+	Paused    int `json:"paused"`
 	// Failing are the objects that are not Ready or not Synced.
 	Failing int `json:"failing"`
 	// Held are the objects whose pruning the mass-deletion guard holds.
@@ -217,8 +250,13 @@ type Summary struct {
 }
 
 func (s Summary) String() string {
-	out := fmt.Sprintf("%d %s: %d ready, %d drifted, %d paused, %d failing, %d held",
-		s.Objects, plural(s.Objects, "object", "objects"), s.Ready, s.Drifted, s.Paused, s.Failing, s.Held)
+	counted := fmt.Sprintf("%d %s", s.Objects, plural(s.Objects, "object", "objects"))
+	if s.Instances > 0 {
+		counted += fmt.Sprintf(" (%d Blueprint %s with %d %s)", s.Instances, plural(s.Instances, "instance", "instances"),
+			s.Children, plural(s.Children, "child", "children"))
+	}
+	out := fmt.Sprintf("%s: %d ready, %d drifted, %d paused, %d failing, %d held",
+		counted, s.Ready, s.Drifted, s.Paused, s.Failing, s.Held)
 	if s.Diverged > 0 {
 		out += fmt.Sprintf("; %d held after break-glass (differ from git)", s.Diverged)
 	}
@@ -228,7 +266,8 @@ func (s Summary) String() string {
 	return out
 }
 
-// AllReady reports whether every GitSource and managed object is Ready.
+// AllReady reports whether every GitSource, managed object and Blueprint
+// instance is Ready.
 func (r *Report) AllReady() bool {
 	if r.Summary.SourcesNotReady > 0 || r.Summary.Ready < r.Summary.Objects {
 		return false
@@ -240,9 +279,18 @@ func (r *Report) AllReady() bool {
 // objects of the namespaces in scope, plus any other objects the sources'
 // inventories list (unmanaged kinds show without conditions; an inventory
 // entry not among objects shows as missing). now is the time ages are
-// measured to.
+// measured to. Without the kinds (see BuildSnapshot), a Blueprint
+// instance is known by its revision label.
 func Build(sources []corev1alpha1.GitSource, objects []*unstructured.Unstructured, now time.Time) *Report {
-	b := newBuilder(objects, now)
+	return BuildSnapshot(Snapshot{Now: now, Sources: sources, Objects: objects})
+}
+
+// BuildSnapshot makes the report of what Collect fetched: s.Kinds say
+// which kinds Blueprints define, so that their instances (also those in
+// groups ending in .infraplane.dev) are not taken for managed objects.
+func BuildSnapshot(s Snapshot) *Report {
+	sources, now := s.Sources, s.Now
+	b := newBuilder(s.Objects, s.Kinds, now)
 	r := &Report{Time: now, Sources: []*Source{}, NotFromGit: []*NamespaceObjects{}}
 
 	srcs := slices.Clone(sources)
@@ -267,23 +315,31 @@ func Build(sources []corev1alpha1.GitSource, objects []*unstructured.Unstructure
 	}
 	r.Summary.Sources = len(srcs)
 
+	// A child whose instance is here goes under its instance, wherever
+	// that is.
 	byNS := map[string][]*unstructured.Unstructured{}
 	for _, u := range b.objects {
-		if !claimed[u] && IsManagedGroup(u.GroupVersionKind().Group) {
+		if !claimed[u] && b.judged(u) && b.parent[u] == nil {
 			byNS[u.GetNamespace()] = append(byNS[u.GetNamespace()], u)
 		}
 	}
 	for _, ns := range sortedKeys(byNS) {
-		r.NotFromGit = append(r.NotFromGit, &NamespaceObjects{Namespace: ns, Objects: b.tree(itemsOf(b, byNS[ns]))})
+		items, _ := b.withChildren(itemsOf(b, byNS[ns]))
+		r.NotFromGit = append(r.NotFromGit, &NamespaceObjects{Namespace: ns, Objects: b.tree(items)})
 	}
 
 	for _, u := range b.objects {
-		if !IsManagedGroup(u.GroupVersionKind().Group) || counted[u] {
+		if !b.judged(u) || counted[u] {
 			continue
 		}
 		counted[u] = true
 		o := b.object(u)
 		r.Summary.Objects++
+		if o.Instance {
+			r.Summary.Instances++
+		} else if b.parent[u] != nil {
+			r.Summary.Children++
+		}
 		if o.Ready == "True" {
 			r.Summary.Ready++
 		}
@@ -312,12 +368,25 @@ type builder struct {
 	byName map[string]*unstructured.Unstructured
 	// byGK: group/Kind/namespace/name (inventory entries).
 	byGK map[string]*unstructured.Unstructured
-	// kinds are the kind names seen, for finding references.
+	// kinds are the managed kind names seen, for finding references.
 	kinds []string
+	// instanceKinds: group/Kind of the kinds Blueprints define → the
+	// Blueprint's name.
+	instanceKinds map[string]string
+	// parent is a Blueprint child's instance; children the reverse.
+	parent   map[*unstructured.Unstructured]*unstructured.Unstructured
+	children map[*unstructured.Unstructured][]*unstructured.Unstructured
 }
 
-func newBuilder(objects []*unstructured.Unstructured, now time.Time) *builder {
-	b := &builder{now: now, byName: map[string]*unstructured.Unstructured{}, byGK: map[string]*unstructured.Unstructured{}}
+func newBuilder(objects []*unstructured.Unstructured, kinds []Kind, now time.Time) *builder {
+	b := &builder{now: now, byName: map[string]*unstructured.Unstructured{}, byGK: map[string]*unstructured.Unstructured{},
+		instanceKinds: map[string]string{}, parent: map[*unstructured.Unstructured]*unstructured.Unstructured{},
+		children: map[*unstructured.Unstructured][]*unstructured.Unstructured{}}
+	for _, k := range kinds {
+		if k.IsInstance() {
+			b.instanceKinds[k.Group+"/"+k.Kind] = k.Blueprint
+		}
+	}
 	seenKind := map[string]bool{}
 	for _, u := range objects {
 		if u == nil {
@@ -330,12 +399,12 @@ func newBuilder(objects []*unstructured.Unstructured, now time.Time) *builder {
 		}
 		b.byGK[k] = u
 		b.objects = append(b.objects, u)
-		if IsManagedGroup(gvk.Group) {
+		if b.judged(u) {
 			nk := u.GetNamespace() + "/" + gvk.Kind + "/" + u.GetName()
 			if _, dup := b.byName[nk]; !dup {
 				b.byName[nk] = u
 			}
-			if !seenKind[gvk.Kind] {
+			if b.isManaged(u) && !seenKind[gvk.Kind] {
 				seenKind[gvk.Kind] = true
 				b.kinds = append(b.kinds, gvk.Kind)
 			}
@@ -345,6 +414,7 @@ func newBuilder(objects []*unstructured.Unstructured, now time.Time) *builder {
 		return cmp.Or(strings.Compare(x.GetNamespace(), y.GetNamespace()), strings.Compare(x.GetKind(), y.GetKind()), strings.Compare(x.GetName(), y.GetName()))
 	})
 	slices.Sort(b.kinds)
+	b.linkChildren()
 	return b
 }
 
@@ -402,7 +472,7 @@ func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*unstructured.U
 		var o *Object
 		if u == nil {
 			o = &Object{APIVersion: r.APIVersion, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name,
-				Managed: IsManagedGroup(groupOf(r.APIVersion)), Missing: true}
+				Managed: IsManagedGroup(groupOf(r.APIVersion)) && !b.listedInstanceKind(r.APIVersion, r.Kind), Missing: true}
 		} else {
 			o = b.object(u)
 			matched = append(matched, u)
@@ -410,8 +480,9 @@ func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*unstructured.U
 		o.HeldPrune = heldKeys[refKey(r)]
 		items = append(items, item{obj: o, u: u})
 	}
+	items, children := b.withChildren(items)
 	s.Objects = b.tree(items)
-	return s, matched
+	return s, append(matched, children...)
 }
 
 func withNS(r corev1alpha1.ObjectRef, ns string) corev1alpha1.ObjectRef {
@@ -464,12 +535,13 @@ func shortRevision(rev string) string {
 func (b *builder) object(u *unstructured.Unstructured) *Object {
 	gvk := u.GroupVersionKind()
 	o := &Object{APIVersion: u.GetAPIVersion(), Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
-		Managed: IsManagedGroup(gvk.Group), Source: u.GetLabels()[corev1alpha1.SourceLabel]}
+		Managed: b.isManaged(u), Source: u.GetLabels()[corev1alpha1.SourceLabel]}
 	if ts := u.GetDeletionTimestamp(); ts != nil {
 		t := ts.Time
 		o.DeletingSince = &t
 	}
-	if !o.Managed {
+	b.instanceObject(o, u)
+	if !o.Managed && !o.Instance {
 		return o
 	}
 	st := managedStatus(u)
@@ -518,13 +590,59 @@ func blocking(u *unstructured.Unstructured, conds map[string]*condition) *condit
 	return nil
 }
 
+// blockingOf is blocking for a managed object or a Blueprint instance (an
+// instance has Ready only, and Paused under a break-glass).
+func (b *builder) blockingOf(u *unstructured.Unstructured) *condition {
+	c := blocking(u, conditionsOf(managedStatus(u)))
+	if c != nil && c.Reason == ReasonNotReconciled && b.isInstance(u) {
+		gvk := u.GroupVersionKind()
+		bp := "its Blueprint"
+		if name := b.instanceKinds[gvk.Group+"/"+gvk.Kind]; name != "" {
+			bp = "Blueprint " + name
+		}
+		c.Message = fmt.Sprintf("no Ready condition yet: the instance controller has not reconciled it (is infraplane running, and %s Ready?)", bp)
+	}
+	return c
+}
+
+// next is what a blocked object waits for: a managed object waiting for a
+// reference, the reference's target; an instance waiting for a child, the
+// child. t is nil when that object does not exist; ok is false when the
+// object is blocked for a reason of its own (or it is not known what on).
+func (b *builder) next(cur *unstructured.Unstructured, cc *condition) (kind, name string, t *unstructured.Unstructured, ok bool) {
+	ns := cur.GetNamespace()
+	if b.isInstance(cur) {
+		if cc.Reason != instanceReasonBlocked {
+			return "", "", nil, false
+		}
+		r, found := blockingChild(cur, cc.Message)
+		if !found {
+			return "", "", nil, false
+		}
+		t = b.byGK[groupOf(r.APIVersion)+"/"+r.Kind+"/"+ns+"/"+r.Name]
+		if t == nil && !b.listedKind(r.APIVersion, r.Kind) {
+			return "", "", nil, false // not read (a ConfigMap): the instance's message says it all
+		}
+		return r.Kind, r.Name, t, true
+	}
+	if cc.Reason != commonv1.ReasonWaitingForRef {
+		return "", "", nil, false
+	}
+	kind, name, ok = b.waitTarget(cur, cc)
+	if !ok {
+		return "", "", nil, false
+	}
+	return kind, name, b.byName[ns+"/"+kind+"/"+name], true
+}
+
 // cause finds the deepest reason an object is blocked: while the blocking
-// condition waits for a reference, it follows the reference to the target
-// and asks the same of it. It stops at a target that is missing, at one
-// that fails for a reason of its own, and at a cycle.
+// condition waits for a reference (or, for a Blueprint instance, for a
+// child), it follows it to the target and asks the same of it. It stops at
+// a target that is missing, at one that fails for a reason of its own,
+// and at a cycle.
 func (b *builder) cause(u *unstructured.Unstructured) *Cause {
 	cur := u
-	cc := blocking(u, conditionsOf(managedStatus(u)))
+	cc := b.blockingOf(u)
 	if cc == nil {
 		return nil
 	}
@@ -542,8 +660,8 @@ func (b *builder) cause(u *unstructured.Unstructured) *Cause {
 		}
 		return c
 	}
-	for cc.Reason == commonv1.ReasonWaitingForRef {
-		kind, name, ok := b.waitTarget(cur, cc)
+	for {
+		kind, name, t, ok := b.next(cur, cc)
 		if !ok {
 			break
 		}
@@ -553,7 +671,6 @@ func (b *builder) cause(u *unstructured.Unstructured) *Cause {
 			c.Cycle = true
 			return finish(cur, cc)
 		}
-		t := b.byName[tkey]
 		if t == nil {
 			c.Chain = append(c.Chain, kind+"/"+name)
 			c.Missing = true
@@ -562,12 +679,17 @@ func (b *builder) cause(u *unstructured.Unstructured) *Cause {
 			c.Message = fmt.Sprintf("%s %q does not exist in namespace %q", kind, name, cur.GetNamespace())
 			return c
 		}
-		tc := blocking(t, conditionsOf(managedStatus(t)))
+		tc := b.blockingOf(t)
 		if tc == nil {
 			if ts := t.GetDeletionTimestamp(); ts != nil {
 				c.Chain = append(c.Chain, id(t))
 				return finish(t, &condition{Type: commonv1.TypeReady, Reason: commonv1.ReasonDeleting,
 					Message: fmt.Sprintf("%s is being deleted", id(t)), LastTransitionTime: ts.Time})
+			}
+			if b.isInstance(cur) {
+				// The instance judges a child by more than its conditions
+				// (readyWhen, the generation reconciled): its message says why.
+				break
 			}
 			// The target is Ready now; the waiting object has not noticed yet.
 			c.Note = fmt.Sprintf("%s is Ready now: %s should resume at its next reconcile", id(t), id(cur))
@@ -600,9 +722,11 @@ func (b *builder) waitTarget(u *unstructured.Unstructured, c *condition) (kind, 
 }
 
 // item pairs a reported object with its source object (nil when missing).
+// owner is the instance of a Blueprint child.
 type item struct {
-	obj *Object
-	u   *unstructured.Unstructured
+	obj   *Object
+	u     *unstructured.Unstructured
+	owner *unstructured.Unstructured
 }
 
 func itemsOf(b *builder, us []*unstructured.Unstructured) []item {
@@ -616,15 +740,27 @@ func itemsOf(b *builder, us []*unstructured.Unstructured) []item {
 // tree nests each object under the object it references (of the same
 // list and namespace; the shallowest reference field wins, e.g.
 // spec.topicRef over spec.deadLetterPolicy.deadLetterTopicRef). Objects
-// referencing nothing in the list are roots. Reference cycles are broken.
+// referencing nothing in the list are roots. A Blueprint child nests under
+// a sibling it references, else under its instance. Reference cycles are
+// broken.
 func (b *builder) tree(items []item) []*Object {
 	index := map[string]int{}
+	byU := map[*unstructured.Unstructured]int{}
 	for i, it := range items {
 		index[it.obj.Namespace+"/"+it.obj.Kind+"/"+it.obj.Name] = i
+		if it.u != nil {
+			byU[it.u] = i
+		}
 	}
+	// base is where an object goes without references: under its instance.
+	base := make([]int, len(items))
 	parent := make([]int, len(items))
 	for i, it := range items {
-		parent[i] = -1
+		base[i] = -1
+		if j, ok := byU[it.owner]; ok && it.owner != nil {
+			base[i] = j
+		}
+		parent[i] = base[i]
 		if it.u == nil || !it.obj.Managed {
 			continue
 		}
@@ -636,7 +772,7 @@ func (b *builder) tree(items []item) []*Object {
 			if r.Name == "" {
 				continue
 			}
-			if j, ok := index[it.obj.Namespace+"/"+r.Kind+"/"+r.Name]; ok && j != i {
+			if j, ok := index[it.obj.Namespace+"/"+r.Kind+"/"+r.Name]; ok && j != i && items[j].owner == it.owner {
 				parent[i] = j
 				break
 			}
@@ -654,7 +790,10 @@ func (b *builder) tree(items []item) []*Object {
 		seen := map[int]bool{i: true}
 		for j := parent[i]; j >= 0; j = parent[j] {
 			if j == i {
-				parent[i] = -1
+				parent[i] = base[i]
+				if reaches(parent, base[i], i) {
+					parent[i] = -1
+				}
 				break
 			}
 			if seen[j] {
@@ -675,6 +814,16 @@ func (b *builder) tree(items []item) []*Object {
 		roots = []*Object{}
 	}
 	return roots
+}
+
+// reaches reports whether walking up parent from j meets i.
+func reaches(parent []int, j, i int) bool {
+	for n := 0; j >= 0 && n <= len(parent); j, n = parent[j], n+1 {
+		if j == i {
+			return true
+		}
+	}
+	return false
 }
 
 func compareObjects(a, b *Object) int {

@@ -25,9 +25,10 @@ type Scope struct {
 }
 
 // Collect fetches what Build needs for a scope: its GitSources, the
-// objects of every managed kind in the namespaces concerned (kinds not
-// served by the cluster are skipped), and the other objects the sources'
-// inventories list. It only reads.
+// objects of every managed kind and every kind a Blueprint defines (see
+// LoadClusterKinds) in the namespaces concerned (kinds not served by the
+// cluster are skipped), and the other objects the sources' inventories
+// list. It only reads.
 func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*Snapshot, error) {
 	s := &Snapshot{Now: time.Now(), Kinds: kinds}
 	sources, err := listSources(ctx, c, scope)
@@ -58,13 +59,12 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 		if err != nil {
 			return nil, err
 		}
-		for _, u := range objs {
-			if i == 0 || applied[groupOf(u.GetAPIVersion())+"/"+u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] {
-				s.Objects = append(s.Objects, u)
-			}
+		if i > 0 {
+			objs = appliedOrTheirChildren(objs, applied)
 		}
+		s.Objects = append(s.Objects, objs...)
 	}
-	extra, err := inventoryObjects(ctx, c, sources, s.Objects)
+	extra, err := inventoryObjects(ctx, c, kinds, sources, s.Objects)
 	if err != nil {
 		return nil, err
 	}
@@ -73,13 +73,15 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 }
 
 // CollectTrace fetches what Trace needs for one object: the object, the
-// managed objects of its namespace (to follow references), its GitSource
-// and its events. For a GitSource: the source, the objects of its target
-// namespace and its inventory, and its events.
+// managed objects and Blueprint instances of its namespace (to follow
+// references, and an instance's children), its GitSource (for a Blueprint
+// child, its instance's) and its events. For a GitSource: the source, the
+// objects of its target namespace and its inventory, and its events.
 func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind, namespace, name string) (*Snapshot, Target, error) {
 	t := Target{Group: kind.Group, Kind: kind.Kind, Namespace: namespace, Name: name}
 	s := &Snapshot{Now: time.Now(), Kinds: kinds}
 	objNS := namespace
+	var u *unstructured.Unstructured
 	if kind.IsGitSource() {
 		gs := &corev1alpha1.GitSource{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, gs); err != nil {
@@ -91,7 +93,7 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 		s.Sources = []corev1alpha1.GitSource{*gs}
 		objNS = targetOf(gs)
 	} else {
-		u := &unstructured.Unstructured{}
+		u = &unstructured.Unstructured{}
 		u.SetGroupVersionKind(kind.GVK())
 		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -99,7 +101,28 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 			}
 			return nil, t, err
 		}
-		if label := u.GetLabels()[corev1alpha1.SourceLabel]; label != "" {
+	}
+	objs, err := listManaged(ctx, c, kinds, objNS)
+	if err != nil {
+		return nil, t, err
+	}
+	s.Objects = objs
+	if u != nil {
+		label := u.GetLabels()[corev1alpha1.SourceLabel]
+		if label == "" {
+			// A Blueprint child is not from git itself: its instance may be.
+			inst, err := instanceOf(ctx, c, u, objs)
+			if err != nil {
+				return nil, t, err
+			}
+			if inst != nil {
+				label = inst.GetLabels()[corev1alpha1.SourceLabel]
+				if !slices.Contains(objs, inst) {
+					s.Objects = append(s.Objects, inst)
+				}
+			}
+		}
+		if label != "" {
 			// "namespace.name": a namespace has no dots, a name may.
 			gsNS, gsName, _ := strings.Cut(label, ".")
 			gs := &corev1alpha1.GitSource{}
@@ -113,12 +136,7 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 			}
 		}
 	}
-	objs, err := listManaged(ctx, c, kinds, objNS)
-	if err != nil {
-		return nil, t, err
-	}
-	s.Objects = objs
-	extra, err := inventoryObjects(ctx, c, s.Sources, s.Objects)
+	extra, err := inventoryObjects(ctx, c, kinds, s.Sources, s.Objects)
 	if err != nil {
 		return nil, t, err
 	}
@@ -161,11 +179,12 @@ func listSources(ctx context.Context, c client.Reader, scope Scope) ([]corev1alp
 	return out, nil
 }
 
-// listManaged lists the objects of every managed kind in a namespace ("":
-// all). Kinds the cluster does not serve are skipped.
+// listManaged lists the objects of every managed kind and every kind a
+// Blueprint defines in a namespace ("": all). Kinds the cluster does not
+// serve are skipped.
 func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
-	for _, k := range ManagedKinds(kinds) {
+	for _, k := range append(ManagedKinds(kinds), InstanceKinds(kinds)...) {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind + "List"})
 		var opts []client.ListOption
@@ -185,10 +204,14 @@ func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace s
 	return out, nil
 }
 
-// inventoryObjects gets the inventory entries not among have (unmanaged
-// kinds such as ConfigMaps). Missing ones are left out: the report shows
-// them as missing.
-func inventoryObjects(ctx context.Context, c client.Reader, sources []corev1alpha1.GitSource, have []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+// inventoryObjects gets the inventory entries not among have (kinds not
+// listed, such as ConfigMaps, or an instance of a Blueprint that could not
+// be read). Missing ones are left out: the report shows them as missing.
+func inventoryObjects(ctx context.Context, c client.Reader, kinds []Kind, sources []corev1alpha1.GitSource, have []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	listed := map[string]bool{}
+	for _, k := range append(ManagedKinds(kinds), InstanceKinds(kinds)...) {
+		listed[k.Group+"/"+k.Kind] = true
+	}
 	seen := map[string]bool{}
 	for _, u := range have {
 		seen[groupOf(u.GetAPIVersion())+"/"+u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = true
@@ -203,7 +226,7 @@ func inventoryObjects(ctx context.Context, c client.Reader, sources []corev1alph
 				continue
 			}
 			seen[k] = true
-			if IsManagedGroup(groupOf(r.APIVersion)) {
+			if listed[groupOf(r.APIVersion)+"/"+r.Kind] {
 				continue // listed already: not there means missing
 			}
 			u := &unstructured.Unstructured{}
@@ -220,6 +243,59 @@ func inventoryObjects(ctx context.Context, c client.Reader, sources []corev1alph
 		}
 	}
 	return out, nil
+}
+
+// appliedOrTheirChildren keeps the objects a source applied (applied:
+// group/Kind/namespace/name) and the children of the instances among
+// them, and theirs.
+func appliedOrTheirChildren(objs []*unstructured.Unstructured, applied map[string]bool) []*unstructured.Unstructured {
+	in := map[string]bool{}
+	for k := range applied {
+		in[k] = true
+	}
+	key := func(u *unstructured.Unstructured) string {
+		return groupOf(u.GetAPIVersion()) + "/" + u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+	}
+	for grown := true; grown; {
+		grown = false
+		for _, u := range objs {
+			if ref := childRef(u); ref != nil && !in[key(u)] && in[childKey(u, ref)] {
+				in[key(u)], grown = true, true
+			}
+		}
+	}
+	var out []*unstructured.Unstructured
+	for _, u := range objs {
+		if in[key(u)] {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// instanceOf is the Blueprint instance of a child: among objs, else read
+// (nil when u is not a child, or its instance is gone or not readable).
+func instanceOf(ctx context.Context, c client.Reader, u *unstructured.Unstructured, objs []*unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	ref := childRef(u)
+	if ref == nil {
+		return nil, nil
+	}
+	for _, o := range objs {
+		if groupOf(o.GetAPIVersion()) == groupOf(ref.APIVersion) && o.GetKind() == ref.Kind && o.GetNamespace() == u.GetNamespace() && o.GetName() == ref.Name {
+			return o, nil
+		}
+	}
+	inst := &unstructured.Unstructured{}
+	inst.SetAPIVersion(ref.APIVersion)
+	inst.SetKind(ref.Kind)
+	err := c.Get(ctx, client.ObjectKey{Namespace: u.GetNamespace(), Name: ref.Name}, inst)
+	switch {
+	case err == nil:
+		return inst, nil
+	case apierrors.IsNotFound(err), meta.IsNoMatchError(err), apierrors.IsForbidden(err):
+		return nil, nil
+	}
+	return nil, fmt.Errorf("reading the instance %s/%s of %s/%s: %w", ref.Kind, ref.Name, u.GetKind(), u.GetName(), err)
 }
 
 // listEvents lists the events.k8s.io/v1 Events about objects named name in

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -297,6 +298,15 @@ func (o *Object) details(notFromGit bool) []string {
 	if o.Missing {
 		out = append(out, "missing: listed in the inventory, but the object does not exist")
 	}
+	switch {
+	case o.NotCreated:
+		out = append(out, "not created: "+cmp.Or(o.InstanceMessage, "not yet"))
+	case o.InstanceMessage != "" && o.Ready != "True":
+		out = append(out, o.ChildOf+" says: "+o.InstanceMessage)
+	}
+	if o.InstanceNotFound {
+		out = append(out, fmt.Sprintf("made by %s (resource %s), which was not found", o.ChildOf, o.Resource))
+	}
 	if o.DeletingSince != nil {
 		out = append(out, "being deleted")
 	}
@@ -360,6 +370,105 @@ func (p *printer) kv(key, value string) {
 
 func (t *ObjectTrace) writeTable(p *printer) {
 	p.line("%s %s/%s (%s)", t.Kind, t.Namespace, t.Name, t.APIVersion)
+	if t.Instance != nil {
+		t.writeInstanceHead(p)
+	} else {
+		t.writeManagedHead(p)
+	}
+	if l := t.Parent; l != nil {
+		s := fmt.Sprintf("%s/%s (resource %s)", l.Kind, l.Name, l.Resource)
+		switch {
+		case !l.Found:
+			s += ", which was not found"
+		case l.Ready == "True":
+			s += ": Ready"
+		case l.Ready != "":
+			s += ": Ready " + l.Ready + " (" + l.Reason + ")"
+		}
+		p.kv("instance", s)
+	}
+	switch g := t.GitSource; {
+	case g == nil && t.Parent != nil && t.Parent.Found:
+		p.kv("git", "not from git: made by its instance, which is not from git either")
+	case g == nil:
+		p.kv("git", "not from git (no "+"infraplane.dev/source label)")
+	case !g.Found:
+		p.kv("git", fmt.Sprintf("labelled by GitSource %s/%s, which does not exist", g.Namespace, g.Name))
+	default:
+		s := fmt.Sprintf("GitSource %s/%s", g.Namespace, g.Name)
+		if g.Via != "" {
+			s = fmt.Sprintf("through its instance %s, from %s", g.Via, s)
+		}
+		if !g.InInventory {
+			s += " (labelled by it, but not in its inventory)"
+		}
+		p.kv("git", s)
+		if a := g.Applied; a != nil {
+			p.kv("applied", revisionLine(a.Short, a.Author, a.Age))
+		}
+		if c := g.LastChange; c != nil {
+			s := fmt.Sprintf("%s ago, sync of %s", c.Age, c.Short)
+			if c.Author != "" {
+				s += " by " + c.Author
+			}
+			if c.Message != "" {
+				s += fmt.Sprintf(": %q", c.Message)
+			}
+			s += fmt.Sprintf(" (%s)", changes(*c))
+			p.kv("last change", s)
+		} else if g.Note != "" {
+			p.kv("last change", g.Note)
+		}
+	}
+
+	p.line("")
+	p.line("Conditions:")
+	writeConditions(p, t.Conditions)
+
+	if in := t.Instance; in != nil && len(in.Resources) > 0 {
+		p.line("")
+		p.line("Resources (in the order the instance makes them):")
+		rows := [][]string{{"ID", "OBJECT", "READY", "OWN READY", "MESSAGE"}}
+		for _, r := range in.Resources {
+			name := r.Kind + "/" + r.Name
+			if r.Name == "" {
+				name = r.Kind + " (not created)"
+			}
+			rows = append(rows, []string{r.ID, name, fmt.Sprint(r.Ready), dash(r.State), r.Message})
+		}
+		writeRows(p, rows)
+	}
+	t.writeBody(p)
+}
+
+// writeInstanceHead is what a Blueprint instance has instead of a cloud
+// resource and policies: its Blueprint and revision.
+func (t *ObjectTrace) writeInstanceHead(p *printer) {
+	in := t.Instance
+	bp := cmp.Or(in.Blueprint, "(the Blueprints were not read)")
+	switch {
+	case in.Revision == 0:
+		bp += ", no revision rendered yet"
+	default:
+		bp += fmt.Sprintf(", revision %d", in.Revision)
+	}
+	if in.TargetRevision != 0 && in.TargetRevision != in.Revision {
+		bp += fmt.Sprintf(" (moving to revision %d)", in.TargetRevision)
+	}
+	p.kv("blueprint", bp)
+	gen := fmt.Sprintf("%d, observed %d", t.Generation, t.ObservedGeneration)
+	if t.PendingSpecChange {
+		gen += ": the current spec is not rendered yet"
+	} else {
+		gen += ": the spec is rendered"
+	}
+	p.kv("generation", gen)
+	if t.DeletingSince != nil {
+		p.kv("deleting", "since "+t.DeletingSince.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+}
+
+func (t *ObjectTrace) writeManagedHead(p *printer) {
 	res := t.SelfLink
 	if res == "" {
 		res = "none yet (not created or adopted)"
@@ -394,39 +503,11 @@ func (t *ObjectTrace) writeTable(p *printer) {
 	if t.DeletingSince != nil {
 		p.kv("deleting", "since "+t.DeletingSince.UTC().Format("2006-01-02T15:04:05Z"))
 	}
-	switch g := t.GitSource; {
-	case g == nil:
-		p.kv("git", "not from git (no "+"infraplane.dev/source label)")
-	case !g.Found:
-		p.kv("git", fmt.Sprintf("labelled by GitSource %s/%s, which does not exist", g.Namespace, g.Name))
-	default:
-		s := fmt.Sprintf("GitSource %s/%s", g.Namespace, g.Name)
-		if !g.InInventory {
-			s += " (labelled by it, but not in its inventory)"
-		}
-		p.kv("git", s)
-		if a := g.Applied; a != nil {
-			p.kv("applied", revisionLine(a.Short, a.Author, a.Age))
-		}
-		if c := g.LastChange; c != nil {
-			s := fmt.Sprintf("%s ago, sync of %s", c.Age, c.Short)
-			if c.Author != "" {
-				s += " by " + c.Author
-			}
-			if c.Message != "" {
-				s += fmt.Sprintf(": %q", c.Message)
-			}
-			s += fmt.Sprintf(" (%s)", changes(*c))
-			p.kv("last change", s)
-		} else if g.Note != "" {
-			p.kv("last change", g.Note)
-		}
-	}
+}
 
-	p.line("")
-	p.line("Conditions:")
-	writeConditions(p, t.Conditions)
-
+// writeBody is what follows the conditions: references, cause, drift,
+// events.
+func (t *ObjectTrace) writeBody(p *printer) {
 	if len(t.References) > 0 {
 		p.line("")
 		p.line("References:")

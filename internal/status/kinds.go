@@ -26,6 +26,9 @@ type Kind struct {
 	Singular   string   `json:"singular,omitempty"`
 	ShortNames []string `json:"shortNames,omitempty"`
 	Namespaced bool     `json:"namespaced"`
+	// Blueprint is the Blueprint that defines the kind ("" for the kinds
+	// of infraplane's own CRDs): its objects are Blueprint instances.
+	Blueprint string `json:"blueprint,omitempty"`
 }
 
 // GVK is the kind's group, version and kind.
@@ -33,8 +36,12 @@ func (k Kind) GVK() schema.GroupVersionKind {
 	return schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
 }
 
-// Managed reports whether the kind is a managed cloud resource.
-func (k Kind) Managed() bool { return IsManagedGroup(k.Group) }
+// Managed reports whether the kind is a managed cloud resource. A kind a
+// Blueprint defines is not, even in a group such as platform.infraplane.dev.
+func (k Kind) Managed() bool { return k.Blueprint == "" && IsManagedGroup(k.Group) }
+
+// IsInstance reports whether the kind is one a Blueprint defines.
+func (k Kind) IsInstance() bool { return k.Blueprint != "" }
 
 // IsGitSource reports whether the kind is the GitOps GitSource.
 func (k Kind) IsGitSource() bool {
@@ -98,11 +105,22 @@ func ManagedKinds(kinds []Kind) []Kind {
 	return out
 }
 
+// InstanceKinds returns the kinds Blueprints define among kinds.
+func InstanceKinds(kinds []Kind) []Kind {
+	var out []Kind
+	for _, k := range kinds {
+		if k.IsInstance() {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // ResolveKind finds the kind a person typed: its kind name, plural,
 // singular or a short name, any case, optionally qualified by group
 // ("topic.pubsub.infraplane.dev"); else an unambiguous prefix of a kind
 // name of at least three letters ("sub"). Only kinds trace can show are
-// candidates: managed kinds and GitSource.
+// candidates: managed kinds, the kinds Blueprints define and GitSource.
 func ResolveKind(kinds []Kind, typed string) (Kind, error) {
 	want := strings.ToLower(strings.TrimSpace(typed))
 	if want == "" {
@@ -111,7 +129,7 @@ func ResolveKind(kinds []Kind, typed string) (Kind, error) {
 	name, group, _ := strings.Cut(want, ".")
 	var candidates []Kind
 	for _, k := range kinds {
-		if (k.Managed() && k.Namespaced) || k.IsGitSource() {
+		if (k.Managed() && k.Namespaced) || k.IsInstance() || k.IsGitSource() {
 			candidates = append(candidates, k)
 		}
 	}

@@ -44,14 +44,15 @@ func (t Target) isGitSource() bool {
 	return t.Group == corev1alpha1.GroupVersion.Group && t.Kind == "GitSource"
 }
 
-// TraceReport is one object in depth: a managed object or a GitSource.
+// TraceReport is one object in depth: a managed object, a Blueprint
+// instance or a GitSource.
 type TraceReport struct {
 	Time   time.Time    `json:"time"`
 	Object *ObjectTrace `json:"object,omitempty"`
 	Source *SourceTrace `json:"gitSource,omitempty"`
 }
 
-// ObjectTrace is a managed object in depth.
+// ObjectTrace is a managed object or a Blueprint instance in depth.
 type ObjectTrace struct {
 	*Object
 	Generation         int64 `json:"generation"`
@@ -66,11 +67,16 @@ type ObjectTrace struct {
 	ManagementPolicy  string     `json:"managementPolicy,omitempty"`
 	DeletionPolicy    string     `json:"deletionPolicy,omitempty"`
 	// Conditions are Ready, Synced, Drifted and Paused (always, "Unknown"
-	// when not reported), then any others.
+	// when not reported; for an instance, Ready), then any others.
 	Conditions []Condition `json:"conditions"`
+	// Instance is set for a Blueprint instance: its revision and children.
+	Instance *InstanceTrace `json:"instance,omitempty"`
+	// Parent is set for a child of a Blueprint instance.
+	Parent *ParentLink `json:"parent,omitempty"`
 	// References are the object's references and their targets' state.
 	References []Reference `json:"references"`
-	// GitSource is the source that applied it, if any.
+	// GitSource is the source that applied it (for a Blueprint child: the
+	// source that applied its instance), if any.
 	GitSource *SourceLink `json:"gitSource,omitempty"`
 	// Events are the newest events about the object, oldest first.
 	Events []Event `json:"events"`
@@ -90,6 +96,9 @@ type Reference struct {
 type SourceLink struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
+	// Via is set when the link is its Blueprint instance's ("Kind/name"):
+	// the rest of the link is about the instance.
+	Via string `json:"via,omitempty"`
 	// Found is false when the GitSource does not exist (any more).
 	Found bool `json:"found"`
 	// InInventory is whether the source's inventory lists the object.
@@ -102,6 +111,47 @@ type SourceLink struct {
 	LastChangeTime *time.Time     `json:"lastChangeTime,omitempty"`
 	// Note says what is known when no record matches.
 	Note string `json:"note,omitempty"`
+}
+
+// InstanceTrace is what a Blueprint instance adds to its trace.
+type InstanceTrace struct {
+	// Blueprint defines the kind ("" when the Blueprints were not read).
+	Blueprint string `json:"blueprint,omitempty"`
+	// Revision is the Blueprint revision the instance last rendered
+	// (status.revision); TargetRevision the one it is to run (label
+	// infraplane.dev/blueprint-revision).
+	Revision       int64 `json:"revision,omitempty"`
+	TargetRevision int64 `json:"targetRevision,omitempty"`
+	// Resources are its children, in the order it makes them.
+	Resources []InstanceChild `json:"resources"`
+}
+
+// InstanceChild is one child as its instance reports it (status.resources),
+// with the child's own Ready condition when it was read.
+type InstanceChild struct {
+	ID         string `json:"id"`
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	Name       string `json:"name,omitempty"`
+	// Ready is the instance's judgement; Message says why not.
+	Ready   bool   `json:"ready"`
+	Message string `json:"message,omitempty"`
+	// State is the child's own Ready status and reason ("" when not read).
+	State string `json:"state,omitempty"`
+}
+
+// ParentLink is the Blueprint instance a child belongs to.
+type ParentLink struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	// Resource is the child's id in the Blueprint.
+	Resource string `json:"resource,omitempty"`
+	// Found is false when the instance is not there (any more).
+	Found bool `json:"found"`
+	// Ready is the instance's Ready status, Reason its reason.
+	Ready  string `json:"ready,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // HistoryRecord is one sync of a GitSource.
@@ -159,7 +209,7 @@ func (e *NotFoundError) Error() string {
 
 // Trace reports one object of the snapshot in depth.
 func Trace(s Snapshot, t Target) (*TraceReport, error) {
-	b := newBuilder(s.Objects, s.Now)
+	b := newBuilder(s.Objects, s.Kinds, s.Now)
 	for _, k := range s.Kinds {
 		if k.Managed() && !slices.Contains(b.kinds, k.Kind) {
 			b.kinds = append(b.kinds, k.Kind)
@@ -194,9 +244,14 @@ func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alph
 		lt := st.LastSyncTime.Time
 		t.LastSyncTime, t.LastSyncAge = &lt, b.age(lt)
 	}
-	t.ManagementPolicy, _, _ = unstructured.NestedString(u.Object, "spec", "managementPolicy")
-	t.DeletionPolicy, _, _ = unstructured.NestedString(u.Object, "spec", "deletionPolicy")
-	t.Conditions = b.conditions(st.Conditions, commonv1.TypeReady, commonv1.TypeSynced, commonv1.TypeDrifted, commonv1.TypePaused)
+	if t.Instance = b.instanceTrace(u); t.Instance != nil {
+		t.Conditions = b.conditions(st.Conditions, commonv1.TypeReady)
+	} else {
+		t.ManagementPolicy, _, _ = unstructured.NestedString(u.Object, "spec", "managementPolicy")
+		t.DeletionPolicy, _, _ = unstructured.NestedString(u.Object, "spec", "deletionPolicy")
+		t.Conditions = b.conditions(st.Conditions, commonv1.TypeReady, commonv1.TypeSynced, commonv1.TypeDrifted, commonv1.TypePaused)
+	}
+	t.Parent = b.parentLink(u)
 
 	for _, ref := range specRefs(u, b.kinds) {
 		rr := Reference{Ref: ref}
@@ -211,9 +266,14 @@ func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alph
 		t.References = append(t.References, rr)
 	}
 
-	if label := u.GetLabels()[corev1alpha1.SourceLabel]; label != "" {
+	// A child is not from git itself: its instance may be.
+	origin, via := u, ""
+	if inst := b.parent[u]; inst != nil && inst.GetLabels()[corev1alpha1.SourceLabel] != "" && u.GetLabels()[corev1alpha1.SourceLabel] == "" {
+		origin, via = inst, inst.GetKind()+"/"+inst.GetName()
+	}
+	if label := origin.GetLabels()[corev1alpha1.SourceLabel]; label != "" {
 		ns, name, _ := strings.Cut(label, ".")
-		link := &SourceLink{Namespace: ns, Name: name}
+		link := &SourceLink{Namespace: ns, Name: name, Via: via}
 		for i := range sources {
 			gs := &sources[i]
 			if gs.Namespace != ns || gs.Name != name {
@@ -222,11 +282,11 @@ func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alph
 			link.Found = true
 			link.Applied = b.appliedRevision(gs)
 			target := cmp.Or(gs.Spec.TargetNamespace, gs.Namespace)
-			gk := groupOf(u.GetAPIVersion()) + "/" + u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+			gk := groupOf(origin.GetAPIVersion()) + "/" + origin.GetKind() + "/" + origin.GetNamespace() + "/" + origin.GetName()
 			link.InInventory = slices.ContainsFunc(gs.Status.Inventory, func(r corev1alpha1.ObjectRef) bool {
 				return refKey(withNS(r, target)) == gk
 			})
-			b.lastChange(link, u, gs)
+			b.lastChange(link, origin, gs)
 		}
 		t.GitSource = link
 	}
