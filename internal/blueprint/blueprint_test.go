@@ -13,6 +13,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -91,7 +92,22 @@ func queueNamespace(t *testing.T) string {
 	queueOnce.Do(func() { applyBlueprint(t, readBlueprint(t, "../../examples/blueprints/queue.yaml")) })
 	cloud := cloudtest.Fakes(t)
 	pc := env.ProviderConfig(t, "bp-"+strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), cloud)
-	return env.Namespace(t, pc)
+	// Cleanups run last-first: the namespace is deleted, then everything
+	// in it is waited for, and only then the cloud stops. A cloud stopped
+	// first would leave the children's finalizers retrying a dead
+	// endpoint, holding the workers other tests need.
+	var ns string
+	t.Cleanup(func() {
+		testenv.Eventually(t, 2*time.Minute, func() error {
+			err := env.Client.Get(context.Background(), client.ObjectKey{Name: ns}, &corev1.Namespace{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("namespace %s not gone yet (%v)", ns, err)
+		})
+	})
+	ns = env.Namespace(t, pc)
+	return ns
 }
 
 func newInstance(gvk schema.GroupVersionKind, ns, name string, spec map[string]any) *unstructured.Unstructured {

@@ -277,6 +277,9 @@ func (r *instanceReconciler) compiledFor(ctx context.Context, u *unstructured.Un
 // apply server-side applies a child, owned by the instance; child is
 // updated with what the API server returned (status included).
 func (r *instanceReconciler) apply(ctx context.Context, inst *unstructured.Unstructured, res *Resource, child *unstructured.Unstructured) error {
+	if err := r.checkNotTaken(ctx, inst, child); err != nil {
+		return err
+	}
 	labels := child.GetLabels()
 	if labels == nil {
 		labels = map[string]string{}
@@ -294,6 +297,45 @@ func (r *instanceReconciler) apply(ctx context.Context, inst *unstructured.Unstr
 	}})
 	//nolint:staticcheck // server-side apply of an unstructured object
 	return r.c.Patch(ctx, child, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// checkNotTaken refuses to apply a child over an object of the same kind
+// and name that is not this instance's (from git, another instance, a
+// person): the forced apply would take it over and rewrite it. The object
+// is read from the cache when the kind is infraplane's (the instance
+// controller watches it), else from the API server. An apply by another
+// instance at the same moment fails on the second controller reference.
+func (r *instanceReconciler) checkNotTaken(ctx context.Context, inst, child *unstructured.Unstructured) error {
+	var existing client.Object
+	var reader client.Reader = r.c
+	if o, err := r.c.Scheme().New(child.GroupVersionKind()); err == nil {
+		existing, _ = o.(client.Object)
+	}
+	if existing == nil {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(child.GroupVersionKind())
+		existing, reader = u, r.reader
+	}
+	err := reader.Get(ctx, client.ObjectKeyFromObject(child), existing)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ref := metav1.GetControllerOf(existing)
+	if ref != nil && ref.UID == inst.GetUID() {
+		return nil
+	}
+	owner := "made outside this Blueprint"
+	switch {
+	case ref != nil:
+		owner = fmt.Sprintf("controlled by %s %s", ref.Kind, ref.Name)
+	case existing.GetLabels()[corev1alpha1.SourceLabel] != "":
+		owner = "applied from git by GitSource " + existing.GetLabels()[corev1alpha1.SourceLabel]
+	}
+	return fmt.Errorf("%s %s already exists and is not this %s's (it is %s): the Blueprint would take it over; give the child another name (e.g. ${metadata.name}-%s) or rename the instance",
+		child.GetKind(), child.GetName(), inst.GetKind(), owner, strings.ToLower(child.GetKind()))
 }
 
 // childReady decides whether a child is ready: its readyWhen expressions,
