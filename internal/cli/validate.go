@@ -29,7 +29,9 @@ What is checked:
   - the files render: YAML syntax, apiVersion, kind and metadata.name present;
   - kinds: a kind or version infraplane does not serve is an error; built-in
     Kubernetes kinds (ConfigMap, Secret, …) are accepted but not checked
-    against a schema; any other kind is an error unless --allow-unknown-kinds;
+    against a schema; kinds defined by Blueprints (--blueprints, or in DIR)
+    are checked against the Blueprint's schema, and a Blueprint that does not
+    compile is an error; any other kind is an error unless --allow-unknown-kinds;
   - for infraplane's kinds, what the API server checks on create, with the
     same code (so the same messages as kubectl apply): unknown fields,
     defaults applied first, metadata.name a DNS subdomain, the OpenAPI
@@ -47,7 +49,8 @@ and anything about the cloud (projects, permissions, quotas).
 Exit status: 0 when the directory is valid, 1 when there are problems (or
 it cannot be read).`,
 		Example: `  infraplane validate deploy/pubsub
-  infraplane validate deploy/pubsub --namespace orders -o github`,
+  infraplane validate deploy/pubsub --namespace orders -o github
+  infraplane validate deploy/queues --blueprints ../platform/blueprints`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(validate.Formats, output) {
@@ -71,6 +74,7 @@ it cannot be read).`,
 	f.StringVar(&opts.Namespace, "namespace", "", "the namespace the directory is applied to: objects naming another one are errors (default: any one namespace)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text, json or github (GitHub Actions annotations)")
 	f.BoolVar(&opts.AllowUnknownKinds, "allow-unknown-kinds", false, "accept kinds that are neither infraplane's nor built-in (not schema-checked, assumed namespaced)")
+	f.StringArrayVar(&opts.Blueprints, "blueprints", nil, "a directory of Blueprint manifests: instances of the kinds they define are checked against their schemas (repeatable; Blueprints in DIR count too)")
 	f.BoolVar(&opts.AllowExternalRefs, "allow-external-refs", false, "accept references to objects that are not in the directory (assumed to exist in the namespace)")
 	return cmd
 }

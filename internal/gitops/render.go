@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
@@ -53,7 +54,11 @@ func (o Object) FieldLine(path string) int {
 	n := o.node
 	line := o.Source.Line
 	for _, part := range strings.Split(strings.TrimPrefix(path, "."), ".") {
+		index := -1 // a list index: resources[2]
 		if i := strings.IndexByte(part, '['); i >= 0 {
+			if j, err := strconv.Atoi(strings.TrimSuffix(part[i+1:], "]")); err == nil {
+				index = j
+			}
 			part = part[:i]
 		}
 		if n.Kind != yamlv3.MappingNode {
@@ -70,6 +75,13 @@ func (o Object) FieldLine(path string) int {
 		}
 		if !found {
 			return line
+		}
+		if index >= 0 {
+			if n.Kind != yamlv3.SequenceNode || index >= len(n.Content) {
+				return line
+			}
+			n = n.Content[index]
+			line = n.Line
 		}
 	}
 	return line

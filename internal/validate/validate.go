@@ -8,6 +8,9 @@
 //   - render errors (YAML syntax, missing apiVersion, kind or name);
 //   - kinds: an infraplane group with an unknown kind or version, a kind
 //     neither infraplane's nor a known built-in (unless AllowUnknownKinds);
+//   - kinds defined by Blueprints (in the directory or Options.Blueprints)
+//     are checked against the schema the Blueprint gives them, and a
+//     Blueprint that does not compile is a problem at its line;
 //   - for infraplane's kinds, what the API server checks on create, with
 //     the same libraries and so the same messages: unknown fields, defaults
 //     applied first, metadata (name a DNS subdomain), the OpenAPI v3 schema,
@@ -60,6 +63,11 @@ type Options struct {
 	RefKinds []string
 	// CRDs to validate against; nil means the CRDs embedded in the binary.
 	CRDs []*apiextensionsv1.CustomResourceDefinition
+	// Blueprints are directories of Blueprint manifests (the
+	// platform team's): the kinds they define are checked too, and a
+	// Blueprint that does not compile is a problem. Blueprints in the
+	// directory itself count as well.
+	Blueprints []string
 }
 
 // Result is what Validate found.
@@ -143,6 +151,25 @@ func Validate(dir string, opts Options) (Result, error) {
 	res.Objects = len(objs)
 	items := locate(dir, objs)
 
+	// Kinds Blueprints define (in the directory or --blueprints) are
+	// checked like infraplane's own.
+	extra, bpProblems, err := blueprintKinds(items, opts.Blueprints)
+	if err != nil {
+		return res, err
+	}
+	res.Problems = append(res.Problems, bpProblems...)
+	if len(extra) > 0 {
+		base := opts.CRDs
+		if base == nil {
+			if base, err = crds.Load(); err != nil {
+				return res, fmt.Errorf("loading the embedded CRDs: %w", err)
+			}
+		}
+		if cat, err = newCatalog(append(slices.Clone(base), extra...)); err != nil {
+			return res, err
+		}
+	}
+
 	var builtins, unknowns []string // kinds seen, for the notes
 	deprecated := map[string]int{}
 	add := func(it item, field string, at gitops.Source, msg string) {
@@ -201,7 +228,7 @@ func Validate(dir string, opts Options) (Result, error) {
 			unknowns = appendUnique(unknowns, gvk.GroupVersion().String()+" "+gvk.Kind)
 			continue
 		}
-		add(it, "kind", it.at("kind"), fmt.Sprintf("unknown kind %s in %s: neither infraplane's nor a known built-in kind (pass --allow-unknown-kinds if the cluster serves it)", gvk.Kind, gvk.GroupVersion()))
+		add(it, "kind", it.at("kind"), fmt.Sprintf("unknown kind %s in %s: neither infraplane's, nor a Blueprint's (pass --blueprints DIR), nor a known built-in kind (pass --allow-unknown-kinds if the cluster serves it)", gvk.Kind, gvk.GroupVersion()))
 	}
 
 	// One namespace: the syncer applies everything to its target.

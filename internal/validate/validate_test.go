@@ -103,6 +103,20 @@ var cases = []struct {
 	{name: "cluster-scoped", wants: []want{
 		{"provider.yaml", 3, "ProviderConfig/default", "kind", "ProviderConfig is cluster-scoped"},
 	}},
+	// Kinds that Blueprints define are checked against their schemas.
+	{name: "blueprint-instances", opts: Options{Blueprints: []string{"../../examples/blueprints"}}, wants: []want{
+		{"queues.yaml", 13, "Queue/billing", "spec.retentionDays", "should be less than or equal to 7"},
+		{"queues.yaml", 14, "Queue/billing", "spec.retries", `unknown field "spec.retries"`},
+	}},
+	{name: "blueprint-instances-unknown", dir: "blueprint-instances", wants: []want{
+		{"queues.yaml", 2, "Queue/orders", "kind", "unknown kind Queue"},
+		{"queues.yaml", 9, "Queue/billing", "kind", "unknown kind Queue"},
+	}},
+	// A Blueprint that does not compile is refused at its line.
+	{name: "blueprint-broken", wants: []want{
+		{"blueprint.yaml", 2, "Blueprint/typo", "kind", "Blueprint is cluster-scoped"},
+		{"blueprint.yaml", 20, "Blueprint/typo", "spec.resources[topic].template.spec.messageRetentionDuration", "expression ${spec.dayz * 24}: column 5: undefined field 'dayz'"},
+	}},
 	// Kustomize output has no lines: problems are found in the resources
 	// the kustomization lists, bases included.
 	{name: "kustomize", dir: "kustomize/overlay", wants: []want{
