@@ -36,6 +36,12 @@ type FieldDiff struct {
 	Desired, Actual string
 	// Immutable is true when the cloud API cannot change this field in place.
 	Immutable bool
+	// Blocked, when set, says why the reconciler must not make this change
+	// although the cloud could (it would destroy data the object never
+	// claimed), and what a person can do. Like an immutable field it is
+	// reported in status.drift and the Synced and Drifted conditions, with
+	// this text, and never passed to Update.
+	Blocked string `json:",omitempty"`
 }
 
 // ExternalClient reads and writes one kind of cloud resource. It is bound
@@ -53,7 +59,8 @@ type ExternalClient[T Object] interface {
 	Observe(ctx context.Context, obj T) (Observation, error)
 	// Create creates the cloud resource from the spec, labelled with
 	// env.OwnerLabel. It returns an error with codes.AlreadyExists when the
-	// resource is already there.
+	// resource is already there, and one wrapped with CreateAccepted when
+	// it failed after the cloud accepted the create.
 	Create(ctx context.Context, obj T) error
 	// Update changes the fields in diff (never immutable ones), sending only
 	// those fields in the update mask.

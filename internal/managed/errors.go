@@ -72,3 +72,28 @@ func isPermanent(err error) bool {
 }
 
 func httpToCode(c int) codes.Code { return provider.HTTPCode(c) }
+
+// CreateAccepted wraps an error that Create met after the cloud accepted
+// the create: the resource exists, or is being made, and is this object's,
+// but it is not finished (a long-running operation still runs, or a later
+// step failed). The reconciler then records the resource as created
+// (status.resourceID), so the next pass takes it as its own and finishes
+// it with Update; otherwise a kind whose resources carry no ownership
+// label would find it "not created by this object" and refuse it forever.
+func CreateAccepted(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &createAcceptedError{err}
+}
+
+type createAcceptedError struct{ err error }
+
+func (e *createAcceptedError) Error() string { return e.err.Error() }
+func (e *createAcceptedError) Unwrap() error { return e.err }
+
+// isCreateAccepted reports whether err was wrapped with CreateAccepted.
+func isCreateAccepted(err error) bool {
+	var ca *createAcceptedError
+	return errors.As(err, &ca)
+}

@@ -156,7 +156,11 @@ func (p kindPlanner[T]) Plan(ctx context.Context, o Object, env PlanEnv) CloudPl
 	}
 	cp.Action = PlanUpdate
 	for _, d := range obs.Diff {
-		if d.Immutable {
+		switch {
+		case d.Blocked != "":
+			cp.Action = PlanBlocked
+			cp.Note = fmt.Sprintf("%s is not applied: %s", d.Field, d.Blocked)
+		case d.Immutable:
 			cp.Action, cp.Destructive = PlanBlocked, true
 			cp.Note = fmt.Sprintf("%s cannot change in place: the resource would have to be replaced (delete and create under a new name)", d.Field)
 		}

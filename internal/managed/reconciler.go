@@ -247,6 +247,11 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 			return outcome{res: ctrl.Result{RequeueAfter: jitter(resync)}, metric: "success"}
 		case IsAlreadyExists(err):
 			// decided below, after reading it
+		case isCreateAccepted(err):
+			// Made, not finished: ours, whatever labels it carries.
+			r.audit(ctx, obj, "create", nil, false, nil)
+			st.ResourceID = id
+			return r.cloudFailed(obj, "Create", "finishing the creation of", err, resync)
 		default:
 			r.audit(ctx, obj, "create", nil, false, err)
 			return r.cloudFailed(obj, "Create", "creating", err, resync)
@@ -274,12 +279,14 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 			st.ResourceID = ""
 		}
 		if st.ResourceID == "" {
+			// Adopting resets observedGeneration: no pass has synced this
+			// resource yet (passes under ObserveOnly do not count).
 			switch decideAdoption(obs.Owner, owner, spec.Adopt) {
 			case adoptOwned:
-				st.ResourceID = id
+				st.ResourceID, st.ObservedGeneration = id, 0
 				r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "found %s carrying this object's ownership label; managing it again", st.SelfLink)
 			case adoptAllowed:
-				st.ResourceID = id
+				st.ResourceID, st.ObservedGeneration = id, 0
 				r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "adopted existing %s (spec.adopt is true)", st.SelfLink)
 			case adoptConflict:
 				msg := fmt.Sprintf("%s already exists and belongs to another object (cloud label %s=%s); two objects never manage one resource: choose another spec.resourceID or delete the other object", st.SelfLink, OwnerLabelKey, obs.Owner)
@@ -324,6 +331,11 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 			// the claim; the next pass applies the adoption rules.
 			st.ResourceID = ""
 			return outcome{res: ctrl.Result{RequeueAfter: time.Second}, metric: "waiting"}
+		}
+		if isCreateAccepted(err) {
+			r.audit(ctx, obj, "create", nil, false, nil)
+			st.ResourceID = resourceID(obj)
+			return r.cloudFailed(obj, "Create", "finishing the re-creation of", err, resync)
 		}
 		r.audit(ctx, obj, "create", nil, false, err)
 		return r.cloudFailed(obj, "Create", "re-creating", err, resync)
@@ -380,11 +392,14 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 		return done
 	}
 
-	var mutable, immutable []FieldDiff
+	var mutable, immutable, blocked []FieldDiff
 	for _, d := range diff {
-		if d.Immutable {
+		switch {
+		case d.Blocked != "":
+			blocked = append(blocked, d)
+		case d.Immutable:
 			immutable = append(immutable, d)
-		} else {
+		default:
 			mutable = append(mutable, d)
 		}
 	}
@@ -412,9 +427,16 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 		}
 	}
 
-	if len(immutable) > 0 {
-		st.Drift = toDrift(immutable)
-		msg := fmt.Sprintf("%s cannot be changed on an existing resource (%s); set it back in the spec, or create a new resource under another name", describeFields(immutable), describeDiff(immutable))
+	if len(immutable) > 0 || len(blocked) > 0 {
+		st.Drift = toDrift(append(immutable, blocked...))
+		var parts []string
+		if len(immutable) > 0 {
+			parts = append(parts, fmt.Sprintf("%s cannot be changed on an existing resource (%s); set it back in the spec, or create a new resource under another name", describeFields(immutable), describeDiff(immutable)))
+		}
+		for _, d := range blocked {
+			parts = append(parts, fmt.Sprintf("%s (%s -> %s) is not applied: %s", d.Field, orNone(d.Actual), orNone(d.Desired), d.Blocked))
+		}
+		msg := strings.Join(parts, "; ")
 		cond.ready(true, commonv1.ReasonAvailable, "")
 		cond.synced(false, commonv1.ReasonUpdateNotSupported, msg)
 		cond.drifted(true, reasonFor(isDrift), msg)

@@ -17,9 +17,12 @@ type BigtableTableSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="instanceRef cannot change: a table belongs to one instance"
 	InstanceRef InstanceRef `json:"instanceRef"`
 
-	// ColumnFamilies are the table's column families, by name. The list is
-	// the whole truth: a family in the cloud that is not listed here is
-	// dropped, with its data (deletionProtection prevents that).
+	// ColumnFamilies are the table's column families, by name. Once the
+	// object created the table, or found every family of the table it
+	// adopted listed here, the list is the whole truth: a family in the
+	// cloud that is not listed here is dropped, with its data
+	// (deletionProtection prevents that). Until then an unlisted family is
+	// kept and reported, never dropped.
 	// +optional
 	// +listType=map
 	// +listMapKey=name

@@ -82,8 +82,28 @@ const absent = "absent"
 func familyField(name string) string   { return "spec.columnFamilies[" + name + "]" }
 func familyGCField(name string) string { return familyField(name) + ".gcPolicy" }
 
-// diffTable compares the spec with what the cloud has. The spec's column
-// families are the whole list: extra ones in the cloud are differences.
+// familiesClaimed reports whether spec.columnFamilies is the whole truth
+// for the table, so that a family the spec does not list is dropped. It is
+// once this object holds the table (status.resourceID) and either created
+// it or has had a successful pass on it: a pass sets
+// status.observedGeneration only when nothing was left undone, and, until
+// the families are claimed, an unlisted family is left undone (Blocked).
+// So an adopted table is claimed only after a pass found every one of its
+// families in the spec. (The reconciler resets observedGeneration when it
+// adopts, so passes from before the adoption do not count.)
+func familiesClaimed(t *bigtablev1.BigtableTable) bool {
+	return t.Status.ResourceID != "" && (t.Status.CreatedWith != nil || t.Status.ObservedGeneration > 0)
+}
+
+// unclaimedFamily is why an unlisted family of a table whose families are
+// not claimed is kept.
+const unclaimedFamily = "the family is kept, because this object did not create the table and its spec never listed the family, so dropping it would destroy data nobody asked to remove; " +
+	"list it in spec.columnFamilies to manage it (taking it out of the list afterwards drops it), or delete it in the cloud yourself"
+
+// diffTable compares the spec with what the cloud has. Once the families
+// are claimed (familiesClaimed), the spec's column families are the whole
+// list: extra ones in the cloud are differences, repaired by dropping them.
+// Before, extra ones are reported and never dropped.
 func diffTable(t *bigtablev1.BigtableTable, obs *bigtablev1.BigtableTableObservation) []managed.FieldDiff {
 	var out []managed.FieldDiff
 	add := func(field, desired, actual string, immutable bool) {
@@ -101,9 +121,14 @@ func diffTable(t *bigtablev1.BigtableTable, obs *bigtablev1.BigtableTableObserva
 		}
 		add(familyGCField(f.Name), renderGCRule(gcRule(f.GCPolicy)), actual, false)
 	}
+	claimed := familiesClaimed(t)
 	for _, name := range sortedKeys(obs.ColumnFamilies) {
-		if !wanted[name] {
+		switch {
+		case wanted[name]:
+		case claimed:
 			add(familyField(name), absent, obs.ColumnFamilies[name], false)
+		default:
+			out = append(out, managed.FieldDiff{Field: familyField(name), Desired: absent, Actual: obs.ColumnFamilies[name], Blocked: unclaimedFamily})
 		}
 	}
 	add("spec.deletionProtection", strconv.FormatBool(t.Spec.DeletionProtection), strconv.FormatBool(obs.DeletionProtection), false)
@@ -173,7 +198,7 @@ func (c *tableClient) Update(ctx context.Context, t *bigtablev1.BigtableTable, d
 // that repairs it; nil for other fields.
 func (c *tableClient) familyModification(t *bigtablev1.BigtableTable, d managed.FieldDiff) *adminpb.ModifyColumnFamiliesRequest_Modification {
 	rest, ok := strings.CutPrefix(d.Field, "spec.columnFamilies[")
-	if !ok {
+	if !ok || d.Blocked != "" {
 		return nil
 	}
 	name, gcOnly := strings.CutSuffix(rest, "].gcPolicy")

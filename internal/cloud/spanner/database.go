@@ -152,14 +152,26 @@ func (c *databaseClient) Create(ctx context.Context, db *spannerv1.SpannerDataba
 	if err != nil {
 		return err
 	}
-	got, err := wait(ctx, "creating "+c.name, func(ctx context.Context) (*databasepb.Database, error) { return op.Wait(ctx) })
-	if err != nil {
-		return err
-	}
-	db.Status.Observed = databaseObservation(got)
+	// Accepted: the database is this object's from now on, whatever the
+	// wait says. Databases have no labels, so that is recorded here (and,
+	// by the reconciler, in status.resourceID). The extra statements run
+	// atomically with the creation: if the database comes to exist, all of
+	// spec.ddl was applied.
+	before := db.Status.DDL.DeepCopy()
 	recordApplied(db, len(db.Spec.DDL))
 	db.Status.DDL.VersionRetentionPeriod = db.Spec.VersionRetentionPeriod
 	c.clients.remember(c.name, c.env.Owner, db.Status.DDL)
+	got, err := wait(ctx, "creating "+c.name, func(ctx context.Context) (*databasepb.Database, error) { return op.Wait(ctx) })
+	switch {
+	case err != nil && op.Done():
+		// Finished, and failed: nothing was created.
+		db.Status.DDL = before
+		c.clients.created.Delete(c.name)
+		return err
+	case err != nil:
+		return managed.CreateAccepted(err)
+	}
+	db.Status.Observed = databaseObservation(got)
 	// Drop protection cannot be set on creation: the next resync finds
 	// the difference and sets it with UpdateDatabase.
 	return nil

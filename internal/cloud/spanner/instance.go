@@ -137,6 +137,12 @@ func (c *instanceClient) Create(ctx context.Context, in *spannerv1.SpannerInstan
 		return err
 	}
 	got, err := wait(ctx, "creating "+c.name, func(ctx context.Context) (*instancepb.Instance, error) { return op.Wait(ctx) })
+	if err != nil && !op.Done() {
+		// Accepted, still being made (or its status could not be read):
+		// ours all the same. Its labels, the ownership label among them,
+		// were part of the request.
+		return managed.CreateAccepted(err)
+	}
 	if err == nil {
 		in.Status.Observed = instanceObservation(got)
 	}

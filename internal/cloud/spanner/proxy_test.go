@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/spanner/admin/database/apiv1/databasepb"
 	"cloud.google.com/go/spanner/admin/instance/apiv1/instancepb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -37,6 +40,13 @@ type updateProxy struct {
 	// overlays hold the fields updated through the proxy, by resource name.
 	instOverlay map[string]*instancepb.Instance
 	dbOverlay   map[string]*databasepb.Database
+	// waitFails names the resources whose next create is answered as still
+	// running, its first status poll then failing (failNextWait);
+	// failingOps are those operations, waitFailed the resources whose
+	// wait did fail.
+	waitFails  map[string]bool
+	failingOps map[string]bool
+	waitFailed map[string]bool
 }
 
 func startUpdateProxy(emulatorAddr string) (*updateProxy, error) {
@@ -54,6 +64,7 @@ func startUpdateProxy(emulatorAddr string) (*updateProxy, error) {
 		inst: instancepb.NewInstanceAdminClient(conn), db: databasepb.NewDatabaseAdminClient(conn),
 		lro:         longrunningpb.NewOperationsClient(conn),
 		instOverlay: map[string]*instancepb.Instance{}, dbOverlay: map[string]*databasepb.Database{},
+		waitFails: map[string]bool{}, failingOps: map[string]bool{}, waitFailed: map[string]bool{},
 	}
 	instancepb.RegisterInstanceAdminServer(p.srv, &instanceProxy{updateProxy: p})
 	databasepb.RegisterDatabaseAdminServer(p.srv, &databaseProxy{updateProxy: p})
@@ -91,6 +102,43 @@ func (p *updateProxy) databaseUpdates(name string) []*databasepb.UpdateDatabaseR
 		}
 	}
 	return out
+}
+
+// failNextWait makes the next create of the instance or database name
+// (its full name) look, to whoever waits for it, like an operation the
+// cloud accepted and that could not be waited for: the create is answered
+// as still running, and the first poll of its status fails. The resource
+// is created all the same.
+func (p *updateProxy) failNextWait(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waitFails[name] = true
+}
+
+// didFailWait reports whether a wait for name's create failed.
+func (p *updateProxy) didFailWait(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waitFailed[name]
+}
+
+// created passes on a create's operation, or, for a resource
+// failNextWait names, the same operation as still running.
+func (p *updateProxy) created(op *longrunningpb.Operation, err error) (*longrunningpb.Operation, error) {
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name := range p.waitFails {
+		if strings.HasPrefix(op.GetName(), name+"/operations/") {
+			delete(p.waitFails, name)
+			p.failingOps[op.GetName()] = true
+			p.waitFailed[name] = true
+			return &longrunningpb.Operation{Name: op.GetName(), Metadata: op.GetMetadata()}, nil
+		}
+	}
+	return op, nil
 }
 
 // done wraps a result in a completed long-running operation.
@@ -182,7 +230,7 @@ func (p *instanceProxy) ListInstances(ctx context.Context, req *instancepb.ListI
 }
 
 func (p *instanceProxy) CreateInstance(ctx context.Context, req *instancepb.CreateInstanceRequest) (*longrunningpb.Operation, error) {
-	return p.inst.CreateInstance(ctx, req)
+	return p.created(p.inst.CreateInstance(ctx, req))
 }
 
 func (p *instanceProxy) DeleteInstance(ctx context.Context, req *instancepb.DeleteInstanceRequest) (*emptypb.Empty, error) {
@@ -245,7 +293,7 @@ func (p *databaseProxy) ListDatabases(ctx context.Context, req *databasepb.ListD
 }
 
 func (p *databaseProxy) CreateDatabase(ctx context.Context, req *databasepb.CreateDatabaseRequest) (*longrunningpb.Operation, error) {
-	return p.db.CreateDatabase(ctx, req)
+	return p.created(p.db.CreateDatabase(ctx, req))
 }
 
 func (p *databaseProxy) DropDatabase(ctx context.Context, req *databasepb.DropDatabaseRequest) (*emptypb.Empty, error) {
@@ -266,5 +314,12 @@ func (p *databaseProxy) UpdateDatabaseDdl(ctx context.Context, req *databasepb.U
 // --- long-running operations (the client polls unfinished ones) ---
 
 func (p *updateProxy) GetOperation(ctx context.Context, req *longrunningpb.GetOperationRequest) (*longrunningpb.Operation, error) {
+	p.mu.Lock()
+	failing := p.failingOps[req.GetName()]
+	delete(p.failingOps, req.GetName())
+	p.mu.Unlock()
+	if failing {
+		return nil, status.Error(codes.Internal, "proxy: the operation's status could not be read")
+	}
 	return p.lro.GetOperation(ctx, req)
 }
