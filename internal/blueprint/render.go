@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	"google.golang.org/protobuf/types/known/structpb"
 	celschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -173,6 +174,33 @@ func toJSON(v ref.Val) (any, error) {
 		return bool(v), nil
 	case types.Null:
 		return nil, nil
+	case traits.Lister:
+		// Lists and maps element by element: a list or object from the
+		// instance's spec does not convert to a structpb.Value.
+		out := []any{}
+		for it := v.Iterator(); it.HasNext() == types.True; {
+			x, err := toJSON(it.Next())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, x)
+		}
+		return out, nil
+	case traits.Mapper:
+		out := map[string]any{}
+		for it := v.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			key, ok := k.(types.String)
+			if !ok {
+				return nil, fmt.Errorf("a map with a %s key cannot be a value: keys must be strings", k.Type().TypeName())
+			}
+			x, err := toJSON(v.Get(k))
+			if err != nil {
+				return nil, err
+			}
+			out[string(key)] = x
+		}
+		return out, nil
 	}
 	native, err := v.ConvertToNative(reflect.TypeFor[*structpb.Value]())
 	if err != nil {

@@ -19,9 +19,9 @@ type RoleSpec struct {
 
 	// PasswordSecretRef is the Secret, in this namespace, holding the
 	// role's password. A missing Secret is created with a generated
-	// password (and owned by this Role); an existing one is used as is.
-	// Changing the Secret's value changes the password. Unset: the role has
-	// no password managed by infraplane.
+	// password (and owned by this Role); an existing one is used as is
+	// (see generateMissingKey). Changing the Secret's value changes the
+	// password. Unset: the role has no password managed by infraplane.
 	// +optional
 	PasswordSecretRef *PasswordSecretRef `json:"passwordSecretRef,omitempty"`
 
@@ -73,6 +73,14 @@ type PasswordSecretRef struct {
 	// +kubebuilder:default=password
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]{1,253}$`
 	Key string `json:"key,omitempty"`
+	// GenerateMissingKey adds a generated password under key when the
+	// Secret exists but has no value there; otherwise that is an error.
+	// For a Secret someone else writes with the connection's other
+	// settings (host, port, database, user), such as a Blueprint's
+	// credentials Secret: the Role fills in only the password. The Secret
+	// stays its writer's (it is not owned by the Role).
+	// +optional
+	GenerateMissingKey bool `json:"generateMissingKey,omitempty"`
 }
 
 // DatabasePrivilege is a privilege on a database.

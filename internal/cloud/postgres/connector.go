@@ -52,8 +52,14 @@ type Clients struct {
 // server is one administrator connection pool.
 type server struct {
 	pool    *connPool
-	admin   string // the administrator's role name
+	dbs     *dbConns // connections to the databases themselves, for extensions
+	admin   string   // the administrator's role name
 	adminDB string
+}
+
+func (s *server) close() {
+	s.pool.close()
+	s.dbs.close()
 }
 
 // NewClients returns an empty cache.
@@ -104,8 +110,8 @@ func (c *Clients) get(ctx context.Context, p *provider.Config) (*server, error) 
 		if err != nil {
 			return nil, nil, status.Errorf(codes.InvalidArgument, "ProviderConfig %q: %v", p.Name, err)
 		}
-		s := &server{pool: newConnPool(cfg, poolSize), admin: cfg.User, adminDB: cfg.Database}
-		return s, s.pool.close, nil
+		s := &server{pool: newConnPool(cfg, poolSize), dbs: newDBConns(cfg), admin: cfg.User, adminDB: cfg.Database}
+		return s, s.close, nil
 	})
 }
 

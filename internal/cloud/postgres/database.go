@@ -2,13 +2,16 @@ package postgres
 
 import (
 	"context"
-	"fmt"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
@@ -130,13 +133,51 @@ func encodingName(e string) string {
 	return strings.ToUpper(strings.NewReplacer("-", "", "_", "").Replace(e))
 }
 
+// pendingPrefix starts the temporary name a database is created under.
+const pendingPrefix = "infraplane-creating-"
+
+// pendingName is the temporary name this object creates database name
+// under: only this object ever uses it.
+func pendingName(owner, name string) string {
+	sum := sha256.Sum256([]byte(owner + "/" + name))
+	return pendingPrefix + hex.EncodeToString(sum[:8])
+}
+
+// Create makes the database so that it never exists under its name without
+// this object's marker. CREATE DATABASE cannot run in a transaction with
+// the COMMENT that marks it, so the database is created under a temporary
+// name (pendingName), marked there, and renamed: the rename, atomic, is
+// what makes it appear. A create cut off before the rename leaves only the
+// temporary database, which the next attempt drops; one cut off after it
+// leaves a marked database, which the next pass finds as its own.
 func (c *databaseClient) Create(ctx context.Context, d *postgresv1.Database) error {
 	sp := d.Spec
 	if err := checkName("spec.resourceID", c.name); err != nil {
 		return err
 	}
+	var owner string
+	if sp.OwnerRef != nil {
+		owner = c.env.Refs[fieldOwnerRef]
+		if err := checkName(fieldOwnerRef, owner); err != nil {
+			return err
+		}
+	}
+	// Cheap, and usual on adoption: no temporary database for nothing.
+	var one int
+	found, err := c.s.queryRow(ctx, "SELECT 1 FROM pg_database WHERE datname = $1", []any{c.name}, &one)
+	if err != nil {
+		return err
+	}
+	if found {
+		return status.Errorf(codes.AlreadyExists, "database %q already exists", c.name)
+	}
+
+	tmp := pendingName(c.env.Owner, c.name)
+	if err := c.s.exec(ctx, "DROP DATABASE", "DROP DATABASE IF EXISTS "+ident(tmp)+" WITH (FORCE)"); err != nil {
+		return err
+	}
 	// template0: the only template a new encoding or locale may copy.
-	stmt := "CREATE DATABASE " + ident(c.name) + " WITH TEMPLATE template0 ENCODING " + literal(encodingOf(sp.Encoding))
+	stmt := "CREATE DATABASE " + ident(tmp) + " WITH TEMPLATE template0 ENCODING " + literal(encodingOf(sp.Encoding))
 	if sp.LCCollate != "" {
 		stmt += " LC_COLLATE " + literal(sp.LCCollate)
 	}
@@ -144,24 +185,34 @@ func (c *databaseClient) Create(ctx context.Context, d *postgresv1.Database) err
 		stmt += " LC_CTYPE " + literal(sp.LCCtype)
 	}
 	stmt += " CONNECTION LIMIT " + strconv.Itoa(int(connLimit(sp.ConnectionLimit)))
-	if sp.OwnerRef != nil {
-		owner := c.env.Refs[fieldOwnerRef]
-		if err := checkName(fieldOwnerRef, owner); err != nil {
-			return err
-		}
+	if owner != "" {
 		stmt += " OWNER " + ident(owner)
 	}
 	if err := c.s.exec(ctx, "CREATE DATABASE", stmt); err != nil {
 		return err
 	}
-	if err := c.s.exec(ctx, "COMMENT ON DATABASE", "COMMENT ON DATABASE "+ident(c.name)+" IS "+literal(ownerComment(c.env.Owner))); err != nil {
+	if err := interrupted(c.name); err != nil {
 		return err
 	}
-	if err := c.createExtensions(ctx, sp.Extensions); err != nil {
+	if err := c.s.exec(ctx, "COMMENT ON DATABASE", "COMMENT ON DATABASE "+ident(tmp)+" IS "+literal(ownerComment(c.env.Owner))); err != nil {
 		return err
 	}
-	_, err := c.Observe(ctx, d)
-	return err
+	if err := c.s.exec(ctx, "ALTER DATABASE", "ALTER DATABASE "+ident(tmp)+" RENAME TO "+ident(c.name)); err != nil {
+		if managed.IsAlreadyExists(err) { // created by someone else meanwhile
+			_ = c.s.exec(context.WithoutCancel(ctx), "DROP DATABASE", "DROP DATABASE IF EXISTS "+ident(tmp)+" WITH (FORCE)")
+		}
+		return err
+	}
+	// It is ours now: if the rest fails, the next pass takes it up.
+	if len(sp.Extensions) > 0 {
+		if _, err := c.ensureExtensions(ctx, sp.Extensions); err != nil {
+			return managed.CreateAccepted(err)
+		}
+	}
+	// status.observed, from the server: the locales the spec leaves unset
+	// are the server's defaults.
+	_, err = c.Observe(ctx, d)
+	return managed.CreateAccepted(err)
 }
 
 func (c *databaseClient) Update(ctx context.Context, d *postgresv1.Database, diff []managed.FieldDiff) error {
@@ -181,38 +232,40 @@ func (c *databaseClient) Update(ctx context.Context, d *postgresv1.Database, dif
 			return err
 		}
 	}
+	var installed []string
 	if managed.Differs(diff, "spec.extensions") {
-		if err := c.createExtensions(ctx, sp.Extensions); err != nil {
+		var err error
+		if installed, err = c.ensureExtensions(ctx, sp.Extensions); err != nil {
 			return err
 		}
 	}
-	_, err := c.Observe(ctx, d)
-	return err
+	// status.observed is this pass's reading: bring the changed fields up
+	// to date rather than read everything again.
+	if obs := d.Status.Observed; obs != nil {
+		if managed.Differs(diff, fieldOwnerRef) {
+			obs.Owner = c.env.Refs[fieldOwnerRef]
+		}
+		if managed.Differs(diff, "spec.connectionLimit") {
+			obs.ConnectionLimit = connLimit(sp.ConnectionLimit)
+		}
+		if installed != nil {
+			obs.Extensions = installed
+		}
+	}
+	return nil
 }
 
 func (c *databaseClient) Delete(ctx context.Context, _ *postgresv1.Database) error {
+	c.s.dbs.forget(c.name)
 	// FORCE ends the sessions still connected: deletionPolicy Delete asked
 	// for the database to go (the reconciler calls Delete only then).
 	return c.s.exec(ctx, "DROP DATABASE", "DROP DATABASE IF EXISTS "+ident(c.name)+" WITH (FORCE)")
 }
 
-// inDatabase runs fn on a connection to this database (extensions live
-// in a database, not on the server).
-func (c *databaseClient) inDatabase(ctx context.Context, fn func(conn *pgx.Conn) error) error {
-	cfg := c.s.pool.cfg.Copy()
-	cfg.Database = c.name
-	start := time.Now()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return read("CONNECT", start, fmt.Errorf("connecting to database %q: %w", c.name, err))
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return fn(conn)
-}
-
+// extensions lists the extensions installed in the database.
 func (c *databaseClient) extensions(ctx context.Context) ([]string, error) {
 	var out []string
-	err := c.inDatabase(ctx, func(conn *pgx.Conn) error {
+	err := c.s.dbs.with(ctx, c.name, func(conn *pgx.Conn) error {
 		var err error
 		out, err = installedExtensions(ctx, conn)
 		return err
@@ -230,16 +283,19 @@ func installedExtensions(ctx context.Context, conn *pgx.Conn) ([]string, error) 
 	return names, read("SELECT", start, err)
 }
 
-func (c *databaseClient) createExtensions(ctx context.Context, exts []string) error {
-	if len(exts) == 0 {
-		return nil
-	}
-	return c.inDatabase(ctx, func(conn *pgx.Conn) error {
+// ensureExtensions creates the extensions exts that are missing, and
+// returns those installed then, on one connection to the database.
+func (c *databaseClient) ensureExtensions(ctx context.Context, exts []string) ([]string, error) {
+	var installed []string
+	err := c.s.dbs.with(ctx, c.name, func(conn *pgx.Conn) error {
 		for _, e := range exts {
 			if err := exec(ctx, conn, "CREATE EXTENSION", "CREATE EXTENSION IF NOT EXISTS "+ident(e)); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		installed, err = installedExtensions(ctx, conn)
+		return err
 	})
+	return installed, err
 }

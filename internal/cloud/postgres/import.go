@@ -17,7 +17,8 @@ import (
 )
 
 // DatabaseLister lists the server's databases for `infraplane import`:
-// all but templates and the administrator's own database.
+// all but templates, the administrator's own database and the temporary
+// ones of creates in progress (pendingName).
 func DatabaseLister(c *Clients) importer.Lister { return databaseLister{c} }
 
 // RoleLister lists the server's roles for `infraplane import`: all but the
@@ -40,7 +41,7 @@ const importableRole = `r.rolname !~ '^pg_' AND r.rolname <> $1 AND NOT r.rolsup
 const listDatabases = `SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
 	d.datconnlimit, coalesce(shobj_description(d.oid, 'pg_database'), ''),
 	EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = d.datdba AND ` + importableRole + `), d.datallowconn
-FROM pg_database d WHERE NOT d.datistemplate AND d.datname <> $2 ORDER BY 1`
+FROM pg_database d WHERE NOT d.datistemplate AND d.datname <> $2 AND NOT starts_with(d.datname::text, '` + pendingPrefix + `') ORDER BY 1`
 
 var localePattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
 

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
 )
@@ -36,13 +37,15 @@ func passwordHash(r *postgresv1.Role, password string) string {
 }
 
 // readSecret reads the Role's password Secret: through the cache, then
-// (not found there) straight from the API server, so a Secret created a
-// moment ago is not taken for a missing one.
+// (not found there, or without the password a Role may have just added)
+// straight from the API server, so a Secret or key written a moment ago is
+// not taken for a missing one.
 func (c *roleClient) readSecret(ctx context.Context, r *postgresv1.Role) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: r.Namespace, Name: r.Spec.PasswordSecretRef.Name}
 	var sec corev1.Secret
 	err := c.env.Provider.Reader.Get(ctx, key, &sec)
-	if apierrors.IsNotFound(err) {
+	stale := err == nil && len(sec.Data[passwordKey(r)]) == 0 && r.Spec.PasswordSecretRef.GenerateMissingKey
+	if apierrors.IsNotFound(err) || stale {
 		if _, api := c.clients.kubeClients(); api != nil {
 			err = api.Get(ctx, key, &sec)
 		}
@@ -68,6 +71,9 @@ func (c *roleClient) passwordState(ctx context.Context, r *postgresv1.Role) (str
 	}
 	v := sec.Data[passwordKey(r)]
 	if len(v) == 0 {
+		if r.Spec.PasswordSecretRef.GenerateMissingKey {
+			return fmt.Sprintf("a new password under key %q of Secret %q (missing)", passwordKey(r), sec.Name), nil
+		}
 		return fmt.Sprintf("Secret %q has no key %q", sec.Name, passwordKey(r)), nil
 	}
 	return passwordHash(r, string(v)), nil
@@ -83,8 +89,11 @@ func (c *roleClient) ensurePassword(ctx context.Context, r *postgresv1.Role) (st
 	}
 	if sec != nil {
 		v := sec.Data[passwordKey(r)]
+		if len(v) == 0 && ref.GenerateMissingKey {
+			return c.addPassword(ctx, r, sec)
+		}
 		if len(v) == 0 {
-			return "", status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q has no key %q (or it is empty)", ref.Name, passwordKey(r))
+			return "", status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q has no key %q (or it is empty): put the password there, or set spec.passwordSecretRef.generateMissingKey to have one generated", ref.Name, passwordKey(r))
 		}
 		if err := checkText("spec.passwordSecretRef", string(v)); err != nil {
 			return "", err
@@ -115,6 +124,34 @@ func (c *roleClient) ensurePassword(ctx context.Context, r *postgresv1.Role) (st
 			return "", status.Errorf(codes.Unavailable, "spec.passwordSecretRef: Secret %q was just created by someone else; reading it on the next try", ref.Name)
 		}
 		return "", fmt.Errorf("creating Secret %q: %w", ref.Name, err)
+	}
+	return password, nil
+}
+
+// addPassword writes a generated password under the Role's key of a
+// Secret that exists without one (spec.passwordSecretRef.generateMissingKey).
+// The patch carries the Secret's resourceVersion: if the Secret changed
+// since it was read (perhaps a password was just added), nothing is
+// written and the next try reads it again.
+func (c *roleClient) addPassword(ctx context.Context, r *postgresv1.Role, sec *corev1.Secret) (string, error) {
+	kube, _ := c.clients.kubeClients()
+	if kube == nil {
+		return "", status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q has no key %q, and this process cannot write it", sec.Name, passwordKey(r))
+	}
+	password, err := generatePassword()
+	if err != nil {
+		return "", err
+	}
+	before := sec.DeepCopy()
+	if sec.Data == nil {
+		sec.Data = map[string][]byte{}
+	}
+	sec.Data[passwordKey(r)] = []byte(password)
+	if err := kube.Patch(ctx, sec, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) {
+			return "", status.Errorf(codes.Unavailable, "spec.passwordSecretRef: Secret %q changed while a password was being added; reading it on the next try", sec.Name)
+		}
+		return "", fmt.Errorf("adding key %q to Secret %q: %w", passwordKey(r), sec.Name, err)
 	}
 	return password, nil
 }

@@ -87,17 +87,21 @@ func (s *server) exec(ctx context.Context, method, sql string) error {
 	return s.pool.with(ctx, func(conn *pgx.Conn) error { return exec(ctx, conn, method, sql) })
 }
 
+// inTx runs fn in one transaction on a pooled connection: all of its
+// statements take effect, or (fn failed) none. Inside, fn must use only
+// tx: taking a second pooled connection could wait forever for one.
+func (s *server) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return s.pool.with(ctx, func(conn *pgx.Conn) error {
+		return cloudError(pgx.BeginFunc(ctx, conn, fn))
+	})
+}
+
 // queryRow scans the one row of a catalogue query; found is false when
 // there is none.
 func (s *server) queryRow(ctx context.Context, sql string, args []any, dest ...any) (found bool, err error) {
 	err = s.pool.with(ctx, func(conn *pgx.Conn) error {
-		start := time.Now()
-		err := conn.QueryRow(ctx, sql, args...).Scan(dest...)
-		if err == pgx.ErrNoRows {
-			return read("SELECT", start, nil)
-		}
-		found = err == nil
-		return read("SELECT", start, err)
+		found, err = queryRow(ctx, conn, sql, args, dest...)
+		return err
 	})
 	return found, err
 }
@@ -105,13 +109,26 @@ func (s *server) queryRow(ctx context.Context, sql string, args []any, dest ...a
 // queryRows runs a catalogue query and calls each for every row, after
 // scanning it into dest.
 func (s *server) queryRows(ctx context.Context, sql string, args []any, dest []any, each func() error) error {
-	return s.pool.with(ctx, func(conn *pgx.Conn) error {
-		start := time.Now()
-		rows, err := conn.Query(ctx, sql, args...)
-		if err != nil {
-			return read("SELECT", start, err)
-		}
-		_, err = pgx.ForEachRow(rows, dest, each)
+	return s.pool.with(ctx, func(conn *pgx.Conn) error { return queryRows(ctx, conn, sql, args, dest, each) })
+}
+
+// queryRow is server.queryRow on a given connection or transaction.
+func queryRow(ctx context.Context, q querier, sql string, args []any, dest ...any) (found bool, err error) {
+	start := time.Now()
+	err = q.QueryRow(ctx, sql, args...).Scan(dest...)
+	if err == pgx.ErrNoRows {
+		return false, read("SELECT", start, nil)
+	}
+	return err == nil, read("SELECT", start, err)
+}
+
+// queryRows is server.queryRows on a given connection or transaction.
+func queryRows(ctx context.Context, q querier, sql string, args []any, dest []any, each func() error) error {
+	start := time.Now()
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
 		return read("SELECT", start, err)
-	})
+	}
+	_, err = pgx.ForEachRow(rows, dest, each)
+	return read("SELECT", start, err)
 }

@@ -2,16 +2,23 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
 	"github.com/infraplane/infraplane/internal/managed"
+	"github.com/infraplane/infraplane/internal/provider"
 )
 
 // RoleKind describes Role to the generic reconciler.
@@ -80,9 +87,9 @@ const roleQuery = `SELECT r.oid, r.rolcanlogin, r.rolinherit, r.rolcreatedb, r.r
 	array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1)
 FROM pg_roles r WHERE r.rolname = $1`
 
-func (c *roleClient) read(ctx context.Context) (*roleRow, error) {
+func (c *roleClient) read(ctx context.Context, q querier) (*roleRow, error) {
 	var r roleRow
-	found, err := c.s.queryRow(ctx, roleQuery, []any{c.name}, &r.oid, &r.login, &r.inherit, &r.createDB, &r.superuser, &r.connLimit, &r.comment, &r.memberOf)
+	found, err := queryRow(ctx, q, roleQuery, []any{c.name}, &r.oid, &r.login, &r.inherit, &r.createDB, &r.superuser, &r.connLimit, &r.comment, &r.memberOf)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -98,10 +105,10 @@ WHERE a.grantee = $1 AND a.grantee <> d.datdba ORDER BY 1, 2`
 // grants maps database name to privileges.
 type grants map[string][]string
 
-func (c *roleClient) grants(ctx context.Context, oid uint32) (grants, error) {
+func (c *roleClient) grants(ctx context.Context, q querier, oid uint32) (grants, error) {
 	out := grants{}
 	var db, priv string
-	err := c.s.queryRows(ctx, grantsQuery, []any{oid}, []any{&db, &priv}, func() error {
+	err := queryRows(ctx, q, grantsQuery, []any{oid}, []any{&db, &priv}, func() error {
 		out[db] = append(out[db], priv)
 		return nil
 	})
@@ -136,17 +143,22 @@ func (c *roleClient) Observe(ctx context.Context, r *postgresv1.Role) (managed.O
 	if err := checkName("spec.resourceID", c.name); err != nil {
 		return managed.Observation{}, err
 	}
-	row, err := c.read(ctx)
+	var row *roleRow
+	var have grants
+	err := c.s.pool.with(ctx, func(conn *pgx.Conn) error {
+		var err error
+		if row, err = c.read(ctx, conn); err != nil || row == nil {
+			return err
+		}
+		have, err = c.grants(ctx, conn, row.oid)
+		return err
+	})
 	if err != nil {
 		return managed.Observation{}, err
 	}
 	if row == nil {
 		r.Status.Observed = nil
 		return managed.Observation{}, nil
-	}
-	have, err := c.grants(ctx, row.oid)
-	if err != nil {
-		return managed.Observation{}, err
 	}
 	r.Status.Observed = &postgresv1.RoleObservation{
 		Login: row.login, ConnectionLimit: row.connLimit, Inherit: row.inherit, CreateDB: row.createDB,
@@ -186,11 +198,16 @@ func attributes(r *postgresv1.Role) string {
 	}, " ")
 }
 
+// Create creates the role, marks it as this object's and gives it its
+// memberships and privileges in one transaction: it never exists unmarked
+// or half made.
 func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 	if err := checkName("spec.resourceID", c.name); err != nil {
 		return err
 	}
-	if err := c.checkMemberships(ctx, r.Spec.MemberOf); err != nil {
+	// Before the password Secret is made for nothing.
+	err := c.s.pool.with(ctx, func(conn *pgx.Conn) error { return c.checkMemberships(ctx, conn, r.Spec.MemberOf) })
+	if err != nil {
 		return err
 	}
 	stmt := "CREATE ROLE " + ident(c.name) + " WITH NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS " + attributes(r)
@@ -203,65 +220,81 @@ func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 		stmt += " PASSWORD " + literal(password)
 		hash = passwordHash(r, password)
 	}
-	if err := c.s.exec(ctx, "CREATE ROLE", stmt); err != nil {
+	err = c.s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := exec(ctx, tx, "CREATE ROLE", stmt); err != nil {
+			return err
+		}
+		if err := interrupted(c.name); err != nil {
+			return err
+		}
+		if err := exec(ctx, tx, "COMMENT ON ROLE", "COMMENT ON ROLE "+ident(c.name)+" IS "+literal(ownerComment(c.env.Owner))); err != nil {
+			return err
+		}
+		if err := c.syncMemberships(ctx, tx, r.Spec.MemberOf, nil); err != nil {
+			return err
+		}
+		return c.syncGrants(ctx, tx, c.desiredGrants(r), grants{})
+	})
+	if err != nil {
 		return err
 	}
 	r.Status.PasswordHash = hash
-	if err := c.s.exec(ctx, "COMMENT ON ROLE", "COMMENT ON ROLE "+ident(c.name)+" IS "+literal(ownerComment(c.env.Owner))); err != nil {
-		return err
-	}
-	if err := c.syncMemberships(ctx, r.Spec.MemberOf, nil); err != nil {
-		return err
-	}
-	if err := c.syncGrants(ctx, c.desiredGrants(r), grants{}); err != nil {
-		return err
-	}
-	_, err := c.Observe(ctx, r)
-	return err
+	_, err = c.Observe(ctx, r)
+	return managed.CreateAccepted(err)
 }
 
+// Update makes the changes in diff in one transaction: all or none.
 func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []managed.FieldDiff) error {
-	if managed.Differs(diff, fieldLogin) || managed.Differs(diff, fieldConnLimit) || managed.Differs(diff, fieldInherit) || managed.Differs(diff, fieldCreateDB) {
-		if err := c.s.exec(ctx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH "+attributes(r)); err != nil {
-			return err
-		}
-	}
-	if managed.Differs(diff, fieldMemberOf) || managed.Differs(diff, fieldPrivs) {
-		row, err := c.read(ctx)
-		if err != nil {
-			return err
-		}
-		if row == nil {
-			return fmt.Errorf("role %q disappeared during the update", c.name)
-		}
-		if err := c.syncMemberships(ctx, r.Spec.MemberOf, row.memberOf); err != nil {
-			return err
-		}
-		have, err := c.grants(ctx, row.oid)
-		if err != nil {
-			return err
-		}
-		if err := c.syncGrants(ctx, c.desiredGrants(r), have); err != nil {
-			return err
-		}
-	}
+	var password string
 	if managed.Differs(diff, fieldPassword) {
-		password, err := c.ensurePassword(ctx, r)
-		if err != nil {
+		var err error
+		if password, err = c.ensurePassword(ctx, r); err != nil {
 			return err
 		}
-		if err := c.s.exec(ctx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH PASSWORD "+literal(password)); err != nil {
-			return err
+	}
+	err := c.s.inTx(ctx, func(tx pgx.Tx) error {
+		if managed.Differs(diff, fieldLogin) || managed.Differs(diff, fieldConnLimit) || managed.Differs(diff, fieldInherit) || managed.Differs(diff, fieldCreateDB) {
+			if err := exec(ctx, tx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH "+attributes(r)); err != nil {
+				return err
+			}
 		}
+		if managed.Differs(diff, fieldMemberOf) || managed.Differs(diff, fieldPrivs) {
+			row, err := c.read(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if row == nil {
+				return fmt.Errorf("role %q disappeared during the update", c.name)
+			}
+			if err := c.syncMemberships(ctx, tx, r.Spec.MemberOf, row.memberOf); err != nil {
+				return err
+			}
+			have, err := c.grants(ctx, tx, row.oid)
+			if err != nil {
+				return err
+			}
+			if err := c.syncGrants(ctx, tx, c.desiredGrants(r), have); err != nil {
+				return err
+			}
+		}
+		if password != "" {
+			return exec(ctx, tx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH PASSWORD "+literal(password))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if password != "" {
 		r.Status.PasswordHash = passwordHash(r, password)
 	}
-	_, err := c.Observe(ctx, r)
+	_, err = c.Observe(ctx, r)
 	return err
 }
 
 // checkMemberships refuses membership in a superuser role: a member could
 // SET ROLE to it and become superuser.
-func (c *roleClient) checkMemberships(ctx context.Context, want []string) error {
+func (c *roleClient) checkMemberships(ctx context.Context, q querier, want []string) error {
 	if len(want) == 0 {
 		return nil
 	}
@@ -272,7 +305,7 @@ func (c *roleClient) checkMemberships(ctx context.Context, want []string) error 
 	}
 	var supers []string
 	var name string
-	err := c.s.queryRows(ctx, "SELECT rolname::text FROM pg_roles WHERE rolsuper AND rolname = ANY($1) ORDER BY 1", []any{want}, []any{&name}, func() error {
+	err := queryRows(ctx, q, "SELECT rolname::text FROM pg_roles WHERE rolsuper AND rolname = ANY($1) ORDER BY 1", []any{want}, []any{&name}, func() error {
 		supers = append(supers, name)
 		return nil
 	})
@@ -285,24 +318,24 @@ func (c *roleClient) checkMemberships(ctx context.Context, want []string) error 
 	return nil
 }
 
-func (c *roleClient) syncMemberships(ctx context.Context, want, have []string) error {
+func (c *roleClient) syncMemberships(ctx context.Context, q querier, want, have []string) error {
 	var add []string
 	for _, g := range want {
 		if !slices.Contains(have, g) {
 			add = append(add, g)
 		}
 	}
-	if err := c.checkMemberships(ctx, add); err != nil {
+	if err := c.checkMemberships(ctx, q, add); err != nil {
 		return err
 	}
 	for _, g := range add {
-		if err := c.s.exec(ctx, "GRANT", "GRANT "+ident(g)+" TO "+ident(c.name)); err != nil {
+		if err := exec(ctx, q, "GRANT", "GRANT "+ident(g)+" TO "+ident(c.name)); err != nil {
 			return err
 		}
 	}
 	for _, g := range have {
 		if !slices.Contains(want, g) {
-			if err := c.s.exec(ctx, "REVOKE", "REVOKE "+ident(g)+" FROM "+ident(c.name)); err != nil {
+			if err := exec(ctx, q, "REVOKE", "REVOKE "+ident(g)+" FROM "+ident(c.name)); err != nil {
 				return err
 			}
 		}
@@ -314,7 +347,7 @@ func (c *roleClient) syncMemberships(ctx context.Context, want, have []string) e
 // (the schema allows no others; this keeps it so).
 var privilegeKeywords = []string{"CONNECT", "CREATE", "TEMPORARY"}
 
-func (c *roleClient) syncGrants(ctx context.Context, want, have grants) error {
+func (c *roleClient) syncGrants(ctx context.Context, q querier, want, have grants) error {
 	for _, db := range slices.Sorted(maps.Keys(want)) {
 		if err := checkName(fieldPrivs, db); err != nil {
 			return err
@@ -329,7 +362,7 @@ func (c *roleClient) syncGrants(ctx context.Context, want, have grants) error {
 			}
 		}
 		if len(add) > 0 {
-			if err := c.s.exec(ctx, "GRANT", "GRANT "+strings.Join(add, ", ")+" ON DATABASE "+ident(db)+" TO "+ident(c.name)); err != nil {
+			if err := exec(ctx, q, "GRANT", "GRANT "+strings.Join(add, ", ")+" ON DATABASE "+ident(db)+" TO "+ident(c.name)); err != nil {
 				return err
 			}
 		}
@@ -342,7 +375,7 @@ func (c *roleClient) syncGrants(ctx context.Context, want, have grants) error {
 			}
 		}
 		if len(drop) > 0 {
-			if err := c.s.exec(ctx, "REVOKE", "REVOKE "+strings.Join(drop, ", ")+" ON DATABASE "+ident(db)+" FROM "+ident(c.name)); err != nil {
+			if err := exec(ctx, q, "REVOKE", "REVOKE "+strings.Join(drop, ", ")+" ON DATABASE "+ident(db)+" FROM "+ident(c.name)); err != nil {
 				return err
 			}
 		}
@@ -350,20 +383,33 @@ func (c *roleClient) syncGrants(ctx context.Context, want, have grants) error {
 	return nil
 }
 
+// Delete revokes the role's database privileges (a role holding some
+// cannot be dropped) and drops it, in one transaction: when PostgreSQL
+// refuses the drop, nothing has changed.
 func (c *roleClient) Delete(ctx context.Context, _ *postgresv1.Role) error {
-	row, err := c.read(ctx)
-	if err != nil || row == nil {
-		return err
-	}
-	// A role with privileges on a database cannot be dropped: revoke them
-	// first. A role that still owns a database is refused by the server
-	// (FailedPrecondition, with its message).
-	have, err := c.grants(ctx, row.oid)
-	if err != nil {
-		return err
-	}
-	if err := c.syncGrants(ctx, grants{}, have); err != nil {
-		return err
-	}
-	return c.s.exec(ctx, "DROP ROLE", "DROP ROLE IF EXISTS "+ident(c.name))
+	return c.s.inTx(ctx, func(tx pgx.Tx) error {
+		row, err := c.read(ctx, tx)
+		if err != nil || row == nil {
+			return err
+		}
+		have, err := c.grants(ctx, tx, row.oid)
+		if err != nil {
+			return err
+		}
+		if err := c.syncGrants(ctx, tx, grants{}, have); err != nil {
+			return err
+		}
+		start := time.Now()
+		_, err = tx.Exec(ctx, "DROP ROLE IF EXISTS "+ident(c.name))
+		provider.RecordCall(Service, "DROP ROLE", cloudError(err), time.Since(start))
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "2BP01" { // dependent_objects_still_exist
+			return status.Errorf(codes.FailedPrecondition,
+				"PostgreSQL refuses to drop role %q, which still owns or has privileges on objects (%s); nothing was changed. "+
+					"Give those objects another owner or drop them (for a Database object: change its spec.ownerRoleRef or delete it; otherwise REASSIGN OWNED BY / DROP OWNED BY in each database named), "+
+					"and the deletion goes on by itself; or set spec.deletionPolicy: Abandon to keep the role",
+				c.name, strings.ReplaceAll(pe.Detail, "\n", "; "))
+		}
+		return cloudError(err)
+	})
 }

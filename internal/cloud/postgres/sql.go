@@ -52,14 +52,16 @@ func checkText(field, s string) error {
 	return nil
 }
 
-// execer is a pool or a connection.
-type execer interface {
+// querier is a connection or a transaction.
+type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // exec runs one write statement, counting it in the cloud call metrics
 // under method (e.g. "CREATE DATABASE").
-func exec(ctx context.Context, db execer, method, sql string) error {
+func exec(ctx context.Context, db querier, method, sql string) error {
 	start := time.Now()
 	_, err := db.Exec(ctx, sql)
 	err = cloudError(err)
