@@ -114,13 +114,26 @@ func DirectEdits(l *ledger.Ledger, bgs *BreakGlassLookup) controlplane.WriteHook
 			kinds[c.Spec.Names.Plural] = c.Spec.Names.Kind
 		}
 	}
+	// Kinds not built in (those Blueprints define) are learnt from the
+	// bodies that name them (create, apply); until then the plural stands.
+	var learnt sync.Map // plural resource -> Kind
 	return func(w controlplane.WriteEvent) {
 		if w.User == ControllerUser || w.Code >= 300 || w.DryRun {
 			return
 		}
 		kind := kinds[w.Resource]
 		if kind == "" {
-			kind = w.Resource
+			var head struct {
+				Kind string `json:"kind"`
+			}
+			if json.Unmarshal(w.Body, &head) == nil && head.Kind != "" {
+				learnt.Store(w.Resource, head.Kind)
+			}
+			if k, ok := learnt.Load(w.Resource); ok {
+				kind = k.(string)
+			} else {
+				kind = w.Resource
+			}
 		}
 		verb := map[string]string{"create": "created", "update": "updated", "patch": "patched", "delete": "deleted"}[w.Verb]
 		fields := changedFields(w.Body)

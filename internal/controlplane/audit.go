@@ -52,8 +52,15 @@ func (writePolicy) EvaluatePolicyRule(a authorizer.Attributes) audit.RequestAudi
 	return audit.RequestAuditConfig{Level: auditinternal.LevelNone}
 }
 
+// isOurGroup: infraplane's groups, and every other group that is not
+// Kubernetes' own: the kinds Blueprints define live in groups the platform
+// team chooses (platform.example.com), and their direct edits count too.
 func isOurGroup(g string) bool {
-	return g == "infraplane.dev" || strings.HasSuffix(g, ".infraplane.dev")
+	if g == "infraplane.dev" || strings.HasSuffix(g, ".infraplane.dev") {
+		return true
+	}
+	builtin := g == "" || g == "k8s.io" || strings.HasSuffix(g, ".k8s.io") || !strings.Contains(g, ".")
+	return !builtin
 }
 
 // hookBackend turns audit events into WriteEvents.
