@@ -308,6 +308,7 @@ func (r *Controller) ensureController(name string, compiled *Compiled) (*kindSta
 			return nil, fmt.Errorf("watching %s instances: %w", compiled.GVK.Kind, err)
 		}
 		ks.ctrl = c
+		blueprintKinds.Store(compiled.GVK, true)
 		r.kinds[name] = ks
 		slog.Info("blueprint: instance controller started", "kind", compiled.GVK.String(), "blueprint", name)
 	}
@@ -327,6 +328,16 @@ func (r *Controller) ensureController(name string, compiled *Compiled) (*kindSta
 		ks.mu.Unlock()
 	}
 	return ks, nil
+}
+
+// blueprintKinds are the kinds Blueprints define (in any manager of this
+// process): a child of such a kind (an instance of another Blueprint)
+// reports readiness by its Ready condition, as infraplane's kinds do.
+var blueprintKinds sync.Map // schema.GroupVersionKind -> bool
+
+func isBlueprintKind(gvk schema.GroupVersionKind) bool {
+	_, ok := blueprintKinds.Load(gvk)
+	return ok
 }
 
 // watchedKinds are the child kinds the instance controller watches (the

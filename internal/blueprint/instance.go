@@ -385,7 +385,7 @@ func childReady(c *Compiled, res *Resource, in Instance, child *unstructured.Uns
 		}
 		return false, msg
 	}
-	if strings.HasSuffix(child.GroupVersionKind().Group, "infraplane.dev") {
+	if g := child.GroupVersionKind().Group; g == "infraplane.dev" || strings.HasSuffix(g, ".infraplane.dev") || isBlueprintKind(child.GroupVersionKind()) {
 		return false, "not reconciled yet"
 	}
 	return true, ""
