@@ -214,7 +214,11 @@ func TestRolloutHaltsOnFailingCanary(t *testing.T) {
 	gvk := bp.Spec.GroupVersionKind()
 	ns := queueNamespace(t)
 	for _, n := range []string{"alpha", "bravo", "charlie"} {
-		env.Create(t, newInstance(gvk, ns, n, map[string]any{}))
+		inst := newInstance(gvk, ns, n, map[string]any{})
+		if n == "alpha" {
+			inst.SetLabels(map[string]string{corev1alpha1.CanaryLabel: "true"})
+		}
+		env.Create(t, inst)
 	}
 	waitRolledOut(t, "halting", 1)
 

@@ -60,6 +60,12 @@ type Options struct {
 	// Concurrency is the number of instances of each kind reconciled at
 	// once (4 when 0).
 	Concurrency int
+	// Shield, if set, is asked before an instance's children are written:
+	// while it holds, they are only read (a break-glass covers the
+	// instance or holds its children). Wake reconciles instances when what
+	// Shield reads changes. See shield.go.
+	Shield ShieldFunc
+	Wake   []Wake
 }
 
 // Controller reconciles Blueprints and runs one instance controller per
@@ -309,6 +315,9 @@ func (r *Controller) ensureController(name string, compiled *Compiled) (*kindSta
 		}
 		ks.ctrl = c
 		blueprintKinds.Store(compiled.GVK, true)
+		if err := r.watchShield(ks); err != nil {
+			return nil, err
+		}
 		r.kinds[name] = ks
 		slog.Info("blueprint: instance controller started", "kind", compiled.GVK.String(), "blueprint", name)
 	}

@@ -52,6 +52,7 @@ type instanceReconciler struct {
 	c      client.Client
 	reader client.Reader // uncached, for revisions just made
 	kind   *kindState
+	shield ShieldFunc // Options.Shield (shield.go)
 }
 
 func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -91,6 +92,14 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	compiled, err := r.compiledFor(ctx, u)
 	if err != nil {
 		return reconcile.Result{RequeueAfter: time.Minute}, r.setStatus(ctx, u, nil, 0, metav1.ConditionFalse, ReasonRevisionMissing, err.Error())
+	}
+	// A break-glass covering the instance, or holding its children, keeps
+	// them as they are: report, never write (shield.go).
+	if s, err := r.shielded(ctx, u); err != nil || s.held {
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		return r.observe(ctx, compiled, u, s)
 	}
 
 	previous := previousChildren(u)

@@ -54,6 +54,7 @@ type Reconciler struct {
 	client   client.Client
 	kinds    Kinds
 	desired  DesiredFunc
+	rendered RenderedFunc
 	ledger   Recorder
 	recorder events.EventRecorder
 	now      func() time.Time
@@ -182,23 +183,58 @@ func (r *Reconciler) open(ctx context.Context, bg *corev1alpha1.BreakGlass) erro
 }
 
 // resolve lists the covered objects: the named targets and, once, the
-// selector's matches among the managed kinds.
+// selector's matches among the managed kinds and the Blueprint kinds. An
+// instance of a Blueprint kind brings its children (a child the selector
+// matches brings its instance): they are covered by name from then on.
 func (r *Reconciler) resolve(ctx context.Context, bg *corev1alpha1.BreakGlass) ([]corev1alpha1.BreakGlassTargetStatus, error) {
 	var out []corev1alpha1.BreakGlassTargetStatus
 	seen := map[string]bool{}
-	add := func(u *unstructured.Unstructured, msg string) {
+	kinds, instanceKinds := coverable(ctx, r.client, r.kinds)
+	add := func(u *unstructured.Unstructured, msg string, instance *unstructured.Unstructured) {
 		k := u.GetKind() + "/" + u.GetName()
 		if seen[k] {
 			return
 		}
 		seen[k] = true
-		out = append(out, corev1alpha1.BreakGlassTargetStatus{
+		t := corev1alpha1.BreakGlassTargetStatus{
 			APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Name: u.GetName(),
 			Source: u.GetLabels()[corev1alpha1.SourceLabel], State: corev1alpha1.TargetOpen, Message: msg,
-		})
+		}
+		if instance != nil {
+			t.Instance = instance.GetKind() + "/" + instance.GetName()
+			t.Source = instance.GetLabels()[corev1alpha1.SourceLabel]
+		}
+		out = append(out, t)
+	}
+	addInstance := func(u *unstructured.Unstructured) error {
+		add(u, "", nil)
+		children, err := childrenOf(ctx, r.client, r.kinds, u)
+		if err != nil {
+			return fmt.Errorf("listing the children of %s/%s: %w", u.GetKind(), u.GetName(), err)
+		}
+		for _, c := range children {
+			add(c, "child of "+u.GetKind()+"/"+u.GetName(), u)
+		}
+		return nil
+	}
+	addObject := func(u *unstructured.Unstructured) error {
+		if _, ok := instanceKinds[u.GetKind()]; ok {
+			return addInstance(u)
+		}
+		if ref := parentRef(u); ref != nil {
+			if _, ok := instanceKinds[ref.Kind]; ok {
+				inst, err := parentInstance(ctx, r.client, u)
+				if err != nil || inst == nil {
+					return err
+				}
+				return addInstance(inst)
+			}
+		}
+		add(u, "", nil)
+		return nil
 	}
 	for _, t := range bg.Spec.Targets {
-		gvk, ok := r.kinds.lookup(t.Kind)
+		gvk, ok := kinds.lookup(t.Kind)
 		if !ok {
 			continue // the webhook refuses unknown kinds; nothing to cover
 		}
@@ -208,11 +244,13 @@ func (r *Reconciler) resolve(ctx context.Context, bg *corev1alpha1.BreakGlass) (
 		switch {
 		case apierrors.IsNotFound(err):
 			u.SetName(t.Name)
-			add(u, "not found when opened")
+			add(u, "not found when opened", nil)
 		case err != nil:
 			return nil, err
 		default:
-			add(u, "")
+			if err := addObject(u); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if bg.Spec.Selector != nil {
@@ -220,14 +258,19 @@ func (r *Reconciler) resolve(ctx context.Context, bg *corev1alpha1.BreakGlass) (
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range sortedKinds(r.kinds) {
+		for _, name := range sortedKinds(kinds) {
 			list := &unstructured.UnstructuredList{}
-			list.SetGroupVersionKind(r.kinds[name].GroupVersion().WithKind(name + "List"))
+			list.SetGroupVersionKind(kinds[name].GroupVersion().WithKind(name + "List"))
 			if err := r.client.List(ctx, list, client.InNamespace(bg.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+				if meta.IsNoMatchError(err) {
+					continue // a Blueprint kind not served (yet): nothing of it exists
+				}
 				return nil, err
 			}
 			for i := range list.Items {
-				add(&list.Items[i], "")
+				if err := addObject(&list.Items[i]); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -284,7 +327,11 @@ func (r *Reconciler) judge(ctx context.Context, git *gitReader, bg *corev1alpha1
 	if err != nil {
 		// Not knowing is not a reason to overwrite: hold and retry.
 		t.State = corev1alpha1.TargetHeld
-		t.Message = "could not compare with git, held until it can: " + err.Error()
+		against := "git"
+		if t.Instance != "" {
+			against = "what the Blueprint renders for " + t.Instance
+		}
+		t.Message = "could not compare with " + against + ", held until it can: " + err.Error()
 		return
 	}
 	if c.source != "" {
@@ -313,13 +360,19 @@ func (r *Reconciler) recheck(ctx context.Context, git *gitReader, bg *corev1alph
 			continue
 		}
 		t.State = corev1alpha1.TargetReleased
-		t.Message = fmt.Sprintf("git (%s) matches the object: hold released", shortRevision(t.Revision))
 		obj := t.Kind + "/" + t.Name
-		r.record(ctx, bg, ledger.TypeBreakGlassRelease, "infraplane", "git matches "+obj+": hold released", func(e *ledger.Entry) {
+		what := fmt.Sprintf("git (%s)", shortRevision(t.Revision))
+		if t.Instance != "" {
+			what = fmt.Sprintf("what %s renders for %s", t.Revision, t.Instance)
+		}
+		t.Message = what + " matches the object: hold released"
+		r.record(ctx, bg, ledger.TypeBreakGlassRelease, "infraplane", what+" matches "+obj+": hold released", func(e *ledger.Entry) {
 			e.Object = ledger.ObjectRef(t.Kind, bg.Namespace, t.Name)
-			e.Revision = t.Revision
+			if t.Instance == "" {
+				e.Revision = t.Revision
+			}
 		})
-		r.event(bg, corev1.EventTypeNormal, "Released", "git (%s) matches %s: hold released", shortRevision(t.Revision), obj)
+		r.event(bg, corev1.EventTypeNormal, "Released", "%s matches %s: hold released", what, obj)
 	}
 }
 
@@ -341,6 +394,10 @@ func (r *Reconciler) revert(ctx context.Context, bg *corev1alpha1.BreakGlass) []
 		}
 		t.State = corev1alpha1.TargetReverted
 		t.Message = fmt.Sprintf("reverted to git by %s", by)
+		if t.Instance != "" {
+			// Released from the hold, the instance controller writes it again.
+			t.Message = fmt.Sprintf("reverted to what the Blueprint renders for %s by %s", t.Instance, by)
+		}
 		reverted = append(reverted, t.Kind+"/"+t.Name)
 		if t.Source != "" {
 			sources[t.Source] = true

@@ -71,6 +71,9 @@ func (c comparison) diverged() bool { return len(c.fields) > 0 }
 // the cloud console) fields where the cloud differs from the object count
 // as diverged as well: resuming actuation would undo them.
 func (r *Reconciler) compare(ctx context.Context, git *gitReader, ns string, t corev1alpha1.BreakGlassTargetStatus, cloudToo bool) (comparison, error) {
+	if t.Instance != "" {
+		return r.compareChild(ctx, ns, t, cloudToo)
+	}
 	live := &unstructured.Unstructured{}
 	live.SetAPIVersion(t.APIVersion)
 	live.SetKind(t.Kind)
@@ -114,9 +117,26 @@ func (r *Reconciler) compare(ctx context.Context, git *gitReader, ns string, t c
 	if err := r.client.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(gitops.FieldManager)); err != nil {
 		return comparison{}, fmt.Errorf("dry-run of git's %s/%s: %w", t.Kind, t.Name, err)
 	}
-	gitSpec, _, _ := unstructured.NestedMap(dry.Object, "spec")
-	objSpec, _, _ := unstructured.NestedMap(live.Object, "spec")
 	var paths []string
+	var cloudChanged bool
+	c.fields, paths, cloudChanged = divergedFields(dry, live, cloudToo)
+	if c.diverged() {
+		c.message = fmt.Sprintf("differs from git (%s) in %s", rev.Short(), strings.Join(paths, ", "))
+		if cloudChanged {
+			c.message += "; the cloud was changed directly (actuation was paused), so actuation stays paused while held: to keep the cloud's values put them in git and revert (git wins, the cloud keeps them), or revert to put the cloud back to git"
+		}
+	}
+	return c, nil
+}
+
+// divergedFields compares the spec of want (what a write would make: a
+// dry-run result) with the live object's, field by field; the Git column
+// is want's value. With cloudToo, fields where the cloud differs from the
+// object (status.drift) count as well, and cloudChanged says there were
+// such.
+func divergedFields(want, live *unstructured.Unstructured, cloudToo bool) (fields []corev1alpha1.DivergedField, paths []string, cloudChanged bool) {
+	gitSpec, _, _ := unstructured.NestedMap(want.Object, "spec")
+	objSpec, _, _ := unstructured.NestedMap(live.Object, "spec")
 	diffLeaves("spec", gitSpec, objSpec, &paths)
 	slices.Sort(paths)
 	cloud := cloudValues(live)
@@ -127,6 +147,7 @@ func (r *Reconciler) compare(ctx context.Context, git *gitReader, ns string, t c
 			}
 		}
 		slices.Sort(paths)
+		cloudChanged = len(cloud) > 0
 	}
 	for _, p := range paths {
 		f := corev1alpha1.DivergedField{Path: p, Git: jsonAt(gitSpec, p), Object: jsonAt(objSpec, p)}
@@ -135,15 +156,9 @@ func (r *Reconciler) compare(ctx context.Context, git *gitReader, ns string, t c
 		} else if synced(live) {
 			f.Cloud = f.Object
 		}
-		c.fields = append(c.fields, f)
+		fields = append(fields, f)
 	}
-	if c.diverged() {
-		c.message = fmt.Sprintf("differs from git (%s) in %s", rev.Short(), strings.Join(paths, ", "))
-		if cloudToo && len(cloud) > 0 {
-			c.message += "; the cloud was changed directly (actuation was paused), so actuation stays paused while held: to keep the cloud's values put them in git and revert (git wins, the cloud keeps them), or revert to put the cloud back to git"
-		}
-	}
-	return c, nil
+	return fields, paths, cloudChanged
 }
 
 // diffLeaves lists the paths (below prefix) where a and b differ: maps are

@@ -18,5 +18,11 @@
 //     request.
 //   - policy.go: the hooks the syncer (skip targets) and the managed
 //     reconcilers (pause actuation, Diverged condition) call.
-//   - webhookconfig.go: registering the webhook with the API server.
+//   - webhookconfig.go: registering the webhook with the API server
+//     (again when a Blueprint adds an API group).
+//   - blueprints.go, divergence_children.go, policy_blueprints.go: a
+//     break-glass on a Blueprint instance covers its children: they are
+//     resolved as targets when it opens, guarded through their instance,
+//     compared with the Blueprint's rendering at the end, and the
+//     instance controller does not write them while shielded or held.
 package breakglass

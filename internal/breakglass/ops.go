@@ -140,7 +140,8 @@ type BackportRequest struct {
 // Backport writes the held targets' current values into their GitSource's
 // repository as a commit on a new branch, pushes it, and records it on the
 // break-glass (the ledger entry). The hold ends once the branch is merged
-// and synced.
+// and synced. Held Blueprint children are left out (git holds their
+// instance, not them); when only they are held it refuses, saying so.
 func Backport(ctx context.Context, c client.Client, key client.ObjectKey, req BackportRequest) (backport.Result, error) {
 	bg := &corev1alpha1.BreakGlass{}
 	if err := c.Get(ctx, key, bg); err != nil {
@@ -151,8 +152,15 @@ func Backport(ctx context.Context, c client.Client, key client.ObjectKey, req Ba
 	}
 	var source string
 	var changes []backport.Change
+	var children []string
 	for _, t := range bg.Status.Targets {
 		if t.State != corev1alpha1.TargetHeld {
+			continue
+		}
+		if t.Instance != "" {
+			// git holds the instance, not its children: there is no file
+			// to write the child's value into.
+			children = append(children, fmt.Sprintf("%s/%s (of %s)", t.Kind, t.Name, t.Instance))
 			continue
 		}
 		if source != "" && t.Source != source {
@@ -178,6 +186,10 @@ func Backport(ctx context.Context, c client.Client, key client.ObjectKey, req Ba
 			ch.Fields = append(ch.Fields, backport.Field{Path: path, Value: v, Remove: !found})
 		}
 		changes = append(changes, ch)
+	}
+	if len(changes) == 0 && len(children) > 0 {
+		return backport.Result{}, fmt.Errorf("break-glass %s holds only Blueprint children (%s), which cannot be backported: git holds their instance, not them. To keep a value, change the instance in the repository (or the Blueprint) so that it renders it; the hold ends once the rendering matches. To drop it, revert (`infraplane breakglass revert %s`)",
+			key.Name, strings.Join(children, ", "), key.Name)
 	}
 	if len(changes) == 0 {
 		return backport.Result{}, fmt.Errorf("break-glass %s holds nothing to backport", key.Name)

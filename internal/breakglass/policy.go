@@ -68,6 +68,9 @@ func heldMessage(bg *corev1alpha1.BreakGlass, t *corev1alpha1.BreakGlassTargetSt
 	for _, f := range t.Fields {
 		paths = append(paths, f.Path)
 	}
+	if t.Instance != "" {
+		return heldChildMessage(bg, t, paths)
+	}
 	what := "differs from git"
 	if len(paths) > 0 {
 		what = "differs from git in " + strings.Join(paths, ", ")

@@ -8,9 +8,13 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 )
 
 // SystemUsers write GitOps-managed objects as part of the API server's own
@@ -29,6 +33,11 @@ type Options struct {
 	// Desired reads git for a GitSource (the syncer's Desired). Without
 	// it the controller cannot compare targets with git.
 	Desired DesiredFunc
+	// Rendered is what the Blueprint controller would make of an
+	// instance's child (blueprint.Controller.DryRunChild). Without it the
+	// controller cannot compare children with their Blueprint (they are
+	// held until it can).
+	Rendered RenderedFunc
 	// Ledger records the life cycle.
 	Ledger Recorder
 	// MaxDuration caps spec.duration (8h when 0).
@@ -81,6 +90,7 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 		client:   mgr.GetClient(),
 		kinds:    opts.Kinds,
 		desired:  opts.Desired,
+		rendered: opts.Rendered,
 		ledger:   opts.Ledger,
 		recorder: mgr.GetEventRecorder("infraplane-breakglass"),
 		now:      time.Now,
@@ -122,6 +132,13 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 	if opts.Register == nil {
 		return nil
 	}
+	registered := make(chan struct{})
+	groups := &guardGroups{c: mgr.GetClient(), ep: *opts.Register, kinds: opts.Kinds, exempt: opts.Exempt, registered: registered}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("breakglass-guard-groups").
+		For(&corev1alpha1.Blueprint{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Complete(groups); err != nil {
+		return err
+	}
 	return mgr.Add(registrar(func(ctx context.Context) error {
 		started := srv.StartedChecker()
 		for started(nil) != nil {
@@ -143,6 +160,7 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 			}
 		}
 		slog.Info("admission webhook registered", "url", opts.Register.URL)
+		close(registered)
 		return nil
 	}))
 }

@@ -12,6 +12,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -133,21 +134,34 @@ func (w *Webhook) checkNew(ctx context.Context, bg *corev1alpha1.BreakGlass) str
 	}
 	var problems []string
 	var covered []*unstructured.Unstructured
+	kinds, instanceKinds := coverable(ctx, w.Live, w.Kinds)
 	for _, t := range bg.Spec.Targets {
-		gvk, ok := w.Kinds.lookup(t.Kind)
+		gvk, ok := kinds.lookup(t.Kind)
 		if !ok {
-			problems = append(problems, fmt.Sprintf("target %s/%s: unknown kind %q (a break-glass covers %s)", t.Kind, t.Name, t.Kind, strings.Join(sortedKinds(w.Kinds), ", ")))
+			problems = append(problems, fmt.Sprintf("target %s/%s: unknown kind %q (a break-glass covers %s)", t.Kind, t.Name, t.Kind, describeKinds(w.Kinds, instanceKinds)))
 			continue
 		}
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvk)
 		if err := w.Live.Get(ctx, client.ObjectKey{Namespace: bg.Namespace, Name: t.Name}, u); err != nil {
-			if apierrors.IsNotFound(err) {
+			switch {
+			case apierrors.IsNotFound(err):
 				problems = append(problems, fmt.Sprintf("target %s/%s: no such %s in namespace %s", t.Kind, t.Name, gvk.Kind, bg.Namespace))
+			case meta.IsNoMatchError(err):
+				problems = append(problems, fmt.Sprintf("target %s/%s: kind %s is not served yet: is its Blueprint Ready? (kubectl get blueprints)", t.Kind, t.Name, gvk.Kind))
+			default:
+				problems = append(problems, fmt.Sprintf("target %s/%s: %v", t.Kind, t.Name, err))
+			}
+			continue
+		}
+		// A child is covered through its instance, never alone: the
+		// instance controller would write it back at once.
+		if ref := parentRef(u); ref != nil {
+			if _, ok := instanceKinds[ref.Kind]; ok {
+				problems = append(problems, fmt.Sprintf("target %s/%s is made by %s/%s (an instance of a Blueprint): open the break-glass on the instance, which covers its children (--target %s/%s)",
+					gvk.Kind, t.Name, ref.Kind, ref.Name, strings.ToLower(ref.Kind), ref.Name))
 				continue
 			}
-			problems = append(problems, fmt.Sprintf("target %s/%s: %v", t.Kind, t.Name, err))
-			continue
 		}
 		covered = append(covered, u)
 	}
@@ -159,9 +173,9 @@ func (w *Webhook) checkNew(ctx context.Context, bg *corev1alpha1.BreakGlass) str
 			problems = append(problems, "selector: an empty selector would cover every object in the namespace; name the labels")
 		} else {
 			n := 0
-			for _, name := range sortedKinds(w.Kinds) {
+			for _, name := range sortedKinds(kinds) {
 				list := &unstructured.UnstructuredList{}
-				list.SetGroupVersionKind(w.Kinds[name].GroupVersion().WithKind(name + "List"))
+				list.SetGroupVersionKind(kinds[name].GroupVersion().WithKind(name + "List"))
 				if err := w.Live.List(ctx, list, client.InNamespace(bg.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 					continue
 				}
@@ -241,13 +255,29 @@ func (w *Webhook) Guard() admission.Handler {
 		if source == "" {
 			source = obj.GetLabels()[corev1alpha1.SourceLabel]
 		}
-		if source == "" {
+		// A child of a GitOps-managed Blueprint instance is guarded like the
+		// instance: git holds it through the instance (blueprints.go).
+		var inst *unstructured.Unstructured
+		if source == "" && req.Operation != admissionv1.Create {
+			var err error
+			if inst, err = parentInstance(ctx, w.Live, subject); err != nil {
+				return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading the Blueprint instance of %s/%s: %w", req.Kind.Kind, subject.GetName(), err))
+			}
+			if inst != nil {
+				source = inst.GetLabels()[corev1alpha1.SourceLabel]
+			}
+			if source == "" {
+				inst = nil
+			}
+		}
+		if source == "" || (inst == nil && !w.guarded(ctx, req.Kind.Group, req.Kind.Kind)) {
 			return admission.Allowed("")
 		}
 		switch req.Operation {
 		case admissionv1.Update:
 			if reflect.DeepEqual(old.Object["spec"], obj.Object["spec"]) &&
-				old.GetLabels()[corev1alpha1.SourceLabel] == obj.GetLabels()[corev1alpha1.SourceLabel] {
+				old.GetLabels()[corev1alpha1.SourceLabel] == obj.GetLabels()[corev1alpha1.SourceLabel] &&
+				(inst == nil || reflect.DeepEqual(parentRef(old), parentRef(obj))) {
 				return admission.Allowed("") // metadata only (finalizers, annotations)
 			}
 		case admissionv1.Delete:
@@ -261,16 +291,29 @@ func (w *Webhook) Guard() admission.Handler {
 				return admission.Allowed("").WithWarnings(fmt.Sprintf("%s/%s is managed by git (GitSource %s): your direct edit as a member of admin group %s is recorded, and the next sync overwrites it", kind, subject.GetName(), source, g))
 			}
 		}
-		bg, err := w.Index.Active(ctx, kind, subject)
+		// A child is covered by name once the break-glass is open, and
+		// through its instance before (the targets are not resolved yet).
+		active := func(r client.Reader) (*corev1alpha1.BreakGlass, error) {
+			bg, err := w.Index.activeFrom(ctx, r, kind, subject)
+			if err != nil || bg != nil || inst == nil {
+				return bg, err
+			}
+			return w.Index.activeFrom(ctx, r, inst.GetKind(), inst)
+		}
+		bg, err := active(nil)
 		if err == nil && (bg == nil || OpenedBy(bg) != user) {
-			bg, err = w.Index.activeFrom(ctx, w.Live, kind, subject) // the cache may lag a break-glass opened just now
+			bg, err = active(w.Live) // the cache may lag a break-glass opened just now
 		}
 		if err != nil {
 			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading break-glasses: %w", err))
 		}
 		if bg != nil && OpenedBy(bg) == user {
 			w.recordEdit(ctx, req.Operation, user, kind, old, obj, bg.Name)
-			return admission.Allowed("").WithWarnings(fmt.Sprintf("break-glass %s: this edit is recorded; when the window closes it is compared with git", describe(bg)))
+			against := "git"
+			if inst != nil {
+				against = fmt.Sprintf("what the Blueprint renders for %s/%s", inst.GetKind(), inst.GetName())
+			}
+			return admission.Allowed("").WithWarnings(fmt.Sprintf("break-glass %s: this edit is recorded; when the window closes it is compared with %s", describe(bg), against))
 		}
 		deniedEdits.WithLabelValues(kind).Inc()
 		verb, todo := "edit", "change it in the repository and let the syncer apply it"
@@ -278,6 +321,9 @@ func (w *Webhook) Guard() admission.Handler {
 			verb, todo = "delete", "remove it from the repository and let the syncer prune it"
 		}
 		gsNS, gsName, _ := strings.Cut(source, ".")
+		if inst != nil {
+			return admission.Denied(childDenied(req.Operation, kind, subject, inst, gsNS, gsName, bg))
+		}
 		if bg != nil {
 			return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s) and covered by break-glass %s: only %s may %s it directly; ask them, or change it in git",
 				kind, subject.GetName(), gsNS, gsName, describe(bg), OpenedBy(bg), verb))
@@ -285,4 +331,38 @@ func (w *Webhook) Guard() admission.Handler {
 		return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s): %s. In an emergency, open a break-glass first: infraplane breakglass open --namespace %s --target %s/%s --reason \"<incident and why>\" --duration 1h",
 			kind, subject.GetName(), gsNS, gsName, todo, subject.GetNamespace(), strings.ToLower(kind), subject.GetName()))
 	})
+}
+
+// childDenied says why a direct write to a child of a GitOps-managed
+// Blueprint instance is refused, and what to do instead.
+func childDenied(op admissionv1.Operation, kind string, child, inst *unstructured.Unstructured, gsNS, gsName string, bg *corev1alpha1.BreakGlass) string {
+	verb, todo := "edit", "change the instance in the repository (or its Blueprint) and let the controllers apply it"
+	if op == admissionv1.Delete {
+		verb, todo = "delete", "remove the instance from the repository, or the resource from its Blueprint"
+	}
+	what := fmt.Sprintf("%s/%s is made by %s/%s, an instance of a Blueprint that git manages (GitSource %s/%s)", kind, child.GetName(), inst.GetKind(), inst.GetName(), gsNS, gsName)
+	if bg != nil {
+		return fmt.Sprintf("%s, and is covered by break-glass %s: only %s may %s it directly; ask them, or change the instance in git", what, describe(bg), OpenedBy(bg), verb)
+	}
+	return fmt.Sprintf("%s: %s. In an emergency, open a break-glass on the instance (it covers its children) first: infraplane breakglass open --namespace %s --target %s/%s --reason \"<incident and why>\" --duration 1h",
+		what, todo, inst.GetNamespace(), strings.ToLower(inst.GetKind()), inst.GetName())
+}
+
+// guarded reports whether the guard is about objects of a kind: the
+// managed kinds and the Blueprint kinds. Another kind in a group a
+// Blueprint shares (the rules name whole groups) is not its business.
+func (w *Webhook) guarded(ctx context.Context, group, kind string) bool {
+	if gvk, ok := w.Kinds[kind]; ok && gvk.Group == group {
+		return true
+	}
+	var list corev1alpha1.BlueprintList
+	if err := w.Index.Reader.List(ctx, &list); err != nil {
+		return true // not knowing: guard it
+	}
+	for _, bp := range list.Items {
+		if bp.Spec.Group == group && bp.Spec.Kind == kind {
+			return true
+		}
+	}
+	return false
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 )
@@ -62,8 +65,9 @@ func exemptCondition(exempt []string) []admissionregistrationv1.MatchCondition {
 }
 
 // Register installs (or updates) the webhook configurations: BreakGlass
-// stamping and validation, and the guard on every managed kind's objects
-// that carry a GitSource's label.
+// stamping and validation, and the guard on the objects of every managed
+// kind and Blueprint kind that carry a GitSource's label, and on
+// Blueprint children.
 func Register(ctx context.Context, c client.Client, ep Endpoint, kinds Kinds, exempt []string) error {
 	fail := ptr.To(admissionregistrationv1.Fail)
 	none := ptr.To(admissionregistrationv1.SideEffectClassNone)
@@ -76,14 +80,13 @@ func Register(ctx context.Context, c client.Client, ep Endpoint, kinds Kinds, ex
 			},
 		}}
 	}
-	var groups []string
-	for _, gvk := range kinds {
-		if !slices.Contains(groups, gvk.Group) {
-			groups = append(groups, gvk.Group)
-		}
+	groups := guardedGroups(ctx, c, kinds)
+	// GitOps-managed objects, and Blueprint children (guarded when their
+	// instance is GitOps-managed: the handler reads it).
+	hasLabel := func(l string) string {
+		return fmt.Sprintf("(object != null && has(object.metadata.labels) && %[1]q in object.metadata.labels) || (oldObject != null && has(oldObject.metadata.labels) && %[1]q in oldObject.metadata.labels)", l)
 	}
-	slices.Sort(groups)
-	hasSource := fmt.Sprintf("(object != null && has(object.metadata.labels) && %[1]q in object.metadata.labels) || (oldObject != null && has(oldObject.metadata.labels) && %[1]q in oldObject.metadata.labels)", corev1alpha1.SourceLabel)
+	hasSource := hasLabel(corev1alpha1.SourceLabel) + " || " + hasLabel(corev1alpha1.BlueprintInstanceLabel)
 
 	mut := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName}}
 	if _, err := controllerutil.CreateOrUpdate(ctx, c, mut, func() error {
@@ -138,4 +141,57 @@ func Register(ctx context.Context, c client.Client, ep Endpoint, kinds Kinds, ex
 		return fmt.Errorf("installing ValidatingWebhookConfiguration %s: %w", WebhookConfigName, err)
 	}
 	return nil
+}
+
+// guardedGroups are the API groups the guard watches: the managed kinds'
+// and those of the kinds Blueprints define (their instances are
+// GitOps-managed like any other object).
+func guardedGroups(ctx context.Context, c client.Reader, kinds Kinds) []string {
+	var groups []string
+	add := func(k Kinds) {
+		for _, gvk := range k {
+			if !slices.Contains(groups, gvk.Group) {
+				groups = append(groups, gvk.Group)
+			}
+		}
+	}
+	add(kinds)
+	add(blueprintKinds(ctx, c, kinds))
+	slices.Sort(groups)
+	return groups
+}
+
+// guardGroups installs the webhook configurations again when Blueprints
+// add or remove an API group: Blueprints come and go while infraplane
+// runs, and a rule cannot name a group it does not know.
+type guardGroups struct {
+	c      client.Client
+	ep     Endpoint
+	kinds  Kinds
+	exempt []string
+	// registered is closed once the webhook server answers and the first
+	// registration is done: before that, no rule may point at it.
+	registered <-chan struct{}
+
+	mu   sync.Mutex
+	last string
+}
+
+func (g *guardGroups) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	select {
+	case <-g.registered:
+	default:
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	groups := strings.Join(guardedGroups(ctx, g.c, g.kinds), ",")
+	if groups == g.last {
+		return reconcile.Result{}, nil
+	}
+	if err := Register(ctx, g.c, g.ep, g.kinds, g.exempt); err != nil {
+		return reconcile.Result{}, err
+	}
+	g.last = groups
+	return reconcile.Result{}, nil
 }

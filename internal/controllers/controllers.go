@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
@@ -99,7 +100,15 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 			return closeClients, err
 		}
 	}
-	if _, err := blueprint.Setup(mgr, blueprint.Options{Concurrency: opts.Concurrency}); err != nil {
+	bopts := blueprint.Options{Concurrency: opts.Concurrency}
+	if gitopsOn {
+		// A break-glass on an instance covers its children: the instance
+		// controller leaves them alone while it is open or holds them.
+		bopts.Shield = policy.Shield
+		bopts.Wake = []blueprint.Wake{{Source: &corev1alpha1.BreakGlass{}, Map: policy.InstancesOf}}
+	}
+	blueprints, err := blueprint.Setup(mgr, bopts)
+	if err != nil {
 		return closeClients, err
 	}
 	if gitopsOn {
@@ -115,6 +124,7 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 		b := opts.BreakGlass
 		b.Kinds = ManagedKinds()
 		b.Desired = syncer.Desired
+		b.Rendered = blueprints.DryRunChild
 		b.Ledger = opts.Ledger
 		b.Exempt = append(append([]string{ControllerUser}, breakglass.SystemUsers...), b.Exempt...)
 		// The break-glass webhook server also refuses Blueprints whose

@@ -136,6 +136,12 @@ type BreakGlassTargetStatus struct {
 	// empty when git does not manage it.
 	// +optional
 	Source string `json:"source,omitempty"`
+	// Instance is the Blueprint instance (Kind/name) this object is a
+	// child of, when the break-glass covers it through that instance. Its
+	// "git" values are then what the Blueprint renders for the instance,
+	// and Source is the instance's GitSource.
+	// +optional
+	Instance string `json:"instance,omitempty"`
 	// State: Open, InSync, Held, Released or Reverted.
 	State TargetState `json:"state"`
 	// Revision of git the object was compared with.
