@@ -279,9 +279,15 @@ func TestRolloutHaltsOnFailingCanary(t *testing.T) {
 		t.Errorf("new instance got revision %s during a halted rollout, want 1", rev)
 	}
 
-	// Revert: revision 3 renders as revision 1.
-	applyBlueprint(t, standardBlueprint(t, "halting", "Halting", "v1"))
+	// Roll back (infraplane fleet rollback): revision 3 renders as the
+	// stable revision 1.
+	if to, err := blueprint.Rollback(context.Background(), env.Client, "halting", 0); err != nil || to != 1 {
+		t.Fatalf("rollback to %d: %v", to, err)
+	}
 	done := waitRolledOut(t, "halting", 3)
+	if done.Spec.Rollout == nil || done.Spec.Rollout.Canary == nil || *done.Spec.Rollout.Canary != 1 {
+		t.Errorf("rollout settings not kept: %+v", done.Spec.Rollout)
+	}
 	if c := done.Status.Revisions; len(c) != 1 || c[0].Revision != 3 || c[0].Instances != 4 {
 		t.Errorf("revisions %+v, want all 4 on revision 3", c)
 	}

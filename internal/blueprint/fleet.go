@@ -146,3 +146,47 @@ func truncate(s string, n int) string {
 	}
 	return s[:n-1] + "…"
 }
+
+// Rollback sets a Blueprint's spec back to one of its revisions (0: its
+// stable revision), keeping its rollout settings. The result is a new
+// revision with that revision's hash, so the instances still on it move
+// at once and the others roll out in stages. It returns the revision
+// rolled back to.
+func Rollback(ctx context.Context, c client.Client, name string, to int64) (int64, error) {
+	bp := &corev1alpha1.Blueprint{}
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, bp); err != nil {
+		return 0, err
+	}
+	if to == 0 {
+		to = bp.Status.StableRevision
+		if to == 0 {
+			return 0, fmt.Errorf("Blueprint %s has no stable revision yet: name one with --to", name)
+		}
+	}
+	rev := &corev1alpha1.BlueprintRevision{}
+	if err := c.Get(ctx, client.ObjectKey{Name: RevisionName(name, to)}, rev); err != nil {
+		return 0, fmt.Errorf("revision %d of Blueprint %s: %w (kubectl get bprev -l %s=%s lists those kept)", to, name, err, corev1alpha1.BlueprintLabel, name)
+	}
+	before := bp.DeepCopy()
+	rollout := bp.Spec.Rollout
+	bp.Spec = *rev.Spec.Template.DeepCopy()
+	bp.Spec.Rollout = rollout
+	if err := c.Patch(ctx, bp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return 0, fmt.Errorf("rolling Blueprint %s back to revision %d: %w", name, to, err)
+	}
+	return to, nil
+}
+
+// SetPaused pauses or resumes a Blueprint's rollout (spec.rollout.paused).
+func SetPaused(ctx context.Context, c client.Client, name string, paused bool) error {
+	bp := &corev1alpha1.Blueprint{}
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, bp); err != nil {
+		return err
+	}
+	before := bp.DeepCopy()
+	if bp.Spec.Rollout == nil {
+		bp.Spec.Rollout = &corev1alpha1.BlueprintRollout{}
+	}
+	bp.Spec.Rollout.Paused = paused
+	return c.Patch(ctx, bp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
