@@ -8,9 +8,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
@@ -106,27 +103,9 @@ func (p *Policy) Exclude(ctx context.Context, namespace string, obj *unstructure
 func (p *Policy) Wake() managed.Wake {
 	return managed.Wake{
 		Source: &corev1alpha1.BreakGlass{},
-		Map: func(_ context.Context, gk schema.GroupKind, o client.Object) []types.NamespacedName {
-			bg, ok := o.(*corev1alpha1.BreakGlass)
-			if !ok {
-				return nil
-			}
-			seen := map[string]bool{}
-			var out []types.NamespacedName
-			add := func(kind, name string) {
-				if strings.EqualFold(kind, gk.Kind) && !seen[name] {
-					seen[name] = true
-					out = append(out, types.NamespacedName{Namespace: bg.Namespace, Name: name})
-				}
-			}
-			for _, t := range bg.Spec.Targets {
-				add(t.Kind, t.Name)
-			}
-			for _, t := range bg.Status.Targets {
-				add(t.Kind, t.Name)
-			}
-			return out
-		},
+		// The targets of the kind, named or resolved (an instance's
+		// children among them).
+		Map: p.InstancesOf,
 	}
 }
 

@@ -51,9 +51,10 @@ func (p *Policy) Shield(ctx context.Context, inst client.Object) (bool, string, 
 	return false, "", ""
 }
 
-// InstancesOf maps a break-glass to the instances of kind gk it covers or
-// whose children it covers (a blueprint.Wake's Map): its opening, end and
-// revert reconcile them at once.
+// InstancesOf maps a break-glass to the objects of kind gk it covers:
+// its targets, named or resolved, and the instances whose children it
+// covers (a managed.Wake's and a blueprint.Wake's Map): its opening, end
+// and revert reconcile them at once.
 func (p *Policy) InstancesOf(_ context.Context, gk schema.GroupKind, o client.Object) []types.NamespacedName {
 	bg, ok := o.(*corev1alpha1.BreakGlass)
 	if !ok {
