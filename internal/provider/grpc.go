@@ -58,15 +58,23 @@ func (c *Config) GRPCOptions(service, endpoint string) []option.ClientOption {
 			option.WithoutAuthentication(),
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	}
-	opts = append(opts, option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(c.interceptor(service))))
+	opts = append(opts, option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(c.interceptor(service, endpoint))))
 	return opts
 }
 
 // interceptor counts and times every unary call and waits for the rate
 // limiter first, so the limit covers all callers of one project's service.
-func (c *Config) interceptor(service string) grpc.UnaryClientInterceptor {
+func (c *Config) interceptor(service, endpoint string) grpc.UnaryClientInterceptor {
 	lim := c.limits.forService(service)
+	br := c.limits.breakersOf()
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		m := path.Base(method)
+		if err := br.allow(service, endpoint, time.Now()); err != nil {
+			// DeadlineExceeded: the client libraries do not retry it, so
+			// an open breaker frees the worker at once.
+			cloudCallsTotal.WithLabelValues(service, m, codes.DeadlineExceeded.String()).Inc()
+			return status.Error(codes.DeadlineExceeded, err.Error())
+		}
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
 				return err
@@ -74,7 +82,7 @@ func (c *Config) interceptor(service string) grpc.UnaryClientInterceptor {
 		}
 		start := time.Now()
 		err := invoker(ctx, method, req, reply, cc, opts...)
-		m := path.Base(method)
+		br.record(service, status.Code(err) == codes.Unavailable, err, time.Now())
 		cloudCallSeconds.WithLabelValues(service, m).Observe(time.Since(start).Seconds())
 		cloudCallsTotal.WithLabelValues(service, m, status.Code(err).String()).Inc()
 		return err

@@ -23,7 +23,7 @@ func (c *Config) HTTPOptions(ctx context.Context, service, endpoint string, meth
 	if endpoint != "" {
 		opts = append(opts, option.WithEndpoint(endpoint))
 	}
-	var rt http.RoundTripper = &meteredTransport{service: service, method: method, lim: c.limits, base: http.DefaultTransport}
+	var rt http.RoundTripper = &meteredTransport{service: service, endpoint: endpoint, method: method, lim: c.limits, base: http.DefaultTransport}
 	if c.Credentials != corev1alpha1.CredentialsNone {
 		// WithHTTPClient replaces the client's own authenticated
 		// transport: wrap ours in one that adds credentials.
@@ -43,21 +43,29 @@ func (c *Config) HTTPOptions(ctx context.Context, service, endpoint string, meth
 // meteredTransport counts and times every request, and waits for the rate
 // limiter first, like the gRPC interceptor.
 type meteredTransport struct {
-	service string
-	method  func(*http.Request) string
-	lim     *limits
-	base    http.RoundTripper
+	service, endpoint string
+	method            func(*http.Request) string
+	lim               *limits
+	base              http.RoundTripper
 }
 
 func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	m := t.method(req)
+	br := t.lim.breakersOf()
+	if err := br.allow(t.service, t.endpoint, time.Now()); err != nil {
+		// Wrapping a context error: the client libraries do not retry it.
+		cloudCallsTotal.WithLabelValues(t.service, m, codes.DeadlineExceeded.String()).Inc()
+		return nil, fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
+	}
 	if lim := t.lim.forService(t.service); lim != nil {
 		if err := lim.Wait(req.Context()); err != nil {
 			return nil, err
 		}
 	}
-	m := t.method(req)
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
+	// No answer at all (refused, no route, DNS), not a cancelled request.
+	br.record(t.service, err != nil && req.Context().Err() == nil, err, time.Now())
 	cloudCallSeconds.WithLabelValues(t.service, m).Observe(time.Since(start).Seconds())
 	code := "Unavailable" // no answer at all
 	if err == nil {

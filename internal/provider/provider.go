@@ -118,12 +118,21 @@ func (r *Resolver) limitsFor(name string) *limits {
 	return l
 }
 
-// limits holds one token bucket per service of one ProviderConfig.
+// limits holds one token bucket and one circuit breaker per service of
+// one ProviderConfig (kept across the ProviderConfig's versions).
 type limits struct {
-	qps   float64
-	burst int
-	mu    sync.Mutex
-	by    map[string]*rate.Limiter
+	qps      float64
+	burst    int
+	mu       sync.Mutex
+	by       map[string]*rate.Limiter
+	breakers breakers
+}
+
+func (l *limits) breakersOf() *breakers {
+	if l == nil {
+		return nil
+	}
+	return &l.breakers
 }
 
 func (l *limits) forService(service string) *rate.Limiter {

@@ -1,0 +1,101 @@
+package provider
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// An endpoint that does not answer (connection refused, DNS failure, a
+// dead emulator) would otherwise hold a worker for the client library's
+// whole retry budget on every call (Pub/Sub's admin calls retry
+// Unavailable for 60 s), and the workers are shared by every namespace:
+// one ProviderConfig with a dead endpoint would slow all the others. So
+// after breakerThreshold calls in a row find no endpoint, calls to that
+// service of that ProviderConfig fail at once, with an error the client
+// libraries do not retry, except one probe call every breakerProbe; the
+// first call that gets an answer closes the breaker.
+const (
+	breakerThreshold = 3
+	breakerProbe     = 5 * time.Second
+)
+
+// breakers are the circuit breakers of one ProviderConfig, by service.
+type breakers struct {
+	mu sync.Mutex
+	by map[string]*breaker
+}
+
+type breaker struct {
+	failures  int       // calls in a row that found no endpoint
+	lastErr   string    // the last of them
+	nextProbe time.Time // while open: when the next call may go through
+}
+
+// allow says whether a call to service may be sent now; when not, err says
+// why (and the caller returns it without calling).
+func (b *breakers) allow(service, endpoint string, now time.Time) error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	br := b.by[service]
+	if br == nil || br.failures < breakerThreshold {
+		return nil
+	}
+	if !now.Before(br.nextProbe) {
+		br.nextProbe = now.Add(breakerProbe) // this call is the probe
+		return nil
+	}
+	return &UnreachableError{Service: service, Endpoint: endpoint, Failures: br.failures, Last: br.lastErr, Retry: br.nextProbe.Sub(now)}
+}
+
+// record notes a call's outcome: answered (any answer, even an error) or
+// not.
+func (b *breakers) record(service string, unreachable bool, err error, now time.Time) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.by == nil {
+		b.by = map[string]*breaker{}
+	}
+	br := b.by[service]
+	if br == nil {
+		br = &breaker{}
+		b.by[service] = br
+	}
+	if !unreachable {
+		*br = breaker{}
+		return
+	}
+	br.failures++
+	if err != nil {
+		br.lastErr = err.Error()
+	}
+	if br.failures == breakerThreshold {
+		br.nextProbe = now.Add(breakerProbe)
+	}
+}
+
+// UnreachableError is a call not sent because its endpoint has not
+// answered the last calls.
+type UnreachableError struct {
+	Service, Endpoint string
+	Failures          int
+	Last              string
+	Retry             time.Duration
+}
+
+func (e *UnreachableError) Error() string {
+	where := e.Service
+	if e.Endpoint != "" {
+		where += " endpoint " + e.Endpoint
+	}
+	// No counts or times in the message: it lands in conditions, which
+	// would then change (and be written) on every pass.
+	return fmt.Sprintf("not sent: the %s does not answer (last error: %s); calls to it fail at once, one every %s is let through, until it answers",
+		where, e.Last, breakerProbe)
+}

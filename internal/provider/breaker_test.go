@@ -1,0 +1,48 @@
+package provider
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBreakerOpensAfterThresholdAndProbes(t *testing.T) {
+	var b breakers
+	now := time.Now()
+	refused := errors.New("connection refused")
+	for i := range breakerThreshold {
+		if err := b.allow("pubsub", "127.0.0.1:1", now); err != nil {
+			t.Fatalf("call %d refused before the threshold: %v", i, err)
+		}
+		b.record("pubsub", true, refused, now)
+	}
+	err := b.allow("pubsub", "127.0.0.1:1", now)
+	if err == nil || !strings.Contains(err.Error(), "pubsub endpoint 127.0.0.1:1 does not answer (last error: connection refused)") {
+		t.Fatalf("open breaker: %v", err)
+	}
+	if err := b.allow("storage", "", now); err != nil {
+		t.Fatalf("another service is not affected: %v", err)
+	}
+	// One probe per period.
+	later := now.Add(breakerProbe)
+	if err := b.allow("pubsub", "", later); err != nil {
+		t.Fatalf("probe refused: %v", err)
+	}
+	if err := b.allow("pubsub", "", later); err == nil {
+		t.Fatalf("a second call in the probe period went through")
+	}
+	// An answer (even an error answer) closes it.
+	b.record("pubsub", false, nil, later)
+	if err := b.allow("pubsub", "", later); err != nil {
+		t.Fatalf("closed breaker refused: %v", err)
+	}
+}
+
+func TestNilBreakersAllow(t *testing.T) {
+	var b *breakers
+	if err := b.allow("pubsub", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b.record("pubsub", true, errors.New("x"), time.Now())
+}
