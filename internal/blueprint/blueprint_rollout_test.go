@@ -47,8 +47,9 @@ spec:
 `, name, kind, standard, standard))
 }
 
-// waitRolledOut waits until the Blueprint reports revision rev rolled out.
-func waitRolledOut(t *testing.T, name string, rev int64) *corev1alpha1.Blueprint {
+// waitRolledOut waits until the Blueprint reports revision rev rolled out
+// to its n instances, all Ready.
+func waitRolledOut(t *testing.T, name string, rev int64, n int32) *corev1alpha1.Blueprint {
 	t.Helper()
 	bp := &corev1alpha1.Blueprint{}
 	testenv.Eventually(t, testenv.WaitTimeout, func() error {
@@ -56,7 +57,7 @@ func waitRolledOut(t *testing.T, name string, rev int64) *corev1alpha1.Blueprint
 			return err
 		}
 		c := meta.FindStatusCondition(bp.Status.Conditions, corev1alpha1.BlueprintRolledOut)
-		if c == nil || c.Status != metav1.ConditionTrue || bp.Status.StableRevision != rev || bp.Status.ReadyInstances != bp.Status.Instances {
+		if c == nil || c.Status != metav1.ConditionTrue || bp.Status.StableRevision != rev || bp.Status.Instances != n || bp.Status.ReadyInstances != n {
 			fleet, _ := blueprint.Fleet(context.Background(), env.Client, name, true)
 			var out strings.Builder
 			blueprint.WriteFleet(&out, fleet)
@@ -148,11 +149,11 @@ func TestRolloutCanaryFirst(t *testing.T) {
 		}
 		env.Create(t, inst)
 	}
-	waitRolledOut(t, "standard", 1)
+	waitRolledOut(t, "standard", 1, 4)
 
 	events := watchInstances(t, gvk, ns)
 	applyBlueprint(t, standardBlueprint(t, "standard", "Standard", "v2"))
-	got := waitRolledOut(t, "standard", 2)
+	got := waitRolledOut(t, "standard", 2, 4)
 
 	// The canary moved first; nothing else moved before it was Ready on
 	// revision 2.
@@ -220,7 +221,7 @@ func TestRolloutHaltsOnFailingCanary(t *testing.T) {
 		}
 		env.Create(t, inst)
 	}
-	waitRolledOut(t, "halting", 1)
+	waitRolledOut(t, "halting", 1, 3)
 
 	// Not a valid label value: the API server refuses the child.
 	applyBlueprint(t, standardBlueprint(t, "halting", "Halting", "not valid!"))
@@ -284,7 +285,7 @@ func TestRolloutHaltsOnFailingCanary(t *testing.T) {
 	if to, err := blueprint.Rollback(context.Background(), env.Client, "halting", 0); err != nil || to != 1 {
 		t.Fatalf("rollback to %d: %v", to, err)
 	}
-	done := waitRolledOut(t, "halting", 3)
+	done := waitRolledOut(t, "halting", 3, 4)
 	if done.Spec.Rollout == nil || done.Spec.Rollout.Canary == nil || *done.Spec.Rollout.Canary != 1 {
 		t.Errorf("rollout settings not kept: %+v", done.Spec.Rollout)
 	}
@@ -294,5 +295,70 @@ func TestRolloutHaltsOnFailingCanary(t *testing.T) {
 	// The revision no instance uses is kept (among the last ten).
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "halting-2"}, &corev1alpha1.BlueprintRevision{}); apierrors.IsNotFound(err) {
 		t.Errorf("revision 2 deleted: the last ten are kept")
+	}
+}
+
+// infraplane fleet plan: what a Blueprint change would do to every
+// instance, and which would fail, without writing anything.
+func TestFleetPlanPreviewsAChange(t *testing.T) {
+	bp := standardBlueprint(t, "planned", "Planned", "v1")
+	applyBlueprint(t, bp)
+	gvk := bp.Spec.GroupVersionKind()
+	ns := queueNamespace(t)
+	for _, n := range []string{"alpha", "bravo", "charlie"} {
+		env.Create(t, newInstance(gvk, ns, n, map[string]any{}))
+	}
+	waitRolledOut(t, "planned", 1, 3)
+	ctx := context.Background()
+
+	same, err := blueprint.PlanFleet(ctx, env.Client, standardBlueprint(t, "planned", "Planned", "v1"))
+	if err != nil || same.HasChanges() {
+		t.Fatalf("the same Blueprint plans changes: %+v, %v", same, err)
+	}
+
+	p, err := blueprint.PlanFleet(ctx, env.Client, standardBlueprint(t, "planned", "Planned", "v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.NewRevision || p.LatestRevision != 1 || p.Instances != 3 || p.Affected != 3 || p.Failed != 0 {
+		t.Fatalf("plan %+v", p)
+	}
+	var got []string
+	for _, c := range p.Changes {
+		got = append(got, fmt.Sprintf("%s %s %s %s→%s ×%d", c.Resource, c.Action, c.Path, c.Old, c.New, c.Instances))
+	}
+	want := []string{
+		`topic update metadata.labels.standard "v1"→"v2" ×3`,
+		`topic update spec.labels.standard "v1"→"v2" ×3`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("changes\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var out strings.Builder
+	blueprint.WriteFleetPlan(&out, []*blueprint.FleetPlan{p})
+	if !strings.Contains(out.String(), "Blueprint planned (Planned): revision 1 → 2; 3 of 3 instance(s) change") {
+		t.Errorf("plan output:\n%s", out.String())
+	}
+
+	// A change the API server would refuse shows as failures, before it
+	// halts a rollout.
+	bad, err := blueprint.PlanFleet(ctx, env.Client, standardBlueprint(t, "planned", "Planned", "not valid!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.Failed != 3 || len(bad.Failures) != 3 || !strings.Contains(bad.Failures[0].Message, "the API server would refuse it") {
+		t.Errorf("failures %d %+v", bad.Failed, bad.Failures)
+	}
+
+	// Nothing was written: no new revision, children unchanged.
+	live := &corev1alpha1.Blueprint{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "planned"}, live); err != nil {
+		t.Fatal(err)
+	}
+	if live.Status.LatestRevision != 1 {
+		t.Errorf("latest revision %d after planning", live.Status.LatestRevision)
+	}
+	if s := topicStandard(t, ns, "alpha"); s != "v1" {
+		t.Errorf("planning changed a topic: %q", s)
 	}
 }

@@ -289,6 +289,14 @@ func (r *instanceReconciler) apply(ctx context.Context, inst *unstructured.Unstr
 	if err := r.checkNotTaken(ctx, inst, child); err != nil {
 		return err
 	}
+	ownChild(inst, res, child)
+	//nolint:staticcheck // server-side apply of an unstructured object
+	return r.c.Patch(ctx, child, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// ownChild gives a rendered child its instance's labels and owner
+// reference (controller).
+func ownChild(inst *unstructured.Unstructured, res *Resource, child *unstructured.Unstructured) {
 	labels := child.GetLabels()
 	if labels == nil {
 		labels = map[string]string{}
@@ -304,8 +312,6 @@ func (r *instanceReconciler) apply(ctx context.Context, inst *unstructured.Unstr
 		Controller:         ptr.To(true),
 		BlockOwnerDeletion: ptr.To(true),
 	}})
-	//nolint:staticcheck // server-side apply of an unstructured object
-	return r.c.Patch(ctx, child, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
 }
 
 // checkNotTaken refuses to apply a child over an object of the same kind

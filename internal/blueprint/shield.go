@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
-	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 )
 
 // A break-glass on an instance covers its children: while it is open, and
@@ -206,21 +205,15 @@ func (r *Controller) DryRunChild(ctx context.Context, instance *unstructured.Uns
 	if res == nil {
 		return nil, "", fmt.Errorf("Blueprint %s has no resource %q any more", ks.blueprint, id)
 	}
+	live, err := liveChildren(ctx, r.c, instance)
+	if err != nil {
+		return nil, "", err
+	}
 	in := Instance{Object: instance, Resources: map[string]map[string]any{}}
-	for sid, cs := range previousChildren(instance) {
-		gvk, ok := childKey(cs)
-		if !ok || sid == id {
-			continue
+	for sid, o := range live {
+		if sid != id {
+			in.Resources[sid] = o.Object
 		}
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(gvk)
-		if err := r.c.Get(ctx, client.ObjectKey{Namespace: instance.GetNamespace(), Name: cs.Name}, live); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return nil, "", err
-		}
-		in.Resources[sid] = live.Object
 	}
 	for _, d := range res.DependsOn {
 		if _, ok := in.Resources[d]; !ok {
@@ -231,15 +224,7 @@ func (r *Controller) DryRunChild(ctx context.Context, instance *unstructured.Uns
 	if err != nil {
 		return nil, "", fmt.Errorf("rendering %s: %w", id, err)
 	}
-	// What apply adds: the labels and the controller reference.
-	labels := child.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[corev1alpha1.BlueprintInstanceLabel] = instance.GetName()
-	labels[corev1alpha1.BlueprintResourceLabel] = id
-	child.SetLabels(labels)
-	child.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(instance, instance.GroupVersionKind())})
+	ownChild(instance, res, child) // what apply adds
 	//nolint:staticcheck // server-side apply of an unstructured object
 	if err := r.c.Patch(ctx, child, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
 		return nil, "", fmt.Errorf("dry-run apply of %s %s: %w", child.GetKind(), child.GetName(), err)

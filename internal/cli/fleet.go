@@ -2,11 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/blueprint"
+	"github.com/infraplane/infraplane/internal/gitops"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func newFleetCmd() *cobra.Command {
@@ -14,7 +18,7 @@ func newFleetCmd() *cobra.Command {
 		Use:   "fleet",
 		Short: "Blueprints and their instances across the cluster",
 	}
-	cmd.AddCommand(newFleetStatusCmd(), newFleetRollbackCmd(), newFleetPauseCmd(true), newFleetPauseCmd(false))
+	cmd.AddCommand(newFleetStatusCmd(), newFleetPlanCmd(), newFleetRollbackCmd(), newFleetPauseCmd(true), newFleetPauseCmd(false))
 	return cmd
 }
 
@@ -112,5 +116,80 @@ func newFleetPauseCmd(pause bool) *cobra.Command {
 		},
 	}
 	k.add(cmd.Flags())
+	return cmd
+}
+
+func newFleetPlanCmd() *cobra.Command {
+	var k kubeFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "plan DIR",
+		Short: "What applying the Blueprints in DIR would change across every instance",
+		Long: `For each Blueprint in DIR (plain YAML or kustomize), renders its children
+for every live instance of its kind and dry-runs them on the API server, as
+the instance controller would apply them, and compares them with the live
+children: which fields change, in how many instances, and which instances
+would fail on the new revision (and so halt its rollout). It writes nothing.
+Meant for the pull request that changes a Blueprint.
+
+Exit code: 0 no changes, 2 changes, 1 error (a Blueprint that does not
+compile, or no Blueprint in DIR).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			objs, err := gitops.Render(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := k.client()
+			if err != nil {
+				return err
+			}
+			var plans []*blueprint.FleetPlan
+			var errs []error
+			changes := false
+			for _, o := range objs {
+				gvk := o.GroupVersionKind()
+				if gvk.Group != corev1alpha1.GroupVersion.Group || gvk.Kind != "Blueprint" {
+					continue
+				}
+				bp := &corev1alpha1.Blueprint{}
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, bp); err != nil {
+					errs = append(errs, fmt.Errorf("%s: Blueprint %s: %w", o.Source, o.GetName(), err))
+					continue
+				}
+				p, err := blueprint.PlanFleet(cmd.Context(), c, bp)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: Blueprint %s: %w", o.Source, bp.Name, err))
+					continue
+				}
+				plans = append(plans, p)
+				changes = changes || p.HasChanges()
+			}
+			if len(plans) == 0 && len(errs) == 0 {
+				return fmt.Errorf("no Blueprint in %s", args[0])
+			}
+			switch output {
+			case "json":
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(plans); err != nil {
+					return err
+				}
+			case "", "table":
+				blueprint.WriteFleetPlan(cmd.OutOrStdout(), plans)
+			default:
+				return fmt.Errorf("unknown output %q: use table or json", output)
+			}
+			if len(errs) > 0 {
+				return errors.Join(errs...)
+			}
+			if changes {
+				return exitCode(2)
+			}
+			return nil
+		},
+	}
+	k.add(cmd.Flags())
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	return cmd
 }

@@ -279,6 +279,10 @@ func (p *Planner) kindOf(gvk schema.GroupVersionKind) managed.Planner {
 	return nil
 }
 
+// KubeDiff diffs a live object (nil: none) and a dry-run result on what a
+// person writes: spec, labels and annotations.
+func KubeDiff(live, dry *unstructured.Unstructured) KubeChange { return kubeChange(live, dry) }
+
 // kubeChange diffs the live object and the dry-run result on what a person
 // writes: spec, labels and annotations.
 func kubeChange(live, dry *unstructured.Unstructured) KubeChange {
