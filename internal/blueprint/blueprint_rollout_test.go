@@ -362,3 +362,59 @@ func TestFleetPlanPreviewsAChange(t *testing.T) {
 		t.Errorf("planning changed a topic: %q", s)
 	}
 }
+
+// Removing a schema field that instances on an older revision still read
+// is refused: the kind has one schema for all its instances.
+func TestSchemaChangeMustKeepRevisionsInUse(t *testing.T) {
+	withSchema := func(schema, label string) *corev1alpha1.Blueprint {
+		return parseBlueprint(t, fmt.Sprintf(`
+apiVersion: infraplane.dev/v1alpha1
+kind: Blueprint
+metadata: {name: schemaful}
+spec:
+  group: test.infraplane.dev
+  version: v1alpha1
+  kind: Schemaful
+  schema: %s
+  rollout: {canary: 1, batchSize: 1, paused: true}
+  resources:
+  - id: topic
+    template:
+      apiVersion: pubsub.infraplane.dev/v1alpha1
+      kind: Topic
+      metadata: {name: "${metadata.name}"}
+      spec:
+        labels: {team: "%s"}
+`, schema, label))
+	}
+	v1 := withSchema(`{type: object, properties: {team: {type: string, default: core}}}`, "${spec.team}")
+	applyBlueprint(t, v1)
+	ns := queueNamespace(t)
+	inst := newInstance(v1.Spec.GroupVersionKind(), ns, "owned", map[string]any{})
+	env.Create(t, inst)
+	waitRolledOut(t, "schemaful", 1, 1)
+
+	// Revision 2 no longer reads spec.team and the schema drops it; the
+	// rollout is paused, so the instance stays on revision 1, which reads
+	// it: refused, naming revision 1.
+	v2 := withSchema(`{type: object, properties: {owner: {type: string, default: core}}}`, "fixed")
+	live := &corev1alpha1.Blueprint{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "schemaful"}, live); err != nil {
+		t.Fatal(err)
+	}
+	live.Spec = v2.Spec
+	err := env.Client.Update(context.Background(), live)
+	if err == nil || !strings.Contains(err.Error(), "revision 1, which 1 instance(s) still run, does not compile against it") ||
+		!strings.Contains(err.Error(), "undefined field 'team'") {
+		t.Fatalf("update: %v", err)
+	}
+	// Keeping the field is fine.
+	v2ok := withSchema(`{type: object, properties: {team: {type: string, default: core}, owner: {type: string}}}`, "fixed")
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "schemaful"}, live); err != nil {
+		t.Fatal(err)
+	}
+	live.Spec = v2ok.Spec
+	if err := env.Client.Update(context.Background(), live); err != nil {
+		t.Fatalf("a compatible schema change refused: %v", err)
+	}
+}

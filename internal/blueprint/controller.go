@@ -46,13 +46,14 @@ const Finalizer = "infraplane.dev/blueprint"
 
 // Condition reasons.
 const (
-	ReasonInvalidExpression = "InvalidExpression"
-	ReasonCompiled          = "Compiled"
-	ReasonKindChanged       = "KindChanged"
-	ReasonCRDRejected       = "CRDRejected"
-	ReasonCRDPending        = "CRDPending"
-	ReasonServing           = "Serving"
-	ReasonInstancesRemain   = "InstancesRemain"
+	ReasonInvalidExpression    = "InvalidExpression"
+	ReasonCompiled             = "Compiled"
+	ReasonKindChanged          = "KindChanged"
+	ReasonSchemaBreaksRevision = "SchemaBreaksRevision"
+	ReasonCRDRejected          = "CRDRejected"
+	ReasonCRDPending           = "CRDPending"
+	ReasonServing              = "Serving"
+	ReasonInstancesRemain      = "InstancesRemain"
 )
 
 // Options configure the Blueprint controllers.
@@ -189,13 +190,23 @@ func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, 
 		setCond(corev1alpha1.BlueprintAccepted, false, ReasonKindChanged, msg)
 		return reconcile.Result{}, nil
 	}
+	// A schema change must not break the revisions instances still run.
+	// (Revisions from the cache: a lagging one makes ensureRevision retry.)
+	revs, err := listRevisions(ctx, r.c, bp.Name)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := checkSchemaKeepsRevisions(bp, revs, inUseCounts(bp.Status)); err != nil {
+		setCond(corev1alpha1.BlueprintAccepted, false, ReasonSchemaBreaksRevision, err.Error())
+		return reconcile.Result{}, nil
+	}
 	setCond(corev1alpha1.BlueprintAccepted, true, ReasonCompiled, fmt.Sprintf("%d resources, in order %s", len(compiled.Resources), order(compiled)))
 
 	if res, ok, err := r.installCRD(ctx, bp, compiled, setCond); !ok || err != nil {
 		return res, err
 	}
 
-	revs, err := r.ensureRevision(ctx, bp)
+	revs, err = r.ensureRevision(ctx, bp, revs)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

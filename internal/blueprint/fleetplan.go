@@ -89,6 +89,13 @@ func PlanFleet(ctx context.Context, c client.Client, bp *corev1alpha1.Blueprint)
 	if !p.NewRevision {
 		return p, nil
 	}
+	revs, err := listRevisions(ctx, c, bp.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchemaKeepsRevisions(bp, revs, inUseCounts(live.Status)); err != nil {
+		return nil, err
+	}
 	if live.Spec.GroupVersionKind() != compiled.GVK {
 		return nil, fmt.Errorf("Blueprint %s: group, version and kind cannot change (from %s to %s): create a new Blueprint", bp.Name, live.Spec.GroupVersionKind(), compiled.GVK)
 	}

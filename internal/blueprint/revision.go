@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,22 +54,16 @@ func revisionHash(spec corev1alpha1.BlueprintSpec) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// ensureRevision returns the Blueprint's revisions (oldest first) with one
+// ensureRevision returns the Blueprint's revisions (revs, oldest first) with one
 // for its current spec: the latest one when its hash matches, else a new
 // revision numbered after the latest. Reverting a Blueprint therefore
 // makes a new revision too; the rollout moves instances between revisions
 // with one hash without waiting.
-func (r *Controller) ensureRevision(ctx context.Context, bp *corev1alpha1.Blueprint) ([]corev1alpha1.BlueprintRevision, error) {
+func (r *Controller) ensureRevision(ctx context.Context, bp *corev1alpha1.Blueprint, revs []corev1alpha1.BlueprintRevision) ([]corev1alpha1.BlueprintRevision, error) {
 	hash, err := revisionHash(bp.Spec)
 	if err != nil {
 		return nil, err
 	}
-	list := &corev1alpha1.BlueprintRevisionList{}
-	if err := r.mgr.GetAPIReader().List(ctx, list, client.MatchingLabels{corev1alpha1.BlueprintLabel: bp.Name}); err != nil {
-		return nil, err
-	}
-	revs := list.Items
-	slices.SortFunc(revs, func(a, b corev1alpha1.BlueprintRevision) int { return int(a.Spec.Revision - b.Spec.Revision) })
 	if n := len(revs); n > 0 && revs[n-1].Spec.Hash == hash {
 		return revs, nil
 	}
@@ -94,7 +89,13 @@ func (r *Controller) ensureRevision(ctx context.Context, bp *corev1alpha1.Bluepr
 	}
 	if err := r.c.Create(ctx, &rev); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("revision %s exists already (another writer?): retrying", rev.Name)
+			// Made by an earlier pass the cache has not seen yet: the
+			// same spec is the same revision.
+			existing := corev1alpha1.BlueprintRevision{}
+			if gerr := r.mgr.GetAPIReader().Get(ctx, client.ObjectKey{Name: rev.Name}, &existing); gerr == nil && existing.Spec.Hash == hash {
+				return append(revs, existing), nil
+			}
+			return nil, fmt.Errorf("revision %s exists already with another spec: retrying once the cache has it", rev.Name)
 		}
 		return nil, fmt.Errorf("creating revision %s: %w", rev.Name, err)
 	}
@@ -148,4 +149,49 @@ func revisionOf(o metav1.Object) int64 {
 		return 0
 	}
 	return n
+}
+
+// checkSchemaKeepsRevisions refuses a schema change that would break a
+// revision instances still run. The CRD has one schema for all instances:
+// an instance still on revision 2 is rendered by revision 2's templates
+// against the new schema, so a field they read must stay until no
+// instance runs revision 2. inUse counts the instances per revision.
+func checkSchemaKeepsRevisions(bp *corev1alpha1.Blueprint, revs []corev1alpha1.BlueprintRevision, inUse map[int64]int32) error {
+	var problems []string
+	for _, rev := range revs {
+		n := inUse[rev.Spec.Revision]
+		if n == 0 || string(rev.Spec.Template.Schema.Raw) == string(bp.Spec.Schema.Raw) {
+			continue
+		}
+		old := rev.Spec.Template.DeepCopy()
+		old.Schema = bp.Spec.Schema
+		if _, err := Compile(&corev1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: bp.Name}, Spec: *old}); err != nil {
+			problems = append(problems, fmt.Sprintf("revision %d, which %d instance(s) still run, does not compile against it: %v", rev.Spec.Revision, n, err))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the new schema would break instances on older revisions (the kind has one schema for all its instances): %s; keep what they read in the schema until no instance runs those revisions (infraplane fleet status %s), then remove it",
+		strings.Join(problems, "; "), bp.Name)
+}
+
+// inUseCounts counts the instances per revision, from a Blueprint's status.
+func inUseCounts(st corev1alpha1.BlueprintStatus) map[int64]int32 {
+	out := map[int64]int32{}
+	for _, c := range st.Revisions {
+		out[c.Revision] += c.Instances
+	}
+	return out
+}
+
+// listRevisions lists a Blueprint's revisions, oldest first.
+func listRevisions(ctx context.Context, c client.Reader, name string) ([]corev1alpha1.BlueprintRevision, error) {
+	list := &corev1alpha1.BlueprintRevisionList{}
+	if err := c.List(ctx, list, client.MatchingLabels{corev1alpha1.BlueprintLabel: name}); err != nil {
+		return nil, err
+	}
+	revs := list.Items
+	slices.SortFunc(revs, func(a, b corev1alpha1.BlueprintRevision) int { return int(a.Spec.Revision - b.Spec.Revision) })
+	return revs, nil
 }

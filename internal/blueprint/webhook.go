@@ -24,9 +24,10 @@ const ValidatePath = "/blueprint/validate"
 const WebhookConfigName = "infraplane-blueprint"
 
 // Validate refuses a Blueprint that does not compile, naming each
-// resource, field and expression at fault.
-func Validate() admission.Handler {
-	return admission.HandlerFunc(func(_ context.Context, req admission.Request) admission.Response {
+// resource, field and expression at fault, and (with a reader) a schema
+// change that would break the revisions instances still run.
+func Validate(reader client.Reader) admission.Handler {
+	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
 		bp := &corev1alpha1.Blueprint{}
 		if err := json.Unmarshal(req.Object.Raw, bp); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
@@ -43,14 +44,27 @@ func Validate() admission.Handler {
 		if _, err := Compile(bp); err != nil {
 			return admission.Denied(fmt.Sprintf("Blueprint %s does not compile: %v", bp.Name, err))
 		}
+		if len(req.OldObject.Raw) > 0 && reader != nil {
+			old := &corev1alpha1.Blueprint{}
+			if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+				return admission.Errored(http.StatusBadRequest, err)
+			}
+			revs, err := listRevisions(ctx, reader, bp.Name)
+			if err != nil {
+				return admission.Errored(http.StatusInternalServerError, err)
+			}
+			if err := checkSchemaKeepsRevisions(bp, revs, inUseCounts(old.Status)); err != nil {
+				return admission.Denied(fmt.Sprintf("Blueprint %s: %v", bp.Name, err))
+			}
+		}
 		return admission.Allowed("")
 	})
 }
 
 // Webhook is the validation webhook, served by the break-glass webhook
 // server.
-func Webhook() breakglass.ExtraWebhook {
-	return breakglass.ExtraWebhook{Path: ValidatePath, Handler: Validate(), Register: Register}
+func Webhook(reader client.Reader) breakglass.ExtraWebhook {
+	return breakglass.ExtraWebhook{Path: ValidatePath, Handler: Validate(reader), Register: Register}
 }
 
 // Register installs the ValidatingWebhookConfiguration for Blueprints.

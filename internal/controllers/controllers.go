@@ -129,7 +129,7 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 		b.Exempt = append(append([]string{ControllerUser}, breakglass.SystemUsers...), b.Exempt...)
 		// The break-glass webhook server also refuses Blueprints whose
 		// expressions do not compile.
-		b.Extra = append(slices.Clone(b.Extra), blueprint.Webhook())
+		b.Extra = append(slices.Clone(b.Extra), blueprint.Webhook(mgr.GetAPIReader()))
 		if err := breakglass.Setup(mgr, policy, b); err != nil {
 			return closeClients, err
 		}
