@@ -29,6 +29,10 @@ import (
 const (
 	ReasonReady           = "Ready"
 	ReasonResourceBlocked = "ResourceNotReady"
+	// ReasonResourceFailed: a child's last change was refused for good
+	// (the cloud said InvalidArgument, FailedPrecondition, …): waiting
+	// does not help, so a rollout counts it as a failure at once.
+	ReasonResourceFailed  = "ResourceFailed"
 	ReasonRenderFailed    = "RenderFailed"
 	ReasonApplyFailed     = "ApplyFailed"
 	ReasonDeleting        = "Deleting"
@@ -181,6 +185,9 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		children = append(children, cs)
 		if !cs.Ready && blocking == nil {
 			blocking, blockingReason = &children[len(children)-1], ReasonResourceBlocked
+			if childRefused(child) {
+				blockingReason = ReasonResourceFailed
+			}
 		}
 	}
 	allReady := blocking == nil && len(waiting) == 0
@@ -351,6 +358,34 @@ func (r *instanceReconciler) checkNotTaken(ctx context.Context, inst, child *uns
 	}
 	return fmt.Errorf("%s %s already exists and is not this %s's (it is %s): the Blueprint would take it over; give the child another name (e.g. ${metadata.name}-%s) or rename the instance",
 		child.GetKind(), child.GetName(), inst.GetKind(), owner, strings.ToLower(child.GetKind()))
+}
+
+// refusedCodes are the cloud's answers a retry does not change (as the
+// managed reconciler classifies them), as they appear in a child's Synced
+// message ("updating … failed: InvalidArgument: …").
+var refusedCodes = []string{"InvalidArgument", "FailedPrecondition", "PermissionDenied", "OutOfRange", "Unimplemented"}
+
+// childRefused reports whether a child's Synced condition says its current
+// generation was refused for good.
+func childRefused(child *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(child.Object, "status", "conditions")
+	for _, x := range conds {
+		m, _ := x.(map[string]any)
+		if m["type"] != "Synced" || m["status"] != "False" {
+			continue
+		}
+		if gen, ok := m["observedGeneration"].(int64); ok && gen < child.GetGeneration() {
+			return false
+		}
+		switch reason, _ := m["reason"].(string); reason {
+		case "UpdateNotSupported", "AlreadyExistsNotOwned":
+			return true
+		case "CloudError":
+			msg, _ := m["message"].(string)
+			return slices.ContainsFunc(refusedCodes, func(code string) bool { return strings.Contains(msg, ": "+code+": ") })
+		}
+	}
+	return false
 }
 
 // childReady decides whether a child is ready: its readyWhen expressions,

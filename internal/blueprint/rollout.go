@@ -274,7 +274,7 @@ func abbreviate(names []string, n int) string {
 
 // Instance reasons a rollout counts as failures at once: waiting does not
 // fix them.
-var failedReasons = map[string]bool{ReasonRenderFailed: true, ReasonApplyFailed: true, ReasonRevisionMissing: true}
+var failedReasons = map[string]bool{ReasonRenderFailed: true, ReasonApplyFailed: true, ReasonRevisionMissing: true, ReasonResourceFailed: true}
 
 // viewOf reads what the rollout needs from an instance.
 func viewOf(u *unstructured.Unstructured) instanceView {

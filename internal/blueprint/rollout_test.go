@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
@@ -190,5 +191,32 @@ func TestRolloutStageTimeKept(t *testing.T) {
 	plan := planRollout(2, distinct, prev, 1, set, items, time.Now())
 	if plan.Status.StageStartedAt == nil || !plan.Status.StageStartedAt.Equal(&start) {
 		t.Fatalf("stage start %v, want the previous %v", plan.Status.StageStartedAt, start)
+	}
+}
+
+func TestChildRefused(t *testing.T) {
+	child := func(gen int64, reason, msg string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"metadata": map[string]any{"name": "t", "generation": gen},
+			"status": map[string]any{"conditions": []any{
+				map[string]any{"type": "Ready", "status": "True", "observedGeneration": int64(2)},
+				map[string]any{"type": "Synced", "status": "False", "reason": reason, "message": msg, "observedGeneration": int64(2)},
+			}},
+		}}
+		return u
+	}
+	for name, tc := range map[string]struct {
+		u    *unstructured.Unstructured
+		want bool
+	}{
+		"invalid argument":     {child(2, "CloudError", "updating topic t failed: InvalidArgument: label updates are not supported"), true},
+		"unavailable":          {child(2, "CloudError", "updating topic t failed: Unavailable: connection refused"), false},
+		"update not supported": {child(2, "UpdateNotSupported", "the endpoint cannot update spec.x"), true},
+		"waiting":              {child(2, "WaitingForReference", "waiting for Topic x"), false},
+		"older generation":     {child(3, "CloudError", "updating topic t failed: InvalidArgument: x"), false},
+	} {
+		if got := childRefused(tc.u); got != tc.want {
+			t.Errorf("%s: refused %v, want %v", name, got, tc.want)
+		}
 	}
 }

@@ -612,7 +612,7 @@ func (b *builder) blockingOf(u *unstructured.Unstructured) *condition {
 func (b *builder) next(cur *unstructured.Unstructured, cc *condition) (kind, name string, t *unstructured.Unstructured, ok bool) {
 	ns := cur.GetNamespace()
 	if b.isInstance(cur) {
-		if cc.Reason != instanceReasonBlocked {
+		if cc.Reason != instanceReasonBlocked && cc.Reason != instanceReasonChildFailed {
 			return "", "", nil, false
 		}
 		r, found := blockingChild(cur, cc.Message)

@@ -30,10 +30,14 @@ import (
 // object, with its children under it, and follows its blocking child to
 // the deepest cause.
 
-// instanceReasonBlocked is the Ready reason of an instance that waits for a
-// child (blueprint.ReasonResourceBlocked); its message starts with
-// "resource <id> (<Kind> <name>): " for the child that blocks it.
-const instanceReasonBlocked = "ResourceNotReady"
+// instanceReasonBlocked and instanceReasonChildFailed are the Ready
+// reasons of an instance that waits for a child, or whose child's change
+// was refused (blueprint.ReasonResourceBlocked, ReasonResourceFailed); the
+// message starts with "resource <id> (<Kind> <name>): " for that child.
+const (
+	instanceReasonBlocked     = "ResourceNotReady"
+	instanceReasonChildFailed = "ResourceFailed"
+)
 
 var blockingChildRe = regexp.MustCompile(`^resource ([a-z][A-Za-z0-9]*) \(`)
 
