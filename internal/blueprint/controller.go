@@ -219,9 +219,11 @@ func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, 
 	ks.revisions[latest] = compiled
 	ks.mu.Unlock()
 
+	// From the cache (the instance controller's informer): this runs on
+	// every change of every instance during a rollout.
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(compiled.GVK.GroupVersion().WithKind(compiled.GVK.Kind + "List"))
-	if err := r.c.List(ctx, list); err != nil {
+	if err := r.mgr.GetCache().List(ctx, list); err != nil {
 		return reconcile.Result{}, err
 	}
 	result, err := r.rollout(ctx, bp, ks, revs, list.Items, setCond)
@@ -305,7 +307,7 @@ func (r *Controller) ensureController(name string, compiled *Compiled) (*kindSta
 	ks := r.kinds[name]
 	if ks == nil {
 		ks = &kindState{blueprint: name, gvk: compiled.GVK, watched: map[schema.GroupVersionKind]bool{}, revisions: map[int64]*Compiled{}}
-		ks.instance = &instanceReconciler{c: r.c, reader: r.mgr.GetAPIReader(), kind: ks}
+		ks.instance = &instanceReconciler{c: r.c, reader: r.mgr.GetAPIReader(), cache: r.mgr.GetCache(), kind: ks}
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(compiled.GVK)
 		c, err := ctrl.NewControllerManagedBy(r.mgr).

@@ -179,6 +179,7 @@ func planInstance(ctx context.Context, c client.Client, compiled *Compiled, inst
 			return nil, fmt.Errorf("resource %s: rendering: %w", res.ID, err)
 		}
 		ownChild(inst, res, child)
+		stampRendered(child)
 		dry := child.DeepCopy()
 		//nolint:staticcheck // server-side apply of an unstructured object
 		if err := c.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
@@ -196,6 +197,9 @@ func planInstance(ctx context.Context, c client.Client, compiled *Compiled, inst
 			out = append(out, FleetChange{Resource: res.ID, Kind: child.GetKind(), Action: plan.KubeCreate})
 		case plan.KubeUpdate:
 			for _, f := range kc.Fields {
+				if f.Path == "metadata.annotations."+RenderedHashAnnotation {
+					continue // changes with every change
+				}
 				out = append(out, FleetChange{Resource: res.ID, Kind: child.GetKind(), Action: plan.KubeUpdate, Path: f.Path, Old: f.Old, New: f.New})
 			}
 		}

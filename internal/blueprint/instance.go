@@ -2,6 +2,8 @@ package blueprint
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -55,6 +57,7 @@ type childStatus struct {
 type instanceReconciler struct {
 	c      client.Client
 	reader client.Reader // uncached, for revisions just made
+	cache  client.Reader // the manager's cache, for instances (unstructured reads through c are not cached)
 	kind   *kindState
 	shield ShieldFunc // Options.Shield (shield.go)
 }
@@ -62,7 +65,7 @@ type instanceReconciler struct {
 func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(r.kind.gvk)
-	if err := r.c.Get(ctx, req.NamespacedName, u); err != nil {
+	if err := r.cache.Get(ctx, req.NamespacedName, u); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !u.GetDeletionTimestamp().IsZero() {
@@ -291,14 +294,79 @@ func (r *instanceReconciler) compiledFor(ctx context.Context, u *unstructured.Un
 }
 
 // apply server-side applies a child, owned by the instance; child is
-// updated with what the API server returned (status included).
+// updated with what the API server returned (status included). A child
+// that already is what this rendering makes, and that nobody else edited,
+// is not applied again: most passes are woken by a child's status and
+// change nothing (see skipApply).
 func (r *instanceReconciler) apply(ctx context.Context, inst *unstructured.Unstructured, res *Resource, child *unstructured.Unstructured) error {
-	if err := r.checkNotTaken(ctx, inst, child); err != nil {
+	existing, err := r.checkNotTaken(ctx, inst, child)
+	if err != nil {
 		return err
 	}
 	ownChild(inst, res, child)
+	hash := stampRendered(child)
+	if existing != nil && skipApply(existing, hash) {
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(existing)
+		if err != nil {
+			return err
+		}
+		gvk := child.GroupVersionKind() // a typed object from the cache has no TypeMeta
+		child.Object = u
+		child.SetGroupVersionKind(gvk)
+		return nil
+	}
 	//nolint:staticcheck // server-side apply of an unstructured object
 	return r.c.Patch(ctx, child, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// RenderedHashAnnotation on a child is the hash of the rendering last
+// applied to it.
+const RenderedHashAnnotation = "infraplane.dev/rendered-hash"
+
+// stampRendered puts the hash of a rendered child (labels and owner
+// included; encoding/json sorts map keys) in its annotation, and returns it.
+func stampRendered(child *unstructured.Unstructured) string {
+	b, _ := json.Marshal(child.Object)
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:12])
+	ann := child.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[RenderedHashAnnotation] = hash
+	child.SetAnnotations(ann)
+	return hash
+}
+
+// skipApply: the child carries this rendering's hash (so the last apply
+// was this rendering, and a field the template dropped was dropped), and
+// no field manager but the Blueprint's owns anything a person writes
+// (spec, labels, annotations): nobody edited it since.
+func skipApply(existing client.Object, hash string) bool {
+	if existing.GetAnnotations()[RenderedHashAnnotation] != hash {
+		return false
+	}
+	for _, mf := range existing.GetManagedFields() {
+		if mf.Manager == FieldManager || mf.Subresource != "" || mf.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]any
+		if json.Unmarshal(mf.FieldsV1.Raw, &fields) != nil {
+			return false
+		}
+		if _, ok := fields["f:spec"]; ok {
+			return false
+		}
+		if md, ok := fields["f:metadata"].(map[string]any); ok {
+			if _, ok := md["f:labels"]; ok {
+				return false
+			}
+			if _, ok := md["f:annotations"]; ok {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ownChild gives a rendered child its instance's labels and owner
@@ -327,7 +395,7 @@ func ownChild(inst *unstructured.Unstructured, res *Resource, child *unstructure
 // is read from the cache when the kind is infraplane's (the instance
 // controller watches it), else from the API server. An apply by another
 // instance at the same moment fails on the second controller reference.
-func (r *instanceReconciler) checkNotTaken(ctx context.Context, inst, child *unstructured.Unstructured) error {
+func (r *instanceReconciler) checkNotTaken(ctx context.Context, inst, child *unstructured.Unstructured) (client.Object, error) {
 	var existing client.Object
 	var reader client.Reader = r.c
 	if o, err := r.c.Scheme().New(child.GroupVersionKind()); err == nil {
@@ -340,14 +408,14 @@ func (r *instanceReconciler) checkNotTaken(ctx context.Context, inst, child *uns
 	}
 	err := reader.Get(ctx, client.ObjectKeyFromObject(child), existing)
 	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ref := metav1.GetControllerOf(existing)
 	if ref != nil && ref.UID == inst.GetUID() {
-		return nil
+		return existing, nil
 	}
 	owner := "made outside this Blueprint"
 	switch {
@@ -356,7 +424,7 @@ func (r *instanceReconciler) checkNotTaken(ctx context.Context, inst, child *uns
 	case existing.GetLabels()[corev1alpha1.SourceLabel] != "":
 		owner = "applied from git by GitSource " + existing.GetLabels()[corev1alpha1.SourceLabel]
 	}
-	return fmt.Errorf("%s %s already exists and is not this %s's (it is %s): the Blueprint would take it over; give the child another name (e.g. ${metadata.name}-%s) or rename the instance",
+	return nil, fmt.Errorf("%s %s already exists and is not this %s's (it is %s): the Blueprint would take it over; give the child another name (e.g. ${metadata.name}-%s) or rename the instance",
 		child.GetKind(), child.GetName(), inst.GetKind(), owner, strings.ToLower(child.GetKind()))
 }
 

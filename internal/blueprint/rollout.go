@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,6 +37,9 @@ const (
 
 // DefaultBatchSize is a quarter of the instances, rounded up.
 var DefaultBatchSize = intstr.FromString("25%")
+
+// movers is how many instances the rollout moves at once.
+const movers = 8
 
 // maxFailures is how many failed instances the status lists.
 const maxFailures = 10
@@ -311,22 +315,32 @@ func (r *Controller) rollout(ctx context.Context, bp *corev1alpha1.Blueprint, ks
 	plan := planRollout(latest, hashes, bp.Status.Rollout, bp.Status.StableRevision, settingsOf(bp.Spec.Rollout), views, time.Now())
 	ks.newInstances.Store(plan.NewInstances)
 
+	// A stage's instances move in parallel (a batch of 100% is the whole
+	// fleet).
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(movers)
 	for _, m := range plan.Moves {
-		judged := any(nil) // removes a judgement of an earlier rollout
-		if m.Judge {
-			judged = strconv.FormatInt(m.To, 10)
-		}
-		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-			"labels":      map[string]any{corev1alpha1.BlueprintRevisionLabel: strconv.FormatInt(m.To, 10)},
-			"annotations": map[string]any{RolloutAnnotation: judged},
-		}})
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(ks.gvk)
-		u.SetNamespace(m.Namespace)
-		u.SetName(m.Name)
-		if err := r.c.Patch(ctx, u, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
-			return reconcile.Result{}, fmt.Errorf("moving %s %s/%s to revision %d: %w", ks.gvk.Kind, m.Namespace, m.Name, m.To, err)
-		}
+		g.Go(func() error {
+			judged := any(nil) // removes a judgement of an earlier rollout
+			if m.Judge {
+				judged = strconv.FormatInt(m.To, 10)
+			}
+			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+				"labels":      map[string]any{corev1alpha1.BlueprintRevisionLabel: strconv.FormatInt(m.To, 10)},
+				"annotations": map[string]any{RolloutAnnotation: judged},
+			}})
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(ks.gvk)
+			u.SetNamespace(m.Namespace)
+			u.SetName(m.Name)
+			if err := r.c.Patch(gctx, u, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("moving %s %s/%s to revision %d: %w", ks.gvk.Kind, m.Namespace, m.Name, m.To, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return reconcile.Result{}, err
 	}
 
 	inUse := map[int64]bool{latest: true, plan.Stable: true}

@@ -224,6 +224,7 @@ func (r *Controller) DryRunChild(ctx context.Context, instance *unstructured.Uns
 		return nil, "", fmt.Errorf("rendering %s: %w", id, err)
 	}
 	ownChild(instance, res, child) // what apply adds
+	stampRendered(child)
 	//nolint:staticcheck // server-side apply of an unstructured object
 	if err := r.c.Patch(ctx, child, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
 		return nil, "", fmt.Errorf("dry-run apply of %s %s: %w", child.GetKind(), child.GetName(), err)
