@@ -60,6 +60,11 @@ type instanceView struct {
 	// template does not render, or the API server refuses a child).
 	Failed  bool
 	Message string
+	// Held: a break-glass shields the instance (its Paused condition): it
+	// renders nothing, so the rollout neither moves nor judges it until
+	// the break-glass ends; PausedMessage names it.
+	Held          bool
+	PausedMessage string
 }
 
 func (v instanceView) key() string { return v.Namespace + "/" + v.Name }
@@ -124,7 +129,7 @@ func planRollout(latest int64, hashes map[int64]string, prev *corev1alpha1.Rollo
 	}
 	sameAsLatest := func(rev int64) bool { return rev == latest || (hashes[rev] != "" && hashes[rev] == hashes[latest]) }
 
-	var updated, outdated, waiting, failed []instanceView
+	var updated, outdated, waiting, failed, held []instanceView
 	proven := 0 // judged instances Ready on the latest revision
 	for _, it := range items {
 		switch {
@@ -133,6 +138,9 @@ func planRollout(latest int64, hashes map[int64]string, prev *corev1alpha1.Rollo
 		case it.Revision != latest && sameAsLatest(it.Revision):
 			plan.Moves = append(plan.Moves, move{Namespace: it.Namespace, Name: it.Name, To: latest})
 			it.Revision = latest
+		case it.Revision != latest && it.Held:
+			held = append(held, it)
+			continue
 		case it.Revision != latest:
 			outdated = append(outdated, it)
 			continue
@@ -168,6 +176,10 @@ func planRollout(latest int64, hashes map[int64]string, prev *corev1alpha1.Rollo
 		if stable > 0 {
 			plan.NewInstances = stable
 		}
+	case len(outdated) == 0 && len(waiting) == 0 && len(held) > 0:
+		st.Phase = corev1alpha1.RolloutProgressing
+		st.Message = fmt.Sprintf("%d instance(s) wait for their break-glass to end before they move to revision %d (%s: %s)",
+			len(held), latest, held[0].key(), held[0].PausedMessage)
 	case len(outdated) == 0 && len(waiting) == 0:
 		st.Phase = corev1alpha1.RolloutComplete
 		st.StageStartedAt = nil
@@ -289,6 +301,13 @@ func viewOf(u *unstructured.Unstructured) instanceView {
 	}
 	v.Applied, _, _ = unstructured.NestedInt64(u.Object, "status", "revision")
 	v.Judged, _ = strconv.ParseInt(u.GetAnnotations()[RolloutAnnotation], 10, 64)
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, x := range conds {
+		if m, ok := x.(map[string]any); ok && m["type"] == TypePaused && m["status"] == "True" {
+			v.Held = true
+			v.PausedMessage, _ = m["message"].(string)
+		}
+	}
 	if c := readyCondition(u); c != nil && c.ObservedGeneration == u.GetGeneration() {
 		v.Ready = c.Status == metav1.ConditionTrue
 		v.Failed = c.Status == metav1.ConditionFalse && failedReasons[c.Reason]

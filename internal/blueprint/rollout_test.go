@@ -220,3 +220,38 @@ func TestChildRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestRolloutLeavesHeldInstances(t *testing.T) {
+	items := fleet(3, 1)
+	items[0].Held, items[0].PausedMessage = true, "break-glass inc-1 covers it until 12:00"
+	set := rolloutSettings{canary: 1, batch: intstr.FromInt32(5), deadline: time.Minute}
+	now := time.Now()
+	var prev *corev1alpha1.RolloutStatus
+	var plan rolloutPlan
+	for range 5 {
+		plan = planRollout(2, distinct, prev, 1, set, items, now)
+		prev = &plan.Status
+		for _, m := range plan.Moves {
+			if m.Name == "i00" {
+				t.Fatalf("the held instance moved")
+			}
+		}
+		if len(plan.Moves) == 0 {
+			break
+		}
+		applyMoves(items, plan, nil)
+	}
+	if plan.Status.Phase != corev1alpha1.RolloutProgressing || !strings.Contains(plan.Status.Message, "ns/i00: break-glass inc-1") || plan.Stable != 1 {
+		t.Fatalf("phase %s stable %d: %s", plan.Status.Phase, plan.Stable, plan.Status.Message)
+	}
+	// Once the break-glass ends, it moves and the rollout completes.
+	items[0].Held = false
+	for range 3 {
+		plan = planRollout(2, distinct, prev, 1, set, items, now)
+		prev = &plan.Status
+		applyMoves(items, plan, nil)
+	}
+	if plan.Status.Phase != corev1alpha1.RolloutComplete {
+		t.Fatalf("after the break-glass: %s: %s", plan.Status.Phase, plan.Status.Message)
+	}
+}
