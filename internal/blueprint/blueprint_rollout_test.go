@@ -282,8 +282,8 @@ func TestRolloutHaltsOnFailingCanary(t *testing.T) {
 
 	// Roll back (infraplane fleet rollback): revision 3 renders as the
 	// stable revision 1.
-	if to, err := blueprint.Rollback(context.Background(), env.Client, "halting", 0); err != nil || to != 1 {
-		t.Fatalf("rollback to %d: %v", to, err)
+	if to, changed, err := blueprint.Rollback(context.Background(), env.Client, "halting", 0); err != nil || to != 1 || !changed {
+		t.Fatalf("rollback to %d (changed %v): %v", to, changed, err)
 	}
 	done := waitRolledOut(t, "halting", 3, 4)
 	if done.Spec.Rollout == nil || done.Spec.Rollout.Canary == nil || *done.Spec.Rollout.Canary != 1 {

@@ -151,30 +151,33 @@ func truncate(s string, n int) string {
 // stable revision), keeping its rollout settings. The result is a new
 // revision with that revision's hash, so the instances still on it move
 // at once and the others roll out in stages. It returns the revision
-// rolled back to.
-func Rollback(ctx context.Context, c client.Client, name string, to int64) (int64, error) {
+// rolled back to, and false when the Blueprint already renders as it.
+func Rollback(ctx context.Context, c client.Client, name string, to int64) (int64, bool, error) {
 	bp := &corev1alpha1.Blueprint{}
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, bp); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if to == 0 {
 		to = bp.Status.StableRevision
 		if to == 0 {
-			return 0, fmt.Errorf("Blueprint %s has no stable revision yet: name one with --to", name)
+			return 0, false, fmt.Errorf("Blueprint %s has no stable revision yet: name one with --to", name)
 		}
 	}
 	rev := &corev1alpha1.BlueprintRevision{}
 	if err := c.Get(ctx, client.ObjectKey{Name: RevisionName(name, to)}, rev); err != nil {
-		return 0, fmt.Errorf("revision %d of Blueprint %s: %w (kubectl get bprev -l %s=%s lists those kept)", to, name, err, corev1alpha1.BlueprintLabel, name)
+		return 0, false, fmt.Errorf("revision %d of Blueprint %s: %w (kubectl get bprev -l %s=%s lists those kept)", to, name, err, corev1alpha1.BlueprintLabel, name)
+	}
+	if hash, err := revisionHash(bp.Spec); err == nil && hash == rev.Spec.Hash {
+		return to, false, nil
 	}
 	before := bp.DeepCopy()
 	rollout := bp.Spec.Rollout
 	bp.Spec = *rev.Spec.Template.DeepCopy()
 	bp.Spec.Rollout = rollout
 	if err := c.Patch(ctx, bp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return 0, fmt.Errorf("rolling Blueprint %s back to revision %d: %w", name, to, err)
+		return 0, false, fmt.Errorf("rolling Blueprint %s back to revision %d: %w", name, to, err)
 	}
-	return to, nil
+	return to, true, nil
 }
 
 // SetPaused pauses or resumes a Blueprint's rollout (spec.rollout.paused).

@@ -80,9 +80,13 @@ a repository, change it there too, or the next apply brings the change back.`,
 			if err != nil {
 				return err
 			}
-			rev, err := blueprint.Rollback(cmd.Context(), c, args[0], to)
+			rev, changed, err := blueprint.Rollback(cmd.Context(), c, args[0], to)
 			if err != nil {
 				return err
+			}
+			if !changed {
+				fmt.Fprintf(cmd.OutOrStdout(), "Blueprint %s already renders as revision %d: nothing to do\n", args[0], rev)
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Blueprint %s set back to revision %d; follow it with: infraplane fleet status %s\n", args[0], rev, args[0])
 			return nil
