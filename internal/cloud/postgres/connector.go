@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
@@ -56,6 +57,9 @@ type server struct {
 	admin   string   // the administrator's role name
 	adminDB string
 }
+
+// connectTimeout bounds opening a connection to the PostgreSQL server.
+const connectTimeout = 10 * time.Second
 
 func (s *server) close() {
 	s.pool.close()
@@ -148,6 +152,9 @@ func poolConfig(pg *corev1alpha1.PostgresServer, sec *corev1.Secret) (*pgx.ConnC
 	if err != nil {
 		return nil, err
 	}
+	// A server that does not answer (a dropped route, a stopped instance)
+	// would otherwise hold a worker for the OS's TCP timeout, minutes.
+	cfg.ConnectTimeout = connectTimeout
 	if ca := sec.Data[keyCA]; len(ca) > 0 && cfg.TLSConfig != nil {
 		roots := x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(ca) {
