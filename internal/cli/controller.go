@@ -21,6 +21,7 @@ import (
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/crds"
+	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
 )
 
@@ -60,6 +61,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	fl.StringVar(&f.mgr.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables")
 	fl.StringVar(&f.mgr.HooksAddr, "hooks-bind-address", ":9292", "address of POST /hooks/git (sync GitSources after a push); 0 disables")
 	fl.StringVar(&f.mgr.GitOps.CacheDir, "git-cache-dir", filepath.Join(os.TempDir(), "infraplane-git"), "working copies of GitSource repositories")
+	fl.StringVar(&f.mgr.GitOps.PlatformNamespace, "platform-namespace", gitops.DefaultPlatformNamespace, "namespace of the platform team's GitSources: they may also apply Blueprints (cluster-scoped)")
 	fl.IntVar(&f.mgr.BreakGlass.WebhookPort, "webhook-port", 9443, "port of the admission webhook (break-glass: who may write what); 0 serves none, and GitOps-managed objects are then not guarded")
 	fl.StringVar(&f.mgr.BreakGlass.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory with the webhook's tls.crt and tls.key (e.g. a cert-manager Secret mounted there)")
 	fl.StringVar(&f.webhookService, "webhook-service", "", "register the webhook configurations for this Service (namespace/name) at start; empty: install them from config/webhook instead")

@@ -58,6 +58,17 @@ type CheckOptions struct {
 	// RefKinds are the kinds that references may point at (e.g. "Topic"):
 	// a spec field named ...<Kind>Ref with a name refers to that kind.
 	RefKinds []string
+	// Platform says the objects come from the platform namespace, whose
+	// sources may also apply Blueprints (cluster-scoped); PlatformNamespace
+	// names it in messages.
+	Platform          bool
+	PlatformNamespace string
+}
+
+// PlatformClusterScoped says whether a cluster-scoped kind may come from a
+// GitSource in the platform namespace: only Blueprints, so far.
+func PlatformClusterScoped(gvk schema.GroupVersionKind) bool {
+	return gvk.Group == corev1alpha1.GroupVersion.Group && gvk.Kind == "Blueprint"
 }
 
 // Check finds what would make applying the manifests wrong before anything
@@ -86,12 +97,13 @@ func Check(objs []Object, o CheckOptions) Problems {
 				continue
 			}
 			if !namespaced {
-				ps = append(ps, Problem{Source: obj.Source, Object: obj.ID(), Field: "kind",
-					Msg: fmt.Sprintf("%s is cluster-scoped: a GitSource applies only namespaced objects to its namespace", gvk.Kind)})
-				continue
+				if p, ok := clusterScopedProblem(obj, o); !ok {
+					ps = append(ps, p)
+					continue
+				}
 			}
 		}
-		if ns := obj.GetNamespace(); ns != "" && o.TargetNamespace != "" && ns != o.TargetNamespace {
+		if ns := obj.GetNamespace(); ns != "" && o.TargetNamespace != "" && !PlatformClusterScoped(gvk) && ns != o.TargetNamespace {
 			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine("metadata.namespace")}, Object: obj.ID(), Field: "metadata.namespace",
 				Msg: fmt.Sprintf("names namespace %q, but this source applies to %q: remove metadata.namespace or move the file", ns, o.TargetNamespace)})
 		}
@@ -128,4 +140,24 @@ func Check(objs []Object, o CheckOptions) Problems {
 		return ps[i].Source.Line < ps[j].Source.Line
 	})
 	return ps
+}
+
+// clusterScopedProblem says whether a cluster-scoped object may be applied
+// from these manifests, and if not, why and where it could come from.
+func clusterScopedProblem(obj Object, o CheckOptions) (Problem, bool) {
+	gvk := obj.GroupVersionKind()
+	platform := o.PlatformNamespace
+	if platform == "" {
+		platform = DefaultPlatformNamespace
+	}
+	p := Problem{Source: obj.Source, Object: obj.ID(), Field: "kind"}
+	switch {
+	case PlatformClusterScoped(gvk) && o.Platform:
+		return p, true
+	case PlatformClusterScoped(gvk):
+		p.Msg = fmt.Sprintf("%s is cluster-scoped: only a GitSource in the platform namespace %q applies Blueprints; move this file to the platform team's repository", gvk.Kind, platform)
+	default:
+		p.Msg = fmt.Sprintf("%s is cluster-scoped: a GitSource applies only namespaced objects to its namespace (and, in the platform namespace %q, Blueprints)", gvk.Kind, platform)
+	}
+	return p, false
 }

@@ -61,11 +61,11 @@ func metaHash(u *unstructured.Unstructured) string {
 }
 
 // liveStates lists, with one request per kind, the objects of a source in
-// its target namespace.
-func (s *Syncer) liveStates(ctx context.Context, ns, sourceLabel string, objs []*unstructured.Unstructured) (map[string]*unstructured.Unstructured, error) {
-	kinds := map[schema.GroupVersionKind]bool{}
+// its target namespace (Blueprints: cluster-wide).
+func (s *Syncer) liveStates(ctx context.Context, sourceLabel string, objs []*unstructured.Unstructured) (map[string]*unstructured.Unstructured, error) {
+	kinds := map[schema.GroupVersionKind]string{} // kind -> namespace
 	for _, o := range objs {
-		kinds[o.GroupVersionKind()] = true
+		kinds[o.GroupVersionKind()] = o.GetNamespace()
 	}
 	out := map[string]*unstructured.Unstructured{}
 	for _, gvk := range slices.SortedFunc(maps.Keys(kinds), func(a, b schema.GroupVersionKind) int {
@@ -73,7 +73,7 @@ func (s *Syncer) liveStates(ctx context.Context, ns, sourceLabel string, objs []
 	}) {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := s.client.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{corev1alpha1.SourceLabel: sourceLabel}); err != nil {
+		if err := s.client.List(ctx, list, client.InNamespace(kinds[gvk]), client.MatchingLabels{corev1alpha1.SourceLabel: sourceLabel}); err != nil {
 			return nil, err
 		}
 		for i := range list.Items {

@@ -48,6 +48,7 @@ const (
 	ReasonPruneHeld        = "PruneHeld"
 	ReasonPruneConfirmed   = "PruneConfirmed"
 	ReasonNothingHeld      = "NothingHeld"
+	ReasonPruneWaiting     = "PruneWaiting"
 )
 
 // historyLength is how many syncs status.history keeps.
@@ -81,7 +82,14 @@ type Options struct {
 	// Exclude, if set, says whether an object must not be applied or pruned
 	// right now (break-glass holds plug in here); it returns a reason.
 	Exclude func(ctx context.Context, namespace string, obj *unstructured.Unstructured) (bool, string)
+	// PlatformNamespace is where the platform team's GitSources live: they
+	// may also apply Blueprints (cluster-scoped). Empty means
+	// DefaultPlatformNamespace.
+	PlatformNamespace string
 }
+
+// DefaultPlatformNamespace is the platform namespace unless configured.
+const DefaultPlatformNamespace = "infraplane-system"
 
 // Syncer is the GitSource controller.
 type Syncer struct {
@@ -108,6 +116,9 @@ func SetupSyncer(mgr ctrl.Manager, opts Options) (*Syncer, error) {
 		opts:     opts,
 		skip:     newSkipCache(),
 		lastSeen: map[string]string{},
+	}
+	if s.opts.PlatformNamespace == "" {
+		s.opts.PlatformNamespace = DefaultPlatformNamespace
 	}
 	s.rm = ssa.NewResourceManager(mgr.GetClient(), nil, ssa.Owner{Field: FieldManager, Group: "infraplane.dev"})
 	s.rm.SetConcurrency(8)
@@ -185,18 +196,25 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		Namespaced:      s.namespaced,
 		Exists:          func(kind, name string) bool { return s.exists(ctx, target, kind, name) },
 		RefKinds:        slices.Sorted(maps.Keys(s.opts.RefKinds)),
+
+		Platform:          s.platform(gs),
+		PlatformNamespace: s.opts.PlatformNamespace,
 	})
+	if s.platform(gs) {
+		problems = append(problems, s.claimedElsewhere(ctx, objs, gs)...)
+	}
 	if len(problems) > 0 {
 		s.fail(ctx, gs, rev, ReasonValidationFailed, fmt.Sprintf("revision %s: nothing applied:\n%s", rev.Short(), problems.Error()), start)
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 
-	// Everything goes into the target namespace, labelled with its source.
+	// Everything goes into the target namespace (Blueprints, cluster-scoped,
+	// into none), labelled with its source.
 	sourceLabel := gs.Namespace + "." + gs.Name
 	apply := make([]*unstructured.Unstructured, 0, len(objs))
 	bySubject := map[string]Object{}
 	for _, o := range objs {
-		o.SetNamespace(target)
+		o.SetNamespace(namespaceFor(o.Unstructured, target))
 		labels := o.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}
@@ -204,7 +222,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		labels[corev1alpha1.SourceLabel] = sourceLabel
 		o.SetLabels(labels)
 		if s.opts.Exclude != nil {
-			if skip, why := s.opts.Exclude(ctx, target, o.Unstructured); skip {
+			if skip, why := s.opts.Exclude(ctx, o.GetNamespace(), o.Unstructured); skip {
 				logger.Info("not applying an excluded object", "object", o.ID(), "why", why)
 				continue
 			}
@@ -214,7 +232,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	}
 
 	// What would be pruned, and whether the guard holds it.
-	newInv := inventoryOf(objs, target)
+	newInv := inventoryOf(objs)
 	stale := staleRefs(gs.Status.Inventory, newInv)
 	prune := gs.Spec.Prune == nil || *gs.Spec.Prune
 	if prune && len(stale) > 0 {
@@ -231,7 +249,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	// Objects whose manifest and live state are what the last apply left
 	// need no read and no dry run (see skip.go).
 	sourceKey := string(gs.UID)
-	live, err := s.liveStates(ctx, target, sourceLabel, apply)
+	live, err := s.liveStates(ctx, sourceLabel, apply)
 	if err != nil {
 		s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied: listing applied objects: %v", rev.Short(), err), start)
 		return ctrl.Result{}, err
@@ -246,23 +264,35 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	}
 	cs.Append(unchangedEntries(unchanged))
 	if len(toApply) > 0 {
-		if live, err = s.liveStates(ctx, target, sourceLabel, apply); err != nil {
+		if live, err = s.liveStates(ctx, sourceLabel, apply); err != nil {
 			s.skip.forget(sourceKey)
 		} else {
 			s.skip.remember(sourceKey, apply, live, len(unchanged) == 0)
 		}
 	}
 
-	var pruned []string
+	var pruned, waiting []string
 	if prune {
+		var kept []corev1alpha1.ObjectRef
 		for _, r := range stale {
+			if why, err := s.blueprintInUse(ctx, r); err != nil {
+				s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s applied, but pruning %s/%s failed: %v", rev.Short(), r.Kind, r.Name, err), start)
+				return ctrl.Result{}, err
+			} else if why != "" {
+				// Deleting it now would leave it terminating until its
+				// instances go; it stays in the inventory and is pruned
+				// by the first sync after they are gone.
+				kept = append(kept, r)
+				waiting = append(waiting, why)
+				continue
+			}
 			if err := s.pruneOne(ctx, r, sourceLabel); err != nil {
 				s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s applied, but pruning %s/%s failed: %v", rev.Short(), r.Kind, r.Name, err), start)
 				return ctrl.Result{}, err
 			}
 			pruned = append(pruned, r.Kind+"/"+r.Name)
 		}
-		gs.Status.Inventory = newInv
+		gs.Status.Inventory = mergeInventory(kept, newInv)
 	} else {
 		gs.Status.Inventory = mergeInventory(gs.Status.Inventory, newInv)
 	}
@@ -276,6 +306,10 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	}
 	gs.Status.LastAppliedRevision = rev.String()
 	msg := fmt.Sprintf("applied revision %s (%d created, %d configured, %d unchanged, %d pruned)", rev, rec.Created, rec.Configured, rec.Unchanged, rec.Pruned)
+	if len(waiting) > 0 {
+		msg += "; not pruned yet: " + strings.Join(waiting, "; ")
+		s.recorder.Eventf(gs, nil, corev1.EventTypeWarning, ReasonPruneWaiting, "Sync", "%s", strings.Join(waiting, "; "))
+	}
 	s.setReady(gs, true, ReasonApplied, msg)
 	changed := rec.Created+rec.Configured+rec.Pruned > 0
 	if changed || s.firstSyncOf(gs, rev) {
@@ -334,7 +368,7 @@ func (s *Syncer) Desired(ctx context.Context, gs *corev1alpha1.GitSource) ([]*un
 	out := make([]*unstructured.Unstructured, len(objs))
 	for i, o := range objs {
 		u := o.Unstructured.DeepCopy()
-		u.SetNamespace(target)
+		u.SetNamespace(namespaceFor(u, target))
 		labels := u.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}
@@ -545,10 +579,12 @@ func subjects(in []string) []string {
 	return out
 }
 
-func inventoryOf(objs []Object, ns string) []corev1alpha1.ObjectRef {
+// inventoryOf lists objs as applied (namespaced already; a Blueprint's
+// entry has no namespace).
+func inventoryOf(objs []Object) []corev1alpha1.ObjectRef {
 	out := make([]corev1alpha1.ObjectRef, 0, len(objs))
 	for _, o := range objs {
-		out = append(out, corev1alpha1.ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Name: o.GetName(), Namespace: ns})
+		out = append(out, corev1alpha1.ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Name: o.GetName(), Namespace: o.GetNamespace()})
 	}
 	slices.SortFunc(out, compareRefs)
 	return out
