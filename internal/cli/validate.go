@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/infraplane/infraplane/internal/controllers"
+	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/validate"
 )
 
@@ -38,7 +39,8 @@ What is checked:
     schema (types, ranges, enums, patterns) and the CEL validation rules,
     including those on metadata.name (e.g. the topic id);
   - what the syncer checks before applying: one namespace (--namespace, when
-    given, is the only one allowed), only namespaced kinds, no duplicates,
+    given, is the only one allowed), only namespaced kinds (and Blueprints,
+    with --platform or --namespace infraplane-system), no duplicates,
     and references by name (topicRef: {name: …}) resolve to objects in the
     directory unless --allow-external-refs.
 
@@ -50,7 +52,8 @@ Exit status: 0 when the directory is valid, 1 when there are problems (or
 it cannot be read).`,
 		Example: `  infraplane validate deploy/pubsub
   infraplane validate deploy/pubsub --namespace orders -o github
-  infraplane validate deploy/queues --blueprints ../platform/blueprints`,
+  infraplane validate deploy/queues --blueprints ../platform/blueprints
+  infraplane validate platform/blueprints --platform`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(validate.Formats, output) {
@@ -75,6 +78,7 @@ it cannot be read).`,
 	f.StringVarP(&output, "output", "o", "text", "output format: text, json or github (GitHub Actions annotations)")
 	f.BoolVar(&opts.AllowUnknownKinds, "allow-unknown-kinds", false, "accept kinds that are neither infraplane's nor built-in (not schema-checked, assumed namespaced)")
 	f.StringArrayVar(&opts.Blueprints, "blueprints", nil, "a directory of Blueprint manifests: instances of the kinds they define are checked against their schemas (repeatable; Blueprints in DIR count too)")
+	f.BoolVar(&opts.Platform, "platform", false, "the directory is a platform GitSource's (in the platform namespace): Blueprints are accepted (implied by --namespace "+gitops.DefaultPlatformNamespace+")")
 	f.BoolVar(&opts.AllowExternalRefs, "allow-external-refs", false, "accept references to objects that are not in the directory (assumed to exist in the namespace)")
 	return cmd
 }

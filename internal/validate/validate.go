@@ -68,6 +68,10 @@ type Options struct {
 	// Blueprint that does not compile is a problem. Blueprints in the
 	// directory itself count as well.
 	Blueprints []string
+	// Platform says the directory is a platform GitSource's (one in the
+	// platform namespace), which may also apply Blueprints. A Namespace
+	// of gitops.DefaultPlatformNamespace implies it.
+	Platform bool
 }
 
 // Result is what Validate found.
@@ -269,6 +273,7 @@ func Validate(dir string, opts Options) (Result, error) {
 			return true, nil // reported above, or allowed and assumed namespaced
 		},
 		RefKinds: refKinds,
+		Platform: opts.Platform || opts.Namespace == gitops.DefaultPlatformNamespace,
 	}
 	if opts.AllowExternalRefs {
 		co.Exists = func(kind, name string) bool {

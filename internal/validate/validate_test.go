@@ -117,6 +117,9 @@ var cases = []struct {
 		{"blueprint.yaml", 2, "Blueprint/typo", "kind", "Blueprint is cluster-scoped"},
 		{"blueprint.yaml", 20, "Blueprint/typo", "spec.resources[topic].template.spec.messageRetentionDuration", "expression ${spec.dayz * 24}: column 5: undefined field 'dayz'"},
 	}},
+	// A platform GitSource's directory may hold Blueprints.
+	{name: "blueprint-platform", dir: "../../../examples/blueprints", opts: Options{Platform: true}},
+	{name: "blueprint-platform-namespace", dir: "../../../examples/blueprints", opts: Options{Namespace: "infraplane-system"}},
 	// Kustomize output has no lines: problems are found in the resources
 	// the kustomization lists, bases included.
 	{name: "kustomize", dir: "kustomize/overlay", wants: []want{
