@@ -12,6 +12,7 @@ import (
 func newPlanCmd() *cobra.Command {
 	var k kubeFlags
 	var source, output string
+	var platform bool
 	cmd := &cobra.Command{
 		Use:   "plan DIR",
 		Short: "Show what merging DIR would change, in Kubernetes and in the cloud",
@@ -26,10 +27,15 @@ to a namespace would do, without changing anything:
     update (field by field), delete — from read-only cloud calls.
     Deletions and changes that need a replacement are marked destructive.
 
+In the platform namespace (-n infraplane-system, or --platform), DIR may
+hold Blueprints: the plan shows the Blueprint objects; what a change does
+to their instances is 'infraplane fleet plan DIR'.
+
 Exit code: 0 no changes, 2 changes, 1 error. Use -o markdown for a pull
 request comment and -o json for tools.`,
 		Example: `  infraplane plan ./infra -n team-a
-  infraplane plan ./infra -n team-a -o markdown > plan.md`,
+  infraplane plan ./infra -n team-a -o markdown > plan.md
+  infraplane plan ./platform -n infraplane-system`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := k.client()
@@ -39,7 +45,7 @@ request comment and -o json for tools.`,
 			kinds, closeClients := controllers.Planners()
 			defer closeClients()
 			p := &plan.Planner{Client: c, Kinds: kinds}
-			res, err := p.Plan(cmd.Context(), plan.Options{Dir: args[0], Namespace: k.namespace, Source: source, RefKinds: controllers.RefKinds})
+			res, err := p.Plan(cmd.Context(), plan.Options{Dir: args[0], Namespace: k.namespace, Source: source, RefKinds: controllers.RefKinds, Platform: platform})
 			if err != nil {
 				return err
 			}
@@ -56,6 +62,7 @@ request comment and -o json for tools.`,
 		},
 	}
 	k.add(cmd.Flags())
+	cmd.Flags().BoolVar(&platform, "platform", false, "the namespace is the platform namespace: Blueprints in DIR are planned too (implied by -n infraplane-system)")
 	cmd.Flags().StringVar(&source, "source", "", "GitSource whose inventory tells what would be deleted (default: the only one in the namespace)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output: table, markdown or json")
 	return cmd

@@ -130,9 +130,9 @@ func (r *Result) writeTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tOBJECT\tKUBERNETES\tCLOUD\tNOTE")
 	for _, c := range r.Changes {
-		note := ""
+		note := c.Note
 		if c.Cloud != nil {
-			note = c.Cloud.Note
+			note = strings.TrimSpace(c.Cloud.Note + " " + note)
 		}
 		if c.Destructive() {
 			note = strings.TrimSpace("DESTRUCTIVE " + note)
@@ -189,6 +189,9 @@ func (r *Result) writeMarkdown(w io.Writer) {
 		}
 		if c.Cloud != nil && c.Cloud.Note != "" {
 			cloud = append(cloud, "_"+escapeMD(c.Cloud.Note)+"_")
+		}
+		if c.Note != "" {
+			cloud = append(cloud, "_"+escapeMD(c.Note)+"_")
 		}
 		fmt.Fprintf(w, "| %s | `%s` | %s | %s |\n", symbol(c), c.Object, strings.Join(kube, "<br>"), strings.Join(cloud, "<br>"))
 	}

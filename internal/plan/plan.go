@@ -54,6 +54,8 @@ type Change struct {
 	Source string             `json:"source,omitempty"`
 	Kube   KubeChange         `json:"kubernetes"`
 	Cloud  *managed.CloudPlan `json:"cloud,omitempty"`
+	// Note says what the plan does not show (a Blueprint's fleet).
+	Note string `json:"note,omitempty"`
 }
 
 // Destructive reports whether the change deletes or replaces something.
@@ -91,6 +93,10 @@ type Options struct {
 	Source string
 	// RefKinds as for gitops.Check.
 	RefKinds map[string]schema.GroupVersionKind
+	// Platform says Namespace is the platform namespace, whose GitSources
+	// may also apply Blueprints; a Namespace of
+	// gitops.DefaultPlatformNamespace implies it.
+	Platform bool
 }
 
 // planWorkers is how many objects are planned at once.
@@ -130,6 +136,7 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 			return p.Client.Get(ctx, client.ObjectKey{Namespace: opts.Namespace, Name: name}, u) == nil
 		},
 		RefKinds: slices.Sorted(maps.Keys(opts.RefKinds)),
+		Platform: opts.Platform || opts.Namespace == gitops.DefaultPlatformNamespace,
 	})
 	if len(res.Problems) > 0 {
 		return res, nil
@@ -153,6 +160,9 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 		g.Go(func() error {
 			u := o.DeepCopy()
 			u.SetNamespace(opts.Namespace)
+			if gitops.PlatformClusterScoped(u.GroupVersionKind()) {
+				u.SetNamespace("") // Check let it through: a platform source's Blueprint
+			}
 			live := &unstructured.Unstructured{}
 			live.SetGroupVersionKind(u.GroupVersionKind())
 			if err := p.Client.Get(gctx, client.ObjectKeyFromObject(u), live); err != nil {
@@ -207,6 +217,9 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 	for i, pl := range all {
 		g.Go(func() error {
 			ch := Change{Object: pl.obj.ID(), Source: pl.obj.Source.String(), Kube: kubeChange(pl.live, pl.dry)}
+			if gitops.PlatformClusterScoped(pl.dry.GroupVersionKind()) && ch.Kube.Action != KubeUnchanged {
+				ch.Note = fleetNote(opts.Dir)
+			}
 			if pl.typed != nil {
 				k := p.kindOf(pl.dry.GroupVersionKind())
 				cp := k.Plan(gctx, pl.typed, env)
@@ -258,6 +271,9 @@ func (p *Planner) deletions(ctx context.Context, opts Options, objs []gitops.Obj
 			continue
 		}
 		ch := Change{Object: r.Kind + "/" + r.Name, Kube: KubeChange{Action: KubeDelete}}
+		if gitops.PlatformClusterScoped(schema.FromAPIVersionAndKind(r.APIVersion, r.Kind)) {
+			ch.Note = "a Blueprint with instances is pruned only once they are gone"
+		}
 		if k := p.kindOf(schema.FromAPIVersionAndKind(r.APIVersion, r.Kind)); k != nil {
 			live := k.NewObject()
 			if err := p.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, live); err == nil {
@@ -268,6 +284,12 @@ func (p *Planner) deletions(ctx context.Context, opts Options, objs []gitops.Obj
 		out = append(out, ch)
 	}
 	return out, gs.Name, nil
+}
+
+// fleetNote points at what a Blueprint change does to its instances,
+// which a plan of the Blueprint object alone does not show.
+func fleetNote(dir string) string {
+	return "its instances: infraplane fleet plan " + dir
 }
 
 func (p *Planner) kindOf(gvk schema.GroupVersionKind) managed.Planner {
