@@ -221,7 +221,8 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		}
 		labels[corev1alpha1.SourceLabel] = sourceLabel
 		o.SetLabels(labels)
-		if s.opts.Exclude != nil {
+		// Exclusions (break-glass) are per namespace: a Blueprint has none.
+		if s.opts.Exclude != nil && o.GetNamespace() != "" {
 			if skip, why := s.opts.Exclude(ctx, o.GetNamespace(), o.Unstructured); skip {
 				logger.Info("not applying an excluded object", "object", o.ID(), "why", why)
 				continue
@@ -487,7 +488,7 @@ func (s *Syncer) pruneOne(ctx context.Context, r corev1alpha1.ObjectRef, sourceL
 	if u.GetLabels()[corev1alpha1.SourceLabel] != sourceLabel {
 		return nil
 	}
-	if s.opts.Exclude != nil {
+	if s.opts.Exclude != nil && r.Namespace != "" {
 		if skip, _ := s.opts.Exclude(ctx, r.Namespace, u); skip {
 			return nil
 		}
