@@ -485,8 +485,10 @@ func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*unstructured.U
 	return s, append(matched, children...)
 }
 
+// withNS gives an inventory entry the source's target namespace, unless
+// it is a Blueprint (cluster-scoped: a platform GitSource applies those).
 func withNS(r corev1alpha1.ObjectRef, ns string) corev1alpha1.ObjectRef {
-	if r.Namespace == "" {
+	if r.Namespace == "" && !(r.Kind == "Blueprint" && groupOf(r.APIVersion) == corev1alpha1.GroupVersion.Group) {
 		r.Namespace = ns
 	}
 	return r
