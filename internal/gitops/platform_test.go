@@ -57,9 +57,8 @@ func platformSource(t *testing.T, name string, files map[string]*string) (*repo,
 	gs := &corev1alpha1.GitSource{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: gitops.DefaultPlatformNamespace},
 		Spec: corev1alpha1.GitSourceSpec{
-			URL:             r.bare,
-			Interval:        metav1.Duration{Duration: time.Hour},
-			MaxPrunePercent: 100, // the guard is tested elsewhere
+			URL:      r.bare,
+			Interval: metav1.Duration{Duration: time.Hour},
 		},
 	}
 	if err := env.Client.Create(ctx, gs); err != nil {
@@ -157,12 +156,17 @@ func TestPlatformSourceAppliesBlueprints(t *testing.T) {
 		t.Fatalf("Blueprint deleted while instances remain: %v %v", err, bp.DeletionTimestamp)
 	}
 
-	// Once the instance is gone, the next sync prunes it.
+	// Once the instance is gone, the next sync would prune it: the
+	// mass-deletion guard (the default 25%) holds it until confirmed.
 	if err := env.Client.Delete(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
 	env.WaitGone(t, inst)
 	got = syncNow(t, gs, false)
+	if c := readyCondition(got); c.Reason != gitops.ReasonPruneHeld || !strings.Contains(c.Message, "would delete 1 of 1 objects") || !strings.Contains(c.Message, "Blueprint/gitops-queue") {
+		t.Fatalf("Ready after the instance went: %+v", c)
+	}
+	got = syncNow(t, gs, true)
 	if c := readyCondition(got); !strings.Contains(c.Message, "1 pruned") || strings.Contains(c.Message, "not pruned yet") {
 		t.Errorf("Ready after the instance went: %+v", c)
 	}

@@ -236,6 +236,29 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	newInv := inventoryOf(objs)
 	stale := staleRefs(gs.Status.Inventory, newInv)
 	prune := gs.Spec.Prune == nil || *gs.Spec.Prune
+	// A Blueprint with instances is not deleted this sync: deleting it
+	// would leave it terminating until they go. It stays in the inventory,
+	// is pruned by the first sync after they are gone, and only then
+	// counts for the guard.
+	var kept []corev1alpha1.ObjectRef
+	var waiting []string
+	if prune {
+		var deletable []corev1alpha1.ObjectRef
+		for _, r := range stale {
+			why, err := s.blueprintInUse(ctx, r)
+			switch {
+			case err != nil:
+				s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied: looking for instances of %s/%s: %v", rev.Short(), r.Kind, r.Name, err), start)
+				return ctrl.Result{}, err
+			case why != "":
+				kept = append(kept, r)
+				waiting = append(waiting, why)
+			default:
+				deletable = append(deletable, r)
+			}
+		}
+		stale = deletable
+	}
 	if prune && len(stale) > 0 {
 		if held, why := s.guard(ctx, gs, stale, rev); held {
 			gs.Status.HeldPrune = stale
@@ -272,21 +295,9 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		}
 	}
 
-	var pruned, waiting []string
+	var pruned []string
 	if prune {
-		var kept []corev1alpha1.ObjectRef
 		for _, r := range stale {
-			if why, err := s.blueprintInUse(ctx, r); err != nil {
-				s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s applied, but pruning %s/%s failed: %v", rev.Short(), r.Kind, r.Name, err), start)
-				return ctrl.Result{}, err
-			} else if why != "" {
-				// Deleting it now would leave it terminating until its
-				// instances go; it stays in the inventory and is pruned
-				// by the first sync after they are gone.
-				kept = append(kept, r)
-				waiting = append(waiting, why)
-				continue
-			}
 			if err := s.pruneOne(ctx, r, sourceLabel); err != nil {
 				s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s applied, but pruning %s/%s failed: %v", rev.Short(), r.Kind, r.Name, err), start)
 				return ctrl.Result{}, err
