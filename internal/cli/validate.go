@@ -74,7 +74,7 @@ it cannot be read).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Namespace, "namespace", "", "the namespace the directory is applied to: objects naming another one are errors (default: any one namespace)")
+	f.StringVarP(&opts.Namespace, "namespace", "n", "", "the namespace the directory is applied to: objects naming another one are errors (default: any one namespace)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text, json or github (GitHub Actions annotations)")
 	f.BoolVar(&opts.AllowUnknownKinds, "allow-unknown-kinds", false, "accept kinds that are neither infraplane's nor built-in (not schema-checked, assumed namespaced)")
 	f.StringArrayVar(&opts.Blueprints, "blueprints", nil, "a directory of Blueprint manifests: instances of the kinds they define are checked against their schemas (repeatable; Blueprints in DIR count too)")
