@@ -291,6 +291,14 @@ func (w *Webhook) Guard() admission.Handler {
 				return admission.Allowed("").WithWarnings(fmt.Sprintf("%s/%s is managed by git (GitSource %s): your direct edit as a member of admin group %s is recorded, and the next sync overwrites it", kind, subject.GetName(), source, g))
 			}
 		}
+		// A cluster-scoped object from git (a Blueprint from the platform
+		// GitSource): break-glasses are namespaced and cannot cover it.
+		if subject.GetNamespace() == "" {
+			deniedEdits.WithLabelValues(kind).Inc()
+			gsNS, gsName, _ := strings.Cut(source, ".")
+			return admission.Denied(fmt.Sprintf("%s/%s is managed by git (GitSource %s/%s): change it in that repository (preview the fleet with infraplane fleet plan) and let the syncer apply it; for an emergency, infraplane fleet pause or rollback it, or a member of an admin group (--breakglass-admin-group) may edit it directly",
+				kind, subject.GetName(), gsNS, gsName))
+		}
 		// A child is covered by name once the break-glass is open, and
 		// through its instance before (the targets are not resolved yet).
 		active := func(r client.Reader) (*corev1alpha1.BreakGlass, error) {
@@ -354,6 +362,9 @@ func childDenied(op admissionv1.Operation, kind string, child, inst *unstructure
 func (w *Webhook) guarded(ctx context.Context, group, kind string) bool {
 	if gvk, ok := w.Kinds[kind]; ok && gvk.Group == group {
 		return true
+	}
+	if group == corev1alpha1.GroupVersion.Group && kind == "Blueprint" {
+		return true // applied from git by a platform GitSource
 	}
 	var list corev1alpha1.BlueprintList
 	if err := w.Index.Reader.List(ctx, &list); err != nil {

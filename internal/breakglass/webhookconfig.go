@@ -126,6 +126,13 @@ func Register(ctx context.Context, c client.Client, ep Endpoint, kinds Kinds, ex
 						APIGroups: groups, APIVersions: []string{"*"}, Resources: []string{"*"},
 						Scope: ptr.To(admissionregistrationv1.NamespacedScope),
 					},
+				}, {
+					// Blueprints a platform GitSource applied.
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update, admissionregistrationv1.Delete},
+					Rule: admissionregistrationv1.Rule{
+						APIGroups: []string{corev1alpha1.GroupVersion.Group}, APIVersions: []string{"*"}, Resources: []string{"blueprints"},
+						Scope: ptr.To(admissionregistrationv1.ClusterScope),
+					},
 				}},
 				FailurePolicy:           fail,
 				SideEffects:             none,
