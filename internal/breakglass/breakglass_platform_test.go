@@ -78,4 +78,13 @@ func TestGitManagedBlueprintIsGuarded(t *testing.T) {
 	if err := carol.Delete(ctx, bp); err == nil || !strings.Contains(err.Error(), "managed by git") {
 		t.Errorf("delete: %v", err)
 	}
+	// Pausing its rollout (infraplane fleet pause) is allowed.
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
+		live := &corev1alpha1.Blueprint{}
+		if err := carol.Get(ctx, client.ObjectKeyFromObject(bp), live); err != nil {
+			return err
+		}
+		live.Spec.Rollout = &corev1alpha1.BlueprintRollout{Paused: true}
+		return carol.Update(ctx, live)
+	})
 }

@@ -293,6 +293,12 @@ func (w *Webhook) Guard() admission.Handler {
 		}
 		// A cluster-scoped object from git (a Blueprint from the platform
 		// GitSource): break-glasses are namespaced and cannot cover it.
+		// Pausing or tuning its rollout is an operational lever, not the
+		// standard git holds: allowed (the syncer does not apply what git
+		// leaves unset).
+		if subject.GetNamespace() == "" && req.Operation == admissionv1.Update && onlyRolloutChanged(old, obj) {
+			return admission.Allowed("").WithWarnings(fmt.Sprintf("%s/%s is managed by git (GitSource %s): only its rollout settings changed; a value git sets comes back at the next sync", kind, subject.GetName(), source))
+		}
 		if subject.GetNamespace() == "" {
 			deniedEdits.WithLabelValues(kind).Inc()
 			gsNS, gsName, _ := strings.Cut(source, ".")
@@ -359,6 +365,23 @@ func childDenied(op admissionv1.Operation, kind string, child, inst *unstructure
 // guarded reports whether the guard is about objects of a kind: the
 // managed kinds and the Blueprint kinds. Another kind in a group a
 // Blueprint shares (the rules name whole groups) is not its business.
+// onlyRolloutChanged reports whether two versions of a Blueprint differ
+// in spec.rollout at most (and keep their source label).
+func onlyRolloutChanged(old, obj *unstructured.Unstructured) bool {
+	strip := func(u *unstructured.Unstructured) any {
+		spec, _ := u.Object["spec"].(map[string]any)
+		out := map[string]any{}
+		for k, v := range spec {
+			if k != "rollout" {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	return old.GetLabels()[corev1alpha1.SourceLabel] == obj.GetLabels()[corev1alpha1.SourceLabel] &&
+		reflect.DeepEqual(strip(old), strip(obj))
+}
+
 func (w *Webhook) guarded(ctx context.Context, group, kind string) bool {
 	if gvk, ok := w.Kinds[kind]; ok && gvk.Group == group {
 		return true
