@@ -398,23 +398,30 @@ spec:
 	// rollout is paused, so the instance stays on revision 1, which reads
 	// it: refused, naming revision 1.
 	v2 := withSchema(`{type: object, properties: {owner: {type: string, default: core}}}`, "fixed")
-	live := &corev1alpha1.Blueprint{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "schemaful"}, live); err != nil {
-		t.Fatal(err)
+	// (The controller writes the status meanwhile: retry a stale version.)
+	update := func(spec corev1alpha1.BlueprintSpec) error {
+		var err error
+		testenv.Eventually(t, testenv.WaitTimeout, func() error {
+			live := &corev1alpha1.Blueprint{}
+			if gerr := env.Client.Get(context.Background(), client.ObjectKey{Name: "schemaful"}, live); gerr != nil {
+				return gerr
+			}
+			live.Spec = spec
+			if err = env.Client.Update(context.Background(), live); apierrors.IsConflict(err) {
+				return err
+			}
+			return nil
+		})
+		return err
 	}
-	live.Spec = v2.Spec
-	err := env.Client.Update(context.Background(), live)
+	err := update(v2.Spec)
 	if err == nil || !strings.Contains(err.Error(), "revision 1, which 1 instance(s) still run, does not compile against it") ||
 		!strings.Contains(err.Error(), "undefined field 'team'") {
 		t.Fatalf("update: %v", err)
 	}
 	// Keeping the field is fine.
 	v2ok := withSchema(`{type: object, properties: {team: {type: string, default: core}, owner: {type: string}}}`, "fixed")
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "schemaful"}, live); err != nil {
-		t.Fatal(err)
-	}
-	live.Spec = v2ok.Spec
-	if err := env.Client.Update(context.Background(), live); err != nil {
+	if err := update(v2ok.Spec); err != nil {
 		t.Fatalf("a compatible schema change refused: %v", err)
 	}
 }

@@ -490,9 +490,21 @@ spec:
 	bp := parseBlueprint(t, doc)
 	applyBlueprint(t, bp)
 	ctx := context.Background()
-	renamed := bp.DeepCopy()
-	renamed.Spec.Kind = "LongLived"
-	if err := env.Client.Update(ctx, renamed, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "cannot change") {
+	// The controller writes the Blueprint's status meanwhile: read it
+	// fresh until the update is judged, not refused for a stale version.
+	var err error
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
+		renamed := &corev1alpha1.Blueprint{}
+		if gerr := env.Client.Get(ctx, client.ObjectKeyFromObject(bp), renamed); gerr != nil {
+			return gerr
+		}
+		renamed.Spec.Kind = "LongLived"
+		if err = env.Client.Update(ctx, renamed, client.DryRunAll); apierrors.IsConflict(err) {
+			return err
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "cannot change") {
 		t.Errorf("kind change: %v", err)
 	}
 

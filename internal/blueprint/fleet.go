@@ -9,9 +9,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
@@ -153,6 +155,19 @@ func truncate(s string, n int) string {
 // at once and the others roll out in stages. It returns the revision
 // rolled back to, and false when the Blueprint already renders as it.
 func Rollback(ctx context.Context, c client.Client, name string, to int64) (int64, bool, error) {
+	var rev int64
+	var changed bool
+	// The controller writes the Blueprint's status all the time: a
+	// conflict is retried with a fresh read.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var err error
+		rev, changed, err = rollbackOnce(ctx, c, name, to)
+		return err
+	})
+	return rev, changed, err
+}
+
+func rollbackOnce(ctx context.Context, c client.Client, name string, to int64) (int64, bool, error) {
 	bp := &corev1alpha1.Blueprint{}
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, bp); err != nil {
 		return 0, false, err
@@ -175,6 +190,9 @@ func Rollback(ctx context.Context, c client.Client, name string, to int64) (int6
 	bp.Spec = *rev.Spec.Template.DeepCopy()
 	bp.Spec.Rollout = rollout
 	if err := c.Patch(ctx, bp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) {
+			return 0, false, err
+		}
 		return 0, false, fmt.Errorf("rolling Blueprint %s back to revision %d: %w", name, to, err)
 	}
 	return to, true, nil
@@ -182,6 +200,10 @@ func Rollback(ctx context.Context, c client.Client, name string, to int64) (int6
 
 // SetPaused pauses or resumes a Blueprint's rollout (spec.rollout.paused).
 func SetPaused(ctx context.Context, c client.Client, name string, paused bool) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error { return setPausedOnce(ctx, c, name, paused) })
+}
+
+func setPausedOnce(ctx context.Context, c client.Client, name string, paused bool) error {
 	bp := &corev1alpha1.Blueprint{}
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, bp); err != nil {
 		return err
