@@ -71,9 +71,6 @@ func (c comparison) diverged() bool { return len(c.fields) > 0 }
 // the cloud console) fields where the cloud differs from the object count
 // as diverged as well: resuming actuation would undo them.
 func (r *Reconciler) compare(ctx context.Context, git *gitReader, ns string, t corev1alpha1.BreakGlassTargetStatus, cloudToo bool) (comparison, error) {
-	if t.Instance != "" {
-		return r.compareChild(ctx, ns, t, cloudToo)
-	}
 	live := &unstructured.Unstructured{}
 	live.SetAPIVersion(t.APIVersion)
 	live.SetKind(t.Kind)
@@ -82,6 +79,9 @@ func (r *Reconciler) compare(ctx context.Context, git *gitReader, ns string, t c
 			return comparison{gone: true, message: "the object was deleted"}, nil
 		}
 		return comparison{}, err
+	}
+	if t.Instance != "" {
+		return r.compareChild(ctx, t, live, cloudToo)
 	}
 	src := live.GetLabels()[corev1alpha1.SourceLabel]
 	if src == "" {

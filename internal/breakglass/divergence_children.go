@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 )
@@ -19,16 +16,7 @@ import (
 // controller's field manager (forced). What that apply would change is
 // what diverged, exactly as for git; the report's "git" column is the
 // Blueprint's value.
-func (r *Reconciler) compareChild(ctx context.Context, ns string, t corev1alpha1.BreakGlassTargetStatus, cloudToo bool) (comparison, error) {
-	live := &unstructured.Unstructured{}
-	live.SetAPIVersion(t.APIVersion)
-	live.SetKind(t.Kind)
-	if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: t.Name}, live); err != nil {
-		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-			return comparison{gone: true, message: "the object was deleted"}, nil
-		}
-		return comparison{}, err
-	}
+func (r *Reconciler) compareChild(ctx context.Context, t corev1alpha1.BreakGlassTargetStatus, live *unstructured.Unstructured, cloudToo bool) (comparison, error) {
 	inst, err := parentInstance(ctx, r.client, live)
 	if err != nil {
 		return comparison{}, fmt.Errorf("reading its instance %s: %w", t.Instance, err)
