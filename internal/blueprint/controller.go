@@ -86,6 +86,7 @@ type Controller struct {
 type compiledAt struct {
 	gen      int64
 	compiled *Compiled
+	hash     string // revisionHash of the spec
 	err      error
 }
 
@@ -126,16 +127,21 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controller, error) {
 	return r, err
 }
 
-// compile compiles a Blueprint once per generation.
-func (r *Controller) compile(bp *corev1alpha1.Blueprint) (*Compiled, error) {
+// compile compiles a Blueprint, and hashes its spec, once per generation
+// (the Blueprint is reconciled on every change of every instance).
+func (r *Controller) compile(bp *corev1alpha1.Blueprint) (*Compiled, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c, ok := r.compiled[bp.Name]; ok && c.gen == bp.Generation {
-		return c.compiled, c.err
+		return c.compiled, c.hash, c.err
 	}
 	compiled, err := Compile(bp)
-	r.compiled[bp.Name] = compiledAt{gen: bp.Generation, compiled: compiled, err: err}
-	return compiled, err
+	var hash string
+	if err == nil {
+		hash, err = revisionHash(bp.Spec)
+	}
+	r.compiled[bp.Name] = compiledAt{gen: bp.Generation, compiled: compiled, hash: hash, err: err}
+	return compiled, hash, err
 }
 
 // Reconcile compiles a Blueprint, installs its CRD, starts (or updates)
@@ -176,7 +182,7 @@ func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 }
 
 func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, setCond func(string, bool, string, string)) (reconcile.Result, error) {
-	compiled, err := r.compile(bp)
+	compiled, hash, err := r.compile(bp)
 	if err != nil {
 		setCond(corev1alpha1.BlueprintAccepted, false, ReasonInvalidExpression, err.Error())
 		setCond(corev1alpha1.BlueprintReady, false, ReasonInvalidExpression, "the Blueprint does not compile: see the Accepted condition")
@@ -202,11 +208,11 @@ func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, 
 	}
 	setCond(corev1alpha1.BlueprintAccepted, true, ReasonCompiled, fmt.Sprintf("%d resources, in order %s", len(compiled.Resources), order(compiled)))
 
-	if res, ok, err := r.installCRD(ctx, bp, compiled, setCond); !ok || err != nil {
+	if res, ok, err := r.installCRD(ctx, bp, compiled, hash, setCond); !ok || err != nil {
 		return res, err
 	}
 
-	revs, err = r.ensureRevision(ctx, bp, revs)
+	revs, err = r.ensureRevision(ctx, bp, hash, revs)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -236,12 +242,8 @@ func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, 
 
 // installCRD applies the generated CRD unless it is current, and reports
 // whether the API server serves it.
-func (r *Controller) installCRD(ctx context.Context, bp *corev1alpha1.Blueprint, compiled *Compiled, setCond func(string, bool, string, string)) (reconcile.Result, bool, error) {
+func (r *Controller) installCRD(ctx context.Context, bp *corev1alpha1.Blueprint, compiled *Compiled, hash string, setCond func(string, bool, string, string)) (reconcile.Result, bool, error) {
 	crd := compiled.CRD(bp.Name)
-	hash, err := revisionHash(bp.Spec)
-	if err != nil {
-		return reconcile.Result{}, false, err
-	}
 	crd.Annotations = map[string]string{HashAnnotation: hash}
 	bp.Status.CRDName = crd.Name
 	// The CRD as the cache has it: when it is this Blueprint's, current and

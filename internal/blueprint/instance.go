@@ -204,6 +204,11 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		return reconcile.Result{}, err
 	}
 	for _, old := range owned {
+		if old.ID == "" {
+			// Ours by owner, but its resource label is gone (edited):
+			// which resource it was is unknown, so it is not deleted.
+			continue
+		}
 		res := compiled.Resource(old.ID)
 		gone := res == nil || (settled[old.ID] && !slices.ContainsFunc(children, func(c childStatus) bool { return c.ID == old.ID }))
 		replaced := settled[old.ID] && !current[childKeyString(old)]

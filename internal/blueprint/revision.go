@@ -59,11 +59,7 @@ func revisionHash(spec corev1alpha1.BlueprintSpec) (string, error) {
 // revision numbered after the latest. Reverting a Blueprint therefore
 // makes a new revision too; the rollout moves instances between revisions
 // with one hash without waiting.
-func (r *Controller) ensureRevision(ctx context.Context, bp *corev1alpha1.Blueprint, revs []corev1alpha1.BlueprintRevision) ([]corev1alpha1.BlueprintRevision, error) {
-	hash, err := revisionHash(bp.Spec)
-	if err != nil {
-		return nil, err
-	}
+func (r *Controller) ensureRevision(ctx context.Context, bp *corev1alpha1.Blueprint, hash string, revs []corev1alpha1.BlueprintRevision) ([]corev1alpha1.BlueprintRevision, error) {
 	if n := len(revs); n > 0 && revs[n-1].Spec.Hash == hash {
 		return revs, nil
 	}
