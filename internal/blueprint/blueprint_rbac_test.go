@@ -3,44 +3,50 @@ package blueprint_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
-	"github.com/infraplane/infraplane/config/rbac"
+	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // The people's roles take in each Blueprint's kind: editors may create
-// Queues, viewers may read them.
+// Queues, viewers may read them, in their own team's namespace only; the
+// team's syncer may apply them there.
 func TestPeopleRolesCoverBlueprintKinds(t *testing.T) {
 	ctx := context.Background()
-	for _, doc := range strings.Split(string(rbac.People), "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil || len(u.Object) == 0 {
-			continue
-		}
-		if err := env.Client.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatalf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
-		}
-	}
 	ns := queueNamespace(t) // applies the Queue Blueprint
-	can := func(group, verb string) (bool, error) {
-		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: "someone@example.com", Groups: []string{group},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: ns, Verb: verb, Group: "platform.infraplane.dev", Resource: "queues",
-			},
-		}}
-		if err := env.Client.Create(ctx, sar); err != nil {
-			return false, err
+	other := queueNamespace(t)
+	// A team's people are bound in its namespace only (the platform admins
+	// cluster-wide, by people.yaml, which testenv installs).
+	env.Onboard(t, tenant.Team{Namespace: ns, ViewerGroups: []string{"infraplane:viewers"},
+		EditorGroups: []string{"infraplane:editors"}, OncallGroups: []string{"infraplane:oncall"}})
+	can := func(group, verb string) (bool, error) { return canIn(ctx, ns, "someone@example.com", group, verb) }
+	for _, tc := range []struct {
+		user, group, verb string
+		want              bool
+	}{
+		{"someone@example.com", "infraplane:editors", "create", false},
+		{"someone@example.com", "infraplane:viewers", "list", false},
+		{"system:serviceaccount:" + ns + ":infraplane-gitops", "system:serviceaccounts", "create", false},
+	} {
+		ok, err := canIn(ctx, other, tc.user, tc.group, tc.verb)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return sar.Status.Allowed, nil
+		if ok != tc.want {
+			t.Errorf("%s (%s) may %s queues in another team's namespace: %v", tc.user, tc.group, tc.verb, ok)
+		}
 	}
+	// The syncer of the team's repository may apply instances there.
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
+		ok, err := canIn(ctx, ns, "system:serviceaccount:"+ns+":infraplane-gitops", "system:serviceaccounts", "patch")
+		if err != nil || !ok {
+			return fmt.Errorf("the team's syncer may not patch queues: %v %v", ok, err)
+		}
+		return nil
+	})
 	for _, tc := range []struct {
 		group, verb string
 		want        bool
@@ -63,4 +69,17 @@ func TestPeopleRolesCoverBlueprintKinds(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+func canIn(ctx context.Context, ns, user, group, verb string) (bool, error) {
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: user, Groups: []string{group},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: ns, Verb: verb, Group: "platform.infraplane.dev", Resource: "queues",
+		},
+	}}
+	if err := env.Client.Create(ctx, sar); err != nil {
+		return false, err
+	}
+	return sar.Status.Allowed, nil
 }

@@ -12,17 +12,21 @@ import (
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 )
 
-// Labels that aggregate a ClusterRole into the people's roles
-// (config/rbac/people.yaml).
+// Labels that aggregate a ClusterRole into the people's and the syncer's
+// roles (config/rbac/people.yaml).
 const (
-	AggregateToViewer        = "infraplane.dev/aggregate-to-viewer"
-	AggregateToEditor        = "infraplane.dev/aggregate-to-editor"
-	AggregateToPlatformAdmin = "infraplane.dev/aggregate-to-platform-admin"
+	AggregateToViewer         = "infraplane.dev/aggregate-to-viewer"
+	AggregateToEditor         = "infraplane.dev/aggregate-to-editor"
+	AggregateToOncall         = "infraplane.dev/aggregate-to-oncall"
+	AggregateToPlatformAdmin  = "infraplane.dev/aggregate-to-platform-admin"
+	AggregateToGitOps         = "infraplane.dev/aggregate-to-gitops"
+	AggregateToGitOpsPlatform = "infraplane.dev/aggregate-to-gitops-platform"
 )
 
 // roles are the ClusterRoles of a Blueprint's kind: view (aggregated into
-// every people's role) and edit (into the editors' and the platform
-// admins'), so a team can use the new kind as it uses infraplane's own.
+// every people's role) and edit (into the editors', on-call's and platform
+// admins', and the GitOps syncer's), so a team can use the new kind as it
+// uses infraplane's own, by hand or from its repository.
 // They are owned by the Blueprint and go with it.
 func (c *Compiled) roles(bp *corev1alpha1.Blueprint) []*rbacv1.ClusterRole {
 	owner := []metav1.OwnerReference{{
@@ -42,8 +46,10 @@ func (c *Compiled) roles(bp *corev1alpha1.Blueprint) []*rbacv1.ClusterRole {
 		}
 	}
 	return []*rbacv1.ClusterRole{
-		role("view", map[string]string{AggregateToViewer: "true", AggregateToEditor: "true", AggregateToPlatformAdmin: "true"}, "get", "list", "watch"),
-		role("edit", map[string]string{AggregateToEditor: "true", AggregateToPlatformAdmin: "true"}, "create", "update", "patch", "delete", "deletecollection"),
+		role("view", map[string]string{AggregateToViewer: "true", AggregateToEditor: "true", AggregateToOncall: "true", AggregateToPlatformAdmin: "true",
+			AggregateToGitOps: "true", AggregateToGitOpsPlatform: "true"}, "get", "list", "watch"),
+		role("edit", map[string]string{AggregateToEditor: "true", AggregateToOncall: "true", AggregateToPlatformAdmin: "true",
+			AggregateToGitOps: "true", AggregateToGitOpsPlatform: "true"}, "create", "update", "patch", "delete", "deletecollection"),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,6 +38,18 @@ func TestGitManagedBlueprintIsGuarded(t *testing.T) {
 		}
 	}
 	carol := userClient(t, "carol@example.com", "platform")
+	// The platform GitSource the Blueprint's label names (suspended: the
+	// Blueprint is made here): a GitSource that does not exist guards nothing.
+	platformNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "infraplane-system"}}
+	if err := env.Client.Create(ctx, platformNS); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	src := &corev1alpha1.GitSource{ObjectMeta: metav1.ObjectMeta{Name: "platform", Namespace: "infraplane-system"},
+		Spec: corev1alpha1.GitSourceSpec{URL: "/nonexistent", Suspend: true}}
+	if err := env.Client.Create(ctx, src); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), src) })
 
 	bp := &corev1alpha1.Blueprint{
 		ObjectMeta: metav1.ObjectMeta{Name: "guarded", Labels: map[string]string{corev1alpha1.SourceLabel: "infraplane-system.platform"}},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/gitops"
 )
 
 // Webhook paths.
@@ -273,6 +275,17 @@ func (w *Webhook) Guard() admission.Handler {
 		if source == "" || (inst == nil && !w.guarded(ctx, req.Kind.Group, req.Kind.Kind)) {
 			return admission.Allowed("")
 		}
+		// The syncer applies as a GitSource's ServiceAccount: its writes to
+		// that GitSource's objects are git's, not direct edits. One object
+		// has one GitSource: another's syncer is refused.
+		if gs := syncerGitSource(req.UserInfo.Username, req.UserInfo.Extra); gs != "" && inst == nil {
+			if strings.Replace(gs, "/", ".", 1) == source {
+				return admission.Allowed("")
+			}
+			gsNS, gsName, _ := strings.Cut(source, ".")
+			return admission.Denied(fmt.Sprintf("%s/%s is applied by GitSource %s/%s; one object has one GitSource: remove it from one of the two repositories (the other then prunes it or takes it over)",
+				req.Kind.Kind, subject.GetName(), gsNS, gsName))
+		}
 		switch req.Operation {
 		case admissionv1.Update:
 			if reflect.DeepEqual(old.Object["spec"], obj.Object["spec"]) &&
@@ -285,6 +298,13 @@ func (w *Webhook) Guard() admission.Handler {
 			return admission.Allowed("")
 		}
 		kind := req.Kind.Kind
+		// A GitSource that is gone guards nothing: its objects are released
+		// (the syncer removes the label when it can; this covers the rest).
+		if gone, err := w.sourceGone(ctx, source); err != nil {
+			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading GitSource %s: %w", source, err))
+		} else if gone {
+			return admission.Allowed("")
+		}
 		for _, g := range req.UserInfo.Groups {
 			if slices.Contains(w.AdminGroups, g) {
 				w.recordEdit(ctx, req.Operation, user, kind, old, obj, "")
@@ -399,4 +419,37 @@ func (w *Webhook) guarded(ctx context.Context, group, kind string) bool {
 		}
 	}
 	return false
+}
+
+// syncerGitSource returns the "namespace/name" of the GitSource whose
+// syncer made a request, or "": the syncer impersonates the GitSource's
+// ServiceAccount and sets the gitops.GitSourceExtra extra, which only an
+// identity allowed to impersonate can set. The extra must name a GitSource
+// of the ServiceAccount's own namespace.
+func syncerGitSource(user string, extra map[string]authenticationv1.ExtraValue) string {
+	vals := extra[gitops.GitSourceExtra]
+	rest, ok := strings.CutPrefix(user, "system:serviceaccount:")
+	if !ok || len(vals) != 1 {
+		return ""
+	}
+	saNS, _, _ := strings.Cut(rest, ":")
+	gsNS, _, ok := strings.Cut(vals[0], "/")
+	if !ok || gsNS != saNS {
+		return ""
+	}
+	return vals[0]
+}
+
+// sourceGone reports whether the GitSource a source label ("ns.name")
+// names no longer exists.
+func (w *Webhook) sourceGone(ctx context.Context, source string) (bool, error) {
+	ns, name, ok := strings.Cut(source, ".")
+	if !ok {
+		return false, nil
+	}
+	err := w.Live.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &corev1alpha1.GitSource{})
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	return false, err
 }

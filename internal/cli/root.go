@@ -61,7 +61,7 @@ cloud, controllers) with:
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newUpCmd(), newControllerCmd(), newValidateCmd(), newPlanCmd(), newSyncCmd(), newStatusCmd(), newTraceCmd(), newAuditCmd(), newBreakGlassCmd(), newFleetCmd(), newImportCmd(), newKubeconfigCmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newControllerCmd(), newValidateCmd(), newPlanCmd(), newSyncCmd(), newStatusCmd(), newTraceCmd(), newAuditCmd(), newBreakGlassCmd(), newFleetCmd(), newImportCmd(), newTenantCmd(), newKubeconfigCmd(), newVersionCmd())
 	return root
 }
 

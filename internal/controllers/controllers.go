@@ -4,11 +4,13 @@
 package controllers
 
 import (
+	"context"
 	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
@@ -130,6 +132,15 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 		// The break-glass webhook server also refuses Blueprints whose
 		// expressions do not compile.
 		b.Extra = append(slices.Clone(b.Extra), blueprint.Webhook(mgr.GetAPIReader()))
+		// And GitSources changed beyond a sync request by someone RBAC does
+		// not let configure them, or aimed at another namespace.
+		b.Extra = append(b.Extra, breakglass.ExtraWebhook{
+			Path:    gitops.ValidateGitSourcePath,
+			Handler: gitops.ValidateGitSource(mgr.GetClient(), g.PlatformNamespace),
+			Register: func(ctx context.Context, c client.Client, ep breakglass.Endpoint) error {
+				return gitops.RegisterGitSourceWebhook(ctx, c, ep.ClientConfig(gitops.ValidateGitSourcePath))
+			},
+		})
 		if err := breakglass.Setup(mgr, policy, b); err != nil {
 			return closeClients, err
 		}

@@ -35,8 +35,15 @@ func (s SyncLedger) Synced(ctx context.Context, e gitops.SyncEvent) {
 	for _, o := range e.Pruned {
 		objs = append(objs, "pruned "+o)
 	}
+	for _, o := range e.Released {
+		objs = append(objs, "released "+o)
+	}
 	summary := fmt.Sprintf("%s %s: %d created, %d configured, %d pruned", strings.ToLower(e.Result), e.Revision.Short(), len(e.Created), len(e.Updated), len(e.Pruned))
-	if e.Result != "Applied" {
+	switch e.Result {
+	case "Applied":
+	case "Released":
+		summary = fmt.Sprintf("GitSource deleted: %d objects released (they stay, no longer managed by git)", len(e.Released))
+	default:
 		summary = fmt.Sprintf("%s %s", strings.ToLower(e.Result), e.Revision.Short())
 	}
 	entry := ledger.Entry{

@@ -121,7 +121,10 @@ func Check(objs []Object, o CheckOptions) Problems {
 	}
 
 	for _, obj := range objs {
-		for _, r := range refs.Find(obj.Object, o.RefKinds) {
+		if !refs.Follows(obj.GroupVersionKind().Group) {
+			continue // matched by API group as well as kind name
+		}
+		for _, r := range refs.InSpec(obj.Unstructured, o.RefKinds) {
 			if r.Name == "" || names[r.Kind][r.Name] || (o.Exists != nil && o.Exists(r.Kind, r.Name)) {
 				continue
 			}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,6 +16,7 @@ import (
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
+	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
 
@@ -48,10 +48,7 @@ spec:
 func platformSource(t *testing.T, name string, files map[string]*string) (*repo, *corev1alpha1.GitSource) {
 	t.Helper()
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gitops.DefaultPlatformNamespace}}
-	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	env.Onboard(t, tenant.Team{Namespace: gitops.DefaultPlatformNamespace, Platform: true})
 	r := newRepo(t)
 	r.push("first", files)
 	gs := &corev1alpha1.GitSource{

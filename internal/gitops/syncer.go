@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -49,6 +50,9 @@ const (
 	ReasonPruneConfirmed   = "PruneConfirmed"
 	ReasonNothingHeld      = "NothingHeld"
 	ReasonPruneWaiting     = "PruneWaiting"
+	// ReasonNotAuthorized: the GitSource may not apply where or as whom it
+	// asks (targetNamespace, ServiceAccount).
+	ReasonNotAuthorized = "NotAuthorized"
 )
 
 // historyLength is how many syncs status.history keeps.
@@ -62,6 +66,9 @@ type SyncEvent struct {
 	Created  []string
 	Updated  []string
 	Pruned   []string
+	// Released are the objects a deleted GitSource let go of (they stay,
+	// no longer guarded as git's).
+	Released []string
 	Error    string
 }
 
@@ -86,6 +93,11 @@ type Options struct {
 	// may also apply Blueprints (cluster-scoped). Empty means
 	// DefaultPlatformNamespace.
 	PlatformNamespace string
+	// DefaultServiceAccount is the ServiceAccount (of each GitSource's own
+	// namespace) a GitSource without spec.serviceAccountName applies as.
+	// Empty means DefaultServiceAccount; there is no way to apply as the
+	// controller itself.
+	DefaultServiceAccount string
 }
 
 // DefaultPlatformNamespace is the platform namespace unless configured.
@@ -94,8 +106,9 @@ const DefaultPlatformNamespace = "infraplane-system"
 // Syncer is the GitSource controller.
 type Syncer struct {
 	client   client.Client
+	reader   client.Reader // uncached reads (ServiceAccounts: one Get per sync, no cluster-wide informer)
 	mapper   meta.RESTMapper
-	rm       *ssa.ResourceManager
+	tenants  *tenants
 	fetcher  *Fetcher
 	recorder events.EventRecorder
 	opts     Options
@@ -110,7 +123,9 @@ type Syncer struct {
 func SetupSyncer(mgr ctrl.Manager, opts Options) (*Syncer, error) {
 	s := &Syncer{
 		client:   mgr.GetClient(),
+		reader:   mgr.GetAPIReader(),
 		mapper:   mgr.GetRESTMapper(),
+		tenants:  newTenants(mgr.GetConfig(), mgr.GetScheme(), mgr.GetRESTMapper()),
 		fetcher:  NewFetcher(opts.CacheDir),
 		recorder: mgr.GetEventRecorder("infraplane-gitops"),
 		opts:     opts,
@@ -120,8 +135,9 @@ func SetupSyncer(mgr ctrl.Manager, opts Options) (*Syncer, error) {
 	if s.opts.PlatformNamespace == "" {
 		s.opts.PlatformNamespace = DefaultPlatformNamespace
 	}
-	s.rm = ssa.NewResourceManager(mgr.GetClient(), nil, ssa.Owner{Field: FieldManager, Group: "infraplane.dev"})
-	s.rm.SetConcurrency(8)
+	if s.opts.DefaultServiceAccount == "" {
+		s.opts.DefaultServiceAccount = DefaultServiceAccount
+	}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("GitSource").
 		For(&corev1alpha1.GitSource{}, builder.WithPredicates(sourceChanged{})).
@@ -136,7 +152,8 @@ type sourceChanged struct{ predicate.Funcs }
 
 func (sourceChanged) Update(e event.UpdateEvent) bool {
 	return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
-		!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
+		!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) ||
+		!e.ObjectNew.GetDeletionTimestamp().IsZero()
 }
 
 // Reconcile syncs one GitSource: fetch, render, check, dry-run, guard,
@@ -149,7 +166,16 @@ func (s *Syncer) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	if !gs.DeletionTimestamp.IsZero() {
 		// Deleting a GitSource leaves what it applied in place: taking a
 		// whole team's infrastructure down must never be one kubectl delete.
-		return ctrl.Result{}, nil
+		// The objects are released: no longer labelled as git's, so people
+		// (or another GitOps tool) may manage them again.
+		return ctrl.Result{}, s.releaseAll(ctx, gs)
+	}
+	if !controllerutil.ContainsFinalizer(gs, ReleaseFinalizer) {
+		patch := client.MergeFrom(gs.DeepCopy())
+		controllerutil.AddFinalizer(gs, ReleaseFinalizer)
+		if err := s.client.Patch(ctx, gs, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	before := gs.DeepCopy()
 	res, err := s.sync(ctx, gs)
@@ -180,6 +206,21 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		return ctrl.Result{}, nil
 	}
 
+	// Where and as whom it applies, before anything is fetched.
+	if err := s.checkTarget(gs); err != nil {
+		s.fail(ctx, gs, Revision{}, ReasonNotAuthorized, "nothing applied: "+err.Error(), start)
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+	tn, err := s.tenantFor(ctx, gs)
+	if err != nil {
+		if errors.As(err, new(identityError)) {
+			s.fail(ctx, gs, Revision{}, ReasonNotAuthorized, "nothing applied: "+err.Error(), start)
+			return ctrl.Result{RequeueAfter: interval}, nil
+		}
+		s.fail(ctx, gs, Revision{}, ReasonApplyFailed, "nothing applied: "+err.Error(), start)
+		return ctrl.Result{}, err
+	}
+
 	objs, rev, reason, err := s.render(ctx, gs)
 	if rev.Hash != "" {
 		gs.Status.LastAttemptedRevision = rev.String()
@@ -194,7 +235,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	problems := Check(objs, CheckOptions{
 		TargetNamespace: target,
 		Namespaced:      s.namespaced,
-		Exists:          func(kind, name string) bool { return s.exists(ctx, target, kind, name) },
+		Exists:          func(kind, name string) bool { return s.exists(ctx, tn.client, target, kind, name) },
 		RefKinds:        slices.Sorted(maps.Keys(s.opts.RefKinds)),
 
 		Platform:          s.platform(gs),
@@ -260,7 +301,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		stale = deletable
 	}
 	if prune && len(stale) > 0 {
-		if held, why := s.guard(ctx, gs, stale, rev); held {
+		if held, why := s.guard(ctx, tn.client, gs, stale, rev); held {
 			gs.Status.HeldPrune = stale
 			meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypePruneHeld, Status: metav1.ConditionTrue, Reason: ReasonPruneHeld, Message: why, ObservedGeneration: gs.Generation})
 			s.setReady(gs, false, ReasonPruneHeld, why)
@@ -279,10 +320,10 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		return ctrl.Result{}, err
 	}
 	toApply, unchanged := s.skip.partition(sourceKey, apply, live)
-	cs, err := s.rm.ApplyAll(ctx, toApply, ssa.DefaultApplyOptions())
+	cs, err := tn.rm.ApplyAll(ctx, toApply, ssa.DefaultApplyOptions())
 	if err != nil {
 		s.skip.forget(sourceKey)
-		msg := s.explainApplyError(ctx, err, toApply, bySubject)
+		msg := s.explainApplyError(ctx, tn, err, toApply, bySubject)
 		s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied:\n%s", rev.Short(), msg), start)
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
@@ -298,7 +339,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	var pruned []string
 	if prune {
 		for _, r := range stale {
-			if err := s.pruneOne(ctx, r, sourceLabel); err != nil {
+			if err := s.pruneOne(ctx, tn.client, r, sourceLabel); err != nil {
 				s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s applied, but pruning %s/%s failed: %v", rev.Short(), r.Kind, r.Name, err), start)
 				return ctrl.Result{}, err
 			}
@@ -358,7 +399,7 @@ func (s *Syncer) render(ctx context.Context, gs *corev1alpha1.GitSource) ([]Obje
 	if path == "" {
 		path = "."
 	}
-	objs, err := Render(filepath.Join(dir, filepath.Clean(path)))
+	objs, err := Render(dir, filepath.Join(dir, filepath.Clean(path)))
 	if err != nil {
 		return nil, rev, ReasonRenderFailed, fmt.Errorf("revision %s: nothing applied: %v", rev.Short(), err)
 	}
@@ -449,7 +490,7 @@ func (s *Syncer) setReady(gs *corev1alpha1.GitSource, ok bool, reason, msg strin
 
 // guard decides whether pruning stale objects needs confirmation: more than
 // maxPrunePercent of the inventory, or any object with deletion protection.
-func (s *Syncer) guard(ctx context.Context, gs *corev1alpha1.GitSource, stale []corev1alpha1.ObjectRef, rev Revision) (bool, string) {
+func (s *Syncer) guard(ctx context.Context, c client.Reader, gs *corev1alpha1.GitSource, stale []corev1alpha1.ObjectRef, rev Revision) (bool, string) {
 	if c := gs.Annotations[corev1alpha1.ConfirmPruneAnnotation]; c != "" && strings.HasPrefix(rev.Hash, c) {
 		return false, ""
 	}
@@ -458,7 +499,7 @@ func (s *Syncer) guard(ctx context.Context, gs *corev1alpha1.GitSource, stale []
 		u := &unstructured.Unstructured{}
 		u.SetAPIVersion(r.APIVersion)
 		u.SetKind(r.Kind)
-		if err := s.client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u); err == nil &&
+		if err := c.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u); err == nil &&
 			u.GetAnnotations()[corev1alpha1.DeletionProtectionAnnotation] == "true" {
 			protected = append(protected, r.Kind+"/"+r.Name)
 		}
@@ -486,11 +527,11 @@ func (s *Syncer) guard(ctx context.Context, gs *corev1alpha1.GitSource, stale []
 // pruneOne deletes an object that left git, if it still carries our source
 // label (something else may have taken it over). The object's own
 // finalizer deletes or abandons the cloud resource per its deletionPolicy.
-func (s *Syncer) pruneOne(ctx context.Context, r corev1alpha1.ObjectRef, sourceLabel string) error {
+func (s *Syncer) pruneOne(ctx context.Context, c client.Client, r corev1alpha1.ObjectRef, sourceLabel string) error {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(r.APIVersion)
 	u.SetKind(r.Kind)
-	if err := s.client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u); err != nil {
 		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 			return nil
 		}
@@ -504,25 +545,33 @@ func (s *Syncer) pruneOne(ctx context.Context, r corev1alpha1.ObjectRef, sourceL
 			return nil
 		}
 	}
-	return client.IgnoreNotFound(s.client.Delete(ctx, u))
+	return client.IgnoreNotFound(c.Delete(ctx, u))
 }
 
 // explainApplyError turns a failed apply into problems with file and line:
 // on a dry-run failure, every object is dry-run again so all errors are
 // listed, not just the first.
-func (s *Syncer) explainApplyError(ctx context.Context, err error, apply []*unstructured.Unstructured, bySubject map[string]Object) string {
+func (s *Syncer) explainApplyError(ctx context.Context, tn *tenant, err error, apply []*unstructured.Unstructured, bySubject map[string]Object) string {
 	var ps Problems
+	forbidden := false
 	for _, u := range apply {
 		obj := bySubject[subject(u)]
 		dry := u.DeepCopy()
-		derr := s.client.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager))
+		derr := tn.client.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager))
 		if derr == nil {
 			continue
 		}
+		forbidden = forbidden || apierrors.IsForbidden(derr)
 		ps = append(ps, problemsFromAPIError(obj, derr)...)
 	}
 	if len(ps) == 0 {
-		return err.Error()
+		if !apierrors.IsForbidden(err) {
+			return err.Error()
+		}
+		return err.Error() + "\n" + whatTenantsMay(tn)
+	}
+	if forbidden {
+		return ps.Error() + "\n" + whatTenantsMay(tn)
 	}
 	return ps.Error()
 }
@@ -571,14 +620,14 @@ func (s *Syncer) namespaced(gvk schema.GroupVersionKind) (bool, error) {
 
 // exists looks a referenced object up in the target namespace, by kind name
 // among the kinds references may point at.
-func (s *Syncer) exists(ctx context.Context, ns, kind, name string) bool {
+func (s *Syncer) exists(ctx context.Context, c client.Reader, ns, kind, name string) bool {
 	gvk, ok := s.opts.RefKinds[kind]
 	if !ok {
 		return false
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
-	return s.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u) == nil
+	return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u) == nil
 }
 
 func subject(u *unstructured.Unstructured) string {

@@ -34,6 +34,14 @@ func Find(obj map[string]any, kinds []string) []Ref {
 	return findRefs(obj, "", kinds)
 }
 
+// Follows reports whether objects of an API group follow the reference
+// convention: infraplane's own groups. A field of another group's object
+// that happens to end in "Ref" (an RBAC RoleBinding's roleRef) is not a
+// reference to a managed kind of the same name (a PostgreSQL Role).
+func Follows(group string) bool {
+	return group == "infraplane.dev" || strings.HasSuffix(group, ".infraplane.dev")
+}
+
 // InSpec lists the references in an object's spec, with paths from the
 // object ("spec.topicRef.name").
 func InSpec(u *unstructured.Unstructured, kinds []string) []Ref {

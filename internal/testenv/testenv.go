@@ -34,6 +34,7 @@ import (
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/scheme"
+	"github.com/infraplane/infraplane/internal/tenant"
 )
 
 // Options configure the shared environment.
@@ -118,6 +119,9 @@ func (e *Env) start(ctx context.Context) error {
 	}
 	e.Client = c
 	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
+		return err
+	}
+	if err := tenant.InstallRoles(ctx, c); err != nil {
 		return err
 	}
 	if err := e.startManager(); err != nil {
@@ -226,10 +230,11 @@ func EndpointsOf(cloud *localcloud.Cloud) corev1alpha1.Endpoints {
 	return corev1alpha1.Endpoints{PubSub: ep.PubSub, Storage: ep.Storage, Spanner: ep.Spanner, Bigtable: ep.Bigtable}
 }
 
-// Namespace creates a namespace whose objects use ProviderConfig pc. When
-// the test ends the namespace is deleted; the cleanup does not wait (the
-// namespace controller takes seconds): use WaitNamespacesGone where a
-// test needs a quiet cloud.
+// Namespace creates a namespace whose objects use ProviderConfig pc,
+// onboarded as a team with no people: the ServiceAccount its GitSources
+// apply as, bound to the syncer's role. When the test ends the namespace
+// is deleted; the cleanup does not wait (the namespace controller takes
+// seconds): use WaitNamespacesGone where a test needs a quiet cloud.
 func (e *Env) Namespace(t testing.TB, pc string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
@@ -240,7 +245,25 @@ func (e *Env) Namespace(t testing.TB, pc string) string {
 		t.Fatalf("create namespace: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), ns) })
+	e.Onboard(t, tenant.Team{Namespace: ns.Name})
 	return ns.Name
+}
+
+// Onboard writes what `infraplane tenant create` would for team, except
+// the namespace itself, which must exist (or is made, for a fixed name).
+func (e *Env) Onboard(t testing.TB, team tenant.Team) {
+	t.Helper()
+	ctx := context.Background()
+	objs, err := tenant.Objects(team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Client.Get(ctx, client.ObjectKey{Name: team.Namespace}, &corev1.Namespace{}); err == nil {
+		objs = objs[1:]
+	}
+	if err := tenant.Apply(ctx, e.Client, objs); err != nil {
+		t.Fatalf("onboarding %s: %v", team.Namespace, err)
+	}
 }
 
 // WaitNamespacesGone waits until every namespace a test created (and

@@ -52,7 +52,8 @@ type GitSourceSpec struct {
 	Path string `json:"path,omitempty"`
 
 	// TargetNamespace receives every object. Default: this GitSource's
-	// namespace. A manifest naming another namespace is refused.
+	// namespace, and only a GitSource in the platform namespace may name
+	// another one. A manifest naming another namespace is refused.
 	// +optional
 	TargetNamespace string `json:"targetNamespace,omitempty"`
 
@@ -85,6 +86,23 @@ type GitSourceSpec struct {
 	// known_hosts (SSH).
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+
+	// ServiceAccountName is the ServiceAccount of this namespace the syncer
+	// applies, prunes and dry-runs as (impersonation): its RBAC decides what
+	// the repository may create. Default: the controller's
+	// --default-service-account; with neither, the sync is refused.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// WebhookSecretRef names a Secret in this namespace whose key "token"
+	// authenticates push notifications for this GitSource on POST
+	// /hooks/git: GitHub's X-Hub-Signature-256 (an HMAC of the body with
+	// the token), GitLab's X-Gitlab-Token, or "Authorization: Bearer
+	// <token>". Without it, pushes never trigger this GitSource (the
+	// interval and `infraplane sync` still do).
+	// +optional
+	WebhookSecretRef *LocalObjectReference `json:"webhookSecretRef,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
