@@ -137,8 +137,14 @@ func run(ctx context.Context, n, perFile int) error {
 	}
 	step("sync: GitSource until applied")
 	t0 := time.Now()
+	const hookToken = "bench-hook-token"
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bench-hook", Namespace: "gitops"},
+		Data: map[string][]byte{gitops.HookTokenKey: []byte(hookToken)}}); err != nil {
+		return err
+	}
 	gs := &corev1alpha1.GitSource{ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "gitops"},
-		Spec: corev1alpha1.GitSourceSpec{URL: repoDir, Interval: metav1.Duration{Duration: time.Hour}}}
+		Spec: corev1alpha1.GitSourceSpec{URL: repoDir, Interval: metav1.Duration{Duration: time.Hour},
+			WebhookSecretRef: &corev1alpha1.LocalObjectReference{Name: "bench-hook"}}}
 	if err := c.Create(ctx, gs); err != nil {
 		return err
 	}
@@ -186,7 +192,7 @@ func run(ctx context.Context, n, perFile int) error {
 		return err
 	}
 	defer subs.Close()
-	hook := httptest.NewServer(gitops.WebhookHandler(c))
+	hook := httptest.NewServer(gitops.WebhookHandler(c, gitops.HookOptions{}))
 	defer hook.Close()
 
 	step("push-to-cloud: one-line change, webhook, until the cloud has it")
@@ -199,11 +205,19 @@ func run(ctx context.Context, n, perFile int) error {
 		if _, err := commitTo(repo, repoDir, changed, fmt.Sprintf("ack %d", ack)); err != nil {
 			return err
 		}
-		resp, err := http.Post(hook.URL, "application/json", strings.NewReader(`{"url":"`+repoDir+`"}`))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, strings.NewReader(`{"url":"`+repoDir+`"}`))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+hookToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err
 		}
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST /hooks/git: %s", resp.Status)
+		}
 		name := "projects/" + cloud.Project() + "/subscriptions/" + target
 		h, _ := repo.Head()
 		if err := waitApplied(ctx, c, gs, h.Hash().String(), time.Minute); err != nil {

@@ -239,7 +239,11 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		fmt.Fprintf(os.Stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
 	}
 	if f.mgr.HooksAddr != "0" {
-		fmt.Fprintf(os.Stdout, "  git hook:    curl -X POST http://%s/hooks/git   # sync now (or: infraplane sync)\n", f.mgr.HooksAddr)
+		if f.repo != "" {
+			fmt.Fprintf(os.Stdout, "  git hook:    curl -X POST -H \"Authorization: Bearer $(kubectl get secret -n %s %s -o jsonpath='{.data.token}' | base64 -d)\" http://%s/hooks/git   # sync now (or: infraplane sync)\n", f.namespace, upHookSecret, f.mgr.HooksAddr)
+		} else {
+			fmt.Fprintf(os.Stdout, "  git hook:    POST http://%s/hooks/git   # for GitSources with spec.webhookSecretRef (docs/gitops.md)\n", f.mgr.HooksAddr)
+		}
 	}
 	if f.mgr.MetricsAddr != "0" {
 		fmt.Fprintf(os.Stdout, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
@@ -259,8 +263,13 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 }
 
-// applyGitSource creates or updates the GitSource "default" for --repo.
+// applyGitSource creates or updates the GitSource "default" for --repo,
+// and the Secret that authenticates its push hook (an existing token is
+// kept).
 func applyGitSource(ctx context.Context, c client.Client, f *upFlags) error {
+	if err := ensureHookSecret(ctx, c, f.namespace, upHookSecret); err != nil {
+		return err
+	}
 	url := f.repo
 	if !strings.Contains(url, "://") && !strings.HasPrefix(url, "git@") {
 		abs, err := filepath.Abs(url)
@@ -273,9 +282,10 @@ func applyGitSource(ctx context.Context, c client.Client, f *upFlags) error {
 		TypeMeta:   metav1.TypeMeta{APIVersion: corev1alpha1.GroupVersion.String(), Kind: "GitSource"},
 		ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: f.namespace},
 		Spec: corev1alpha1.GitSourceSpec{
-			URL:  url,
-			Ref:  corev1alpha1.GitRef{Branch: f.repoRef},
-			Path: f.repoPath,
+			URL:              url,
+			Ref:              corev1alpha1.GitRef{Branch: f.repoRef},
+			Path:             f.repoPath,
+			WebhookSecretRef: &corev1alpha1.LocalObjectReference{Name: upHookSecret},
 		},
 	}
 	//nolint:staticcheck // typed server-side apply

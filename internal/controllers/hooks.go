@@ -15,14 +15,19 @@ import (
 
 // AddHooksServer serves POST /hooks/git on addr for as long as the manager
 // runs ("" or "0" disables it). It is its own listener, not the metrics
-// one: a git host must reach it, and it should not reach metrics.
+// one: a git host must reach it, and it should not reach metrics. Each
+// request authenticates per GitSource (spec.webhookSecretRef); see
+// gitops.WebhookHandler.
 func AddHooksServer(mgr ctrl.Manager, addr string) error {
 	if addr == "" || addr == "0" {
 		return nil
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/hooks/git", gitops.WebhookHandler(mgr.GetClient()))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Rate limit and body cap: gitops.HookOptions defaults. The timeouts
+	// keep a slow sender from holding a connection open.
+	mux.Handle("/hooks/git", gitops.WebhookHandler(mgr.GetClient(), gitops.HookOptions{Log: mgr.GetLogger().WithName("hooks")}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

@@ -78,15 +78,22 @@ func TestSyncAppliesModifiesAndPrunes(t *testing.T) {
 	}
 }
 
-// POST /hooks/git syncs the GitSources of the pushed repository at once.
+// POST /hooks/git syncs the GitSources of the pushed repository at once
+// (authentication: hook_test.go).
 func TestWebhookTriggersSync(t *testing.T) {
-	r, gs, _ := setup(t, map[string]*string{"orders.yaml": str(topicYAML("orders", "a"))})
+	r, gs, ns := setup(t, map[string]*string{"orders.yaml": str(topicYAML("orders", "a"))},
+		func(g *corev1alpha1.GitSource) {
+			g.Spec.WebhookSecretRef = &corev1alpha1.LocalObjectReference{Name: "hook"}
+		})
+	hookSecret(t, ns, "hook", map[string][]byte{"token": []byte("s3cret")})
 	waitSource(t, gs, appliedRevision(r.hashes[0]))
 	h2 := r.push("team b", map[string]*string{"orders.yaml": str(topicYAML("orders", "b"))})
 
-	srv := httptest.NewServer(gitops.WebhookHandler(env.Client))
+	srv := httptest.NewServer(gitops.WebhookHandler(env.Client, gitops.HookOptions{}))
 	defer srv.Close()
-	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"repository":{"clone_url":"file://`+r.bare+`"}}`))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"repository":{"clone_url":"file://`+r.bare+`"}}`))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
