@@ -23,7 +23,7 @@ var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // returns the changed files relative to repoDir, after checking that the
 // rendered objects now have every value.
 func apply(repoDir, root string, changes []Change) ([]string, error) {
-	objs, err := render(root)
+	objs, err := render(repoDir, root)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the manifests: %w", err)
 	}
@@ -84,7 +84,7 @@ func apply(repoDir, root string, changes []Change) ([]string, error) {
 
 // render renders root like the syncer does, but asks kustomize to record
 // which file each object came from; the kustomization file is restored.
-func render(root string) ([]gitops.Object, error) {
+func render(repoDir, root string) ([]gitops.Object, error) {
 	for _, name := range kustomizationFiles {
 		path := filepath.Join(root, name)
 		orig, err := os.ReadFile(path)
@@ -107,7 +107,7 @@ func render(root string) ([]gitops.Object, error) {
 		defer os.WriteFile(path, orig, 0o644)
 		break
 	}
-	return gitops.Render(root)
+	return gitops.Render(repoDir, root)
 }
 
 func find(objs []gitops.Object, id objectID) *gitops.Object {
@@ -146,7 +146,7 @@ func sourceFile(repoDir, root string, obj *gitops.Object) (string, error) {
 // verify renders again and checks every field; a value that did not take
 // is set elsewhere, typically by a kustomize patch, which it names.
 func verify(repoDir, root string, changes []Change) error {
-	objs, err := render(root)
+	objs, err := render(repoDir, root)
 	if err != nil {
 		return fmt.Errorf("the edited manifests no longer render: %w", err)
 	}

@@ -140,7 +140,7 @@ Exit code: 0 no changes, 2 changes, 1 error (a Blueprint that does not
 compile, or no Blueprint in DIR).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			objs, err := gitops.Render(args[0])
+			objs, err := gitops.Render(gitops.RepoRoot(args[0]), args[0])
 			if err != nil {
 				return err
 			}

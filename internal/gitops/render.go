@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,8 +14,6 @@ import (
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
@@ -95,44 +93,50 @@ type RenderError struct {
 
 func (e *RenderError) Error() string { return fmt.Sprintf("%s: %v", e.Source, e.Err) }
 
-// kustomizationFiles are the names kustomize recognises.
-var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
-// Render turns a directory into objects: with kustomize when the directory
-// has a kustomization file, else every *.yaml, *.yml and *.json file under
-// it (recursively, in lexical order; multi-document files allowed).
-// Errors name the file and line.
-func Render(dir string) ([]Object, error) {
-	info, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", dir, err)
-	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", dir)
-	}
-	for _, k := range kustomizationFiles {
-		if _, err := os.Stat(filepath.Join(dir, k)); err == nil {
-			return renderKustomize(dir)
-		}
-	}
-	return renderPlain(dir)
+// Render turns dir, a directory of the repository whose root is root,
+// into objects: with kustomize when the directory has a kustomization
+// file, else every *.yaml, *.yml and *.json file under it (recursively, in
+// lexical order; multi-document files allowed). Errors name the file and
+// line.
+//
+// The repository is untrusted input: nothing outside root is read
+// (symlinks included), only regular files are, within the default
+// RenderOptions limits, and a kustomization may not make kustomize fetch
+// or execute anything (see kustomize.go).
+func Render(root, dir string) ([]Object, error) {
+	return RenderWith(root, dir, RenderOptions{})
 }
 
-func renderPlain(dir string) ([]Object, error) {
+// RenderWith is Render with limits.
+func RenderWith(root, dir string, opts RenderOptions) ([]Object, error) {
+	rfs, err := openRepo(root, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.Close()
+	for _, k := range kustomizationNames {
+		if _, err := rfs.root.Lstat(filepath.FromSlash(path.Join(rfs.dir, k))); err == nil {
+			return renderKustomize(rfs)
+		}
+	}
+	return renderPlain(rfs)
+}
+
+func renderPlain(rfs *repoFS) ([]Object, error) {
 	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(rfs.root.FS(), rfs.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if path != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir // .git and friends
+			if p != rfs.dir && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir // .git and friends
 			}
 			return nil
 		}
-		switch strings.ToLower(filepath.Ext(path)) {
+		switch strings.ToLower(path.Ext(p)) {
 		case ".yaml", ".yml", ".json":
-			files = append(files, path)
+			files = append(files, p)
 		}
 		return nil
 	})
@@ -143,10 +147,10 @@ func renderPlain(dir string) ([]Object, error) {
 	var out []Object
 	var errs []error
 	for _, f := range files {
-		rel, _ := filepath.Rel(dir, f)
-		data, err := os.ReadFile(f)
+		rel := rfs.display(f)
+		data, err := rfs.read(f)
 		if err != nil {
-			errs = append(errs, &RenderError{Source{File: rel}, err})
+			errs = append(errs, &RenderError{Source{File: rel}, inner(err)})
 			continue
 		}
 		objs, err := parseDocuments(rel, data)
@@ -222,9 +226,12 @@ func yamlErrorLine(err error) int {
 // originAnnotation is what kustomize's originAnnotations build option writes.
 const originAnnotation = "config.kubernetes.io/origin"
 
-func renderKustomize(dir string) ([]Object, error) {
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)
+func renderKustomize(rfs *repoFS) ([]Object, error) {
+	scan := newKustomizeScan(rfs)
+	if err := scan.kustomization(rfs.dir, ""); err != nil {
+		return nil, err
+	}
+	resMap, err := scan.run()
 	if err != nil {
 		return nil, &RenderError{Source{File: "kustomization.yaml"}, fmt.Errorf("kustomize build failed: %w", err)}
 	}

@@ -112,7 +112,7 @@ type Planner struct {
 // from applying anything are returned in Result.Problems (and no changes).
 func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 	res := &Result{Namespace: opts.Namespace}
-	objs, err := gitops.Render(opts.Dir)
+	objs, err := gitops.Render(gitops.RepoRoot(opts.Dir), opts.Dir)
 	if err != nil {
 		return nil, err
 	}

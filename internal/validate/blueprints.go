@@ -30,7 +30,7 @@ func blueprintKinds(items []item, paths []string) ([]*apiextensionsv1.CustomReso
 		}
 	}
 	for _, p := range paths {
-		objs, err := gitops.Render(p)
+		objs, err := gitops.Render(gitops.RepoRoot(p), p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading Blueprints from %s: %w", p, err)
 		}

@@ -144,7 +144,7 @@ func Validate(dir string, opts Options) (Result, error) {
 		return res, err
 	}
 
-	objs, rerr := gitops.Render(dir)
+	objs, rerr := gitops.Render(gitops.RepoRoot(dir), dir)
 	if rerr != nil {
 		ps, ok := renderProblems(dir, rerr)
 		if !ok {

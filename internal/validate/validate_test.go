@@ -127,6 +127,12 @@ var cases = []struct {
 		{"subs.yaml", 8, "Subscription/worker", "spec.ackDeadlineSeconds", "should be greater than or equal to 10"},
 		{"subs.yaml", 11, "Subscription/worker", "spec.deadLetterPolicy.deadLetterTopicRef.name", `refers to Topic "dead-letter"`},
 	}},
+	// A repository is untrusted: a remote base is refused before
+	// kustomize runs (it would clone it, running git), as the syncer
+	// refuses it.
+	{name: "remote-base", wants: []want{
+		{"kustomization.yaml", 3, "", "", `resources entry "github.com/example/infra//base?ref=v1": a GitHub repository: remote bases and resources are not allowed`},
+	}},
 }
 
 func TestValidate(t *testing.T) {
