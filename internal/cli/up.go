@@ -15,14 +15,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
-	"github.com/infraplane/infraplane/config/rbac"
 	"github.com/infraplane/infraplane/examples"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/crds"
+	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/scheme"
+	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/version"
 )
 
@@ -127,9 +128,24 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
 		return err
 	}
-	// Roles for people (infraplane kubeconfig --user alice --group infraplane:oncall).
-	if _, err := applyManifests(ctx, c, map[string][]byte{"config/rbac/people.yaml": rbac.People}, "", "infraplane-up"); err != nil {
+	// Roles for people and the syncer; the one namespace of a single user
+	// is onboarded as a team whose people are the infraplane:* groups
+	// (infraplane kubeconfig --user alice --group infraplane:oncall), and
+	// the platform namespace's syncer may apply Blueprints.
+	if err := tenant.InstallRoles(ctx, c); err != nil {
 		return fmt.Errorf("installing roles: %w", err)
+	}
+	for _, team := range []tenant.Team{
+		{Namespace: f.namespace, ViewerGroups: []string{"infraplane:viewers"}, EditorGroups: []string{"infraplane:editors"}, OncallGroups: []string{"infraplane:oncall"}},
+		{Namespace: gitops.DefaultPlatformNamespace, Platform: true},
+	} {
+		objs, err := tenant.Objects(team)
+		if err != nil {
+			return err
+		}
+		if err := tenant.Apply(ctx, c, objs); err != nil {
+			return fmt.Errorf("onboarding namespace %s: %w", team.Namespace, err)
+		}
 	}
 
 	pc := &corev1alpha1.ProviderConfig{
