@@ -35,8 +35,6 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,7 +42,6 @@ import (
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
-	"github.com/infraplane/infraplane/config/rbac"
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
@@ -52,6 +49,7 @@ import (
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/scheme"
+	"github.com/infraplane/infraplane/internal/tenant"
 )
 
 func main() {
@@ -252,23 +250,18 @@ func startManager(cp *controlplane.ControlPlane, opts controllers.Options) (func
 	return func() { cancel(); <-done; cleanup() }, nil
 }
 
+// applyRoles installs the roles and onboards the namespace as up does:
+// infraplane:oncall may break the glass there, and the GitSource applies
+// as the namespace's syncer ServiceAccount.
 func applyRoles(ctx context.Context, c client.Client) error {
-	dec := yaml.NewYAMLOrJSONDecoder(strings.NewReader(string(rbac.People)), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if err.Error() == "EOF" {
-				return nil
-			}
-			return err
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		if err := c.Create(ctx, u); err != nil {
-			return err
-		}
+	if err := tenant.InstallRoles(ctx, c); err != nil {
+		return err
 	}
+	objs, err := tenant.Objects(tenant.Team{Namespace: ns, OncallGroups: []string{"infraplane:oncall"}})
+	if err != nil {
+		return err
+	}
+	return tenant.Apply(ctx, c, objs)
 }
 
 func writeRepo(dir string, topics int) error {

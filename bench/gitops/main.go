@@ -50,6 +50,7 @@ import (
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/plan"
 	"github.com/infraplane/infraplane/internal/scheme"
+	"github.com/infraplane/infraplane/internal/tenant"
 )
 
 func main() {
@@ -115,8 +116,13 @@ func run(ctx context.Context, n, perFile int) error {
 		return err
 	}
 	for ns, provider := range map[string]string{"gitops": "default", "kubectl": "kubectl-copy"} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
-			Annotations: map[string]string{corev1alpha1.NamespaceAnnotation: provider}}}); err != nil {
+		// Onboarded as up does: the GitSource applies as the namespace's
+		// syncer ServiceAccount.
+		objs, err := tenant.Objects(tenant.Team{Namespace: ns, ProviderConfig: provider})
+		if err != nil {
+			return err
+		}
+		if err := tenant.Apply(ctx, c, objs); err != nil {
 			return err
 		}
 	}
