@@ -42,6 +42,22 @@ type ProviderConfigSpec struct {
 	// endpoint).
 	// +optional
 	Postgres *PostgresServer `json:"postgres,omitempty"`
+
+	// NamespaceSelector chooses the namespaces whose objects may use this
+	// ProviderConfig (through their infraplane.dev/provider-config
+	// annotation, or as the default). Unset: every namespace. An object in
+	// a namespace it does not select makes no cloud call; its Synced
+	// condition says why.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+
+	// ReferenceProjects are projects besides projectID whose resources
+	// objects may reference by full name (e.g. a Subscription on a topic
+	// another team shares). Nothing is ever created, adopted, changed or
+	// deleted in them; every other project is refused.
+	// +optional
+	// +listType=set
+	ReferenceProjects []string `json:"referenceProjects,omitempty"`
 }
 
 // PostgresSSLMode is how infraplane connects to a PostgreSQL server.
@@ -71,6 +87,14 @@ type PostgresServer struct {
 	// "username" and "password" (and, for verify-ca/verify-full, an
 	// optional "ca.crt").
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// AllowedMemberships are roles that Role objects may join (memberOf)
+	// besides the roles objects of their own namespace manage: e.g. a
+	// shared read-only role. Predefined roles (pg_*) and cloud admin roles
+	// (cloudsqlsuperuser, …) are refused unless listed here.
+	// +optional
+	// +listType=set
+	AllowedMemberships []string `json:"allowedMemberships,omitempty"`
 }
 
 // SecretReference names a Secret in a namespace (ProviderConfigs are
