@@ -80,7 +80,18 @@ func (p kindPlanner[T]) connect(ctx context.Context, obj T, env PlanEnv) (Extern
 		}
 	}
 	ext, err := p.k.Connector.Connect(ctx, obj, Env{Provider: prov, ResourceID: resourceID(obj), Owner: OwnerValue(obj.GetNamespace(), obj.GetName()), Refs: refs})
-	return ext, prov, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// What the controller would refuse, the plan says before any cloud read.
+	var all []Reference
+	if p.k.References != nil {
+		all = p.k.References(obj)
+	}
+	if err := confine(prov, ext.Name(), all, refs); err != nil {
+		return nil, nil, err
+	}
+	return ext, prov, nil
 }
 
 // resolveForPlan resolves a reference the way the controller will once its

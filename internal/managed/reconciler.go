@@ -195,7 +195,11 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 
 	prov, err := r.providers.ForNamespace(ctx, obj.GetNamespace())
 	if err != nil {
-		cond.failed(commonv1.ReasonProviderError, err.Error())
+		reason := commonv1.ReasonProviderError
+		if errors.As(err, new(*provider.NotPermittedError)) {
+			reason = commonv1.ReasonNotPermitted
+		}
+		cond.failed(reason, err.Error())
 		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
 	}
 
@@ -221,6 +225,12 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 	if err != nil {
 		cond.failed(commonv1.ReasonProviderError, fmt.Sprintf("connecting to the cloud with ProviderConfig %q: %v", prov.Name, err))
 		return outcome{err: err, metric: "error"}
+	}
+	// Every cloud name the object reaches stays in its ProviderConfig's
+	// projects (confine.go), before any cloud call.
+	if err := confine(prov, ext.Name(), refs, resolved); err != nil {
+		cond.failed(commonv1.ReasonNotPermitted, err.Error())
+		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
 	}
 	st.SelfLink = ext.Name()
 
@@ -479,6 +489,9 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
 		ext, err := r.kind.Connector.Connect(ctx, obj, Env{Provider: prov, ResourceID: st.ResourceID, Owner: OwnerValue(obj.GetNamespace(), obj.GetName())})
 		if err != nil {
 			return r.deleteBlocked(ctx, obj, fmt.Sprintf("cannot connect to delete %s: %v", st.SelfLink, err), err)
+		}
+		if err := confine(prov, ext.Name(), nil, nil); err != nil {
+			return r.deleteBlocked(ctx, obj, err.Error()+" (set spec.deletionPolicy: Abandon to release the object and keep the resource)", nil)
 		}
 		if err := ext.Delete(ctx, obj); err != nil && !IsNotFound(err) {
 			r.audit(ctx, obj, "delete", nil, false, err)

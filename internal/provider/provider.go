@@ -7,11 +7,15 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,6 +35,9 @@ type Config struct {
 	// Postgres is the PostgreSQL server of the Database and Role kinds
 	// (nil: none configured).
 	Postgres *corev1alpha1.PostgresServer
+	// ReferenceProjects are the projects besides ProjectID that objects may
+	// reference (never write to).
+	ReferenceProjects []string
 	// Reader is what resolved this config; kinds read the Secrets the
 	// config refers to (PostgreSQL credentials) through it.
 	Reader client.Reader
@@ -87,8 +94,23 @@ func (r *Resolver) ForNamespace(ctx context.Context, ns string) (*Config, error)
 		}
 		return nil, fmt.Errorf("reading ProviderConfig %q: %w", name, err)
 	}
+	if pc.Spec.NamespaceSelector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(pc.Spec.NamespaceSelector)
+		if err != nil {
+			return nil, fmt.Errorf("ProviderConfig %q: spec.namespaceSelector: %w", name, err)
+		}
+		if !sel.Matches(labels.Set(namespace.Labels)) {
+			return nil, &NotPermittedError{fmt.Sprintf("namespace %q may not use %s: its spec.namespaceSelector (%s) does not select the namespace; no cloud call is made (the platform team chooses which namespaces use which ProviderConfig)", ns, how, sel)}
+		}
+	}
 	return r.fromObject(&pc), nil
 }
+
+// NotPermittedError is a refusal of the ProviderConfig's policy: the
+// namespace may not use it, or a name is outside its projects.
+type NotPermittedError struct{ Msg string }
+
+func (e *NotPermittedError) Error() string { return e.Msg }
 
 func (r *Resolver) fromObject(pc *corev1alpha1.ProviderConfig) *Config {
 	creds := pc.Spec.Credentials.Source
@@ -102,8 +124,10 @@ func (r *Resolver) fromObject(pc *corev1alpha1.ProviderConfig) *Config {
 		Endpoints:   pc.Spec.Endpoints,
 		Postgres:    pc.Spec.Postgres,
 		Reader:      r.reader,
-		version:     pc.ResourceVersion,
-		limits:      r.limitsFor(pc.Name),
+
+		ReferenceProjects: pc.Spec.ReferenceProjects,
+		version:           pc.ResourceVersion,
+		limits:            r.limitsFor(pc.Name),
 	}
 }
 
@@ -169,4 +193,39 @@ func (c *Config) WithProject(project string) *Config {
 	cp.ProjectID = project
 	cp.version += "/" + project
 	return &cp
+}
+
+// ProjectOf returns the project of a full cloud name
+// ("projects/P/topics/T", "//pubsub.googleapis.com/projects/P/…"), or ""
+// when the name carries none (bucket names are global, PostgreSQL names
+// bare).
+func ProjectOf(name string) string {
+	if i := strings.Index(name, "projects/"); i >= 0 && (i == 0 || name[i-1] == '/') {
+		rest := name[i+len("projects/"):]
+		p, _, _ := strings.Cut(rest, "/")
+		if p == "_" {
+			return "" // a global name (buckets)
+		}
+		return p
+	}
+	return ""
+}
+
+// Confine checks that a cloud name is in the config's project: the
+// resource itself (own true) must be in ProjectID; a resource it only
+// references may also be in one of ReferenceProjects. It returns a
+// NotPermittedError naming field, the project and the ProviderConfig.
+func (c *Config) Confine(field, name string, own bool) error {
+	p := ProjectOf(name)
+	if p == "" || p == c.ProjectID {
+		return nil
+	}
+	if !own && slices.Contains(c.ReferenceProjects, p) {
+		return nil
+	}
+	if own {
+		return &NotPermittedError{fmt.Sprintf("%s: %s is in project %q, but ProviderConfig %q manages resources in project %q only; nothing was created, adopted or changed", field, name, p, c.Name, c.ProjectID)}
+	}
+	allowed := append([]string{c.ProjectID}, c.ReferenceProjects...)
+	return &NotPermittedError{fmt.Sprintf("%s: %s is in project %q, which ProviderConfig %q does not allow references to (it allows %s): ask the platform team to list the project in spec.referenceProjects if this is meant; no cloud call was made", field, name, p, c.Name, strings.Join(allowed, ", "))}
 }

@@ -34,6 +34,10 @@ const (
 	ReasonWaitingForRef      = "WaitingForReference"
 	ReasonReferenceError     = "ReferenceError"
 	ReasonProviderError      = "ProviderConfigError"
+	// ReasonNotPermitted: the namespace may not use its ProviderConfig, or
+	// the object names a cloud resource outside the projects its
+	// ProviderConfig allows. No cloud call is made.
+	ReasonNotPermitted = "NotPermitted"
 	ReasonAlreadyExists      = "AlreadyExistsNotOwned"
 	ReasonUpdateNotSupported = "UpdateNotSupported"
 	ReasonInSync             = "InSync"
