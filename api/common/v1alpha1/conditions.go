@@ -22,22 +22,22 @@ const (
 
 // Condition reasons. They are part of the API: tools and people match on them.
 const (
-	ReasonAvailable          = "Available"
-	ReasonCreating           = "Creating"
-	ReasonUpdating           = "Updating"
-	ReasonDeleting           = "Deleting"
-	ReasonObserved           = "Observed"
-	ReasonNotFound           = "NotFound"
-	ReasonReconcileSuccess   = "ReconcileSuccess"
-	ReasonReconcileError     = "ReconcileError"
-	ReasonCloudError         = "CloudError"
-	ReasonWaitingForRef      = "WaitingForReference"
-	ReasonReferenceError     = "ReferenceError"
-	ReasonProviderError      = "ProviderConfigError"
+	ReasonAvailable        = "Available"
+	ReasonCreating         = "Creating"
+	ReasonUpdating         = "Updating"
+	ReasonDeleting         = "Deleting"
+	ReasonObserved         = "Observed"
+	ReasonNotFound         = "NotFound"
+	ReasonReconcileSuccess = "ReconcileSuccess"
+	ReasonReconcileError   = "ReconcileError"
+	ReasonCloudError       = "CloudError"
+	ReasonWaitingForRef    = "WaitingForReference"
+	ReasonReferenceError   = "ReferenceError"
+	ReasonProviderError    = "ProviderConfigError"
 	// ReasonNotPermitted: the namespace may not use its ProviderConfig, or
 	// the object names a cloud resource outside the projects its
 	// ProviderConfig allows. No cloud call is made.
-	ReasonNotPermitted = "NotPermitted"
+	ReasonNotPermitted       = "NotPermitted"
 	ReasonAlreadyExists      = "AlreadyExistsNotOwned"
 	ReasonUpdateNotSupported = "UpdateNotSupported"
 	ReasonInSync             = "InSync"

@@ -34,7 +34,7 @@ func TestTenancyAdoptAnotherProjectsTableRefused(t *testing.T) {
 		}
 		defer adminB.Close()
 		if err := adminB.CreateTableFromConf(ctx, &bigtable.TableConf{TableID: "ledger",
-			ColumnFamilies: map[string]bigtable.Family{"entries": {GCPolicy: bigtable.MaxVersionsPolicy(1)}},
+			ColumnFamilies:     map[string]bigtable.Family{"entries": {GCPolicy: bigtable.MaxVersionsPolicy(1)}},
 			DeletionProtection: bigtable.Protected}); err != nil {
 			t.Fatal(err)
 		}
