@@ -12,14 +12,24 @@ const (
 )
 
 // CredentialsSource says how infraplane authenticates to the cloud.
-// +kubebuilder:validation:Enum=ApplicationDefault;None
+// +kubebuilder:validation:Enum=ApplicationDefault;None;ImpersonateServiceAccount;SecretKey
 type CredentialsSource string
 
 const (
-	// CredentialsApplicationDefault uses Google Application Default Credentials.
+	// CredentialsApplicationDefault uses the controller's own Google
+	// Application Default Credentials: every ProviderConfig that says so
+	// acts with the controller's rights.
 	CredentialsApplicationDefault CredentialsSource = "ApplicationDefault"
 	// CredentialsNone sends no credentials: for emulators and local fakes.
 	CredentialsNone CredentialsSource = "None"
+	// CredentialsImpersonate acts as a Google service account of the
+	// team's (serviceAccount): the controller's identity needs only
+	// roles/iam.serviceAccountTokenCreator on it, and IAM stops the
+	// ProviderConfig at that account's rights.
+	CredentialsImpersonate CredentialsSource = "ImpersonateServiceAccount"
+	// CredentialsSecretKey uses a service-account key from a Secret
+	// (secretRef).
+	CredentialsSecretKey CredentialsSource = "SecretKey"
 )
 
 // ProviderConfigSpec says where a namespace's cloud resources live.
@@ -106,12 +116,28 @@ type SecretReference struct {
 	Name string `json:"name"`
 }
 
-// Credentials says how to authenticate to the cloud.
+// Credentials says how to authenticate to the cloud. A ProviderConfig that
+// names an identity (ImpersonateServiceAccount, SecretKey) never falls
+// back to the controller's own.
+// +kubebuilder:validation:XValidation:rule="self.source != 'ImpersonateServiceAccount' || has(self.serviceAccount)",message="source ImpersonateServiceAccount needs serviceAccount"
+// +kubebuilder:validation:XValidation:rule="self.source != 'SecretKey' || has(self.secretRef)",message="source SecretKey needs secretRef"
 type Credentials struct {
-	// Source is ApplicationDefault (default; real GCP) or None (emulators).
+	// Source is ApplicationDefault (default; the controller's own
+	// credentials), ImpersonateServiceAccount, SecretKey, or None
+	// (emulators).
 	// +optional
 	// +kubebuilder:default=ApplicationDefault
 	Source CredentialsSource `json:"source,omitempty"`
+
+	// ServiceAccount is the e-mail of the Google service account to
+	// impersonate (source ImpersonateServiceAccount).
+	// +optional
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+
+	// SecretRef names a Secret whose key "key.json" holds a service-account
+	// key (source SecretKey).
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
 }
 
 // Endpoints overrides per-service endpoints. Without credentials, endpoints
