@@ -42,6 +42,12 @@ type FieldDiff struct {
 	// reported in status.drift and the Synced and Drifted conditions, with
 	// this text, and never passed to Update.
 	Blocked string `json:",omitempty"`
+	// LowersProtection marks a change that would weaken the resource's
+	// protection (turn deletion protection off). The reconciler does not
+	// make it on a resource this object adopted until the spec changed
+	// after the adoption: adopting must not be a way to disarm what
+	// someone else protected.
+	LowersProtection bool `json:",omitempty"`
 }
 
 // ExternalClient reads and writes one kind of cloud resource. It is bound

@@ -52,6 +52,11 @@ type Kind[T Object] struct {
 	// Targets are the kinds References may point at; a change of one of
 	// them wakes the objects that reference it.
 	Targets []ReferenceTarget
+	// Claims says the kind's cloud resources carry no ownership label
+	// (Bigtable tables): the reconciler records, cluster-wide, which object
+	// manages each one (a ResourceClaim, claims.go) before creating or
+	// adopting it.
+	Claims bool
 }
 
 // PauseFunc says whether writes to the cloud are paused for an object, and
@@ -233,6 +238,15 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
 	}
 	st.SelfLink = ext.Name()
+	if r.kind.Claims && spec.ManagementPolicy != commonv1.ManagementObserveOnly {
+		if msg, err := r.claim(ctx, obj, ext.Name()); err != nil {
+			cond.failed(commonv1.ReasonReconcileError, fmt.Sprintf("recording that this object manages %s: %v", ext.Name(), err))
+			return outcome{err: err, metric: "error"}
+		} else if msg != "" {
+			cond.failed(commonv1.ReasonAlreadyExists, msg)
+			return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
+		}
+	}
 
 	// A resource this object never created: try to create it first. Create
 	// is atomic where observe-then-create would race, and it saves a read
@@ -297,6 +311,7 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 				r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "found %s carrying this object's ownership label; managing it again", st.SelfLink)
 			case adoptAllowed:
 				st.ResourceID, st.ObservedGeneration = id, 0
+				st.AdoptedGeneration = obj.GetGeneration()
 				r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "adopted existing %s (spec.adopt is true)", st.SelfLink)
 			case adoptConflict:
 				msg := fmt.Sprintf("%s already exists and belongs to another object (cloud label %s=%s); two objects never manage one resource: choose another spec.resourceID or delete the other object", st.SelfLink, OwnerLabelKey, obs.Owner)
@@ -310,6 +325,11 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		}
 	}
 
+	// A spec change after the adoption is the owner's decision: from then
+	// on the adopted resource is like one this object created.
+	if st.AdoptedGeneration != 0 && obj.GetGeneration() > st.AdoptedGeneration {
+		st.AdoptedGeneration = 0
+	}
 	return r.handleDiff(ctx, obj, ext, obs.Diff, writes, paused, resync)
 }
 
@@ -404,6 +424,9 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 
 	var mutable, immutable, blocked []FieldDiff
 	for _, d := range diff {
+		if d.LowersProtection && d.Blocked == "" && st.AdoptedGeneration != 0 {
+			d.Blocked = "this object adopted the resource, and adopting never lowers what protects it: change the spec again after the adoption to lower it"
+		}
 		switch {
 		case d.Blocked != "":
 			blocked = append(blocked, d)
@@ -501,6 +524,11 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
 		r.event(obj, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s", st.SelfLink)
 	} else if st.ResourceID != "" && spec.DeletionPolicy == commonv1.DeletionAbandon {
 		r.event(obj, corev1.EventTypeNormal, "Abandoned", "Delete", "left %s in the cloud (deletionPolicy Abandon)", st.SelfLink)
+	}
+	if r.kind.Claims {
+		if err := r.unclaim(ctx, obj); err != nil {
+			return outcome{err: fmt.Errorf("releasing the claim on %s: %w", st.SelfLink, err), metric: "error"}
+		}
 	}
 
 	if err := r.removeFinalizer(ctx, obj); err != nil {

@@ -113,6 +113,14 @@ type ManagedStatus struct {
 	// +optional
 	SelfLink string `json:"selfLink,omitempty"`
 
+	// AdoptedGeneration is the spec generation at which this object
+	// adopted an existing cloud resource; 0 once it created it, or once
+	// its spec changed after the adoption. While set, no pass lowers the
+	// resource's protection (deletion protection, retention, forced
+	// deletion of its contents).
+	// +optional
+	AdoptedGeneration int64 `json:"adoptedGeneration,omitempty"`
+
 	// Drift lists fields whose cloud value differs from the spec, found on
 	// the last read of the cloud resource.
 	// +optional

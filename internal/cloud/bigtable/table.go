@@ -22,12 +22,15 @@ import (
 // Bigtable tables have no labels, so a table carries no ownership label:
 // Observe reports Owner "" and the generic adoption rules treat every
 // existing table this object has not recorded as its own as unowned (it
-// is taken over only with spec.adopt).
+// is taken over only with spec.adopt), and a cluster-wide ResourceClaim
+// keeps two objects from managing one table.
 func TableKind(clients *Clients) managed.Kind[*bigtablev1.BigtableTable] {
 	return managed.Kind[*bigtablev1.BigtableTable]{
 		Name:    "BigtableTable",
 		New:     func() *bigtablev1.BigtableTable { return &bigtablev1.BigtableTable{} },
 		NewList: func() client.ObjectList { return &bigtablev1.BigtableTableList{} },
+		// No labels on tables: a ResourceClaim says which object has one.
+		Claims: true,
 		Connector: managed.ConnectorFunc[*bigtablev1.BigtableTable](func(ctx context.Context, t *bigtablev1.BigtableTable, env managed.Env) (managed.ExternalClient[*bigtablev1.BigtableTable], error) {
 			inst, err := parseInstance(t.Spec.InstanceRef.External, "")
 			if err != nil {
@@ -131,7 +134,11 @@ func diffTable(t *bigtablev1.BigtableTable, obs *bigtablev1.BigtableTableObserva
 			out = append(out, managed.FieldDiff{Field: familyField(name), Desired: absent, Actual: obs.ColumnFamilies[name], Blocked: unclaimedFamily})
 		}
 	}
-	add("spec.deletionProtection", strconv.FormatBool(t.Spec.DeletionProtection), strconv.FormatBool(obs.DeletionProtection), false)
+	if obs.DeletionProtection && !t.Spec.DeletionProtection {
+		out = append(out, managed.FieldDiff{Field: "spec.deletionProtection", Desired: "false", Actual: "true", LowersProtection: true})
+	} else {
+		add("spec.deletionProtection", strconv.FormatBool(t.Spec.DeletionProtection), strconv.FormatBool(obs.DeletionProtection), false)
+	}
 	// Splits are not reported by the cloud: compare with what this object
 	// created the table with, when it did.
 	if cw := t.Status.CreatedWith; cw != nil {

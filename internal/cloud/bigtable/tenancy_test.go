@@ -2,6 +2,7 @@ package bigtable_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // Attack 1 of the tenancy issue: a team-a object adopts team-b's table
@@ -71,5 +73,87 @@ func TestTenancyAdoptAnotherProjectsTableRefused(t *testing.T) {
 		}
 		env.WaitGone(t, steal)
 		check()
+	})
+}
+
+// Tables carry no labels, so spec.adopt alone would let an object in any
+// namespace take a table another object manages. A ResourceClaim decides:
+// the second adopter is refused (without naming the other team's object),
+// and once the first lets go the second may adopt.
+func TestTenancyTwoObjectsCannotAdoptOneTable(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *scenario) {
+		ctx := context.Background()
+		createLegacyTable(t, s, "shared")
+		first := s.table("shared", func(tb *bigtablev1.BigtableTable) {
+			tb.Spec.Adopt = true
+			tb.Spec.DeletionPolicy = commonv1.DeletionAbandon
+			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", versions(1)), family("b", versions(2))}
+		})
+		env.Create(t, first)
+		env.WaitReady(t, first)
+
+		other := env.Namespace(t, env.ProviderConfig(t, "test-"+s.b.name, s.b.cloud))
+		second := s.table("shared", func(tb *bigtablev1.BigtableTable) {
+			tb.Namespace = other
+			tb.Spec.Adopt = true
+			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", versions(1))}
+		})
+		env.Create(t, second)
+		c := env.WaitFor(t, second, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonAlreadyExists)
+		for _, want := range []string{s.tableName("shared"), "managed by an object in another namespace", "two objects never manage one resource"} {
+			if !strings.Contains(c.Message, want) {
+				t.Errorf("Synced message does not mention %q: %s", want, c.Message)
+			}
+		}
+		if strings.Contains(c.Message, s.ns) {
+			t.Errorf("the refusal names the other team's namespace: %s", c.Message)
+		}
+		if got, err := s.getTable(t, "shared"); err != nil || len(got.families) != 2 {
+			t.Errorf("the table changed: %+v %v", got, err)
+		}
+
+		// The first object lets go (Abandon): the second may adopt now.
+		if err := env.Client.Delete(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		env.WaitGone(t, first)
+		env.Poke(t, second)
+		env.WaitReady(t, second)
+	})
+}
+
+// Adopting a table never lowers its deletion protection on the adopting
+// generation: the change is reported and held until the spec changes
+// after the adoption.
+func TestTenancyAdoptionKeepsDeletionProtection(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *scenario) {
+		ctx := context.Background()
+		if err := s.admin.CreateTableFromConf(ctx, &bigtable.TableConf{TableID: "guarded",
+			ColumnFamilies:     map[string]bigtable.Family{"a": {GCPolicy: bigtable.MaxVersionsPolicy(1)}},
+			DeletionProtection: bigtable.Protected}); err != nil {
+			t.Fatal(err)
+		}
+		tb := s.table("guarded", func(tb *bigtablev1.BigtableTable) {
+			tb.Spec.Adopt = true
+			tb.Spec.DeletionProtection = false
+			tb.Spec.ColumnFamilies = []bigtablev1.ColumnFamily{family("a", versions(1))}
+		})
+		env.Create(t, tb)
+		env.WaitForMessage(t, tb, commonv1.TypeSynced, "adopting never lowers what protects it")
+		if got, err := s.getTable(t, "guarded"); err != nil || !got.protected {
+			t.Fatalf("the adopted table lost its protection: %+v %v", got, err)
+		}
+		// A spec change after the adoption is the owner's decision.
+		testenv.Update(t, env, tb, func(tb *bigtablev1.BigtableTable) { tb.Spec.ResyncInterval = duration(time.Minute) })
+		testenv.Eventually(t, testenv.WaitTimeout, func() error {
+			got, err := s.getTable(t, "guarded")
+			if err != nil {
+				return err
+			}
+			if got.protected {
+				return fmt.Errorf("still protected")
+			}
+			return nil
+		})
 	})
 }

@@ -59,7 +59,19 @@ func (c *bucketClient) Observe(ctx context.Context, b *storagev1.Bucket) (manage
 		return managed.Observation{}, err
 	}
 	b.Status.Observed = observation(got)
-	return managed.Observation{Exists: true, Owner: got.Labels[managed.OwnerLabelKey], Diff: diffBucket(&b.Spec, got)}, nil
+	diff := diffBucket(&b.Spec, got)
+	for i := range diff {
+		// A shorter retention weakens what protects the objects.
+		if diff[i].Field == "spec.retentionPolicy" && got.RetentionPolicy != nil && retentionOf(&b.Spec) < got.RetentionPolicy.RetentionPeriod {
+			diff[i].LowersProtection = true
+		}
+	}
+	// Bucket names are global: an adopted bucket is stamped with the
+	// ownership label at once, so no other object anywhere adopts it too.
+	if b.Spec.ManagementPolicy != commonv1.ManagementObserveOnly && got.Labels[managed.OwnerLabelKey] != c.env.Owner && !managed.Differs(diff, "spec.labels") {
+		diff = append(diff, managed.FieldDiff{Field: "spec.labels", Desired: managed.OwnerLabelKey + "=" + c.env.Owner, Actual: "no ownership label"})
+	}
+	return managed.Observation{Exists: true, Owner: got.Labels[managed.OwnerLabelKey], Diff: diff}, nil
 }
 
 func observation(got *gcs.BucketAttrs) *storagev1.BucketObservation {
@@ -150,7 +162,13 @@ func (c *bucketClient) setLabels(ua *gcs.BucketAttrsToUpdate, b *storagev1.Bucke
 
 func (c *bucketClient) Delete(ctx context.Context, b *storagev1.Bucket) error {
 	bkt := c.cn.gcs.Bucket(c.id)
-	if err := c.empty(ctx, bkt, b.Spec.ForceDestroy); err != nil {
+	// forceDestroy on the adopting generation does not destroy what
+	// someone else put in the bucket: the spec must change after adopting.
+	force, todo := b.Spec.ForceDestroy, "set spec.forceDestroy: true to delete its objects with it, or spec.deletionPolicy: Abandon to keep it"
+	if force && b.Status.AdoptedGeneration != 0 {
+		force, todo = false, "this object adopted the bucket with spec.forceDestroy already set, and adopting is never a way to destroy its contents: change the spec after adopting, or keep it with spec.deletionPolicy: Abandon"
+	}
+	if err := c.empty(ctx, bkt, force, todo); err != nil {
 		return err
 	}
 	err := bkt.Delete(ctx)
@@ -162,7 +180,7 @@ func (c *bucketClient) Delete(ctx context.Context, b *storagev1.Bucket) error {
 
 // empty deletes every object (all versions) when force is set; without
 // it, a bucket that holds objects is an error that says what to do.
-func (c *bucketClient) empty(ctx context.Context, bkt *gcs.BucketHandle, force bool) error {
+func (c *bucketClient) empty(ctx context.Context, bkt *gcs.BucketHandle, force bool, todo string) error {
 	it := bkt.Objects(ctx, &gcs.Query{Versions: true})
 	for {
 		o, err := it.Next()
@@ -174,8 +192,7 @@ func (c *bucketClient) empty(ctx context.Context, bkt *gcs.BucketHandle, force b
 		}
 		if !force {
 			return status.Errorf(codes.FailedPrecondition,
-				"bucket %s is not empty (it holds %s and maybe more): set spec.forceDestroy: true to delete its objects with it, or spec.deletionPolicy: Abandon to keep it",
-				c.id, o.Name)
+				"bucket %s is not empty (it holds %s and maybe more): %s", c.id, o.Name, todo)
 		}
 		if err := bkt.Object(o.Name).Generation(o.Generation).Delete(ctx); err != nil && !errors.Is(err, gcs.ErrObjectNotExist) {
 			return fmt.Errorf("forceDestroy: deleting object %s: %w", o.Name, err)
