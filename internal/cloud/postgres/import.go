@@ -21,9 +21,11 @@ import (
 // ones of creates in progress (pendingName).
 func DatabaseLister(c *Clients) importer.Lister { return databaseLister{c} }
 
-// RoleLister lists the server's roles for `infraplane import`: all but the
-// predefined pg_* roles, the administrator and superusers (a Role is
-// never a superuser).
+// RoleLister lists the server's roles for `infraplane import`: all but
+// those a Role refuses to adopt (checkManageable): the predefined pg_*
+// roles, the administrator, cloud administrator roles, roles with
+// SUPERUSER, CREATEROLE, REPLICATION or BYPASSRLS, and members of such
+// roles.
 func RoleLister(c *Clients) importer.Lister { return roleLister{c} }
 
 type databaseLister struct{ c *Clients }
@@ -36,9 +38,12 @@ func (roleLister) GVK() schema.GroupVersionKind { return postgresv1.GroupVersion
 
 // importableRole is the SQL condition for roles RoleLister lists; $1 is
 // the administrator.
-const importableRole = `r.rolname !~ '^pg_' AND r.rolname <> $1 AND NOT r.rolsuper`
+var importableRole = `r.rolname !~ '^pg_' AND r.rolname <> $1
+	AND NOT (r.rolsuper OR r.rolcreaterole OR r.rolreplication OR r.rolbypassrls)
+	AND lower(r.rolname) <> ALL (ARRAY['` + strings.Join(cloudAdminRoles, "', '") + `'])
+	AND NOT EXISTS (` + strings.ReplaceAll(strings.ReplaceAll(privilegedAbove, "$1", "r.oid"), "$2", "$1") + `)`
 
-const listDatabases = `SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
+var listDatabases = `SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
 	d.datconnlimit, coalesce(shobj_description(d.oid, 'pg_database'), ''),
 	EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = d.datdba AND ` + importableRole + `), d.datallowconn
 FROM pg_database d WHERE NOT d.datistemplate AND d.datname <> $2 AND NOT starts_with(d.datname::text, '` + pendingPrefix + `') ORDER BY 1`
@@ -109,7 +114,7 @@ func (l databaseLister) List(ctx context.Context, p *provider.Config) ([]importe
 	return out, nil
 }
 
-const listRoles = `SELECT r.rolname::text, r.rolcanlogin, r.rolinherit, r.rolcreatedb, r.rolconnlimit,
+var listRoles = `SELECT r.rolname::text, r.rolcanlogin, r.rolinherit, r.rolcreatedb, r.rolconnlimit,
 	coalesce(shobj_description(r.oid, 'pg_authid'), ''),
 	array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1),
 	array(SELECT d.datname::text || '=' || a.privilege_type FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a

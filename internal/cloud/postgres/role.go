@@ -77,20 +77,31 @@ func (c *roleClient) Name() string { return c.name }
 type roleRow struct {
 	oid                                 uint32
 	login, inherit, createDB, superuser bool
+	createRole, replication, bypassRLS  bool
 	connLimit                           int32
 	comment                             string
 	memberOf                            []string
+	// above are the privileged roles it is a member of (privilegedAbove).
+	above []string
 }
 
-const roleQuery = `SELECT r.oid, r.rolcanlogin, r.rolinherit, r.rolcreatedb, r.rolsuper, r.rolconnlimit,
+const roleQuery = `SELECT r.oid, r.rolcanlogin, r.rolinherit, r.rolcreatedb, r.rolsuper, r.rolcreaterole, r.rolreplication, r.rolbypassrls, r.rolconnlimit,
 	coalesce(shobj_description(r.oid, 'pg_authid'), ''),
 	array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1)
 FROM pg_roles r WHERE r.rolname = $1`
 
 func (c *roleClient) read(ctx context.Context, q querier) (*roleRow, error) {
 	var r roleRow
-	found, err := queryRow(ctx, q, roleQuery, []any{c.name}, &r.oid, &r.login, &r.inherit, &r.createDB, &r.superuser, &r.connLimit, &r.comment, &r.memberOf)
+	found, err := queryRow(ctx, q, roleQuery, []any{c.name}, &r.oid, &r.login, &r.inherit, &r.createDB, &r.superuser, &r.createRole, &r.replication, &r.bypassRLS, &r.connLimit, &r.comment, &r.memberOf)
 	if err != nil || !found {
+		return nil, err
+	}
+	var g string
+	err = queryRows(ctx, q, privilegedAbove, []any{r.oid, c.s.admin}, []any{&g}, func() error {
+		r.above = append(r.above, g)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -150,8 +161,29 @@ func (c *roleClient) Observe(ctx context.Context, r *postgresv1.Role) (managed.O
 		if row, err = c.read(ctx, conn); err != nil || row == nil {
 			return err
 		}
-		have, err = c.grants(ctx, conn, row.oid)
-		return err
+		if have, err = c.grants(ctx, conn, row.oid); err != nil {
+			return err
+		}
+		if !writes(r) || (ownerOf(row.comment) != "" && ownerOf(row.comment) != c.env.Owner) {
+			// Only read; or another object's, which the adoption rules
+			// refuse with their own message.
+			return nil
+		}
+		// Before the adoption rules, and before any write of the pass: a
+		// role beyond one team is never taken over, and memberships are
+		// checked whether or not they are granted already. Adopting, the
+		// memberships the role holds now are checked too.
+		if err := c.checkManageable(row, row.above); err != nil {
+			return err
+		}
+		var held []string
+		if ownerOf(row.comment) != c.env.Owner {
+			held = row.memberOf
+			if err := c.checkNotClaimed(ctx, r); err != nil {
+				return err
+			}
+		}
+		return c.checkMemberships(ctx, conn, r, r.Spec.MemberOf, held)
 	})
 	if err != nil {
 		return managed.Observation{}, err
@@ -205,8 +237,11 @@ func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 	if err := checkName("spec.resourceID", c.name); err != nil {
 		return err
 	}
+	if err := c.checkCreatable(); err != nil {
+		return err
+	}
 	// Before the password Secret is made for nothing.
-	err := c.s.pool.with(ctx, func(conn *pgx.Conn) error { return c.checkMemberships(ctx, conn, r.Spec.MemberOf) })
+	err := c.s.pool.with(ctx, func(conn *pgx.Conn) error { return c.checkMemberships(ctx, conn, r, r.Spec.MemberOf, nil) })
 	if err != nil {
 		return err
 	}
@@ -217,7 +252,11 @@ func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 		if err != nil {
 			return err
 		}
-		stmt += " PASSWORD " + literal(password)
+		verifier, err := scramVerifier(password)
+		if err != nil {
+			return err
+		}
+		stmt += " PASSWORD " + literal(verifier)
 		hash = passwordHash(r, password)
 	}
 	err = c.s.inTx(ctx, func(tx pgx.Tx) error {
@@ -230,7 +269,7 @@ func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 		if err := exec(ctx, tx, "COMMENT ON ROLE", "COMMENT ON ROLE "+ident(c.name)+" IS "+literal(ownerComment(c.env.Owner))); err != nil {
 			return err
 		}
-		if err := c.syncMemberships(ctx, tx, r.Spec.MemberOf, nil); err != nil {
+		if err := c.syncMemberships(ctx, tx, r, nil); err != nil {
 			return err
 		}
 		return c.syncGrants(ctx, tx, c.desiredGrants(r), grants{})
@@ -245,28 +284,42 @@ func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 
 // Update makes the changes in diff in one transaction: all or none.
 func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []managed.FieldDiff) error {
-	var password string
+	// Checked before any write (Observe checked them in this pass too).
+	if managed.Differs(diff, fieldMemberOf) {
+		err := c.s.pool.with(ctx, func(conn *pgx.Conn) error { return c.checkMemberships(ctx, conn, r, r.Spec.MemberOf, nil) })
+		if err != nil {
+			return err
+		}
+	}
+	var password, verifier string
 	if managed.Differs(diff, fieldPassword) {
 		var err error
 		if password, err = c.ensurePassword(ctx, r); err != nil {
 			return err
 		}
+		if verifier, err = scramVerifier(password); err != nil {
+			return err
+		}
 	}
 	err := c.s.inTx(ctx, func(tx pgx.Tx) error {
+		// Read again in the transaction: what was checked still holds.
+		row, err := c.read(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			return status.Errorf(codes.Unavailable, "role %q disappeared during the update", c.name)
+		}
+		if err := c.checkManageable(row, row.above); err != nil {
+			return err
+		}
 		if managed.Differs(diff, fieldLogin) || managed.Differs(diff, fieldConnLimit) || managed.Differs(diff, fieldInherit) || managed.Differs(diff, fieldCreateDB) {
 			if err := exec(ctx, tx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH "+attributes(r)); err != nil {
 				return err
 			}
 		}
 		if managed.Differs(diff, fieldMemberOf) || managed.Differs(diff, fieldPrivs) {
-			row, err := c.read(ctx, tx)
-			if err != nil {
-				return err
-			}
-			if row == nil {
-				return fmt.Errorf("role %q disappeared during the update", c.name)
-			}
-			if err := c.syncMemberships(ctx, tx, r.Spec.MemberOf, row.memberOf); err != nil {
+			if err := c.syncMemberships(ctx, tx, r, row.memberOf); err != nil {
 				return err
 			}
 			have, err := c.grants(ctx, tx, row.oid)
@@ -277,8 +330,10 @@ func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []mana
 				return err
 			}
 		}
-		if password != "" {
-			return exec(ctx, tx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH PASSWORD "+literal(password))
+		if verifier != "" {
+			// The verifier, never the password: statements can end up in
+			// the server's log.
+			return exec(ctx, tx, "ALTER ROLE", "ALTER ROLE "+ident(c.name)+" WITH PASSWORD "+literal(verifier))
 		}
 		return nil
 	})
@@ -292,40 +347,18 @@ func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []mana
 	return err
 }
 
-// checkMemberships refuses membership in a superuser role: a member could
-// SET ROLE to it and become superuser.
-func (c *roleClient) checkMemberships(ctx context.Context, q querier, want []string) error {
-	if len(want) == 0 {
-		return nil
-	}
-	for _, g := range want {
-		if err := checkName(fieldMemberOf, g); err != nil {
-			return err
-		}
-	}
-	var supers []string
-	var name string
-	err := queryRows(ctx, q, "SELECT rolname::text FROM pg_roles WHERE rolsuper AND rolname = ANY($1) ORDER BY 1", []any{want}, []any{&name}, func() error {
-		supers = append(supers, name)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if len(supers) > 0 {
-		return invalid(fieldMemberOf, "%s: superuser roles are refused (a member could become superuser)", strings.Join(supers, ", "))
-	}
-	return nil
-}
-
-func (c *roleClient) syncMemberships(ctx context.Context, q querier, want, have []string) error {
+// syncMemberships grants the memberships r's spec lists and the role
+// lacks (have), and revokes those it holds the spec does not list. The
+// policy is checked again in the transaction, just before the grants.
+func (c *roleClient) syncMemberships(ctx context.Context, q querier, r *postgresv1.Role, have []string) error {
+	want := r.Spec.MemberOf
 	var add []string
 	for _, g := range want {
 		if !slices.Contains(have, g) {
 			add = append(add, g)
 		}
 	}
-	if err := c.checkMemberships(ctx, q, add); err != nil {
+	if err := c.checkMemberships(ctx, q, r, add, nil); err != nil {
 		return err
 	}
 	for _, g := range add {

@@ -20,13 +20,12 @@ import (
 // Once the database is gone, the deletion finishes by itself.
 func TestRoleDeleteRefusedChangesNothing(t *testing.T) {
 	s := setup(t)
+	// The group is a Role of the namespace: a Role joins only those.
 	group := s.unique("team")
-	if _, err := s.admin.Exec(t.Context(), "CREATE ROLE "+pgx.Identifier{group}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = s.admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{group}.Sanitize())
-	})
+	g := &postgresv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: s.ns}}
+	g.Spec.ResourceID = group
+	env.Create(t, g)
+	env.WaitReady(t, g)
 	grantDB := s.unique("shared")
 	db := &postgresv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "shared", Namespace: s.ns}}
 	db.Spec.ResourceID = grantDB

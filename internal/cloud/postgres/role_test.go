@@ -32,13 +32,13 @@ func loginWorks(s *scenario, role, password, db string) bool {
 // password at once.
 func TestRolePasswordMembershipsPrivileges(t *testing.T) {
 	s := setup(t)
+	// The group is a Role of the namespace: a Role joins only those (and
+	// the ProviderConfig's allowedMemberships).
 	group := s.unique("readers")
-	if _, err := s.admin.Exec(t.Context(), "CREATE ROLE "+pgx.Identifier{group}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = s.admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{group}.Sanitize())
-	})
+	g := &postgresv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "readers", Namespace: s.ns}}
+	g.Spec.ResourceID = group
+	env.Create(t, g)
+	env.WaitReady(t, g)
 	dbName := s.unique("appdb")
 	db := &postgresv1.Database{ObjectMeta: metav1.ObjectMeta{Name: "appdb", Namespace: s.ns}}
 	db.Spec.ResourceID = dbName
