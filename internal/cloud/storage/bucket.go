@@ -24,6 +24,10 @@ func BucketKind(clients *Clients) managed.Kind[*storagev1.Bucket] {
 		Name:    "Bucket",
 		New:     func() *storagev1.Bucket { return &storagev1.Bucket{} },
 		NewList: func() client.ObjectList { return &storagev1.BucketList{} },
+		// Bucket names are global and an adopted bucket may carry no
+		// ownership label (adopting writes nothing): a ResourceClaim keeps
+		// two objects anywhere from managing one bucket.
+		Claims: true,
 		Connector: managed.ConnectorFunc[*storagev1.Bucket](func(ctx context.Context, _ *storagev1.Bucket, env managed.Env) (managed.ExternalClient[*storagev1.Bucket], error) {
 			cn, err := clients.get(ctx, env.Provider)
 			if err != nil {
@@ -65,11 +69,6 @@ func (c *bucketClient) Observe(ctx context.Context, b *storagev1.Bucket) (manage
 		if diff[i].Field == "spec.retentionPolicy" && got.RetentionPolicy != nil && retentionOf(&b.Spec) < got.RetentionPolicy.RetentionPeriod {
 			diff[i].LowersProtection = true
 		}
-	}
-	// Bucket names are global: an adopted bucket is stamped with the
-	// ownership label at once, so no other object anywhere adopts it too.
-	if b.Spec.ManagementPolicy != commonv1.ManagementObserveOnly && got.Labels[managed.OwnerLabelKey] != c.env.Owner && !managed.Differs(diff, "spec.labels") {
-		diff = append(diff, managed.FieldDiff{Field: "spec.labels", Desired: managed.OwnerLabelKey + "=" + c.env.Owner, Actual: "no ownership label"})
 	}
 	return managed.Observation{Exists: true, Owner: got.Labels[managed.OwnerLabelKey], Diff: diff}, nil
 }
