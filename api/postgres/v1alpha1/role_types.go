@@ -42,9 +42,12 @@ type RoleSpec struct {
 	// +optional
 	CreateDB bool `json:"createdb,omitempty"`
 
-	// MemberOf lists the roles this role is a member of. Superuser roles
-	// are refused (membership would let it become superuser), and so are
-	// the predefined roles that reach the server's files or programs.
+	// MemberOf lists the roles this role is a member of: roles that Role
+	// objects of this namespace manage, and those the ProviderConfig lists
+	// in spec.postgres.allowedMemberships (predefined pg_* and cloud admin
+	// roles only when listed there). Superuser-like roles are always
+	// refused (membership would let it become superuser), and so are the
+	// predefined roles that reach the server's files or programs.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
