@@ -16,6 +16,8 @@ func addControllerTuning(fl *pflag.FlagSet, o *controllers.Options, resync time.
 	fl.IntVar(&o.Concurrency, "concurrency", 10, "objects of each kind reconciled at once")
 	fl.Float64Var(&o.CloudQPS, "cloud-qps", qps, "cloud API calls per second per ProviderConfig and service; 0 means no limit")
 	fl.IntVar(&o.CloudBurst, "cloud-burst", 0, "burst for --cloud-qps (default: qps+1)")
+	fl.StringVar(&o.IAMCredentialsEndpoint, "iam-credentials-endpoint", "",
+		"IAM Credentials API base URL that mints the tokens of ProviderConfigs with credentials source ImpersonateServiceAccount (default: Google's, https://iamcredentials.googleapis.com/); called with the controller's own credentials (docs/cloud-identity.md)")
 	fl.StringVar(&o.GitOps.DefaultServiceAccount, "default-service-account", gitops.DefaultServiceAccount,
 		"ServiceAccount (in each GitSource's own namespace) a GitSource without spec.serviceAccountName applies as, through impersonation: its RBAC decides what a repository may create (docs/tenancy.md)")
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"google.golang.org/api/option"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +43,13 @@ type Options struct {
 	CloudQPS float64
 	// CloudBurst is the burst for CloudQPS.
 	CloudBurst int
+	// IAMCredentialsEndpoint is the IAM Credentials API that mints the
+	// tokens of ProviderConfigs that impersonate a service account ("":
+	// Google's); IAMCredentialsOptions are extra client options for
+	// calling it (default: the controller's own credentials). See
+	// docs/cloud-identity.md.
+	IAMCredentialsEndpoint string
+	IAMCredentialsOptions  []option.ClientOption
 	// Pauses are extra pause policies (break-glass plugs in here).
 	Pauses []managed.PauseFunc
 	// Auditor records every cloud write (the audit ledger).
@@ -84,7 +92,10 @@ var RefKinds = map[string]schema.GroupVersionKind{
 // Setup registers every kind. The returned func releases cloud clients;
 // call it after the manager stopped.
 func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
-	providers := provider.NewResolver(mgr.GetClient(), provider.Options{QPS: opts.CloudQPS, Burst: opts.CloudBurst})
+	providers := provider.NewResolver(mgr.GetClient(), provider.Options{
+		QPS: opts.CloudQPS, Burst: opts.CloudBurst,
+		IAMCredentialsEndpoint: opts.IAMCredentialsEndpoint, IAMCredentialsOptions: opts.IAMCredentialsOptions,
+	})
 	mopts := managed.Options{ResyncInterval: opts.ResyncInterval, Concurrency: opts.Concurrency, Pauses: opts.Pauses, Auditor: opts.Auditor}
 	gitopsOn := opts.GitOps.CacheDir != ""
 	var policy *breakglass.Policy

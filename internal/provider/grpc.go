@@ -47,16 +47,22 @@ func CloudCalls(service, method string) float64 {
 // GRPCOptions returns client options for a gRPC-based Google Cloud client
 // of service (e.g. "pubsub") at endpoint: credentials per the config, no TLS
 // for credential-less emulator endpoints, a call-metrics interceptor, and
-// the client-side rate limit.
+// the client-side rate limit. A named identity's tokens go as per-RPC
+// credentials, which need TLS: such a config cannot use a plaintext
+// emulator. A call whose token cannot be had fails with the
+// CredentialsError's code before anything is sent.
 func (c *Config) GRPCOptions(service, endpoint string) []option.ClientOption {
 	var opts []option.ClientOption
 	if endpoint != "" {
 		opts = append(opts, option.WithEndpoint(endpoint))
 	}
-	if c.Credentials == corev1alpha1.CredentialsNone {
+	switch {
+	case c.Credentials == corev1alpha1.CredentialsNone:
 		opts = append(opts,
 			option.WithoutAuthentication(),
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	case namedIdentity(c.Credentials):
+		opts = append(opts, option.WithTokenSource(c.identityTokens()))
 	}
 	opts = append(opts, option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(c.interceptor(service, endpoint))))
 	return opts

@@ -15,9 +15,12 @@ import (
 
 // HTTPOptions returns client options for an HTTP (JSON API) Google Cloud
 // client of service (e.g. "storage") at endpoint: credentials per the
-// config, a call-metrics transport and the client-side rate limit. method
-// names a request for the metrics (e.g. "buckets.insert"); JSON API clients
-// have no method name on the wire, only a verb and a path.
+// config, a call-metrics transport and the client-side rate limit. With
+// credentials, a plain-http endpoint is refused unless it is on this
+// machine (a local fake or test proxy): tokens are not sent in clear text
+// across a network. method names a request for the metrics (e.g.
+// "buckets.insert"); JSON API clients have no method name on the wire,
+// only a verb and a path.
 func (c *Config) HTTPOptions(ctx context.Context, service, endpoint string, method func(*http.Request) string) ([]option.ClientOption, error) {
 	var opts []option.ClientOption
 	if endpoint != "" {
@@ -25,6 +28,17 @@ func (c *Config) HTTPOptions(ctx context.Context, service, endpoint string, meth
 	}
 	var rt http.RoundTripper = &meteredTransport{service: service, endpoint: endpoint, method: method, lim: c.limits, base: http.DefaultTransport}
 	if c.Credentials != corev1alpha1.CredentialsNone {
+		if err := checkCleartext(c.Name, service, endpoint); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case namedIdentity(c.Credentials):
+		// The identity's own tokens, added here (outside the metered
+		// transport: a request without a token is neither sent nor
+		// counted); never the library's default credentials.
+		rt = &tokenTransport{ts: c.identityTokens(), base: rt}
+	case c.Credentials != corev1alpha1.CredentialsNone:
 		// WithHTTPClient replaces the client's own authenticated
 		// transport: wrap ours in one that adds credentials.
 		authed, err := htransport.NewTransport(context.WithoutCancel(ctx), rt, append(opts, option.WithScopes("https://www.googleapis.com/auth/cloud-platform"))...)
@@ -34,7 +48,8 @@ func (c *Config) HTTPOptions(ctx context.Context, service, endpoint string, meth
 		rt = authed
 	}
 	opts = append(opts, option.WithHTTPClient(&http.Client{Transport: rt}))
-	if c.Credentials == corev1alpha1.CredentialsNone {
+	if c.Credentials == corev1alpha1.CredentialsNone || namedIdentity(c.Credentials) {
+		// Our transport carries whatever credentials there are.
 		opts = append(opts, option.WithoutAuthentication())
 	}
 	return opts, nil

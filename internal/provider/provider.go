@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
+	"google.golang.org/api/option"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,8 +30,16 @@ type Config struct {
 	Name string
 	// ProjectID is the GCP project.
 	ProjectID string
-	// Credentials says how to authenticate.
+	// Credentials says how to authenticate: ApplicationDefault (also when
+	// empty), None, or an identity of the ProviderConfig's own
+	// (ImpersonateServiceAccount, SecretKey), which never falls back to
+	// the controller's credentials.
 	Credentials corev1alpha1.CredentialsSource
+	// ServiceAccount is the account impersonated (ImpersonateServiceAccount).
+	ServiceAccount string
+	// SecretRef names the Secret holding the service-account key
+	// (SecretKey).
+	SecretRef *corev1alpha1.SecretReference
 	// Endpoints are per-service overrides.
 	Endpoints corev1alpha1.Endpoints
 	// Postgres is the PostgreSQL server of the Database and Role kinds
@@ -46,10 +56,25 @@ type Config struct {
 	// clients built from an older version are not reused.
 	version string
 	limits  *limits
+	// tokens of the named identity (nil otherwise), shared by all clients
+	// of this ProviderConfig name while the identity stays the same.
+	tokens oauth2.TokenSource
 }
 
 // Key identifies this exact version of the config, for caching clients.
-func (c *Config) Key() string { return c.Name + "@" + c.version }
+// It names the credentials too, so that clients are never reused across
+// identities even where the version does not change (configs read from
+// files, without a resourceVersion).
+func (c *Config) Key() string {
+	k := c.Name + "@" + c.version
+	switch c.Credentials {
+	case corev1alpha1.CredentialsImpersonate, corev1alpha1.CredentialsSecretKey:
+		k += "#" + identityKey(&corev1alpha1.Credentials{Source: c.Credentials, ServiceAccount: c.ServiceAccount, SecretRef: c.SecretRef})
+	case corev1alpha1.CredentialsNone:
+		k += "#none"
+	}
+	return k
+}
 
 // Options configure a Resolver.
 type Options struct {
@@ -58,6 +83,15 @@ type Options struct {
 	QPS float64
 	// Burst is the token-bucket size for QPS.
 	Burst int
+	// IAMCredentialsEndpoint is the base URL of the IAM Credentials API
+	// that mints the tokens of ImpersonateServiceAccount ProviderConfigs
+	// ("": Google's, https://iamcredentials.googleapis.com/).
+	IAMCredentialsEndpoint string
+	// IAMCredentialsOptions are extra client options for calling it: by
+	// default the controller calls it with its own Application Default
+	// Credentials; tests pass option.WithoutAuthentication() or
+	// option.WithTokenSource for an in-process stand-in.
+	IAMCredentialsOptions []option.ClientOption
 }
 
 // Resolver finds the ProviderConfig of a namespace.
@@ -65,13 +99,19 @@ type Resolver struct {
 	reader client.Reader
 	opts   Options
 
+	iam *iamClient
+
 	mu     sync.Mutex
-	limits map[string]*limits // by ProviderConfig name: survives config edits
+	limits map[string]*limits      // by ProviderConfig name: survives config edits
+	tokens map[string]cachedTokens // by ProviderConfig name: survives edits that keep the identity
 }
 
 // NewResolver returns a resolver that reads through reader (a cache).
 func NewResolver(reader client.Reader, opts Options) *Resolver {
-	return &Resolver{reader: reader, opts: opts, limits: map[string]*limits{}}
+	return &Resolver{
+		reader: reader, opts: opts, limits: map[string]*limits{}, tokens: map[string]cachedTokens{},
+		iam: &iamClient{endpoint: opts.IAMCredentialsEndpoint, opts: opts.IAMCredentialsOptions},
+	}
 }
 
 // ForNamespace returns the ProviderConfig that namespace ns uses: the one
@@ -117,18 +157,24 @@ func (r *Resolver) fromObject(pc *corev1alpha1.ProviderConfig) *Config {
 	if creds == "" {
 		creds = corev1alpha1.CredentialsApplicationDefault
 	}
-	return &Config{
-		Name:        pc.Name,
-		ProjectID:   pc.Spec.ProjectID,
-		Credentials: creds,
-		Endpoints:   pc.Spec.Endpoints,
-		Postgres:    pc.Spec.Postgres,
-		Reader:      r.reader,
+	c := &Config{
+		Name:           pc.Name,
+		ProjectID:      pc.Spec.ProjectID,
+		Credentials:    creds,
+		ServiceAccount: pc.Spec.Credentials.ServiceAccount,
+		SecretRef:      pc.Spec.Credentials.SecretRef,
+		Endpoints:      pc.Spec.Endpoints,
+		Postgres:       pc.Spec.Postgres,
+		Reader:         r.reader,
 
 		ReferenceProjects: pc.Spec.ReferenceProjects,
 		version:           pc.ResourceVersion,
 		limits:            r.limitsFor(pc.Name),
 	}
+	if namedIdentity(creds) {
+		c.tokens = r.tokenSourceFor(pc, c)
+	}
+	return c
 }
 
 func (r *Resolver) limitsFor(name string) *limits {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
+	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
@@ -19,8 +20,15 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	code := testenv.Main(m, &env, testenv.Options{})
+	// The controllers mint impersonation tokens at an in-process stand-in
+	// for the IAM Credentials API (identity_test.go).
+	iam = startIAMStandIn()
+	code := testenv.Main(m, &env, testenv.Options{Controllers: controllers.Options{
+		IAMCredentialsEndpoint: iam.URL + "/",
+		IAMCredentialsOptions:  []option.ClientOption{option.WithoutAuthentication()},
+	}})
 	cloud.stop()
+	iam.Close()
 	os.Exit(code)
 }
 
