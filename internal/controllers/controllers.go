@@ -143,6 +143,17 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 		// The break-glass webhook server also refuses Blueprints whose
 		// expressions do not compile.
 		b.Extra = append(slices.Clone(b.Extra), blueprint.Webhook(mgr.GetAPIReader()))
+		// Objects whose namespace may not use its ProviderConfig, or that
+		// reference cloud names outside its projects: refused when applied
+		// (the reconciler refuses them anyway, before any cloud call).
+		exempt := slices.Clone(b.Exempt)
+		b.Extra = append(b.Extra, breakglass.ExtraWebhook{
+			Path:    managed.ConfinePath,
+			Handler: managed.ConfineWebhook(providers),
+			Register: func(ctx context.Context, c client.Client, ep breakglass.Endpoint) error {
+				return managed.RegisterConfineWebhook(ctx, c, ep.ClientConfig(managed.ConfinePath), managedGroups(), exempt)
+			},
+		})
 		// And GitSources changed beyond a sync request by someone RBAC does
 		// not let configure them, or aimed at another namespace.
 		b.Extra = append(b.Extra, breakglass.ExtraWebhook{
@@ -256,4 +267,16 @@ type withManager struct {
 func (w withManager) setup(mgr ctrl.Manager, providers *provider.Resolver, opts managed.Options) error {
 	w.bind(mgr, &opts)
 	return w.registration.setup(mgr, providers, opts)
+}
+
+// managedGroups are the API groups of the managed kinds.
+func managedGroups() []string {
+	var out []string
+	for _, gvk := range ManagedKinds() {
+		if !slices.Contains(out, gvk.Group) {
+			out = append(out, gvk.Group)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -12,9 +12,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bigtablev1 "github.com/infraplane/infraplane/api/bigtable/v1alpha1"
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
 
@@ -46,7 +48,25 @@ func TestTenancyAdoptAnotherProjectsTableRefused(t *testing.T) {
 			tb.Spec.Adopt = true
 			tb.Spec.DeletionProtection = false
 		})
-		env.Create(t, steal)
+		// Refused when applied: the instance is outside the projects the
+		// namespace's ProviderConfig allows.
+		refusedAtAdmission(t, steal.DeepCopy(), "spec.instanceRef.external", `project "team-b-project"`)
+
+		// Even where the platform lets the team reference team-b's project
+		// (a shared topic, say), a table lives in its instance's project:
+		// the controller refuses it before any cloud call.
+		pc := &corev1alpha1.ProviderConfig{
+			TypeMeta:   metav1.TypeMeta{APIVersion: corev1alpha1.GroupVersion.String(), Kind: "ProviderConfig"},
+			ObjectMeta: metav1.ObjectMeta{Name: "tenancy-refs-" + s.b.name},
+			Spec: corev1alpha1.ProviderConfigSpec{ProjectID: s.project, ReferenceProjects: []string{"team-b-project"},
+				Credentials: corev1alpha1.Credentials{Source: corev1alpha1.CredentialsNone}, Endpoints: testenv.EndpointsOf(s.b.cloud)},
+		}
+		//nolint:staticcheck // typed server-side apply
+		if err := env.Client.Patch(ctx, pc, client.Apply, client.FieldOwner("tenancy-test"), client.ForceOwnership); err != nil {
+			t.Fatal(err)
+		}
+		steal.Namespace = env.Namespace(t, pc.Name)
+		testenv.Eventually(t, testenv.WaitTimeout, func() error { return env.Client.Create(ctx, steal) })
 		c := env.WaitFor(t, steal, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonNotPermitted)
 		for _, want := range []string{teamB + "/tables/ledger", `project "team-b-project"`, `manages resources in project "` + s.project + `" only`, "nothing was created, adopted or changed"} {
 			if !strings.Contains(c.Message, want) {
@@ -156,4 +176,28 @@ func TestTenancyAdoptionKeepsDeletionProtection(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// refusedAtAdmission creates obj until the admission webhook (registered
+// when the controllers start) refuses it with a message naming each of
+// want; an accepted object is deleted and tried again.
+func refusedAtAdmission(t *testing.T, obj client.Object, want ...string) {
+	t.Helper()
+	var last error
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
+		o := obj.DeepCopyObject().(client.Object)
+		err := env.Client.Create(context.Background(), o)
+		if err == nil {
+			_ = env.Client.Delete(context.Background(), o)
+			env.WaitGone(t, o)
+			return fmt.Errorf("accepted (the webhook may not be registered yet)")
+		}
+		last = err
+		return nil
+	})
+	for _, w := range want {
+		if !strings.Contains(last.Error(), w) {
+			t.Errorf("refusal does not mention %q: %v", w, last)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package pubsub_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
+	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
 
@@ -62,11 +64,27 @@ func TestTenancySubscriptionOnAnotherProjectsTopicRefused(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "steal-payments", Namespace: ns},
 			Spec:       pubsubv1.SubscriptionSpec{TopicRef: commonv1.ResourceRef{External: teamB}},
 		}
-		env.Create(t, sub)
+		want := []string{"spec.topicRef.external", `project "` + teamBProject + `"`, `ProviderConfig "` + pcName + `"`, "spec.referenceProjects", "no cloud call"}
+		// Refused when applied (the admission webhook knows the
+		// namespace's ProviderConfig)…
+		refusedAtAdmission(t, sub.DeepCopy(), want...)
+		// …and, should it get in (the webhook down, or the ProviderConfig
+		// changed after), by the controller before any cloud call. (Paused
+		// while it gets in, so that nothing is written in between.)
+		sub.Annotations = map[string]string{managed.PausedAnnotation: "true"}
+		providerConfig(t, s.b, pcName, func(pc *corev1alpha1.ProviderConfig) { pc.Spec.ReferenceProjects = []string{teamBProject} })
+		refusedUntil := sub.DeepCopy()
+		testenv.Eventually(t, testenv.WaitTimeout, func() error { return env.Client.Create(ctx, refusedUntil) })
+		providerConfig(t, s.b, pcName, func(pc *corev1alpha1.ProviderConfig) { pc.Spec.ReferenceProjects = nil })
+		// Unpaused only once the controller has seen the narrower
+		// ProviderConfig (it refuses while paused too).
+		env.Poke(t, sub)
+		env.WaitFor(t, sub, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonNotPermitted)
+		testenv.Update(t, env, sub, func(sb *pubsubv1.Subscription) { delete(sb.Annotations, managed.PausedAnnotation) })
 		c := env.WaitFor(t, sub, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonNotPermitted)
-		for _, want := range []string{"spec.topicRef.external", `project "` + teamBProject + `"`, `ProviderConfig "` + pcName + `"`, "spec.referenceProjects", "no cloud call"} {
-			if !strings.Contains(c.Message, want) {
-				t.Errorf("Synced message does not mention %q: %s", want, c.Message)
+		for _, w := range want {
+			if !strings.Contains(c.Message, w) {
+				t.Errorf("Synced message does not mention %q: %s", w, c.Message)
 			}
 		}
 		// An independent read: nothing subscribes to team-b's topic.
@@ -88,9 +106,7 @@ func TestTenancySubscriptionOnAnotherProjectsTopicRefused(t *testing.T) {
 			Spec: pubsubv1.SubscriptionSpec{TopicRef: commonv1.ResourceRef{Name: "own"},
 				DeadLetterPolicy: &pubsubv1.DeadLetterPolicy{DeadLetterTopicRef: commonv1.ResourceRef{External: teamB}, MaxDeliveryAttempts: 5}},
 		}
-		env.Create(t, &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Name: "own", Namespace: ns}})
-		env.Create(t, dl)
-		env.WaitForMessage(t, dl, commonv1.TypeSynced, "spec.deadLetterPolicy.deadLetterTopicRef.external")
+		refusedAtAdmission(t, dl, "spec.deadLetterPolicy.deadLetterTopicRef.external")
 		noSubscriber()
 
 		// The platform makes the shared topic explicit: the subscription
@@ -118,21 +134,50 @@ func TestTenancyNamespaceNotSelectedByProviderConfig(t *testing.T) {
 	})
 	ns := env.Namespace(t, pcName)
 	topic := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Name: "not-selected", Namespace: ns}}
-	env.Create(t, topic)
-	c := env.WaitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonNotPermitted)
-	for _, want := range []string{`namespace "` + ns + `" may not use`, pcName, "namespaceSelector", "team=payments", "no cloud call"} {
-		if !strings.Contains(c.Message, want) {
-			t.Errorf("Synced message does not mention %q: %s", want, c.Message)
-		}
-	}
+	want := []string{`namespace "` + ns + `" may not use`, pcName, "namespaceSelector", "team=payments", "no cloud call"}
+	refusedAtAdmission(t, topic.DeepCopy(), want...)
 	s := &scenario{b: b, ns: ns, project: b.cloud.Project()}
 	if _, err := s.getTopic(t, "not-selected"); status.Code(err) != codes.NotFound {
 		t.Errorf("the topic exists in the cloud (err %v)", err)
 	}
 	// Labelled by the platform team, the namespace may use it.
-	testenv.Update(t, env, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, func(n *corev1.Namespace) {
-		n.Labels = map[string]string{"team": "payments"}
-	})
-	env.Poke(t, topic)
+	label := func(l map[string]string) {
+		testenv.Update(t, env, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, func(n *corev1.Namespace) { n.Labels = l })
+	}
+	label(map[string]string{"team": "payments"})
+	env.Create(t, topic)
 	env.WaitReady(t, topic)
+	// Unlabelled again, the controller stops before any cloud call.
+	label(nil)
+	env.Poke(t, topic)
+	c := env.WaitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonNotPermitted)
+	for _, w := range want {
+		if !strings.Contains(c.Message, w) {
+			t.Errorf("Synced message does not mention %q: %s", w, c.Message)
+		}
+	}
+}
+
+// refusedAtAdmission creates obj until the admission webhook (registered
+// when the controllers start) refuses it with a message naming each of
+// want; an accepted object is deleted and tried again.
+func refusedAtAdmission(t *testing.T, obj client.Object, want ...string) {
+	t.Helper()
+	var last error
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
+		o := obj.DeepCopyObject().(client.Object)
+		err := env.Client.Create(context.Background(), o)
+		if err == nil {
+			_ = env.Client.Delete(context.Background(), o)
+			env.WaitGone(t, o)
+			return fmt.Errorf("accepted (the webhook may not be registered yet)")
+		}
+		last = err
+		return nil
+	})
+	for _, w := range want {
+		if !strings.Contains(last.Error(), w) {
+			t.Errorf("refusal does not mention %q: %v", w, last)
+		}
+	}
 }
