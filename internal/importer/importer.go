@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/provider"
 )
 
@@ -63,6 +64,12 @@ func Collect(ctx context.Context, o Options) ([]Resource, []Skipped, error) {
 				continue
 			case o.Managed != nil && o.Managed(kind, f.SelfLink):
 				skipped = append(skipped, Skipped{kind, f.SelfLink, "an object already manages it"})
+				continue
+			}
+			// A manifest the namespace's ProviderConfig would refuse is not
+			// written: applying it would only be refused.
+			if why := outsideProjects(o.Provider, f); why != "" {
+				skipped = append(skipped, Skipped{kind, f.SelfLink, why})
 				continue
 			}
 			obj := f.Object.DeepCopy()
@@ -142,4 +149,23 @@ func selectKinds(all []Lister, kinds []string) ([]Lister, error) {
 		}
 	}
 	return out, nil
+}
+
+// outsideProjects says why the ProviderConfig would refuse f's manifest:
+// the resource outside its project, or a reference outside its project
+// and referenceProjects; "" when it would not.
+func outsideProjects(p *provider.Config, f Found) string {
+	if p == nil {
+		return ""
+	}
+	if err := p.Confine("the resource", f.SelfLink, true); err != nil {
+		return err.Error()
+	}
+	spec, _ := f.Object.Object["spec"].(map[string]any)
+	for _, r := range managed.ExternalRefs(spec, "spec") {
+		if err := p.Confine(r.Field, r.Name, false); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }

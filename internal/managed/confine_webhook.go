@@ -44,7 +44,7 @@ func ConfineWebhook(providers *provider.Resolver) admission.Handler {
 			return admission.Allowed("") // finalizer removal and status-free updates while deleting
 		}
 		spec, _ := obj.Object["spec"].(map[string]any)
-		refs := externalRefs(spec, "spec")
+		refs := ExternalRefs(spec, "spec")
 		if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
 			// An update is judged on the references it changes: other
 			// changes (annotations, finalizers, other fields) of an object
@@ -53,7 +53,7 @@ func ConfineWebhook(providers *provider.Resolver) admission.Handler {
 			old := &unstructured.Unstructured{}
 			if err := old.UnmarshalJSON(req.OldObject.Raw); err == nil {
 				oldSpec, _ := old.Object["spec"].(map[string]any)
-				if slices.Equal(externalRefs(oldSpec, "spec"), refs) {
+				if slices.Equal(ExternalRefs(oldSpec, "spec"), refs) {
 					return admission.Allowed("")
 				}
 			}
@@ -66,7 +66,7 @@ func ConfineWebhook(providers *provider.Resolver) admission.Handler {
 			return admission.Allowed("") // the reconciler reports it
 		}
 		for _, ref := range refs {
-			if err := prov.Confine(ref.field, ref.name, false); err != nil {
+			if err := prov.Confine(ref.Field, ref.Name, false); err != nil {
 				return admission.Denied(fmt.Sprintf("%s %s: %v", req.Kind.Kind, obj.GetName(), err))
 			}
 		}
@@ -74,11 +74,13 @@ func ConfineWebhook(providers *provider.Resolver) admission.Handler {
 	})
 }
 
-type externalRef struct{ field, name string }
+// ExternalRef is a reference by full cloud name found in a spec.
+type ExternalRef struct{ Field, Name string }
 
-// externalRefs finds every {external: …} under a field named …Ref.
-func externalRefs(m map[string]any, path string) []externalRef {
-	var out []externalRef
+// ExternalRefs finds every {external: …} under a field named …Ref in m
+// (an object's spec, with path "spec").
+func ExternalRefs(m map[string]any, path string) []ExternalRef {
+	var out []ExternalRef
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -91,10 +93,10 @@ func externalRefs(m map[string]any, path string) []externalRef {
 		}
 		p := path + "." + k
 		if ext, ok := child["external"].(string); ok && ext != "" && strings.HasSuffix(strings.ToLower(k), "ref") {
-			out = append(out, externalRef{field: p + ".external", name: ext})
+			out = append(out, ExternalRef{Field: p + ".external", Name: ext})
 			continue
 		}
-		out = append(out, externalRefs(child, p)...)
+		out = append(out, ExternalRefs(child, p)...)
 	}
 	return out
 }
