@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,6 +179,7 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 			return err
 		}
 		pc.Spec.Credentials.Source = corev1alpha1.CredentialsNone
+		pc.Spec.ProjectNumber = strconv.FormatUint(localcloud.ProjectNumber(f.project), 10)
 		ep := cloud.Endpoints()
 		pc.Spec.Endpoints = corev1alpha1.Endpoints{PubSub: ep.PubSub, Storage: ep.Storage, Spanner: ep.Spanner, Bigtable: ep.Bigtable}
 		cloudLine = cloud.Describe()

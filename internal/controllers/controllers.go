@@ -149,7 +149,7 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 		exempt := slices.Clone(b.Exempt)
 		b.Extra = append(b.Extra, breakglass.ExtraWebhook{
 			Path:    managed.ConfinePath,
-			Handler: managed.ConfineWebhook(providers),
+			Handler: managed.ConfineWebhook(providers, mgr.GetClient()),
 			Register: func(ctx context.Context, c client.Client, ep breakglass.Endpoint) error {
 				return managed.RegisterConfineWebhook(ctx, c, ep.ClientConfig(managed.ConfinePath), managedGroups(), exempt)
 			},

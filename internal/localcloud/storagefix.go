@@ -3,9 +3,11 @@ package localcloud
 import (
 	"bytes"
 	"encoding/json"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +86,9 @@ func (f *storageFix) insert(w http.ResponseWriter, r *http.Request) {
 		fields["storageClass"] = mustJSON("STANDARD")
 	}
 	stampRetention(fields)
+	// The fake reports every bucket's project as number 0; Cloud Storage
+	// names the project a bucket belongs to by number.
+	fields["projectNumber"] = mustJSON(strconv.FormatUint(ProjectNumber(r.URL.Query().Get("project")), 10))
 
 	status, hdr, out := f.forward(r, body)
 	if status == http.StatusOK {
@@ -338,4 +343,12 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
+}
+
+// ProjectNumber is the number the local cloud gives a project id (real
+// projects have one, assigned by Google): stable, twelve digits.
+func ProjectNumber(project string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(project))
+	return 100_000_000_000 + h.Sum64()%900_000_000_000
 }

@@ -10,6 +10,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -31,7 +32,7 @@ const ConfinePath = "/managed/confine"
 // (and more: where the resource itself lives) on every pass, so the webhook
 // is registered with failurePolicy Ignore and never blocks writes when it
 // is down.
-func ConfineWebhook(providers *provider.Resolver) admission.Handler {
+func ConfineWebhook(providers *provider.Resolver, cache client.Reader) admission.Handler {
 	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
 		if req.Namespace == "" || len(req.Object.Raw) == 0 {
 			return admission.Allowed("")
@@ -57,6 +58,11 @@ func ConfineWebhook(providers *provider.Resolver) admission.Handler {
 					return admission.Allowed("")
 				}
 			}
+		}
+		// A namespace the cache does not have yet would be judged by the
+		// default ProviderConfig: leave it to the controller.
+		if err := cache.Get(ctx, client.ObjectKey{Name: req.Namespace}, &corev1.Namespace{}); err != nil {
+			return admission.Allowed("")
 		}
 		prov, err := providers.ForNamespace(ctx, req.Namespace)
 		if err != nil {

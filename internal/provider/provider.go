@@ -48,6 +48,9 @@ type Config struct {
 	// ReferenceProjects are the projects besides ProjectID that objects may
 	// reference (never write to).
 	ReferenceProjects []string
+	// ProjectNumber is ProjectID's number, when the ProviderConfig says
+	// it ("" otherwise).
+	ProjectNumber string
 	// Reader is what resolved this config; kinds read the Secrets the
 	// config refers to (PostgreSQL credentials) through it.
 	Reader client.Reader
@@ -168,6 +171,7 @@ func (r *Resolver) fromObject(pc *corev1alpha1.ProviderConfig) *Config {
 		Reader:         r.reader,
 
 		ReferenceProjects: pc.Spec.ReferenceProjects,
+		ProjectNumber:     pc.Spec.ProjectNumber,
 		version:           pc.ResourceVersion,
 		limits:            r.limitsFor(pc.Name),
 	}

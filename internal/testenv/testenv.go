@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -211,9 +212,10 @@ func (e *Env) ProviderConfig(t testing.TB, name string, cloud *localcloud.Cloud)
 	pc := &corev1alpha1.ProviderConfig{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1alpha1.ProviderConfigSpec{
-			ProjectID:   cloud.Project(),
-			Credentials: corev1alpha1.Credentials{Source: corev1alpha1.CredentialsNone},
-			Endpoints:   EndpointsOf(cloud),
+			ProjectID:     cloud.Project(),
+			ProjectNumber: strconv.FormatUint(localcloud.ProjectNumber(cloud.Project()), 10),
+			Credentials:   corev1alpha1.Credentials{Source: corev1alpha1.CredentialsNone},
+			Endpoints:     EndpointsOf(cloud),
 		},
 	}
 	pc.SetGroupVersionKind(corev1alpha1.GroupVersion.WithKind("ProviderConfig"))

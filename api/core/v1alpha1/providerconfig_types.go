@@ -38,6 +38,14 @@ type ProviderConfigSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`
 	ProjectID string `json:"projectID"`
 
+	// ProjectNumber is the project's number. Cloud Storage says which
+	// project a bucket belongs to only by number, and bucket names are
+	// global: when set, a bucket of another project is never adopted,
+	// changed or deleted. (`up` sets it for its local cloud.)
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,20}$`
+	ProjectNumber string `json:"projectNumber,omitempty"`
+
 	// Credentials says how to authenticate.
 	// +optional
 	Credentials Credentials `json:"credentials,omitempty"`

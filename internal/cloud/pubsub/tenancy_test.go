@@ -145,7 +145,8 @@ func TestTenancyNamespaceNotSelectedByProviderConfig(t *testing.T) {
 		testenv.Update(t, env, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, func(n *corev1.Namespace) { n.Labels = l })
 	}
 	label(map[string]string{"team": "payments"})
-	env.Create(t, topic)
+	// The webhook reads the namespace from a cache: retry until it has the label.
+	testenv.Eventually(t, testenv.WaitTimeout, func() error { return env.Client.Create(context.Background(), topic) })
 	env.WaitReady(t, topic)
 	// Unlabelled again, the controller stops before any cloud call.
 	label(nil)

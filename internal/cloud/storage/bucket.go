@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	gcs "cloud.google.com/go/storage"
@@ -61,6 +62,13 @@ func (c *bucketClient) Observe(ctx context.Context, b *storagev1.Bucket) (manage
 	}
 	if err != nil {
 		return managed.Observation{}, err
+	}
+	// Bucket names are global: one of another project is never managed
+	// (when the ProviderConfig says its project's number to compare).
+	if pn := c.env.Provider.ProjectNumber; pn != "" && got.ProjectNumber != 0 && strconv.FormatUint(got.ProjectNumber, 10) != pn {
+		return managed.Observation{}, status.Errorf(codes.PermissionDenied,
+			"bucket %s belongs to project number %d, not to project %s (number %s) of ProviderConfig %q: a bucket of another project is never adopted, changed or deleted; nothing was changed",
+			c.id, got.ProjectNumber, c.env.Provider.ProjectID, pn, c.env.Provider.Name)
 	}
 	b.Status.Observed = observation(got)
 	diff := diffBucket(&b.Spec, got)

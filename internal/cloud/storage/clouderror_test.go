@@ -14,12 +14,13 @@ import (
 )
 
 // An error from the cloud ends up in the Synced condition with the
-// cloud's message: here a bucket name the cloud takes for another
-// project's (a 409 on insert), reported with its owner.
+// cloud's message: here a bucket name that is taken (a 409 on insert),
+// reported with what to do. (A bucket of another project is refused
+// outright: tenancy_test.go.)
 func TestBucketCloudErrorInCondition(t *testing.T) {
 	s := newScenario(t)
-	// Someone else's bucket with this name already exists.
-	if err := s.gcs.Bucket(s.name("taken")).Create(context.Background(), "other-project", nil); err != nil {
+	// Someone else's bucket with this name already exists, unlabelled.
+	if err := s.gcs.Bucket(s.name("taken")).Create(context.Background(), cloud.cloud.Project(), nil); err != nil {
 		t.Fatal(err)
 	}
 	b := s.bucket("taken")

@@ -29,7 +29,7 @@ func TestTenancyAdoptAnotherTeamsBucketRefused(t *testing.T) {
 	ctx := context.Background()
 	teamB, teamA := newScenario(t), newScenario(t)
 	bucket := teamB.name("ledger")
-	if err := teamB.gcs.Bucket(bucket).Create(ctx, "", nil); err != nil {
+	if err := teamB.gcs.Bucket(bucket).Create(ctx, cloud.cloud.Project(), nil); err != nil {
 		t.Fatal(err)
 	}
 	w := teamB.gcs.Bucket(bucket).Object("entries.csv").NewWriter(ctx)
@@ -68,7 +68,7 @@ func TestTenancyAdoptedBucketNotForceDestroyed(t *testing.T) {
 	ctx := context.Background()
 	s := newScenario(t)
 	bucket := s.name("legacy")
-	if err := s.gcs.Bucket(bucket).Create(ctx, "", nil); err != nil {
+	if err := s.gcs.Bucket(bucket).Create(ctx, cloud.cloud.Project(), nil); err != nil {
 		t.Fatal(err)
 	}
 	w := s.gcs.Bucket(bucket).Object("keep.txt").NewWriter(ctx)
@@ -90,4 +90,39 @@ func TestTenancyAdoptedBucketNotForceDestroyed(t *testing.T) {
 	// Let it go, keeping the bucket.
 	testenv.Update(t, env, b, func(b *storagev1.Bucket) { b.Spec.DeletionPolicy = commonv1.DeletionAbandon })
 	env.WaitGone(t, b)
+}
+
+// The other half of attack 2: team-b's bucket that no object manages
+// (made by hand in team-b's project). Bucket names are global, but the
+// cloud says which project a bucket belongs to (by number): a team-a
+// object may not adopt it, and deleting that object changes nothing.
+func TestTenancyAdoptAnotherProjectsBucketRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t)
+	bucket := s.name("team-b-unmanaged")
+	if err := s.gcs.Bucket(bucket).Create(ctx, "team-b-project", nil); err != nil {
+		t.Fatal(err)
+	}
+	w := s.gcs.Bucket(bucket).Object("entries.csv").NewWriter(ctx)
+	_, _ = w.Write([]byte("42\n"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	steal := &storagev1.Bucket{ObjectMeta: metav1.ObjectMeta{Name: "steal", Namespace: s.ns},
+		Spec: storagev1.BucketSpec{ManagedSpec: commonv1.ManagedSpec{ResourceID: bucket, Adopt: true}, ForceDestroy: true}}
+	env.Create(t, steal)
+	c := env.WaitForMessage(t, steal, commonv1.TypeSynced, "a bucket of another project is never adopted")
+	if !strings.Contains(c.Message, bucket) || !strings.Contains(c.Message, `ProviderConfig "test-storage"`) {
+		t.Errorf("Synced: %s", c.Message)
+	}
+	if steal.Status.ResourceID != "" {
+		t.Errorf("adopted: %q", steal.Status.ResourceID)
+	}
+	if err := env.Client.Delete(ctx, steal); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitGone(t, steal)
+	if _, err := s.gcs.Bucket(bucket).Object("entries.csv").Attrs(ctx); err != nil {
+		t.Fatalf("team-b's object is gone: %v", err)
+	}
 }
