@@ -21,7 +21,6 @@ import (
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
-	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
@@ -61,22 +60,7 @@ func twoTeams(t *testing.T) teams {
 	}
 	env.Create(t, gsB)
 	waitSource(t, gsB, appliedRevision(rb.hashes[0]))
-	return teams{a: a, b: b, editorA: person(t, "alice@example.com", "team-a-devs"), secretB: sec.Name, sourceB: gsB, repoB: rb}
-}
-
-// person is a client authenticated as user (a client certificate, like a
-// real person's kubeconfig).
-func person(t *testing.T, user string, groups ...string) client.Client {
-	t.Helper()
-	cfg, err := env.ControlPlane().IdentityRESTConfig(user, groups)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return teams{a: a, b: b, editorA: env.Person(t, "alice@example.com", "team-a-devs"), secretB: sec.Name, sourceB: gsB, repoB: rb}
 }
 
 // unchangedB checks that nothing of team-b changed: its GitSource's spec
@@ -348,7 +332,7 @@ func TestTenancyServiceAccountTokenIsNotTheSyncer(t *testing.T) {
 	ctx := context.Background()
 	r, gs, _ := setupIn(t, tm.a, map[string]*string{"topics.yaml": str(topicYAML("orders", "checkout"))})
 	waitSource(t, gs, appliedRevision(r.hashes[0]))
-	asSA := person(t, gitops.ServiceAccountUser(tm.a, gitops.DefaultServiceAccount), "system:serviceaccounts", "system:serviceaccounts:"+tm.a)
+	asSA := env.Person(t, gitops.ServiceAccountUser(tm.a, gitops.DefaultServiceAccount), "system:serviceaccounts", "system:serviceaccounts:"+tm.a)
 	topic := &pubsubv1.Topic{}
 	if err := asSA.Get(ctx, client.ObjectKey{Namespace: tm.a, Name: "orders"}, topic); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	"github.com/infraplane/infraplane/internal/scheme"
 )
 
 // Helpers for the objects a test creates through Env.Client: create, edit
@@ -157,4 +158,46 @@ func (e *Env) WaitGone(t testing.TB, obj client.Object) {
 		}
 		return client.IgnoreNotFound(err)
 	})
+}
+
+// CreateRefusedEventually creates obj until the API server refuses it,
+// then checks that the refusal mentions each of want: for refusals by an
+// admission webhook the controllers register after they start, or that
+// read a cache a moment behind. An accepted object is deleted and tried
+// again.
+func (e *Env) CreateRefusedEventually(t testing.TB, obj client.Object, want ...string) {
+	t.Helper()
+	var refusal error
+	Eventually(t, WaitTimeout, func() error {
+		o := obj.DeepCopyObject().(client.Object)
+		err := e.Client.Create(context.Background(), o)
+		if err == nil {
+			_ = e.Client.Delete(context.Background(), o)
+			e.WaitGone(t, o)
+			return fmt.Errorf("%s was accepted (the webhook may not be registered yet)", o.GetName())
+		}
+		refusal = err
+		return nil
+	})
+	for _, w := range want {
+		if !strings.Contains(refusal.Error(), w) {
+			t.Errorf("refusal does not mention %q: %v", w, refusal)
+		}
+	}
+}
+
+// Person is a client authenticated as user in groups with a client
+// certificate, like a real person's kubeconfig: RBAC and the webhooks see
+// that user.
+func (e *Env) Person(t testing.TB, user string, groups ...string) client.Client {
+	t.Helper()
+	cfg, err := e.cp.IdentityRESTConfig(user, groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

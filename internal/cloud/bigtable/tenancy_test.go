@@ -50,7 +50,7 @@ func TestTenancyAdoptAnotherProjectsTableRefused(t *testing.T) {
 		})
 		// Refused when applied: the instance is outside the projects the
 		// namespace's ProviderConfig allows.
-		refusedAtAdmission(t, steal.DeepCopy(), "spec.instanceRef.external", `project "team-b-project"`)
+		env.CreateRefusedEventually(t, steal.DeepCopy(), "spec.instanceRef.external", `project "team-b-project"`)
 
 		// Even where the platform lets the team reference team-b's project
 		// (a shared topic, say), a table lives in its instance's project:
@@ -176,28 +176,4 @@ func TestTenancyAdoptionKeepsDeletionProtection(t *testing.T) {
 			return nil
 		})
 	})
-}
-
-// refusedAtAdmission creates obj until the admission webhook (registered
-// when the controllers start) refuses it with a message naming each of
-// want; an accepted object is deleted and tried again.
-func refusedAtAdmission(t *testing.T, obj client.Object, want ...string) {
-	t.Helper()
-	var last error
-	testenv.Eventually(t, testenv.WaitTimeout, func() error {
-		o := obj.DeepCopyObject().(client.Object)
-		err := env.Client.Create(context.Background(), o)
-		if err == nil {
-			_ = env.Client.Delete(context.Background(), o)
-			env.WaitGone(t, o)
-			return fmt.Errorf("accepted (the webhook may not be registered yet)")
-		}
-		last = err
-		return nil
-	})
-	for _, w := range want {
-		if !strings.Contains(last.Error(), w) {
-			t.Errorf("refusal does not mention %q: %v", w, last)
-		}
-	}
 }

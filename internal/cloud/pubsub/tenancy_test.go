@@ -2,7 +2,6 @@ package pubsub_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -67,7 +66,7 @@ func TestTenancySubscriptionOnAnotherProjectsTopicRefused(t *testing.T) {
 		want := []string{"spec.topicRef.external", `project "` + teamBProject + `"`, `ProviderConfig "` + pcName + `"`, "spec.referenceProjects", "no cloud call"}
 		// Refused when applied (the admission webhook knows the
 		// namespace's ProviderConfig)…
-		refusedAtAdmission(t, sub.DeepCopy(), want...)
+		env.CreateRefusedEventually(t, sub.DeepCopy(), want...)
 		// …and, should it get in (the webhook down, or the ProviderConfig
 		// changed after), by the controller before any cloud call. (Paused
 		// while it gets in, so that nothing is written in between.)
@@ -106,7 +105,7 @@ func TestTenancySubscriptionOnAnotherProjectsTopicRefused(t *testing.T) {
 			Spec: pubsubv1.SubscriptionSpec{TopicRef: commonv1.ResourceRef{Name: "own"},
 				DeadLetterPolicy: &pubsubv1.DeadLetterPolicy{DeadLetterTopicRef: commonv1.ResourceRef{External: teamB}, MaxDeliveryAttempts: 5}},
 		}
-		refusedAtAdmission(t, dl, "spec.deadLetterPolicy.deadLetterTopicRef.external")
+		env.CreateRefusedEventually(t, dl, "spec.deadLetterPolicy.deadLetterTopicRef.external")
 		noSubscriber()
 
 		// The platform makes the shared topic explicit: the subscription
@@ -135,7 +134,7 @@ func TestTenancyNamespaceNotSelectedByProviderConfig(t *testing.T) {
 	ns := env.Namespace(t, pcName)
 	topic := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Name: "not-selected", Namespace: ns}}
 	want := []string{`namespace "` + ns + `" may not use`, pcName, "namespaceSelector", "team=payments", "no cloud call"}
-	refusedAtAdmission(t, topic.DeepCopy(), want...)
+	env.CreateRefusedEventually(t, topic.DeepCopy(), want...)
 	s := &scenario{b: b, ns: ns, project: b.cloud.Project()}
 	if _, err := s.getTopic(t, "not-selected"); status.Code(err) != codes.NotFound {
 		t.Errorf("the topic exists in the cloud (err %v)", err)
@@ -155,30 +154,6 @@ func TestTenancyNamespaceNotSelectedByProviderConfig(t *testing.T) {
 	for _, w := range want {
 		if !strings.Contains(c.Message, w) {
 			t.Errorf("Synced message does not mention %q: %s", w, c.Message)
-		}
-	}
-}
-
-// refusedAtAdmission creates obj until the admission webhook (registered
-// when the controllers start) refuses it with a message naming each of
-// want; an accepted object is deleted and tried again.
-func refusedAtAdmission(t *testing.T, obj client.Object, want ...string) {
-	t.Helper()
-	var last error
-	testenv.Eventually(t, testenv.WaitTimeout, func() error {
-		o := obj.DeepCopyObject().(client.Object)
-		err := env.Client.Create(context.Background(), o)
-		if err == nil {
-			_ = env.Client.Delete(context.Background(), o)
-			env.WaitGone(t, o)
-			return fmt.Errorf("accepted (the webhook may not be registered yet)")
-		}
-		last = err
-		return nil
-	})
-	for _, w := range want {
-		if !strings.Contains(last.Error(), w) {
-			t.Errorf("refusal does not mention %q: %v", w, last)
 		}
 	}
 }
