@@ -523,32 +523,5 @@ func lineAt(doc *yamlv3.Node, loc ...any) int {
 		}
 		n = n.Content[0]
 	}
-	line := 0
-	for _, l := range loc {
-		switch l := l.(type) {
-		case string:
-			if n.Kind != yamlv3.MappingNode {
-				return line
-			}
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == l {
-					line = n.Content[i].Line
-					n = n.Content[i+1]
-					found = true
-					break
-				}
-			}
-			if !found {
-				return line
-			}
-		case int:
-			if n.Kind != yamlv3.SequenceNode || l >= len(n.Content) {
-				return line
-			}
-			n = n.Content[l]
-			line = n.Line
-		}
-	}
-	return line
+	return lineIn(n, 0, loc)
 }

@@ -43,14 +43,14 @@ type Object struct {
 // ID is "Kind/name", the way objects are named in messages.
 func (o Object) ID() string { return o.GetKind() + "/" + o.GetName() }
 
-// FieldLine returns the line of a dotted field path ("spec.ackDeadlineSeconds")
-// in the object's source document, or the document's line when unknown.
+// FieldLine returns the line of a dotted field path ("spec.ackDeadlineSeconds",
+// "resources[2]") in the object's source document, or the document's line
+// when unknown.
 func (o Object) FieldLine(path string) int {
 	if o.node == nil || path == "" {
 		return o.Source.Line
 	}
-	n := o.node
-	line := o.Source.Line
+	var loc []any
 	for _, part := range strings.Split(strings.TrimPrefix(path, "."), ".") {
 		index := -1 // a list index: resources[2]
 		if i := strings.IndexByte(part, '['); i >= 0 {
@@ -59,26 +59,41 @@ func (o Object) FieldLine(path string) int {
 			}
 			part = part[:i]
 		}
-		if n.Kind != yamlv3.MappingNode {
-			return line
-		}
-		found := false
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == part {
-				line = n.Content[i].Line
-				n = n.Content[i+1]
-				found = true
-				break
-			}
-		}
-		if !found {
-			return line
-		}
+		loc = append(loc, part)
 		if index >= 0 {
-			if n.Kind != yamlv3.SequenceNode || index >= len(n.Content) {
+			loc = append(loc, index)
+		}
+	}
+	return lineIn(o.node, o.Source.Line, loc)
+}
+
+// lineIn walks loc (mapping keys and list indexes) down from n and returns
+// the line of the deepest part found, start when not even the first is.
+func lineIn(n *yamlv3.Node, start int, loc []any) int {
+	line := start
+	for _, l := range loc {
+		switch l := l.(type) {
+		case string:
+			if n.Kind != yamlv3.MappingNode {
 				return line
 			}
-			n = n.Content[index]
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == l {
+					line = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case int:
+			if n.Kind != yamlv3.SequenceNode || l >= len(n.Content) {
+				return line
+			}
+			n = n.Content[l]
 			line = n.Line
 		}
 	}

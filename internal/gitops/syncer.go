@@ -168,7 +168,12 @@ func (s *Syncer) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		// whole team's infrastructure down must never be one kubectl delete.
 		// The objects are released: no longer labelled as git's, so people
 		// (or another GitOps tool) may manage them again.
-		return ctrl.Result{}, s.releaseAll(ctx, gs)
+		if err := s.releaseAll(ctx, gs); err != nil {
+			// Retried with backoff; the event says why it is still here.
+			s.recorder.Eventf(gs, nil, corev1.EventTypeWarning, "ReleaseFailed", "Delete", "releasing the objects before the GitSource goes: %v", err)
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, nil
 	}
 	if !controllerutil.ContainsFinalizer(gs, ReleaseFinalizer) {
 		patch := client.MergeFrom(gs.DeepCopy())
