@@ -67,7 +67,7 @@ func newPeople(t *testing.T) people {
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: "infraplane-test-editor"},
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"pubsub.infraplane.dev"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			{APIGroups: []string{"pubsub.infraplane.dev"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}},
 			{APIGroups: []string{"infraplane.dev"}, Resources: []string{"breakglasses"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
 			{APIGroups: []string{"infraplane.dev"}, Resources: []string{"gitsources"}, Verbs: []string{"get", "list", "watch"}},
 		},

@@ -52,8 +52,14 @@ type Webhook struct {
 	// deletion, garbage collection).
 	Exempt []string
 	// Edits, if set, records every direct edit of a GitOps-managed object
-	// the guard allows (controller mode; see recordEdit).
+	// the guard allows, once it is seen on the object (controller mode;
+	// see edits.go).
 	Edits Recorder
+	// ConfirmWithin is how long an allowed edit is watched for
+	// (DefaultConfirmWithin when 0).
+	ConfirmWithin time.Duration
+
+	edits edits
 }
 
 func (w *Webhook) maxDuration() time.Duration {
@@ -307,7 +313,7 @@ func (w *Webhook) Guard() admission.Handler {
 		}
 		for _, g := range req.UserInfo.Groups {
 			if slices.Contains(w.AdminGroups, g) {
-				w.recordEdit(ctx, req.Operation, user, kind, old, obj, "")
+				w.recordEdit(req, user, kind, old, obj, "")
 				return admission.Allowed("").WithWarnings(fmt.Sprintf("%s/%s is managed by git (GitSource %s): your direct edit as a member of admin group %s is recorded, and the next sync overwrites it", kind, subject.GetName(), source, g))
 			}
 		}
@@ -342,7 +348,7 @@ func (w *Webhook) Guard() admission.Handler {
 			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading break-glasses: %w", err))
 		}
 		if bg != nil && OpenedBy(bg) == user {
-			w.recordEdit(ctx, req.Operation, user, kind, old, obj, bg.Name)
+			w.recordEdit(req, user, kind, old, obj, bg.Name)
 			against := "git"
 			if inst != nil {
 				against = fmt.Sprintf("what the Blueprint renders for %s/%s", inst.GetKind(), inst.GetName())

@@ -142,7 +142,17 @@ func DirectEdits(l *ledger.Ledger, bgs *BreakGlassLookup) controlplane.WriteHook
 				kind = w.Resource
 			}
 		}
-		verb := map[string]string{"create": "created", "update": "updated", "patch": "patched", "delete": "deleted"}[w.Verb]
+		verb := map[string]string{"create": "created", "update": "updated", "patch": "patched", "delete": "deleted", "deletecollection": "deleted"}[w.Verb]
+		if w.Verb == "deletecollection" {
+			// One request, any number of objects: the entry names the
+			// selector (the objects' own deletions follow from it).
+			w.Name = "*"
+			if w.LabelSelector != "" {
+				verb = "deleted every object matching " + w.LabelSelector
+			} else {
+				verb = "deleted every object"
+			}
+		}
 		fields := changedFields(w.Body)
 		obj := ledger.ObjectRef(kind, w.Namespace, w.Name)
 		// Actor and object have their own columns: the summary says what.

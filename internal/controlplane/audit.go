@@ -1,6 +1,8 @@
 package controlplane
 
 import (
+	"encoding/json"
+	"net/url"
 	"strings"
 
 	auditinternal "k8s.io/apiserver/pkg/apis/audit"
@@ -15,7 +17,7 @@ type WriteEvent struct {
 	// or token), never from the request body.
 	User   string
 	Groups []string
-	// Verb is create, update, patch or delete.
+	// Verb is create, update, patch, delete or deletecollection.
 	Verb string
 	// Group, Resource, Namespace, Name and Subresource name the object.
 	Group, Resource, Namespace, Name, Subresource string
@@ -27,6 +29,8 @@ type WriteEvent struct {
 	Code int32
 	// DryRun is true for dry-run requests, which change nothing.
 	DryRun bool
+	// LabelSelector is a deletecollection's selector ("" for all).
+	LabelSelector string
 }
 
 // WriteHook receives write events. It runs on the API server's audit path:
@@ -42,7 +46,7 @@ func (writePolicy) EvaluatePolicyRule(a authorizer.Attributes) audit.RequestAudi
 		return audit.RequestAuditConfig{Level: auditinternal.LevelNone}
 	}
 	switch a.GetVerb() {
-	case "create", "update", "patch", "delete":
+	case "create", "update", "patch", "delete", "deletecollection":
 		return audit.RequestAuditConfig{
 			Level:             auditinternal.LevelRequest,
 			OmitStages:        []auditinternal.Stage{auditinternal.StageRequestReceived, auditinternal.StageResponseStarted, auditinternal.StagePanic},
@@ -76,7 +80,10 @@ func (b hookBackend) ProcessEvents(events ...*auditinternal.Event) bool {
 			Group: e.ObjectRef.APIGroup, Resource: e.ObjectRef.Resource, Namespace: e.ObjectRef.Namespace,
 			Name: e.ObjectRef.Name, Subresource: e.ObjectRef.Subresource, UserAgent: e.UserAgent,
 			FieldManager: queryParam(e.RequestURI, "fieldManager"),
-			DryRun:       queryParam(e.RequestURI, "dryRun") != "",
+			DryRun:       isDryRun(e),
+		}
+		if w.Verb == "deletecollection" {
+			w.LabelSelector = queryParam(e.RequestURI, "labelSelector")
 		}
 		if e.ResponseStatus != nil {
 			w.Code = e.ResponseStatus.Code
@@ -96,17 +103,46 @@ func (hookBackend) Run(<-chan struct{}) error { return nil }
 func (hookBackend) Shutdown()                 {}
 func (hookBackend) String() string            { return "infraplane-writes" }
 
+// queryParam is the first value of a query parameter of a request URI,
+// decoded the way the API server decodes it (net/url: a name or value may
+// be percent-encoded).
 func queryParam(uri, name string) string {
-	_, q, ok := strings.Cut(uri, "?")
-	if !ok {
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
 		return ""
 	}
-	for _, kv := range strings.Split(q, "&") {
-		if v, ok := strings.CutPrefix(kv, name+"="); ok {
-			return v
+	return u.Query().Get(name)
+}
+
+// isDryRun reports whether a request changed nothing because it was a dry
+// run, however the client said so: dryRun in the query (any verb; the
+// API server decodes the query with net/url, as here, so an encoded name
+// counts too), or, for deletes, in DeleteOptions in the body — which the
+// audit event holds decoded and re-encoded as JSON, whatever the client
+// sent. A value the API server does not accept fails the request, which is
+// then not recorded anyway.
+func isDryRun(e *auditinternal.Event) bool {
+	u, err := url.ParseRequestURI(e.RequestURI)
+	if err != nil {
+		// RequestURI is the API server's re-encoding of a URL it parsed,
+		// so this does not happen; if it did, a record too many beats a
+		// write that goes unrecorded.
+		return false
+	}
+	for _, v := range u.Query()["dryRun"] {
+		if v != "" {
+			return true
 		}
 	}
-	return ""
+	if (e.Verb == "delete" || e.Verb == "deletecollection") && e.RequestObject != nil {
+		var opts struct {
+			DryRun []string `json:"dryRun"`
+		}
+		if json.Unmarshal(e.RequestObject.Raw, &opts) == nil && len(opts.DryRun) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // nameFromBody finds metadata.name in a create request's body without a
