@@ -8,6 +8,7 @@ import (
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/gitops"
+	"github.com/infraplane/infraplane/internal/provider"
 )
 
 // addControllerTuning adds the flags `up` and `controller` share.
@@ -16,6 +17,8 @@ func addControllerTuning(fl *pflag.FlagSet, o *controllers.Options, resync time.
 	fl.IntVar(&o.Concurrency, "concurrency", 10, "objects of each kind reconciled at once")
 	fl.Float64Var(&o.CloudQPS, "cloud-qps", qps, "cloud API calls per second per ProviderConfig and service; 0 means no limit")
 	fl.IntVar(&o.CloudBurst, "cloud-burst", 0, "burst for --cloud-qps (default: qps+1)")
+	fl.DurationVar(&o.CloudReadTimeout, "cloud-read-timeout", provider.DefaultReadTimeout, "deadline of one cloud call that reads; one that runs out of it stops calls to that endpoint (of that ProviderConfig) but for a probe every 5s until it answers")
+	fl.DurationVar(&o.CloudWriteTimeout, "cloud-write-timeout", provider.DefaultWriteTimeout, "deadline of one cloud call that writes (long-running operations are polled in calls of their own)")
 	fl.StringVar(&o.IAMCredentialsEndpoint, "iam-credentials-endpoint", "",
 		"IAM Credentials API base URL that mints the tokens of ProviderConfigs with credentials source ImpersonateServiceAccount (default: Google's, https://iamcredentials.googleapis.com/); called with the controller's own credentials (docs/cloud-identity.md)")
 	fl.StringVar(&o.GitOps.DefaultServiceAccount, "default-service-account", gitops.DefaultServiceAccount,

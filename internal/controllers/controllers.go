@@ -43,6 +43,9 @@ type Options struct {
 	CloudQPS float64
 	// CloudBurst is the burst for CloudQPS.
 	CloudBurst int
+	// CloudReadTimeout and CloudWriteTimeout bound one cloud call (0:
+	// provider.DefaultReadTimeout, DefaultWriteTimeout).
+	CloudReadTimeout, CloudWriteTimeout time.Duration
 	// IAMCredentialsEndpoint is the IAM Credentials API that mints the
 	// tokens of ProviderConfigs that impersonate a service account ("":
 	// Google's); IAMCredentialsOptions are extra client options for
@@ -93,7 +96,7 @@ var RefKinds = map[string]schema.GroupVersionKind{
 // call it after the manager stopped.
 func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 	providers := provider.NewResolver(mgr.GetClient(), provider.Options{
-		QPS: opts.CloudQPS, Burst: opts.CloudBurst,
+		QPS: opts.CloudQPS, Burst: opts.CloudBurst, ReadTimeout: opts.CloudReadTimeout, WriteTimeout: opts.CloudWriteTimeout,
 		IAMCredentialsEndpoint: opts.IAMCredentialsEndpoint, IAMCredentialsOptions: opts.IAMCredentialsOptions,
 	})
 	mopts := managed.Options{ResyncInterval: opts.ResyncInterval, Concurrency: opts.Concurrency, Pauses: opts.Pauses, Auditor: opts.Auditor}

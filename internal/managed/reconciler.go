@@ -105,6 +105,7 @@ type Reconciler[T Object] struct {
 	recorder  events.EventRecorder
 	opts      Options
 	drift     *driftSet
+	recent    recentCreates
 }
 
 // result of one pass, for metrics and requeueing.
@@ -254,11 +255,17 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 	// An object that asks to adopt expects the resource to be there: it is
 	// read first, so adopting (e.g. imported manifests) sends the cloud no
 	// write at all, not even a refused create.
+	if st.ResourceID == "" && r.recent.created(obj.GetUID(), id, time.Now()) {
+		// Created by an earlier pass whose status write the cache does
+		// not show yet: ours, no second create.
+		st.ResourceID = id
+	}
 	if st.ResourceID == "" && writes && !spec.Adopt {
 		err := ext.Create(ctx, obj)
 		switch {
 		case err == nil:
 			r.audit(ctx, obj, "create", nil, false, nil)
+			r.recent.add(obj.GetUID(), id, time.Now())
 			st.ResourceID = id
 			st.Drift = nil
 			st.ObservedGeneration = obj.GetGeneration()
@@ -355,6 +362,10 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 	}
 	// It was ours and someone deleted it (or it never got created because
 	// Create said AlreadyExists and it vanished since): create it again.
+	// Until that succeeds it is not Ready, whatever it was: what depends
+	// on it cannot work now (failed() below keeps this, as Ready is no
+	// longer True).
+	cond.ready(false, commonv1.ReasonNotFound, fmt.Sprintf("%s was not found in the cloud; creating it again", st.SelfLink))
 	if err := ext.Create(ctx, obj); err != nil {
 		if IsAlreadyExists(err) {
 			// Someone created it in between: not necessarily ours. Release
@@ -372,9 +383,14 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 	}
 	r.audit(ctx, obj, "create", nil, false, nil)
 	st.ResourceID = resourceID(obj)
+	r.recent.add(obj.GetUID(), st.ResourceID, time.Now())
 	st.Drift = nil
 	st.ObservedGeneration = obj.GetGeneration()
-	cond.ready(true, commonv1.ReasonAvailable, fmt.Sprintf("created %s", st.SelfLink))
+	if hadIt {
+		cond.ready(true, commonv1.ReasonAvailable, fmt.Sprintf("created %s again: it was not found in the cloud", st.SelfLink))
+	} else {
+		cond.ready(true, commonv1.ReasonAvailable, fmt.Sprintf("created %s", st.SelfLink))
+	}
 	cond.synced(true, commonv1.ReasonReconcileSuccess, "")
 	cond.drifted(false, commonv1.ReasonInSync, "")
 	if hadIt {

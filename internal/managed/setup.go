@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,7 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/provider"
 )
@@ -55,6 +58,20 @@ func Setup[T Object](mgr ctrl.Manager, kind Kind[T], providers *provider.Resolve
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
 		}).
 		Watches(&corev1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.allObjects))
+
+	if providers != nil {
+		// An endpoint answering again after an outage: the objects that
+		// failed meanwhile go on at once, not at the end of their backoff
+		// (up to 5 min by then).
+		recovered := make(chan event.TypedGenericEvent[client.Object], 64)
+		providers.OnRecovered(func(pc, _ string) {
+			select {
+			case recovered <- event.TypedGenericEvent[client.Object]{Object: &corev1alpha1.ProviderConfig{ObjectMeta: metav1.ObjectMeta{Name: pc}}}:
+			default: // a wake is queued already
+			}
+		})
+		b = b.WatchesRawSource(source.Channel(recovered, handler.EnqueueRequestsFromMapFunc(r.failedUnder)))
+	}
 
 	gvk, err := apiutil.GVKForObject(kind.New(), mgr.GetScheme())
 	if err != nil {
@@ -109,6 +126,38 @@ func (r *Reconciler[T]) allObjects(ctx context.Context, _ client.Object) []recon
 	return objs
 }
 
+// failedUnder wakes the objects of the kind that use the ProviderConfig
+// pc and whose last pass failed (Synced is not True).
+func (r *Reconciler[T]) failedUnder(ctx context.Context, pc client.Object) []reconcile.Request {
+	list := r.kind.NewList()
+	if err := r.client.List(ctx, list); err != nil {
+		return nil
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil
+	}
+	uses := map[string]bool{} // namespace -> uses pc
+	var reqs []reconcile.Request
+	for _, it := range items {
+		o, ok := it.(Object)
+		if !ok || meta.IsStatusConditionTrue(o.ManagedStatus().Conditions, commonv1.TypeSynced) {
+			continue
+		}
+		ns := o.GetNamespace()
+		u, seen := uses[ns]
+		if !seen {
+			c, err := r.providers.ForNamespace(ctx, ns)
+			u = err == nil && c.Name == pc.GetName()
+			uses[ns] = u
+		}
+		if u {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: o.GetName()}})
+		}
+	}
+	return reqs
+}
+
 func (r *Reconciler[T]) listKind(ctx context.Context, opts ...client.ListOption) ([]reconcile.Request, error) {
 	list := r.kind.NewList()
 	if err := r.client.List(ctx, list, opts...); err != nil {
@@ -145,8 +194,12 @@ func (specOrIntentChanged) Update(e event.UpdateEvent) bool {
 }
 
 // targetChanged passes the changes of a referenced object that matter to
-// the objects referencing it: readiness, cloud name, deletion. Its routine
-// status writes do not wake them.
+// the objects referencing it: readiness (and its reason and message: a
+// resource created again after it vanished from the cloud stays Ready
+// across the pass, but its message says it was created, and the objects
+// that failed on its absence must try again now, not after their
+// backoff), cloud name, deletion. Its routine status writes do not wake
+// them.
 type targetChanged struct{ predicate.Funcs }
 
 func (targetChanged) Update(e event.UpdateEvent) bool {
@@ -157,7 +210,7 @@ func (targetChanged) Update(e event.UpdateEvent) bool {
 	}
 	ready := func(x Object) string {
 		if c := meta.FindStatusCondition(x.ManagedStatus().Conditions, "Ready"); c != nil {
-			return string(c.Status)
+			return string(c.Status) + "/" + c.Reason + "/" + c.Message
 		}
 		return ""
 	}

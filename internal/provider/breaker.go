@@ -15,15 +15,41 @@ import (
 // service of that ProviderConfig fail at once, with an error the client
 // libraries do not retry, except one probe call every breakerProbe; the
 // first call that gets an answer closes the breaker.
+//
+// An endpoint that accepts connections but never answers (a hung or
+// SIGSTOPped server, a black-holing proxy) is worse: nothing fails, calls
+// just wait. Every call therefore has a deadline of its own (short for
+// reads, see DefaultReadTimeout), and one call that runs out of it opens
+// the breaker at once: by then it has held a worker for the whole
+// deadline, and every other call to that endpoint would too.
 const (
 	breakerThreshold = 3
 	breakerProbe     = 5 * time.Second
+)
+
+// Per-call deadlines, unless the caller's own is sooner.
+const (
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 20 * time.Second
+)
+
+// outcome is what became of one call, for the breaker.
+type outcome int
+
+const (
+	answered    outcome = iota // any answer, even an error
+	unreachable                // no answer: refused, no route, Unavailable
+	hung                       // no answer within the call's deadline
 )
 
 // breakers are the circuit breakers of one ProviderConfig, by service.
 type breakers struct {
 	mu sync.Mutex
 	by map[string]*breaker
+	// closed, if set, is called (in a goroutine of its own) when an open
+	// breaker closes: the objects that backed off while it was open can
+	// go on now, not at the end of their backoff.
+	closed func(service string)
 }
 
 type breaker struct {
@@ -51,9 +77,8 @@ func (b *breakers) allow(service, endpoint string, now time.Time) error {
 	return &UnreachableError{Service: service, Endpoint: endpoint, Failures: br.failures, Last: br.lastErr, Retry: br.nextProbe.Sub(now)}
 }
 
-// record notes a call's outcome: answered (any answer, even an error) or
-// not.
-func (b *breakers) record(service string, unreachable bool, err error, now time.Time) {
+// record notes a call's outcome.
+func (b *breakers) record(service string, o outcome, err error, now time.Time) {
 	if b == nil {
 		return
 	}
@@ -67,15 +92,22 @@ func (b *breakers) record(service string, unreachable bool, err error, now time.
 		br = &breaker{}
 		b.by[service] = br
 	}
-	if !unreachable {
+	if o == answered {
+		if br.failures >= breakerThreshold && b.closed != nil {
+			go b.closed(service)
+		}
 		*br = breaker{}
 		return
 	}
+	wasOpen := br.failures >= breakerThreshold
 	br.failures++
+	if o == hung {
+		br.failures = max(br.failures, breakerThreshold)
+	}
 	if err != nil {
 		br.lastErr = err.Error()
 	}
-	if br.failures == breakerThreshold {
+	if !wasOpen && br.failures >= breakerThreshold {
 		br.nextProbe = now.Add(breakerProbe)
 	}
 }

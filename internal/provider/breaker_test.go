@@ -15,7 +15,7 @@ func TestBreakerOpensAfterThresholdAndProbes(t *testing.T) {
 		if err := b.allow("pubsub", "127.0.0.1:1", now); err != nil {
 			t.Fatalf("call %d refused before the threshold: %v", i, err)
 		}
-		b.record("pubsub", true, refused, now)
+		b.record("pubsub", unreachable, refused, now)
 	}
 	err := b.allow("pubsub", "127.0.0.1:1", now)
 	if err == nil || !strings.Contains(err.Error(), "pubsub endpoint 127.0.0.1:1 does not answer (last error: connection refused)") {
@@ -33,7 +33,7 @@ func TestBreakerOpensAfterThresholdAndProbes(t *testing.T) {
 		t.Fatalf("a second call in the probe period went through")
 	}
 	// An answer (even an error answer) closes it.
-	b.record("pubsub", false, nil, later)
+	b.record("pubsub", answered, nil, later)
 	if err := b.allow("pubsub", "", later); err != nil {
 		t.Fatalf("closed breaker refused: %v", err)
 	}
@@ -44,5 +44,20 @@ func TestNilBreakersAllow(t *testing.T) {
 	if err := b.allow("pubsub", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	b.record("pubsub", true, errors.New("x"), time.Now())
+	b.record("pubsub", unreachable, errors.New("x"), time.Now())
+}
+
+// One call that runs out of its deadline opens the breaker at once: it
+// held a worker all that time, and every other call would too.
+func TestBreakerOpensOnOneHungCall(t *testing.T) {
+	var b breakers
+	now := time.Now()
+	b.record("pubsub", hung, errors.New("the pubsub endpoint 127.0.0.1:1 did not answer GetTopic within 10s"), now)
+	err := b.allow("pubsub", "127.0.0.1:1", now)
+	if err == nil || !strings.Contains(err.Error(), "did not answer GetTopic within 10s") {
+		t.Fatalf("after a hung call: %v", err)
+	}
+	if err := b.allow("pubsub", "", now.Add(breakerProbe)); err != nil {
+		t.Fatalf("probe refused: %v", err)
+	}
 }

@@ -2,12 +2,15 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -64,8 +67,29 @@ func (c *Config) GRPCOptions(service, endpoint string) []option.ClientOption {
 	case namedIdentity(c.Credentials):
 		opts = append(opts, option.WithTokenSource(c.identityTokens()))
 	}
-	opts = append(opts, option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(c.interceptor(service, endpoint))))
+	opts = append(opts, option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(c.interceptor(service, endpoint))),
+		// gRPC's defaults let the wait between reconnections to a lost
+		// endpoint grow to 2 min, so an endpoint back after an outage
+		// was not used for up to that long; and it gives a connection
+		// 20 s to be made, longer than a read's deadline.
+		option.WithGRPCDialOption(grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: c.limits.timeout(true),
+		})))
 	return opts
+}
+
+// isReadMethod: a gRPC method that only reads (Get…, List…): it gets the
+// short deadline.
+func isReadMethod(m string) bool {
+	return strings.HasPrefix(m, "Get") || strings.HasPrefix(m, "List") || strings.HasPrefix(m, "Test") || strings.HasPrefix(m, "Check")
+}
+
+func endpointName(endpoint string) string {
+	if endpoint == "" {
+		return "(Google's)"
+	}
+	return endpoint
 }
 
 // interceptor counts and times every unary call and waits for the rate
@@ -87,8 +111,27 @@ func (c *Config) interceptor(service, endpoint string) grpc.UnaryClientIntercept
 			}
 		}
 		start := time.Now()
-		err := invoker(ctx, method, req, reply, cc, opts...)
-		br.record(service, status.Code(err) == codes.Unavailable, err, time.Now())
+		d := c.limits.timeout(isReadMethod(m))
+		callCtx, cancel := ctx, context.CancelFunc(func() {})
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > d {
+			callCtx, cancel = context.WithTimeout(ctx, d)
+		}
+		err := invoker(callCtx, method, req, reply, cc, opts...)
+		o := answered
+		switch {
+		case err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded):
+			// No answer in the time given (ours, or a sooner one of the
+			// caller's): the endpoint hangs. DeadlineExceeded is not
+			// retried by the client libraries.
+			o = hung
+			if ctx.Err() == nil {
+				err = status.Errorf(codes.DeadlineExceeded, "the %s endpoint %s did not answer %s within %s", service, endpointName(endpoint), m, d)
+			}
+		case status.Code(err) == codes.Unavailable:
+			o = unreachable
+		}
+		cancel()
+		br.record(service, o, err, time.Now())
 		cloudCallSeconds.WithLabelValues(service, m).Observe(time.Since(start).Seconds())
 		cloudCallsTotal.WithLabelValues(service, m, status.Code(err).String()).Inc()
 		return err

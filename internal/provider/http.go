@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -78,9 +80,34 @@ func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 	}
 	start := time.Now()
-	resp, err := t.base.RoundTrip(req)
-	// No answer at all (refused, no route, DNS), not a cancelled request.
-	br.record(t.service, err != nil && req.Context().Err() == nil, err, time.Now())
+	d := t.lim.timeout(req.Method == http.MethodGet || req.Method == http.MethodHead)
+	ctx := req.Context()
+	callCtx, cancel := ctx, context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > d {
+		callCtx, cancel = context.WithTimeout(ctx, d)
+	}
+	resp, err := t.base.RoundTrip(req.WithContext(callCtx))
+	o := answered
+	switch {
+	case err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded):
+		// No answer in the time given (ours, or a sooner one of the
+		// caller's): the endpoint hangs. Wrapping a context error: the
+		// client libraries do not retry it.
+		o = hung
+		if ctx.Err() == nil {
+			err = fmt.Errorf("the %s endpoint %s did not answer %s within %s: %w", t.service, endpointName(t.endpoint), m, d, context.DeadlineExceeded)
+		}
+	case err != nil && ctx.Err() == nil:
+		o = unreachable // no answer at all (refused, no route, DNS)
+	}
+	if err != nil {
+		cancel()
+	} else {
+		// The body is read after RoundTrip returns: the deadline covers
+		// it, and ends when it is closed.
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	}
+	br.record(t.service, o, err, time.Now())
 	cloudCallSeconds.WithLabelValues(t.service, m).Observe(time.Since(start).Seconds())
 	code := "Unavailable" // no answer at all
 	if err == nil {
@@ -88,6 +115,17 @@ func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	cloudCallsTotal.WithLabelValues(t.service, m, code).Inc()
 	return resp, err
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // httpCodeName names an HTTP status like the gRPC code it maps to, so

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
@@ -86,6 +87,11 @@ type Options struct {
 	QPS float64
 	// Burst is the token-bucket size for QPS.
 	Burst int
+	// ReadTimeout and WriteTimeout bound one cloud call (one attempt)
+	// that reads or writes, unless the caller's deadline is sooner; 0:
+	// DefaultReadTimeout, DefaultWriteTimeout. A call that runs out of
+	// it opens the endpoint's circuit breaker.
+	ReadTimeout, WriteTimeout time.Duration
 	// IAMCredentialsEndpoint is the base URL of the IAM Credentials API
 	// that mints the tokens of ImpersonateServiceAccount ProviderConfigs
 	// ("": Google's, https://iamcredentials.googleapis.com/).
@@ -104,9 +110,10 @@ type Resolver struct {
 
 	iam *iamClient
 
-	mu     sync.Mutex
-	limits map[string]*limits      // by ProviderConfig name: survives config edits
-	tokens map[string]cachedTokens // by ProviderConfig name: survives edits that keep the identity
+	mu        sync.Mutex
+	recovered []func(providerConfig, service string)
+	limits    map[string]*limits      // by ProviderConfig name: survives config edits
+	tokens    map[string]cachedTokens // by ProviderConfig name: survives edits that keep the identity
 }
 
 // NewResolver returns a resolver that reads through reader (a cache).
@@ -115,6 +122,14 @@ func NewResolver(reader client.Reader, opts Options) *Resolver {
 		reader: reader, opts: opts, limits: map[string]*limits{}, tokens: map[string]cachedTokens{},
 		iam: &iamClient{endpoint: opts.IAMCredentialsEndpoint, opts: opts.IAMCredentialsOptions},
 	}
+}
+
+// OnRecovered registers fn to be called when a ProviderConfig's endpoint
+// for service answers again after its circuit breaker was open.
+func (r *Resolver) OnRecovered(fn func(providerConfig, service string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recovered = append(r.recovered, fn)
 }
 
 // ForNamespace returns the ProviderConfig that namespace ns uses: the one
@@ -186,7 +201,15 @@ func (r *Resolver) limitsFor(name string) *limits {
 	defer r.mu.Unlock()
 	l, ok := r.limits[name]
 	if !ok {
-		l = &limits{qps: r.opts.QPS, burst: r.opts.Burst, by: map[string]*rate.Limiter{}}
+		l = &limits{qps: r.opts.QPS, burst: r.opts.Burst, by: map[string]*rate.Limiter{}, readTimeout: r.opts.ReadTimeout, writeTimeout: r.opts.WriteTimeout}
+		l.breakers.closed = func(service string) {
+			r.mu.Lock()
+			fns := slices.Clone(r.recovered)
+			r.mu.Unlock()
+			for _, fn := range fns {
+				fn(name, service)
+			}
+		}
 		r.limits[name] = l
 	}
 	return l
@@ -200,6 +223,21 @@ type limits struct {
 	mu       sync.Mutex
 	by       map[string]*rate.Limiter
 	breakers breakers
+
+	readTimeout, writeTimeout time.Duration
+}
+
+// timeout is the deadline of one call that reads or writes.
+func (l *limits) timeout(read bool) time.Duration {
+	switch {
+	case read && l != nil && l.readTimeout > 0:
+		return l.readTimeout
+	case read:
+		return DefaultReadTimeout
+	case l != nil && l.writeTimeout > 0:
+		return l.writeTimeout
+	}
+	return DefaultWriteTimeout
 }
 
 func (l *limits) breakersOf() *breakers {

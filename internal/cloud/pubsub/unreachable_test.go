@@ -3,8 +3,11 @@ package pubsub_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -79,4 +82,86 @@ func TestUnreachableEndpointDoesNotStallOthers(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// An endpoint that accepts connections and never answers (an emulator
+// stopped with SIGSTOP, a black-holing proxy) costs each call at most its
+// deadline (--cloud-read-timeout, 10 s), not the 3-minute pass: the first
+// call that runs out of it opens the breaker, the objects say which
+// endpoint hangs, and another ProviderConfig's objects are reconciled
+// meanwhile.
+func TestHungEndpointDoesNotStallOthers(t *testing.T) {
+	healthy := backends[0]
+	healthy.start(t)
+	ctx := context.Background()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	hung := ln.Addr().String()
+
+	stopped := &corev1alpha1.ProviderConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: "hung-endpoint"},
+		Spec: corev1alpha1.ProviderConfigSpec{
+			ProjectID:   "stopped",
+			Credentials: corev1alpha1.Credentials{Source: corev1alpha1.CredentialsNone},
+			Endpoints:   corev1alpha1.Endpoints{PubSub: hung},
+		},
+	}
+	if err := env.Client.Create(ctx, stopped); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, stopped) })
+	stoppedNS := env.Namespace(t, stopped.Name)
+	start := time.Now()
+	var stuck []*pubsubv1.Topic
+	for i := range 14 { // more than the kind's 10 workers
+		tp := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("frozen-%02d", i), Namespace: stoppedNS}}
+		tp.Spec.DeletionPolicy = commonv1.DeletionAbandon
+		env.Create(t, tp)
+		stuck = append(stuck, tp)
+	}
+
+	pc := env.ProviderConfig(t, "test-hung-"+healthy.name, healthy.cloud)
+	s := &scenario{b: healthy, ns: env.Namespace(t, pc), project: healthy.cloud.Project()}
+	ok := s.topic("unaffected")
+	env.Create(t, ok)
+	env.WaitReady(t, ok) // within testenv.WaitTimeout: a worker is free after one call deadline at most
+	t.Logf("the healthy topic was Ready %s after the hung ones were created", time.Since(start).Round(100*time.Millisecond))
+
+	for _, tp := range stuck {
+		testenv.Eventually(t, testenv.WaitTimeout, func() error {
+			got := &pubsubv1.Topic{}
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(tp), got); err != nil {
+				return err
+			}
+			c := meta.FindStatusCondition(got.Status.Conditions, commonv1.TypeSynced)
+			if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "pubsub endpoint "+hung) {
+				return fmt.Errorf("topic %s: Synced %+v", tp.Name, c)
+			}
+			return nil
+		})
+	}
 }
