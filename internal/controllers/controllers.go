@@ -218,6 +218,22 @@ func Importers(o ImportOptions) ([]importer.Lister, func()) {
 	return out, closeAll
 }
 
+// What the generic reconciler (internal/managed) does to the objects of
+// each kind below: read and watch them, patch the finalizer in and out,
+// write status. A new kind adds its resources here (and to
+// internal/blueprint's children and config/rbac/people.yaml).
+//
+// +kubebuilder:rbac:groups=pubsub.infraplane.dev,resources=topics;subscriptions,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=pubsub.infraplane.dev,resources=topics/status;subscriptions/status,verbs=get;patch
+// +kubebuilder:rbac:groups=storage.infraplane.dev,resources=buckets,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=storage.infraplane.dev,resources=buckets/status,verbs=get;patch
+// +kubebuilder:rbac:groups=spanner.infraplane.dev,resources=spannerinstances;spannerdatabases,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=spanner.infraplane.dev,resources=spannerinstances/status;spannerdatabases/status,verbs=get;patch
+// +kubebuilder:rbac:groups=bigtable.infraplane.dev,resources=bigtabletables,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=bigtable.infraplane.dev,resources=bigtabletables/status,verbs=get;patch
+// +kubebuilder:rbac:groups=postgres.infraplane.dev,resources=databases;roles,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=postgres.infraplane.dev,resources=databases/status;roles/status,verbs=get;patch
+
 // managedKinds is the one list of managed kinds.
 func managedKinds() ([]registration, func()) {
 	ps := pubsub.NewClients()

@@ -143,6 +143,10 @@ func emptyNil(m map[string]string) map[string]string {
 	return m
 }
 
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=infraplane-gitsources,verbs=update
+
 // mayConfigure asks the API server's authorizer whether the requester may
 // configure GitSources in the request's namespace.
 func mayConfigure(ctx context.Context, c client.Client, req admission.Request) (bool, error) {
