@@ -13,3 +13,4 @@ go tool controller-gen crd paths=./api/... output:crd:dir=config/crd/bases
   for f in config/crd/bases/*.yaml; do echo "- bases/${f##*/}"; done
 } > config/crd/kustomization.yaml
 go tool controller-gen rbac:roleName=infraplane-controller paths=./internal/... output:rbac:dir=config/rbac/controller
+go run ./hack/helmchart
