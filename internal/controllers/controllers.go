@@ -160,7 +160,7 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 			Path:    gitops.ValidateGitSourcePath,
 			Handler: gitops.ValidateGitSource(mgr.GetClient(), g.PlatformNamespace),
 			Register: func(ctx context.Context, c client.Client, ep breakglass.Endpoint) error {
-				return gitops.RegisterGitSourceWebhook(ctx, c, ep.ClientConfig(gitops.ValidateGitSourcePath))
+				return gitops.RegisterGitSourceWebhook(ctx, c, ep.ClientConfig(gitops.ValidateGitSourcePath), exempt)
 			},
 		})
 		if err := breakglass.Setup(mgr, policy, b); err != nil {
