@@ -127,6 +127,10 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 	} else {
 		slog.Warn("could not tell our own user name (SelfSubjectReview); our writes go through the webhook", "err", err)
 	}
+	if f.webhookCAFile != "" && !cmd.Flags().Changed("webhook-certs") {
+		// Set up before --webhook-certs existed: the CA file meant files.
+		f.webhookCerts = certsFiles
+	}
 	certs, err := webhookCerts(ctx, cfg, f, own)
 	if err != nil {
 		return err

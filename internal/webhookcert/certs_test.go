@@ -148,3 +148,35 @@ func TestWriteFiles(t *testing.T) {
 		t.Fatalf("left temporary files: %v", entries)
 	}
 }
+
+func TestFilesReadsAndWatchesTheCA(t *testing.T) {
+	dir := t.TempDir()
+	f := &Files{Dir: dir, CAFile: filepath.Join(dir, "ca.crt"), Every: 10 * time.Millisecond}
+	if _, err := f.Ensure(t.Context()); err == nil {
+		t.Fatal("no certificate in the directory, and no error")
+	}
+	now := time.Now()
+	data, _ := mustRenew(t, nil, now, names)
+	for name, key := range map[string]string{CertFile: keyCert, KeyFile: keyKey, "ca.crt": keyCA} {
+		if err := os.WriteFile(filepath.Join(dir, name), data[key], 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.Ensure(t.Context())
+	if err != nil || string(got) != string(data[keyCA]) {
+		t.Fatalf("Ensure = %q, %v", got, err)
+	}
+	go f.Start(t.Context()) //nolint:errcheck // returns nil when the test ends
+	other, _ := mustRenew(t, nil, now, names)
+	if err := os.WriteFile(f.CAFile, other[keyCA], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-f.Rotated():
+		if string(b) != string(other[keyCA]) {
+			t.Fatal("Rotated delivered another bundle")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a changed CA file was not reported")
+	}
+}
