@@ -391,12 +391,16 @@ func newAPIProxy(t *testing.T) *apiProxy {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
 			resp.Body = io.NopCloser(bytes.NewReader(body))
+			shown := body
+			if !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+				shown = []byte("(" + resp.Header.Get("Content-Type") + ")")
+			}
 			req := resp.Request
 			as := ""
 			if u := req.Header.Get("Impersonate-User"); u != "" {
 				as = " (as " + u + ")"
 			}
-			p.refused = append(p.refused, fmt.Sprintf("%d %s %s%s: %s", resp.StatusCode, req.Method, req.URL.RequestURI(), as, bytes.TrimSpace(body)))
+			p.refused = append(p.refused, fmt.Sprintf("%d %s %s%s: %s", resp.StatusCode, req.Method, req.URL.RequestURI(), as, bytes.TrimSpace(shown)))
 			return nil
 		},
 	}
