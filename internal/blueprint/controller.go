@@ -80,6 +80,7 @@ type Controller struct {
 	mu       sync.Mutex
 	kinds    map[string]*kindState // by Blueprint name
 	compiled map[string]compiledAt // by Blueprint name
+	perms    permissions
 }
 
 // compiledAt is a Blueprint compiled at one generation.
@@ -106,6 +107,30 @@ type kindState struct {
 	mu        sync.Mutex
 	revisions map[int64]*Compiled
 }
+
+// The Blueprint controller: Blueprints (finalizer, status; their
+// revisions and roles are owned by them, with blockOwnerDeletion, which
+// needs update on blueprints/finalizers), the revisions, the CRD each
+// Blueprint defines (created, applied again when it changes, deleted with
+// the Blueprint: any name, so any CRD) and the kind's ClusterRoles for
+// people (rbac.go).
+//
+// The kinds Blueprints define are in groups the platform team chooses, so
+// no marker can name them: the controller's rights on them come from the
+// aggregated ClusterRole infraplane-controller-blueprint-kinds
+// (config/rbac/controller/blueprint-kinds.yaml), which takes in every
+// ClusterRole labelled infraplane.dev/aggregate-to-controller; the
+// platform team labels one per group it lets Blueprints use. The API
+// server only lets the controller create a kind's roles for people if it
+// holds what they grant, so it needs every verb of the kind (Setup
+// checks, and says so, before it watches a kind it may not).
+//
+// +kubebuilder:rbac:groups=infraplane.dev,resources=blueprints,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=infraplane.dev,resources=blueprints/status,verbs=get;patch
+// +kubebuilder:rbac:groups=infraplane.dev,resources=blueprints/finalizers,verbs=update
+// +kubebuilder:rbac:groups=infraplane.dev,resources=blueprintrevisions,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=create;patch
 
 // Setup registers the Blueprint controller.
 func Setup(mgr ctrl.Manager, opts Options) (*Controller, error) {
@@ -208,6 +233,13 @@ func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, 
 	}
 	setCond(corev1alpha1.BlueprintAccepted, true, ReasonCompiled, fmt.Sprintf("%d resources, in order %s", len(compiled.Resources), order(compiled)))
 
+	gr := schema.GroupResource{Group: compiled.GVK.Group, Resource: compiled.Plural}
+	if msg, err := r.perms.missing(ctx, r.c, gr); err != nil {
+		return reconcile.Result{}, err
+	} else if msg != "" {
+		setCond(corev1alpha1.BlueprintReady, false, ReasonNotPermitted, msg)
+		return reconcile.Result{RequeueAfter: time.Minute}, nil
+	}
 	if res, ok, err := r.installCRD(ctx, bp, compiled, hash, setCond); !ok || err != nil {
 		return res, err
 	}

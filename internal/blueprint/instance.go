@@ -53,6 +53,19 @@ type childStatus struct {
 	Message    string `json:"message,omitempty"`
 }
 
+// Children are applied, listed by the instance label and deleted as the
+// controller, so a Blueprint can only make what it has rights to:
+// infraplane's managed kinds (below) and the kinds of granted Blueprint
+// groups (blueprint-kinds.yaml, which also covers the instances
+// themselves: their finalizer, status and the children's
+// blockOwnerDeletion on them).
+//
+// +kubebuilder:rbac:groups=pubsub.infraplane.dev,resources=topics;subscriptions,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=storage.infraplane.dev,resources=buckets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=spanner.infraplane.dev,resources=spannerinstances;spannerdatabases,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=bigtable.infraplane.dev,resources=bigtabletables,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=postgres.infraplane.dev,resources=databases;roles,verbs=get;list;watch;create;patch;delete
+
 // instanceReconciler renders one Blueprint's instances into children.
 type instanceReconciler struct {
 	c      client.Client

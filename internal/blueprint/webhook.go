@@ -67,6 +67,9 @@ func Webhook(reader client.Reader) breakglass.ExtraWebhook {
 	return breakglass.ExtraWebhook{Path: ValidatePath, Handler: Validate(reader), Register: Register}
 }
 
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=infraplane-blueprint,verbs=update
+
 // Register installs the ValidatingWebhookConfiguration for Blueprints.
 func Register(ctx context.Context, c client.Client, ep breakglass.Endpoint) error {
 	val := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName}}

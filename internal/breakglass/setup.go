@@ -83,6 +83,17 @@ func NewPolicy(mgr ctrl.Manager) *Policy {
 	return &Policy{Index: &Index{Reader: mgr.GetClient()}, Scheme: mgr.GetScheme()}
 }
 
+// The controller: break-glasses (finalizer by update, status by patch),
+// the GitSources of their targets (watched: a sync may end a hold), and
+// Blueprints (the guard's rules follow their API groups). Targets are read
+// and dry-run applied (patch) as infraplane's kinds and Blueprint kinds,
+// whose rights are granted where those kinds are handled.
+//
+// +kubebuilder:rbac:groups=infraplane.dev,resources=breakglasses,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=infraplane.dev,resources=breakglasses/status,verbs=get;patch
+// +kubebuilder:rbac:groups=infraplane.dev,resources=gitsources,verbs=get;list;watch
+// +kubebuilder:rbac:groups=infraplane.dev,resources=blueprints,verbs=get;list;watch
+
 // Setup registers the BreakGlass controller and, if configured, the
 // admission webhook.
 func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
@@ -148,20 +159,44 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
+		extras := func(ctx context.Context, ep Endpoint) error {
+			for _, x := range opts.Extra {
+				if x.Register == nil {
+					continue
+				}
+				if err := x.Register(ctx, mgr.GetClient(), ep); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		if err := Register(ctx, mgr.GetClient(), *opts.Register, opts.Kinds, opts.Exempt); err != nil {
 			return err
 		}
-		for _, x := range opts.Extra {
-			if x.Register == nil {
-				continue
-			}
-			if err := x.Register(ctx, mgr.GetClient(), *opts.Register); err != nil {
-				return err
-			}
+		if err := extras(ctx, *opts.Register); err != nil {
+			return err
 		}
 		slog.Info("admission webhook registered", "url", opts.Register.URL)
 		close(registered)
-		return nil
+		// A renewed CA: every configuration trusts the new bundle (retried
+		// until it does; the old one stays valid meanwhile).
+		var pending []byte
+		var retry <-chan time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case pending = <-opts.Register.Rotated:
+			case <-retry:
+			}
+			if err := groups.rotate(ctx, pending, extras); err != nil {
+				slog.Error("installing the webhook configurations with a new CA bundle; retrying", "err", err)
+				retry = time.After(10 * time.Second)
+				continue
+			}
+			retry = nil
+			slog.Info("admission webhook registered with a new CA bundle")
+		}
 	}))
 }
 

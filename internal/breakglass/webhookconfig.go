@@ -18,6 +18,13 @@ import (
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 )
 
+// The controller registers its webhooks itself (every replica, at start,
+// and again when Blueprints change the guarded API groups): read through
+// the cache, create, and update only its own configurations.
+//
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations;mutatingwebhookconfigurations,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations;mutatingwebhookconfigurations,resourceNames=infraplane-breakglass,verbs=update
+
 // WebhookConfigName names both webhook configurations infraplane installs.
 const WebhookConfigName = "infraplane-breakglass"
 
@@ -28,6 +35,9 @@ type Endpoint struct {
 	URL      string // base URL, e.g. https://127.0.0.1:9443
 	Service  *admissionregistrationv1.ServiceReference
 	CABundle []byte
+	// Rotated, if set, delivers a new CABundle (a renewed CA): the
+	// configurations are installed again with it.
+	Rotated <-chan []byte
 }
 
 // ClientConfig is how the API server calls the handler at path.
@@ -182,6 +192,18 @@ type guardGroups struct {
 
 	mu   sync.Mutex
 	last string
+}
+
+// rotate installs the configurations again with a new CA bundle, and
+// keeps it for later installs.
+func (g *guardGroups) rotate(ctx context.Context, bundle []byte, extra func(context.Context, Endpoint) error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ep.CABundle = bundle
+	if err := Register(ctx, g.c, g.ep, g.kinds, g.exempt); err != nil {
+		return err
+	}
+	return extra(ctx, g.ep)
 }
 
 func (g *guardGroups) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {

@@ -20,11 +20,9 @@ import (
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string) int {
-	root := newRoot()
-	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := root.ExecuteContext(ctx); err != nil {
+	if err := Run(ctx, args); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
 			return int(code)
@@ -33,6 +31,14 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// Run runs one command line until it is done or ctx ends (tests run
+// `controller` in-process this way).
+func Run(ctx context.Context, args []string) error {
+	root := newRoot()
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
 }
 
 type globalFlags struct {

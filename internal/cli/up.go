@@ -40,6 +40,7 @@ type upFlags struct {
 	repoRef     string
 	repoPath    string
 	webhookPort int
+	noCtrl      bool
 	mgr         controllers.ManagerOptions
 }
 
@@ -57,7 +58,9 @@ func newUpCmd() *cobra.Command {
     DATA_DIR/cloud.env for gcloud and the SDKs; the local cloud is in memory,
     and after a restart the controllers create again what the objects declare;
   - a ProviderConfig "default" pointing at that cloud;
-  - all controllers.
+  - all controllers (--no-controllers leaves them out: run
+    'infraplane controller' against it, e.g. with the controller's own
+    least-privilege identity, as on a cluster).
 
 Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 		Example: `  infraplane up --example quickstart
@@ -79,6 +82,7 @@ Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 	fl.StringVar(&f.repoPath, "repo-path", ".", "directory inside --repo")
 	fl.StringVar(&f.mgr.HooksAddr, "hooks-bind-address", "127.0.0.1:9091", "address of POST /hooks/git (sync after a push); 0 disables")
 	fl.StringVar(&f.mgr.MetricsAddr, "metrics-bind-address", "127.0.0.1:9090", "address of the Prometheus /metrics endpoint; 0 disables")
+	fl.BoolVar(&f.noCtrl, "no-controllers", false, "serve the API server and the local cloud only, for `infraplane controller` replicas to run against (see its --webhook-url)")
 	fl.IntVar(&f.webhookPort, "webhook-port", 9443, "port on 127.0.0.1 of the admission webhook (break-glass); the API server is told to call it, with a CA of its own")
 	addControllerTuning(fl, &f.mgr.Options, 30*time.Second, 0)
 	addBreakGlassFlags(fl, &f.mgr.BreakGlass)
@@ -189,6 +193,10 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		return fmt.Errorf("writing ProviderConfig default: %w", err)
 	}
 
+	if f.noCtrl {
+		return serveWithoutControllers(ctx, cp, c, f, start, cloudLine, envFile)
+	}
+
 	f.mgr.GitOps.CacheDir = filepath.Join(dataDir, "git")
 	f.mgr.APIQPS = -1 // our own in-process server: no client-side throttling
 	f.mgr.Auditor = audit
@@ -276,6 +284,40 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	case err := <-mgrDone:
 		mgrDone <- err // for the deferred stop
 		return fmt.Errorf("controllers stopped: %w", err)
+	case <-cp.Done():
+		return fmt.Errorf("API server stopped: %w", cp.Err())
+	}
+}
+
+// serveWithoutControllers is `up --no-controllers`: what is applied is
+// applied, and nothing acts on it until a controller runs.
+func serveWithoutControllers(ctx context.Context, cp *controlplane.ControlPlane, c client.Client, f *upFlags, start time.Time, cloudLine, envFile string) error {
+	if f.example != "" {
+		files, err := examples.Files(f.example)
+		if err != nil {
+			return err
+		}
+		if _, err := applyManifests(ctx, c, files, f.namespace, "infraplane-up"); err != nil {
+			return fmt.Errorf("applying example %s: %w", f.example, err)
+		}
+	}
+	if f.repo != "" {
+		if err := applyGitSource(ctx, c, f); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stdout, "\ninfraplane is up without controllers (%.1fs)\n", time.Since(start).Seconds())
+	fmt.Fprintf(os.Stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
+	fmt.Fprintf(os.Stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
+	fmt.Fprintf(os.Stdout, "  cloud:       %s\n", cloudLine)
+	if envFile != "" {
+		fmt.Fprintf(os.Stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
+	}
+	fmt.Fprintf(os.Stdout, "  controller:  infraplane controller --kubeconfig %s --webhook-url https://127.0.0.1:%d   # or as its own ServiceAccount: docs/operations.md\n\nPress Ctrl-C to stop.\n", cp.KubeconfigPath(), f.webhookPort)
+	select {
+	case <-ctx.Done():
+		slog.Info("shutting down")
+		return nil
 	case <-cp.Done():
 		return fmt.Errorf("API server stopped: %w", cp.Err())
 	}

@@ -163,7 +163,7 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 			Path:    gitops.ValidateGitSourcePath,
 			Handler: gitops.ValidateGitSource(mgr.GetClient(), g.PlatformNamespace),
 			Register: func(ctx context.Context, c client.Client, ep breakglass.Endpoint) error {
-				return gitops.RegisterGitSourceWebhook(ctx, c, ep.ClientConfig(gitops.ValidateGitSourcePath))
+				return gitops.RegisterGitSourceWebhook(ctx, c, ep.ClientConfig(gitops.ValidateGitSourcePath), exempt)
 			},
 		})
 		if err := breakglass.Setup(mgr, policy, b); err != nil {
@@ -220,6 +220,22 @@ func Importers(o ImportOptions) ([]importer.Lister, func()) {
 	}
 	return out, closeAll
 }
+
+// What the generic reconciler (internal/managed) does to the objects of
+// each kind below: read and watch them, patch the finalizer in and out,
+// write status. A new kind adds its resources here (and to
+// internal/blueprint's children and config/rbac/people.yaml).
+//
+// +kubebuilder:rbac:groups=pubsub.infraplane.dev,resources=topics;subscriptions,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=pubsub.infraplane.dev,resources=topics/status;subscriptions/status,verbs=get;patch
+// +kubebuilder:rbac:groups=storage.infraplane.dev,resources=buckets,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=storage.infraplane.dev,resources=buckets/status,verbs=get;patch
+// +kubebuilder:rbac:groups=spanner.infraplane.dev,resources=spannerinstances;spannerdatabases,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=spanner.infraplane.dev,resources=spannerinstances/status;spannerdatabases/status,verbs=get;patch
+// +kubebuilder:rbac:groups=bigtable.infraplane.dev,resources=bigtabletables,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=bigtable.infraplane.dev,resources=bigtabletables/status,verbs=get;patch
+// +kubebuilder:rbac:groups=postgres.infraplane.dev,resources=databases;roles,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=postgres.infraplane.dev,resources=databases/status;roles/status,verbs=get;patch
 
 // managedKinds is the one list of managed kinds.
 func managedKinds() ([]registration, func()) {

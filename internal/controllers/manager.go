@@ -36,6 +36,12 @@ type ManagerOptions struct {
 	HooksAddr string
 }
 
+// Leader election holds a Lease in the controller's own namespace (the
+// pod's; config/default puts it in infraplane-system): a Role there, not
+// a right on every namespace's leases.
+//
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=infraplane-system,resources=leases,verbs=get;create;update
+
 // NewManager builds a manager with every controller registered. The
 // returned cleanup releases cloud clients; call it after the manager
 // stopped.

@@ -46,6 +46,11 @@ func Load() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	return out, nil
 }
 
+// `infraplane controller --install-crds` runs this with the controller's
+// rights (it then lists each kind, which the controllers may anyway).
+//
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;create;patch
+
 // Install applies every CRD (server-side apply, so upgrades just work) and
 // waits until each is Established and served.
 func Install(ctx context.Context, cfg *rest.Config) error {

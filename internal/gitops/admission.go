@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -143,6 +144,10 @@ func emptyNil(m map[string]string) map[string]string {
 	return m
 }
 
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=infraplane-gitsources,verbs=update
+
 // mayConfigure asks the API server's authorizer whether the requester may
 // configure GitSources in the request's namespace.
 func mayConfigure(ctx context.Context, c client.Client, req admission.Request) (bool, error) {
@@ -163,9 +168,19 @@ func mayConfigure(ctx context.Context, c client.Client, req admission.Request) (
 }
 
 // RegisterGitSourceWebhook installs the ValidatingWebhookConfiguration for
-// GitSources, calling the webhook server as cc says.
-func RegisterGitSourceWebhook(ctx context.Context, c client.Client, cc admissionregistrationv1.WebhookClientConfig) error {
+// GitSources, calling the webhook server as cc says. Exempt users (the
+// controllers, which write only finalizers and status) are not sent to it:
+// their writes must not depend on the webhook, nor need the configure verb.
+func RegisterGitSourceWebhook(ctx context.Context, c client.Client, cc admissionregistrationv1.WebhookClientConfig, exempt []string) error {
 	val := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "infraplane-gitsources"}}
+	var conds []admissionregistrationv1.MatchCondition
+	if len(exempt) > 0 {
+		quoted := make([]string, len(exempt))
+		for i, u := range exempt {
+			quoted[i] = strconv.Quote(u)
+		}
+		conds = []admissionregistrationv1.MatchCondition{{Name: "not-infraplane", Expression: fmt.Sprintf("!(request.userInfo.username in [%s])", strings.Join(quoted, ", "))}}
+	}
 	_, err := controllerutil.CreateOrUpdate(ctx, c, val, func() error {
 		val.Webhooks = []admissionregistrationv1.ValidatingWebhook{{
 			Name:         "validate.gitsource.infraplane.dev",
@@ -180,6 +195,7 @@ func RegisterGitSourceWebhook(ctx context.Context, c client.Client, cc admission
 			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
 			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
 			AdmissionReviewVersions: []string{"v1"},
+			MatchConditions:         conds,
 			TimeoutSeconds:          ptr.To[int32](10),
 		}}
 		return nil

@@ -40,6 +40,14 @@ func ServiceAccountUser(namespace, name string) string {
 	return "system:serviceaccount:" + namespace + ":" + name
 }
 
+// Impersonating a GitSource's ServiceAccount, with the extra that marks
+// the syncer. Groups are not impersonated: for a ServiceAccount the API
+// server adds the groups its token would carry, and the right to
+// impersonate groups would be the right to be anyone (system:masters).
+//
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=impersonate
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=userextras/infraplane.dev/gitsource,verbs=impersonate
+
 // tenant is the identity one sync applies as: a client and a server-side
 // apply manager that impersonate the GitSource's ServiceAccount.
 type tenant struct {
@@ -74,11 +82,12 @@ func (t *tenants) clientFor(namespace, account, gitsource string) (client.Client
 	}
 	cfg := rest.CopyConfig(t.base)
 	cfg.Impersonate = rest.ImpersonationConfig{
+		// No Groups: the API server gives an impersonated ServiceAccount
+		// the groups its token would carry (system:serviceaccounts, …:ns,
+		// system:authenticated), so RoleBindings to "all service accounts
+		// of the namespace" apply as they would.
 		UserName: user,
-		// The groups a ServiceAccount's token would carry: RoleBindings to
-		// "all service accounts of the namespace" apply as they would.
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
-		Extra:  map[string][]string{GitSourceExtra: {gitsource}},
+		Extra:    map[string][]string{GitSourceExtra: {gitsource}},
 	}
 	c, err := client.New(cfg, client.Options{Scheme: t.scheme, Mapper: t.mapper})
 	if err != nil {

@@ -20,6 +20,15 @@ import (
 // exists, and records the release in the ledger.
 const ReleaseFinalizer = "infraplane.dev/release-objects"
 
+// Releasing reads each object of the inventory past the cache and patches
+// its source label away, as the controller (the GitSource's ServiceAccount
+// may be gone with it): infraplane's kinds (granted where they are used),
+// the kinds Blueprints define (the aggregated role for Blueprint groups,
+// config/rbac/controller) and ConfigMaps.
+//
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;patch
+// +kubebuilder:rbac:groups=infraplane.dev,resources=blueprints,verbs=get;patch
+
 // releaseAll releases every object in gs's inventory that still carries
 // its label, records it, and lets gs go.
 func (s *Syncer) releaseAll(ctx context.Context, gs *corev1alpha1.GitSource) error {

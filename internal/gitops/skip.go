@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -61,8 +62,11 @@ func metaHash(u *unstructured.Unstructured) string {
 }
 
 // liveStates lists, with one request per kind, the objects of a source in
-// its target namespace (Blueprints: cluster-wide).
-func (s *Syncer) liveStates(ctx context.Context, sourceLabel string, objs []*unstructured.Unstructured) (map[string]*unstructured.Unstructured, error) {
+// its target namespace (Blueprints: cluster-wide), as the GitSource's
+// identity c: a repository may hold kinds that neither it nor the
+// controller may read. A kind c may not list is left out (its objects are
+// applied, and the apply refuses them with file and line).
+func (s *Syncer) liveStates(ctx context.Context, c client.Reader, sourceLabel string, objs []*unstructured.Unstructured) (map[string]*unstructured.Unstructured, error) {
 	kinds := map[schema.GroupVersionKind]string{} // kind -> namespace
 	for _, o := range objs {
 		kinds[o.GroupVersionKind()] = o.GetNamespace()
@@ -73,7 +77,10 @@ func (s *Syncer) liveStates(ctx context.Context, sourceLabel string, objs []*uns
 	}) {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := s.client.List(ctx, list, client.InNamespace(kinds[gvk]), client.MatchingLabels{corev1alpha1.SourceLabel: sourceLabel}); err != nil {
+		if err := c.List(ctx, list, client.InNamespace(kinds[gvk]), client.MatchingLabels{corev1alpha1.SourceLabel: sourceLabel}); err != nil {
+			if apierrors.IsForbidden(err) {
+				continue
+			}
 			return nil, err
 		}
 		for i := range list.Items {

@@ -103,6 +103,18 @@ type Options struct {
 // DefaultPlatformNamespace is the platform namespace unless configured.
 const DefaultPlatformNamespace = "infraplane-system"
 
+// The syncer's own rights (what it applies, it applies as the GitSource's
+// ServiceAccount: identity.go): GitSources and their finalizer and status,
+// the credentials Secret of a GitSource (through the cache), the
+// ServiceAccount a GitSource applies as (read past the cache, so no
+// informer on every ServiceAccount), and the objects a deleted GitSource
+// releases (release.go).
+//
+// +kubebuilder:rbac:groups=infraplane.dev,resources=gitsources,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=infraplane.dev,resources=gitsources/status,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+
 // Syncer is the GitSource controller.
 type Syncer struct {
 	client   client.Client
@@ -319,7 +331,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	// Objects whose manifest and live state are what the last apply left
 	// need no read and no dry run (see skip.go).
 	sourceKey := string(gs.UID)
-	live, err := s.liveStates(ctx, sourceLabel, apply)
+	live, err := s.liveStates(ctx, tn.client, sourceLabel, apply)
 	if err != nil {
 		s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied: listing applied objects: %v", rev.Short(), err), start)
 		return ctrl.Result{}, err
@@ -334,7 +346,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	}
 	cs.Append(unchangedEntries(unchanged))
 	if len(toApply) > 0 {
-		if live, err = s.liveStates(ctx, sourceLabel, apply); err != nil {
+		if live, err = s.liveStates(ctx, tn.client, sourceLabel, apply); err != nil {
 			s.skip.forget(sourceKey)
 		} else {
 			s.skip.remember(sourceKey, apply, live, len(unchanged) == 0)

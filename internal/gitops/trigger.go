@@ -234,6 +234,13 @@ func (c hookCredentials) authenticate(token, body []byte) bool {
 	return false
 }
 
+// The push hook reads GitSources and their webhook Secrets (in the
+// GitSources' namespaces) through the cache, and patches the sync
+// annotation (RequestSync, also used by break-glass).
+//
+// +kubebuilder:rbac:groups=infraplane.dev,resources=gitsources,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+
 // hookToken reads the key "token" of a webhook Secret (surrounding
 // whitespace, such as the newline of `echo`, is not part of it); nil when
 // the Secret or the key is missing.

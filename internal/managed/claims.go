@@ -22,6 +22,8 @@ import (
 // is gone. One claim is one write per object in its lifetime; later passes
 // read it from the cache.
 
+// +kubebuilder:rbac:groups=infraplane.dev,resources=resourceclaims,verbs=get;list;watch;create;delete
+
 // ClaimName is the ResourceClaim name for a cloud resource.
 func ClaimName(resource string) string {
 	sum := sha256.Sum256([]byte(resource))

@@ -107,6 +107,9 @@ func ExternalRefs(m map[string]any, path string) []ExternalRef {
 	return out
 }
 
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=infraplane-confine,verbs=update
+
 // RegisterConfineWebhook installs the ValidatingWebhookConfiguration for
 // the managed kinds' groups, calling the webhook server as cc says; exempt
 // users (the controllers) are not sent to it.

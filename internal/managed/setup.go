@@ -26,6 +26,13 @@ import (
 	"github.com/infraplane/infraplane/internal/provider"
 )
 
+// Events about objects: the recorders of controller-runtime write both
+// events.k8s.io (GetEventRecorder) and core (GetEventRecorderFor, leader
+// election) events, and patch them when they repeat.
+//
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
 // Setup registers the reconciler of one kind with a manager: the
 // finalizer-aware loop, watches on the kinds it references (so a Topic
 // becoming Ready wakes its Subscriptions at once), and on ProviderConfigs.

@@ -244,6 +244,11 @@ func tokenRefusalCode(status int) codes.Code {
 	return codes.Unavailable
 }
 
+// The key's Secret may be in any namespace the ProviderConfig names, and
+// is read through the cache (an informer on Secrets).
+//
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+
 // secretKeySource gets tokens with the service-account key in a Secret.
 // The Secret is read (through the controller's cache) on every token
 // request, so a rotated key is used from the next call on, and a deleted

@@ -103,6 +103,12 @@ type Options struct {
 	IAMCredentialsOptions []option.ClientOption
 }
 
+// The resolver reads through the manager's cache: namespaces (their
+// provider-config annotation) and ProviderConfigs, all of them.
+//
+// +kubebuilder:rbac:groups=infraplane.dev,resources=providerconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+
 // Resolver finds the ProviderConfig of a namespace.
 type Resolver struct {
 	reader client.Reader

@@ -43,6 +43,9 @@ type Options struct {
 	// Controllers configure the controllers; zero values get test defaults
 	// (resync 30 s, no cloud rate limit).
 	Controllers controllers.Options
+	// APIServerOnly starts the API server alone, like a fresh cluster: no
+	// CRDs, no roles, no controllers (the tests install and run them).
+	APIServerOnly bool
 }
 
 // Env is the shared environment of one test binary.
@@ -119,6 +122,10 @@ func (e *Env) start(ctx context.Context) error {
 		return err
 	}
 	e.Client = c
+	if e.opts.APIServerOnly {
+		slog.Info("testenv ready (API server only)", "took", time.Since(t0))
+		return nil
+	}
 	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
 		return err
 	}

@@ -38,6 +38,11 @@ const (
 	keyCA       = "ca.crt"
 )
 
+// The administrator's Secret (any namespace the ProviderConfig names) is
+// read through the cache.
+//
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+
 // Clients caches one connection pool per ProviderConfig version and
 // credentials Secret version: connecting is expensive, reconciling often.
 type Clients struct {

@@ -20,6 +20,11 @@ import (
 	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
 )
 
+// A Role's password Secret is in the Role's namespace: read through the
+// cache (and past it), created when missing, patched to add a missing key.
+//
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
+
 // passwordKey is the Secret key of a Role's password.
 func passwordKey(r *postgresv1.Role) string {
 	if k := r.Spec.PasswordSecretRef.Key; k != "" {
