@@ -162,11 +162,11 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "ledger BROKEN at %s\n", r.Problem)
 		switch {
 		case r.Problem.Kind == ProblemTail && r.Entries > 0:
-			fmt.Fprintf(&b, "the %d entries it has are intact (up to seq %d, hash %s); those after them are gone", r.Entries, r.LastSeq, r.LastHash)
+			fmt.Fprintf(&b, "its entries up to seq %d (hash %s) are intact; those after them are gone", r.LastSeq, r.LastHash)
 		case r.Problem.Kind == ProblemTail:
 			b.WriteString("it has no entries")
 		case r.Problem.Kind == ProblemUnauthenticated:
-			fmt.Fprintf(&b, "the hash chain of its %d entries is intact, but nothing shows that it was written by a holder of the key", r.Entries)
+			fmt.Fprintf(&b, "the hash chain of its %s is intact, but nothing shows that it was written by a holder of the key", entries(r.Entries))
 		case r.Entries == 0:
 			b.WriteString("no entry before it is intact")
 		default:
@@ -186,7 +186,7 @@ func (r Report) writeMACs(b *strings.Builder) {
 	case r.Authenticated > 0 && r.Authenticated == r.Entries:
 		fmt.Fprintf(b, "\nauthenticated: all %d entries carry a valid MAC (key %s)", r.Entries, keys)
 	case r.Authenticated > 0:
-		fmt.Fprintf(b, "\nauthenticated: %d entries, from seq %d on, carry a valid MAC (key %s)", r.Authenticated, r.FirstAuthenticated, keys)
+		fmt.Fprintf(b, "\nauthenticated: %s, from seq %d on, carry a valid MAC (key %s)", entries(r.Authenticated), r.FirstAuthenticated, keys)
 	}
 	switch {
 	case r.Unauthenticated == 0:
@@ -204,11 +204,19 @@ func (r Report) writeMACs(b *strings.Builder) {
 		}
 		sort.Strings(ids)
 		if r.Keyed {
-			fmt.Fprintf(b, "\nNOT VERIFIABLE: %d entries carry a MAC of a key that is not in the key file (%s): add those keys below the signing key to check them", n, strings.Join(ids, ", "))
+			fmt.Fprintf(b, "\nNOT VERIFIABLE: %s carry a MAC of a key that is not in the key file (%s): add those keys below the signing key to check them", entries(n), strings.Join(ids, ", "))
 		} else {
-			fmt.Fprintf(b, "\nMACs NOT CHECKED: no key given (--ledger-key-file); %d entries carry a MAC (%s)", n, strings.Join(ids, ", "))
+			fmt.Fprintf(b, "\nMACs NOT CHECKED: no key given (--ledger-key-file); %s carry a MAC (%s)", entries(n), strings.Join(ids, ", "))
 		}
 	}
+}
+
+// entries is "1 entry" or "n entries".
+func entries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 func (r Report) writeCheckpoints(b *strings.Builder) {
@@ -436,9 +444,13 @@ func (v *verifier) finish(rep *Report) {
 			beyond = c.cur
 			v.advance(c)
 		}
+		missing := fmt.Sprintf("entries %d to %d were", rep.LastSeq+1, beyond.Seq)
+		if beyond.Seq == rep.LastSeq+1 {
+			missing = fmt.Sprintf("entry %d was", beyond.Seq)
+		}
 		rep.Problem = &Problem{Line: rep.Entries, Seq: rep.LastSeq, Kind: ProblemTail,
-			Detail: fmt.Sprintf("%s recorded seq %d (hash %s) on %s, but the ledger ends at seq %d: entries %d to %d were removed from its end (or it was replaced by an older copy)",
-				v.checks[c.i].Source, beyond.Seq, beyond.Hash, beyond.Time.UTC().Format(time.RFC3339), rep.LastSeq, rep.LastSeq+1, beyond.Seq)}
+			Detail: fmt.Sprintf("%s recorded seq %d (hash %s) on %s, but the ledger ends at seq %d: %s removed from its end (or it was replaced by an older copy)",
+				v.checks[c.i].Source, beyond.Seq, beyond.Hash, beyond.Time.UTC().Format(time.RFC3339), rep.LastSeq, missing)}
 		return
 	}
 	if rep.Keyed && rep.Entries > 0 && rep.Authenticated == 0 {

@@ -111,7 +111,7 @@ func TestVerifyCheckpointTruncatedTail(t *testing.T) {
 		t.Fatalf("cut: %s", rep)
 	}
 	if s := rep.String(); !strings.HasPrefix(s, "ledger BROKEN at the end, after line 4 (seq 4): truncated tail") ||
-		!strings.Contains(s, "the 4 entries it has are intact") {
+		!strings.Contains(s, "its entries up to seq 4 (hash "+es[3].Hash+") are intact; those after them are gone") {
 		t.Fatalf("report:\n%s", s)
 	}
 

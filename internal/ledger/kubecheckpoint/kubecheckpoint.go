@@ -120,9 +120,12 @@ func (s *ConfigMap) wrap(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if apierrors.IsForbidden(err) {
+	switch {
+	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%s %s: %w (grant the controller's service account get, create and update on configmaps in %s: see docs/gitops.md)",
 			what, s, err, s.Namespace)
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%s %s: %w (create the namespace, or name another with --ledger-checkpoint-namespace)", what, s, err)
 	}
 	return fmt.Errorf("%s %s: %w", what, s, err)
 }
