@@ -74,6 +74,21 @@ func TestFormatJSONIsTheLedger(t *testing.T) {
 	if b.String() != string(data) {
 		t.Fatalf("json output differs from the file:\n%s\n%s", b.String(), data)
 	}
+
+	// With MACs, as stored too.
+	path, _ = keyedLedger(t, testKeys(t, "k1"), 2)
+	es, err = Read(path, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := Format(&b, es, "json"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	if b.String() != string(data) || !strings.Contains(b.String(), `","mac":"k1:`) {
+		t.Fatalf("json output differs from the file:\n%s\n%s", b.String(), data)
+	}
 }
 
 // RunAudit is `infraplane audit` without cobra (internal/cli/audit.go only

@@ -114,7 +114,7 @@ func (p *PGCheckpoints) Checkpoints(ctx context.Context) iter.Seq2[Checkpoint, e
 		defer conn.Close(context.Background())
 		exists, err := tableExists(ctx, conn, CheckpointTableName)
 		if err == nil && !exists {
-			err = fmt.Errorf("no table %s: %w", CheckpointTableName, fs.ErrNotExist)
+			err = noTableError{CheckpointTableName}
 		}
 		if err != nil {
 			yield(Checkpoint{}, err)
@@ -162,3 +162,12 @@ func (p *PGCheckpoints) Close() error {
 
 var _ CheckpointSink = (*PGCheckpoints)(nil)
 var _ CheckpointSource = (*PGCheckpoints)(nil)
+
+// noTableError: a table is missing (errors.Is fs.ErrNotExist).
+type noTableError struct{ table string }
+
+func (e noTableError) Error() string {
+	return "no table " + e.table + " (no checkpoint was published there, or it was dropped)"
+}
+
+func (e noTableError) Is(target error) bool { return target == fs.ErrNotExist }
