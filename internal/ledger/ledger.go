@@ -106,7 +106,10 @@ func Open(path string) (*Ledger, error) {
 // transaction that takes a lock on the ledger, reads its last row and
 // chains after it, so they form one chain. The password can also come
 // from PGPASSWORD or a .pgpass file, and TLS settings from the URL
-// (sslmode, sslrootcert…) or PG* variables, as for psql.
+// (sslmode, sslrootcert…) or PG* variables, as for psql. A database
+// ledger publishes its checkpoints to the table
+// infraplane_ledger_checkpoint of the same database (see OpenWith and
+// Options.CheckpointDatabase).
 func OpenLocation(ctx context.Context, loc string) (*Ledger, error) {
 	return OpenWith(ctx, loc, Options{})
 }

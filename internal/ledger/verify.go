@@ -334,6 +334,9 @@ type cursor struct {
 	ok   bool // cur is a checkpoint not yet compared
 }
 
+// newVerifier reads each source's first checkpoint (a query, a GET)
+// before the ledger is read: a checkpoint published while Verify reads a
+// growing ledger must not look like one beyond its end.
 func newVerifier(ctx context.Context, o VerifyOptions) *verifier {
 	v := &verifier{keys: o.Keys}
 	for i, src := range o.Checkpoints {
