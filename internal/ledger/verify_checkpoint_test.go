@@ -158,3 +158,41 @@ func TestVerifyCheckpointUnreadable(t *testing.T) {
 		t.Fatalf("%s", rep)
 	}
 }
+
+// Verifying a ledger that grows, and whose checkpoints move, while it is
+// read: a checkpoint is never taken for one beyond the ledger's end.
+func TestVerifyCheckpointWhileAppending(t *testing.T) {
+	keys := testKeys(t, "k1")
+	sink := &memCheckpoints{}
+	path := t.TempDir() + "/" + FileName
+	l, err := OpenWith(context.Background(), path, Options{Keys: keys, Checkpoints: []CheckpointSink{sink}, CheckpointInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 300 {
+			if _, err := l.Append(context.Background(), entry(i)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		rep, err := VerifyWith(context.Background(), path, VerifyOptions{Keys: keys, Checkpoints: []CheckpointSource{sink}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A line being written is not a problem of the ledger's content.
+		if rep.Problem != nil && rep.Problem.Kind != ProblemTruncated {
+			t.Fatalf("while appending: %s", rep)
+		}
+	}
+}
