@@ -160,13 +160,14 @@
 // Signing costs one HMAC-SHA256 of 89 bytes per entry, ≈ 2 µs of CPU:
 // BenchmarkEncodeLine 4–8 µs per line without a key, 6–10 µs with.
 // Against an fsync it does not show: measured with and without a key in
-// turn (BenchmarkAppend/mac=false and mac=true, same 2 vCPU VM, but while
-// other builds and tests ran, load average 5–10, fsync 0.7–2 ms), one
-// appender at a time 460–1,460 appends/s without a key and 490–1,330 with;
-// 8 concurrent appenders 1,900–8,700 and 2,000–7,100; the differences
-// are smaller than the run-to-run spread. Verify with the keys: 25,000–
-// 42,000 entries/s, without 20,000–50,000 (BenchmarkVerify, 20,000
-// entries).
+// turn (BenchmarkAppend/mac=false and mac=true; a 2 vCPU VM, Go 1.26,
+// while other builds and tests ran: load average 5–10, fsync 0.7–2 ms), one
+// appender at a time 460–1,460 appends/s without a key and 490–2,190 with;
+// 8 concurrent appenders 1,900–8,700 and 2,000–7,100 (seven runs each);
+// the differences are smaller than the run-to-run spread. Verify with the
+// keys: 25,000–42,000 entries/s, without 20,000–52,000 (BenchmarkVerify,
+// 20,000 entries). Reproduce with `go test ./internal/ledger -run '^$'
+// -bench '^Benchmark(Append|AppendParallel|Verify|EncodeLine)$'`.
 //
 // On Open only the last line is read (Open is instant whatever the size):
 // its seq and hash continue the chain. If that line is incomplete — a crash
