@@ -26,7 +26,6 @@ import (
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/crds"
 	"github.com/infraplane/infraplane/internal/gitops"
-	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/webhookcert"
 )
@@ -34,6 +33,7 @@ import (
 type controllerFlags struct {
 	kubeconfig        string
 	ledger            string
+	ledgerOpts        ledgerFlags
 	installCRDs       bool
 	webhookService    string
 	webhookURL        string
@@ -69,6 +69,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then in-cluster)")
 	fl.Float32Var(&f.mgr.APIQPS, "kube-api-qps", 200, "requests per second to the Kubernetes API per resource kind (burst twice that); negative: no client-side limit")
 	fl.StringVar(&f.ledger, "ledger", "", "audit ledger: a file (on a persistent volume) or a PostgreSQL URL postgres://USER@HOST/DB (table infraplane_ledger, one chain shared by all replicas; pass the password in PGPASSWORD); empty: no ledger")
+	f.ledgerOpts.add(fl)
 	fl.BoolVar(&f.installCRDs, "install-crds", false, "install or upgrade infraplane's CRDs before starting")
 	fl.BoolVar(&f.mgr.LeaderElection, "leader-elect", true, "only one replica acts at a time")
 	fl.StringVar(&f.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace; outside a pod, "+gitops.DefaultPlatformNamespace+")")
@@ -106,11 +107,12 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 		f.mgr.LeaderElectionNamespace = own
 	}
 	if f.ledger != "" {
-		audit, err := ledger.Open(f.ledger)
+		audit, checkpoint, err := f.ledgerOpts.open(ctx, f.ledger)
 		if err != nil {
 			return fmt.Errorf("opening the audit ledger: %w", err)
 		}
 		defer audit.Close()
+		f.mgr.LedgerCheckpoint = checkpoint
 		f.mgr.Auditor = audit
 		f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
 		f.mgr.Ledger = audit

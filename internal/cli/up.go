@@ -106,7 +106,13 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 
 	// The ledger opens first: the API server reports direct edits to it.
-	audit, err := ledger.Open(ledger.DefaultPath(dataDir))
+	// Its entries are signed with a key of the data dir, made on the
+	// first start; its checkpoints go to a ConfigMap (LedgerCheckpoint).
+	ledgerKeys, _, err := ledger.EnsureKeyFile(ledger.DefaultKeyPath(dataDir), time.Now())
+	if err != nil {
+		return fmt.Errorf("the audit ledger's key: %w", err)
+	}
+	audit, err := ledger.OpenWith(ctx, ledger.DefaultPath(dataDir), ledger.Options{Keys: ledgerKeys})
 	if err != nil {
 		return fmt.Errorf("opening the audit ledger: %w", err)
 	}
@@ -202,6 +208,7 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	f.mgr.Auditor = audit
 	f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
 	f.mgr.Ledger = audit
+	f.mgr.LedgerCheckpoint.Ledger = audit // in infraplane-system
 	f.mgr.EditLookup = edits
 	if err := controllers.LoopbackWebhook(dataDir, f.webhookPort, &f.mgr.BreakGlass); err != nil {
 		return err

@@ -2,14 +2,18 @@ package controllers
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/infraplane/infraplane/internal/ledger"
+	"github.com/infraplane/infraplane/internal/ledger/kubecheckpoint"
 	"github.com/infraplane/infraplane/internal/scheme"
 )
 
@@ -34,6 +38,19 @@ type ManagerOptions struct {
 	// HooksAddr serves POST /hooks/git (sync GitSources after a push);
 	// "" or "0" disables it.
 	HooksAddr string
+	// LedgerCheckpoint, when its Ledger is set, publishes the ledger's
+	// checkpoints to a ConfigMap on every replica.
+	LedgerCheckpoint LedgerCheckpoint
+}
+
+// LedgerCheckpoint publishes an audit ledger's checkpoints (its last seq
+// and hash) to the ConfigMap infraplane-ledger-checkpoint in Namespace
+// ("": infraplane-system; see package kubecheckpoint) every Interval (0:
+// a few seconds) when the ledger grew, and when the manager stops.
+type LedgerCheckpoint struct {
+	Ledger    *ledger.Ledger
+	Namespace string
+	Interval  time.Duration
 }
 
 // Leader election holds a Lease in the controller's own namespace (the
@@ -84,6 +101,21 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (ctrl.Manager, func(), er
 			return nil, func() {}, err
 		}
 		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+			return nil, func() {}, err
+		}
+	}
+	if lc := opts.LedgerCheckpoint; lc.Ledger != nil {
+		// Not the manager's cached client: that would watch every
+		// ConfigMap of the cluster to read one.
+		c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return nil, func() {}, err
+		}
+		if lc.Namespace == "" {
+			lc.Namespace = kubecheckpoint.DefaultNamespace
+		}
+		sink := kubecheckpoint.New(c, lc.Namespace)
+		if err := mgr.Add(kubecheckpoint.Publisher{Ledger: lc.Ledger, Sink: sink, Interval: lc.Interval}); err != nil {
 			return nil, func() {}, err
 		}
 	}

@@ -36,12 +36,18 @@ const (
 	// TypeBreakGlassRelease: a held object matches git again (a backport
 	// was merged, or git was changed by hand); the hold ended.
 	TypeBreakGlassRelease Type = "breakglass-release"
+	// TypeLedgerKey: the ledger was opened with a signing key that the
+	// entry before did not use (the first key, or a rotation): entries
+	// are signed with it from here on. Details: signer, previousSigner
+	// ("" when the entries before carry no MAC).
+	TypeLedgerKey Type = "ledger-key"
 )
 
 // Types lists every entry type, in the order of the life cycle.
 var Types = []Type{
 	TypeSync, TypeCloudWrite, TypeDirectEdit,
 	TypeBreakGlassOpen, TypeBreakGlassClose, TypeBreakGlassExpire, TypeBreakGlassRevert, TypeBreakGlassBackport, TypeBreakGlassRelease,
+	TypeLedgerKey,
 }
 
 // Valid reports whether t is one of Types.
@@ -66,8 +72,8 @@ func ParseType(s string) (Type, error) {
 	return "", fmt.Errorf("unknown entry type %q: one of %s", s, strings.Join(names, ", "))
 }
 
-// Entry is one line of the ledger. Append fills Seq, Time, Prev and Hash;
-// the caller fills the rest. The JSON member order below is the order on
+// Entry is one line of the ledger. Append fills Seq, Time, Prev, Hash and
+// MAC; the caller fills the rest. The JSON member order below is the order on
 // disk, and it matters: see the package documentation for what is hashed.
 //
 // An Entry records who did what to which object, never values: there is
@@ -108,8 +114,12 @@ type Entry struct {
 	// Prev is the Hash of the previous entry, "" for the first.
 	Prev string `json:"prev"`
 	// Hash is the lowercase hex SHA-256 of this entry's line without its
-	// hash member (see the package documentation).
+	// hash and mac members (see the package documentation).
 	Hash string `json:"hash,omitempty"`
+	// MAC authenticates Hash, and through it the chain up to this entry:
+	// "<key ID>:<lowercase hex HMAC-SHA256>" under one of the ledger's Keys.
+	// Empty when the entry was written without a key.
+	MAC string `json:"mac,omitempty"`
 }
 
 // ObjectRef formats an object the way Entry.Object holds it:
@@ -191,7 +201,7 @@ func prepare(e Entry) (Entry, error) {
 	if strings.TrimSpace(e.Summary) == "" {
 		return Entry{}, errors.New("ledger: an entry needs a summary")
 	}
-	e.Seq, e.Time, e.Prev, e.Hash = 0, time.Time{}, "", ""
+	e.Seq, e.Time, e.Prev, e.Hash, e.MAC = 0, time.Time{}, "", "", ""
 	if e.Fields != nil {
 		e.Fields = append([]string(nil), e.Fields...)
 	}
@@ -202,36 +212,64 @@ func prepare(e Entry) (Entry, error) {
 	return e, nil
 }
 
-// hashLen is the length of a hex SHA-256.
+// hashLen is the length of a hex SHA-256 (and of a hex HMAC-SHA256).
 const hashLen = 2 * sha256.Size
 
-// hashMember is what precedes the hash at the end of every line.
-const hashMember = `,"hash":"`
+// hashMember and macMember precede the hash and the MAC at the end of a
+// line.
+const (
+	hashMember = `,"hash":"`
+	macMember  = `,"mac":"`
+)
 
-// encodeLine returns e's line (with the newline) and its hash. e.Hash is
-// ignored.
-func encodeLine(e Entry) (line []byte, hash string, err error) {
-	e.Hash = ""
+// encodeLine returns e's line (with the newline) and its hash, and signs
+// it with keys' signing key (no mac member when keys is nil). e.Hash and
+// e.MAC are ignored.
+func encodeLine(e Entry, keys *Keys) (line []byte, hash, mac string, err error) {
+	body, err := encodeBody(e)
+	if err != nil {
+		return nil, "", "", err
+	}
+	sum := sha256.Sum256(body)
+	hash = hex.EncodeToString(sum[:])
+	if !keys.empty() {
+		mac = keys.sign(hash)
+	}
+	return appendTail(body, hash, mac), hash, mac, nil
+}
+
+// encodeBody is the hashed part of e's line: {"seq":…,"prev":"…"}.
+func encodeBody(e Entry) ([]byte, error) {
+	e.Hash, e.MAC = "", ""
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(e); err != nil {
-		return nil, "", fmt.Errorf("ledger: encoding entry: %w", err)
+		return nil, fmt.Errorf("ledger: encoding entry: %w", err)
 	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n")) // {"seq":…,"prev":"…"}
-	sum := sha256.Sum256(body)
-	hash = hex.EncodeToString(sum[:])
-	line = make([]byte, 0, len(body)+len(hashMember)+hashLen+3)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// appendTail makes a line of a body: the body without its closing }, the
+// hash member, the mac member if mac is set, } and a newline.
+func appendTail(body []byte, hash, mac string) []byte {
+	line := make([]byte, 0, len(body)+len(hashMember)+len(hash)+len(macMember)+len(mac)+4)
 	line = append(line, body[:len(body)-1]...)
 	line = append(line, hashMember...)
 	line = append(line, hash...)
-	line = append(line, "\"}\n"...)
-	return line, hash, nil
+	line = append(line, '"')
+	if mac != "" {
+		line = append(line, macMember...)
+		line = append(line, mac...)
+		line = append(line, '"')
+	}
+	return append(line, "}\n"...)
 }
 
 // decodeLine parses one line (without its newline) and checks that its hash
 // matches its content. It returns the parsed entry even when only the hash
-// is wrong (errHashMismatch), so Verify can say which seq it is.
+// is wrong (errHashMismatch), so Verify can say which seq it is. The MAC,
+// if any, is only checked for its form here (Keys.checkMAC checks it).
 func decodeLine(line []byte) (Entry, error) { return parseLine(line, true) }
 
 // parseLine is decodeLine, with the hash check optional (Read skips it).
@@ -240,25 +278,66 @@ func parseLine(line []byte, checkHash bool) (Entry, error) {
 	if err := json.Unmarshal(line, &e); err != nil {
 		return Entry{}, fmt.Errorf("%w: %v", errUnparsable, err)
 	}
-	n := len(hashMember) + hashLen + 2
-	if len(line) < n+2 || !bytes.HasPrefix(line[len(line)-n:], []byte(hashMember)) || !bytes.HasSuffix(line, []byte(`"}`)) {
-		return e, fmt.Errorf("%w: the line does not end with its hash member", errUnparsable)
+	cut, stored, mac, err := splitTail(line)
+	if err != nil {
+		return e, fmt.Errorf("%w: %v", errUnparsable, err)
 	}
-	stored := string(line[len(line)-hashLen-2 : len(line)-2])
-	if stored != e.Hash {
-		return e, fmt.Errorf("%w: the line has more than one hash member", errUnparsable)
+	if stored != e.Hash || mac != e.MAC {
+		return e, fmt.Errorf("%w: the line has more than one hash or mac member", errUnparsable)
 	}
 	if !checkHash {
 		return e, nil
 	}
-	body := make([]byte, 0, len(line)-n+1)
-	body = append(body, line[:len(line)-n]...)
+	body := make([]byte, 0, cut+1)
+	body = append(body, line[:cut]...)
 	body = append(body, '}')
 	sum := sha256.Sum256(body)
 	if got := hex.EncodeToString(sum[:]); got != stored {
 		return e, fmt.Errorf("%w: content hashes to %s, the line says %s", errHashMismatch, got, stored)
 	}
 	return e, nil
+}
+
+// splitTail finds the members at the end of a line:
+// `,"hash":"<64 hex>"}` or `,"hash":"<64 hex>","mac":"<key ID>:<64 hex>"}`.
+// cut is where the hash member starts: the hashed body is line[:cut]+"}".
+func splitTail(line []byte) (cut int, hash, mac string, err error) {
+	errNoHash := errors.New("the line does not end with its hash member")
+	n := len(line)
+	if n < 2 || line[n-1] != '}' || line[n-2] != '"' {
+		return 0, "", "", errNoHash
+	}
+	end := n - 2 // the closing quote of the last member's value
+	if i := bytes.LastIndex(line, []byte(macMember)); i >= 0 && bytes.IndexByte(line[i+len(macMember):end], '"') < 0 {
+		// The last member is the mac.
+		mac = string(line[i+len(macMember) : end])
+		id, sum, ok := strings.Cut(mac, ":")
+		if !ok || !keyIDPattern.MatchString(id) || !isLowerHex(sum, hashLen) {
+			return 0, "", "", fmt.Errorf("the mac member %q is malformed: want \"<key ID>:<%d lowercase hex digits>\"", mac, hashLen)
+		}
+		end = i - 1
+		if end < 0 || line[end] != '"' {
+			return 0, "", "", errors.New("the mac member does not follow the hash member")
+		}
+	}
+	start := end - hashLen
+	cut = start - len(hashMember)
+	if cut < 1 || !bytes.Equal(line[cut:start], []byte(hashMember)) {
+		return 0, "", "", errNoHash
+	}
+	return cut, string(line[start:end]), mac, nil
+}
+
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 var (

@@ -15,51 +15,51 @@ type fileStore struct {
 	path string
 	f    *os.File
 	size int64 // bytes of complete entries in the file; the writer's
+	keys *Keys // sign new entries
 }
 
 // openFile opens (creating) and locks the file at path and returns it with
-// the seq and hash of its last entry.
-func openFile(path string) (*fileStore, uint64, string, error) {
+// its last entry (zero for an empty ledger).
+func openFile(path string, keys *Keys) (*fileStore, Entry, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("ledger: %w", err)
+		return nil, Entry{}, fmt.Errorf("ledger: %w", err)
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
-		return nil, 0, "", fmt.Errorf("ledger %s: %w", path, err)
+		return nil, Entry{}, fmt.Errorf("ledger %s: %w", path, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, "", fmt.Errorf("ledger: %w", err)
+		return nil, Entry{}, fmt.Errorf("ledger: %w", err)
 	}
-	s := &fileStore{path: path, f: f, size: st.Size()}
-	var seq uint64
-	var last string
+	s := &fileStore{path: path, f: f, size: st.Size(), keys: keys}
+	var tail Entry
 	if s.size == 0 {
 		// The file may be new: make its directory entry durable too.
 		if err := syncDir(filepath.Dir(path)); err != nil {
 			f.Close()
-			return nil, 0, "", fmt.Errorf("ledger: %w", err)
+			return nil, Entry{}, fmt.Errorf("ledger: %w", err)
 		}
-	} else if seq, last, err = readTail(f, s.size); err != nil {
+	} else if tail, err = readTail(f, s.size, keys); err != nil {
 		f.Close()
-		return nil, 0, "", fmt.Errorf("%w: %s: %v; check it with `infraplane audit --verify --ledger %s`. "+
+		return nil, Entry{}, fmt.Errorf("%w: %s: %v; check it with `infraplane audit --verify --ledger %s`. "+
 			"infraplane never rewrites a ledger: keep this file as evidence and move it aside to start a new one, "+
 			"or remove the damaged last line by hand", ErrCorrupt, path, err, path)
 	}
-	return s, seq, last, nil
+	return s, tail, nil
 }
 
-// readTail returns the seq and hash of the last line of a ledger of size
-// bytes, after checking that line.
-func readTail(f *os.File, size int64) (uint64, string, error) {
+// readTail returns the last entry of a ledger of size bytes, after
+// checking its line (and its MAC, if it is of one of keys).
+func readTail(f *os.File, size int64, keys *Keys) (Entry, error) {
 	var last [1]byte
 	if _, err := f.ReadAt(last[:], size-1); err != nil {
-		return 0, "", err
+		return Entry{}, err
 	}
 	if last[0] != '\n' {
-		return 0, "", errors.New("the last line is incomplete (no newline at the end: a write was interrupted, e.g. by a crash)")
+		return Entry{}, errors.New("the last line is incomplete (no newline at the end: a write was interrupted, e.g. by a crash)")
 	}
 	// Read backwards, a block at a time, to the newline before the last line.
 	const block = 4096
@@ -70,7 +70,7 @@ func readTail(f *os.File, size int64) (uint64, string, error) {
 		n := min(int64(block), start)
 		buf := make([]byte, n)
 		if _, err := f.ReadAt(buf, start-n); err != nil && !errors.Is(err, io.EOF) {
-			return 0, "", err
+			return Entry{}, err
 		}
 		tail = append(buf, tail...)
 		start -= n
@@ -83,12 +83,20 @@ func readTail(f *os.File, size int64) (uint64, string, error) {
 	line := tail[:end-start]
 	e, err := decodeLine(line)
 	if err != nil {
-		return 0, "", fmt.Errorf("the last line (at byte %d): %v", start, err)
+		return Entry{}, fmt.Errorf("the last line (at byte %d): %v", start, err)
 	}
 	if e.Seq == 0 {
-		return 0, "", fmt.Errorf("the last line (at byte %d) has no seq", start)
+		return Entry{}, fmt.Errorf("the last line (at byte %d) has no seq", start)
 	}
-	return e.Seq, e.Hash, nil
+	if keys.checkMAC(e) == macWrong {
+		return Entry{}, fmt.Errorf("the last line (at byte %d, seq %d): %s", start, e.Seq, wrongMAC(e))
+	}
+	return e, nil
+}
+
+// wrongMAC says what a MAC that does not match means.
+func wrongMAC(e Entry) string {
+	return fmt.Sprintf("its MAC (key %s) does not match: the entry, or one before it, was changed and re-hashed without the key", macKeyID(e.MAC))
 }
 
 func syncDir(dir string) error {
@@ -112,7 +120,7 @@ func (s *fileStore) close() error { return s.f.Close() }
 // knows is the file's.
 func (s *fileStore) commit(batch []*request, seq uint64, last string) (uint64, string, error) {
 	oldSeq, oldLast := seq, last
-	written, seq, last := chain(batch, seq, last)
+	written, seq, last := chain(batch, seq, last, s.keys)
 	if len(written) == 0 {
 		return seq, last, nil
 	}

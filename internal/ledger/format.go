@@ -2,11 +2,15 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,16 +35,18 @@ func Format(w io.Writer, entries []Entry, format string) error {
 		return formatTable(w, entries)
 	case FormatJSON:
 		for _, e := range entries {
-			line, _, err := encodeLine(e)
+			// The stored hash and MAC, not recomputed ones: the output
+			// shows what the ledger holds.
+			body, err := encodeBody(e)
 			if err != nil {
 				return err
 			}
-			// encodeLine recomputes the hash from the content: keep the
-			// stored one, so the output shows what the file holds.
-			if e.Hash != "" {
-				line = append(line[:len(line)-hashLen-3], e.Hash+"\"}\n"...)
+			hash := e.Hash
+			if hash == "" {
+				sum := sha256.Sum256(body)
+				hash = hex.EncodeToString(sum[:])
 			}
-			if _, err := w.Write(line); err != nil {
+			if _, err := w.Write(appendTail(body, hash, e.MAC)); err != nil {
 				return err
 			}
 		}
@@ -185,14 +191,26 @@ type AuditOptions struct {
 	Output string
 	// Verify checks the chain instead of listing entries.
 	Verify bool
+	// KeyFile holds the keys that check the MACs (see ParseKeys). Empty:
+	// ledger.key next to a ledger file (DataDir/ledger.key), if there is
+	// one; a database ledger has no default.
+	KeyFile string
+	// CheckpointDatabase is the PostgreSQL URL of the checkpoint table
+	// (PGCheckpoints). Empty: the ledger's own database, for a database
+	// ledger; "-": none.
+	CheckpointDatabase string
+	// Checkpoints are more checkpoint sources (the CLI adds the Kubernetes
+	// ConfigMap).
+	Checkpoints []CheckpointSource
 }
 
 // ErrVerifyFailed is returned by RunAudit when Verify found a problem.
 var ErrVerifyFailed = errors.New("ledger verification failed")
 
 // RunAudit does what `infraplane audit` does, writing to w: list the
-// entries that pass the filters, or, with Verify, check the chain and print
-// the report, returning an error wrapping ErrVerifyFailed if it is broken.
+// entries that pass the filters, or, with Verify, check the chain, the
+// MACs and the checkpoints and print the report, returning an error
+// wrapping ErrVerifyFailed if it found a problem.
 func RunAudit(w io.Writer, o AuditOptions, now time.Time) error {
 	ctx := context.Background()
 	loc := o.Path
@@ -216,7 +234,32 @@ func RunAudit(w io.Writer, o AuditOptions, now time.Time) error {
 		}
 	}
 	if o.Verify {
-		rep, err := VerifyLocation(ctx, loc)
+		vo := VerifyOptions{Checkpoints: o.Checkpoints}
+		keyFile := o.KeyFile
+		if keyFile == "" && !IsDatabase(loc) {
+			if p := DefaultKeyPath(dataDir); fileExists(p) {
+				keyFile = p
+			}
+		}
+		if keyFile != "" {
+			k, err := LoadKeys(keyFile)
+			if err != nil {
+				return fmt.Errorf("--ledger-key-file: %w", err)
+			}
+			vo.Keys = k
+		}
+		cpdb := o.CheckpointDatabase
+		if cpdb == "" && IsDatabase(loc) {
+			cpdb = loc
+		}
+		if cpdb != "" && cpdb != "-" {
+			pc, err := NewPGCheckpoints(cpdb)
+			if err != nil {
+				return fmt.Errorf("--ledger-checkpoint-database: %w", err)
+			}
+			vo.Checkpoints = append(slices.Clip(vo.Checkpoints), pc)
+		}
+		rep, err := VerifyWith(ctx, loc, vo)
 		if err != nil {
 			return notFound(err)
 		}
@@ -253,4 +296,9 @@ func RunAudit(w io.Writer, o AuditOptions, now time.Time) error {
 		return notFound(err)
 	}
 	return Format(w, entries, o.Output)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

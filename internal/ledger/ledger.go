@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +36,12 @@ type Ledger struct {
 	store   store
 	stopped chan struct{}
 
+	// Checkpoint publishers started by OpenWith: stopped (after a last
+	// publication) by Close, before the store closes.
+	publishStop context.CancelFunc
+	publishing  sync.WaitGroup
+	owned       []io.Closer // sinks OpenWith made
+
 	mu      sync.Mutex
 	cond    *sync.Cond
 	queue   []*request
@@ -57,9 +65,10 @@ type request struct {
 type store interface {
 	// commit chains batch after the entry seq (hash last) — the head as
 	// the Ledger knows it; a store that other processes append to reads
-	// its own — writes it, and returns the new head. It sets each
-	// request's entry (or err). A non-nil error means the store may not
-	// hold what the chain says: every later Append fails with it.
+	// its own — signs it with the store's keys, writes it, and returns
+	// the new head. It sets each request's entry (or err). A non-nil
+	// error means the store may not hold what the chain says: every later
+	// Append fails with it.
 	commit(batch []*request, seq uint64, last string) (uint64, string, error)
 	// location is the file, or the database (password hidden).
 	location() string
@@ -81,20 +90,9 @@ type store interface {
 // IsDatabase) opens a database ledger, as OpenLocation does, with one
 // minute to connect.
 func Open(path string) (*Ledger, error) {
-	if IsDatabase(path) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		return OpenLocation(ctx, path)
-	}
-	if looksLikeKeywordDSN(path) {
-		return nil, fmt.Errorf("ledger: %q looks like a PostgreSQL connection string in key=value form: give a URL, postgres://user@host:port/database?sslmode=…",
-			keywordPassword.ReplaceAllString(path, "password=xxxxx"))
-	}
-	fst, seq, last, err := openFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return start(fst, seq, last), nil
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return OpenWith(ctx, path, Options{})
 }
 
 // OpenLocation opens the ledger at loc: a file path (as Open does), or a
@@ -108,16 +106,101 @@ func Open(path string) (*Ledger, error) {
 // transaction that takes a lock on the ledger, reads its last row and
 // chains after it, so they form one chain. The password can also come
 // from PGPASSWORD or a .pgpass file, and TLS settings from the URL
-// (sslmode, sslrootcert…) or PG* variables, as for psql.
+// (sslmode, sslrootcert…) or PG* variables, as for psql. A database
+// ledger publishes its checkpoints to the table
+// infraplane_ledger_checkpoint of the same database (see OpenWith and
+// Options.CheckpointDatabase).
 func OpenLocation(ctx context.Context, loc string) (*Ledger, error) {
-	if !IsDatabase(loc) {
-		return Open(loc)
+	return OpenWith(ctx, loc, Options{})
+}
+
+// Options are OpenWith's.
+type Options struct {
+	// Keys sign every new entry (a mac member; see the package
+	// documentation). Nil: entries carry no MAC, and anyone who can write
+	// the ledger can rewrite it undetectably but for checkpoints.
+	Keys *Keys
+	// Checkpoints receive the ledger's head (Checkpoint) every
+	// CheckpointInterval when it moved, and on Close. The Ledger does not
+	// close them.
+	Checkpoints []CheckpointSink
+	// CheckpointDatabase is a PostgreSQL URL whose table
+	// infraplane_ledger_checkpoint receives checkpoints too (see
+	// PGCheckpoints), on a connection of its own: give a role that may only
+	// SELECT and INSERT there. A database ledger defaults to its own URL;
+	// "-" publishes none there.
+	CheckpointDatabase string
+	// CheckpointInterval is how often the head is checked for moving; 0
+	// means DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
+}
+
+// OpenWith opens the ledger at loc (a file or a PostgreSQL URL, as
+// OpenLocation does) with options: keys to sign new entries, and
+// checkpoint sinks. ctx bounds the opening only.
+//
+// With Keys, when the ledger's last entry is not signed with the signing
+// key (a ledger written before there were keys, or under the previous
+// key), OpenWith appends a ledger-key entry signed with it: the ledger
+// itself records from which entry on the new key vouches for the chain,
+// and a verifier holding the key never sees an unauthenticated last entry
+// unless the MACs were removed.
+func OpenWith(ctx context.Context, loc string, o Options) (*Ledger, error) {
+	var (
+		s    store
+		tail Entry
+		err  error
+	)
+	switch {
+	case IsDatabase(loc):
+		s, tail, err = openPG(ctx, loc, o.Keys)
+	case looksLikeKeywordDSN(loc):
+		return nil, fmt.Errorf("ledger: %q looks like a PostgreSQL connection string in key=value form: give a URL, postgres://user@host:port/database?sslmode=…",
+			keywordPassword.ReplaceAllString(loc, "password=xxxxx"))
+	default:
+		s, tail, err = openFile(loc, o.Keys)
 	}
-	ps, seq, last, err := openPG(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
-	return start(ps, seq, last), nil
+	l := start(s, tail.Seq, tail.Hash)
+	if !o.Keys.empty() && tail.Seq > 0 && macKeyID(tail.MAC) != o.Keys.SigningID() {
+		before := "entries before it carry no MAC"
+		if tail.MAC != "" {
+			before = "entries before it are signed with key " + macKeyID(tail.MAC)
+		}
+		_, err := l.Append(ctx, Entry{
+			Type: TypeLedgerKey, Actor: "infraplane",
+			Summary: fmt.Sprintf("entries are signed with key %s from here on (%s)", o.Keys.SigningID(), before),
+			Details: map[string]string{"signer": o.Keys.SigningID(), "previousSigner": macKeyID(tail.MAC)},
+		})
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("ledger %s: recording the new signing key: %w", s.location(), err)
+		}
+	}
+	sinks := o.Checkpoints
+	cpdb := o.CheckpointDatabase
+	if cpdb == "" && IsDatabase(loc) {
+		cpdb = loc
+	}
+	if cpdb != "" && cpdb != "-" {
+		pc, err := NewPGCheckpoints(cpdb)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		l.owned = append(l.owned, pc)
+		sinks = append(slices.Clip(sinks), pc)
+	}
+	if len(sinks) > 0 {
+		pctx, cancel := context.WithCancel(context.Background())
+		l.publishStop = cancel
+		for _, sink := range sinks {
+			l.publishing.Go(func() { l.PublishCheckpoints(pctx, sink, o.CheckpointInterval) })
+		}
+	}
+	return l, nil
 }
 
 var keywordPassword = regexp.MustCompile(`password=\S*`)
@@ -255,22 +338,22 @@ func (l *Ledger) run() {
 	}
 }
 
-// chain fills in Seq, Time, Prev and Hash of the batch's entries, after
-// the entry seq (hash last), and their lines. It returns the requests it
+// chain fills in Seq, Time, Prev, Hash and (with keys) MAC of the batch's
+// entries, after the entry seq (hash last), and their lines. It returns the requests it
 // chained (the others have err set: they could not be encoded) and the new
 // head.
-func chain(batch []*request, seq uint64, last string) ([]*request, uint64, string) {
+func chain(batch []*request, seq uint64, last string, keys *Keys) ([]*request, uint64, string) {
 	var chained []*request
 	for _, r := range batch {
 		r.err, r.line = nil, nil
 		e := r.entry
 		e.Seq, e.Time, e.Prev = seq+1, time.Now().UTC(), last
-		line, hash, err := encodeLine(e)
+		line, hash, mac, err := encodeLine(e, keys)
 		if err != nil {
 			r.err = err
 			continue
 		}
-		e.Hash = hash
+		e.Hash, e.MAC = hash, mac
 		r.entry, r.line = e, line
 		seq, last = e.Seq, hash
 		chained = append(chained, r)
@@ -278,9 +361,10 @@ func chain(batch []*request, seq uint64, last string) ([]*request, uint64, strin
 	return chained, seq, last
 }
 
-// Close writes what is queued, then closes the file (releasing its lock)
-// or the database connection. Append fails with ErrClosed afterwards.
-// Close is idempotent.
+// Close writes what is queued, publishes the last checkpoint to the sinks
+// of OpenWith, then closes the file (releasing its lock) or the database
+// connection. Append fails with ErrClosed afterwards. Close is
+// idempotent.
 func (l *Ledger) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
@@ -288,6 +372,13 @@ func (l *Ledger) Close() error {
 		l.cond.Broadcast()
 		l.mu.Unlock()
 		<-l.stopped
+		if l.publishStop != nil {
+			l.publishStop()
+			l.publishing.Wait()
+		}
+		for _, c := range l.owned {
+			c.Close()
+		}
 		l.closeErr = l.store.close()
 	})
 	return l.closeErr

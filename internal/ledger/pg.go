@@ -115,6 +115,7 @@ type pgStore struct {
 	loc  string // redacted
 	cfg  *pgx.ConnConfig
 	conn *pgx.Conn // the writer's; nil or closed after a lost connection
+	keys *Keys     // sign new entries
 }
 
 // connect connects to the database of loc.
@@ -148,53 +149,58 @@ func connect(ctx context.Context, loc string) (*pgx.Conn, *pgx.ConnConfig, error
 }
 
 // openPG connects, creates the table if it is missing, and returns the
-// store with the seq and hash of its last row, after checking that row.
-func openPG(ctx context.Context, loc string) (*pgStore, uint64, string, error) {
+// store with the entry of its last row, after checking that row.
+func openPG(ctx context.Context, loc string, keys *Keys) (*pgStore, Entry, error) {
 	conn, cfg, err := connect(ctx, loc)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, Entry{}, err
 	}
-	s := &pgStore{loc: RedactLocation(loc), cfg: cfg, conn: conn}
-	fail := func(err error) (*pgStore, uint64, string, error) {
+	s := &pgStore{loc: RedactLocation(loc), cfg: cfg, conn: conn, keys: keys}
+	fail := func(err error) (*pgStore, Entry, error) {
 		conn.Close(context.Background())
-		return nil, 0, "", err
+		return nil, Entry{}, err
 	}
 	if err := s.ensureTable(ctx); err != nil {
 		return fail(fmt.Errorf("ledger %s: creating table %s: %w", s.loc, TableName, err))
 	}
-	seq, last, err := s.tail(ctx, conn)
+	tail, err := s.tail(ctx, conn)
 	if err != nil {
 		return fail(err)
 	}
-	return s, seq, last, nil
+	return s, tail, nil
 }
 
 // ensureTable creates the table unless it exists, under a lock so that
 // replicas starting together do not both try. Creating it needs the CREATE
 // privilege on the schema; appending to an existing one does not.
+func (s *pgStore) ensureTable(ctx context.Context) error {
+	return ensureTable(ctx, s.conn, TableName, createTableSQL)
+}
+
+// ensureTable runs createSQL unless table exists, under a session lock.
 //
 // The lock is a session lock, and the check after it a statement of its
 // own: a transaction sees catalog changes committed while it waited for an
 // advisory lock only from its next transaction on.
-func (s *pgStore) ensureTable(ctx context.Context) (err error) {
-	exists, err := tableExists(ctx, s.conn)
+func ensureTable(ctx context.Context, conn *pgx.Conn, table, createSQL string) (err error) {
+	exists, err := tableExists(ctx, conn, table)
 	if err != nil || exists {
 		return err
 	}
-	if _, err := s.conn.Exec(ctx, createLockSQL); err != nil {
+	if _, err := conn.Exec(ctx, createLockSQL); err != nil {
 		return err
 	}
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), connectTimeout)
 		defer cancel()
-		if _, uerr := s.conn.Exec(uctx, createUnlockSQL); uerr != nil && err == nil {
+		if _, uerr := conn.Exec(uctx, createUnlockSQL); uerr != nil && err == nil {
 			err = uerr
 		}
 	}()
-	if exists, err := tableExists(ctx, s.conn); err != nil || exists {
+	if exists, err := tableExists(ctx, conn, table); err != nil || exists {
 		return err
 	}
-	_, err = s.conn.Exec(ctx, createTableSQL) // one transaction
+	_, err = conn.Exec(ctx, createSQL) // one transaction
 	return err
 }
 
@@ -202,46 +208,49 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func tableExists(ctx context.Context, q querier) (bool, error) {
+func tableExists(ctx context.Context, q querier, table string) (bool, error) {
 	var ok bool
-	err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, TableName).Scan(&ok)
+	err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok)
 	return ok, err
 }
 
-// tail returns the seq and hash of the last row, after checking it.
-func (s *pgStore) tail(ctx context.Context, q querier) (uint64, string, error) {
-	seq, hash, err := s.checkTail(q.QueryRow(ctx, tailSQL))
+// tail returns the entry of the last row, after checking it.
+func (s *pgStore) tail(ctx context.Context, q querier) (Entry, error) {
+	e, err := s.checkTail(q.QueryRow(ctx, tailSQL))
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		err = fmt.Errorf("ledger %s: reading the last row: %w", s.loc, err)
 	}
-	return seq, hash, err
+	return e, err
 }
 
 // checkTail scans the last row (seq, time, line; none: an empty ledger)
-// and returns its seq and hash. Its line must match its hash, and its seq
-// and time columns its line; if not, the error wraps ErrCorrupt.
-func (s *pgStore) checkTail(row pgx.Row) (uint64, string, error) {
+// and returns its entry. Its line must match its hash (and its MAC, if
+// of one of the store's keys), and its seq and time columns its line; if
+// not, the error wraps ErrCorrupt.
+func (s *pgStore) checkTail(row pgx.Row) (Entry, error) {
 	var seq int64
 	var t time.Time
 	var line string
 	err := row.Scan(&seq, &t, &line)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, "", nil
+		return Entry{}, nil
 	}
 	if err != nil {
-		return 0, "", err
+		return Entry{}, err
 	}
 	e, err := decodeLine([]byte(line))
 	if err == nil {
 		if p := checkColumns(0, seq, t, e); p != nil {
 			err = errors.New(p.Detail)
+		} else if s.keys.checkMAC(e) == macWrong {
+			err = errors.New(wrongMAC(e))
 		}
 	}
 	if err != nil {
-		return 0, "", fmt.Errorf("%w: %s, table %s: the last row (seq %d): %v; check it with `infraplane audit --verify --ledger URL`. "+
+		return Entry{}, fmt.Errorf("%w: %s, table %s: the last row (seq %d): %v; check it with `infraplane audit --verify --ledger URL`. "+
 			"infraplane never rewrites a ledger: keep the table as evidence (rename it) to start a new one", ErrCorrupt, s.loc, TableName, seq, err)
 	}
-	return e.Seq, e.Hash, nil
+	return e, nil
 }
 
 func (s *pgStore) location() string { return s.loc }
@@ -310,10 +319,9 @@ func (s *pgStore) try(batch []*request) (seq uint64, last string, err error, ret
 	if err == nil {
 		_, err = br.Exec()
 	}
-	var tailSeq uint64
-	var tailHash string
+	var tail Entry
 	if err == nil {
-		tailSeq, tailHash, err = s.checkTail(br.QueryRow())
+		tail, err = s.checkTail(br.QueryRow())
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -326,7 +334,7 @@ func (s *pgStore) try(batch []*request) (seq uint64, last string, err error, ret
 		return failed("locking the ledger and reading its last row", err)
 	}
 
-	written, seq, last := chain(batch, tailSeq, tailHash)
+	written, seq, last := chain(batch, tail.Seq, tail.Hash, s.keys)
 	if len(written) == 0 {
 		s.rollback(ctx)
 		return seq, last, nil, false
@@ -440,7 +448,7 @@ func openRead(ctx context.Context, loc string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	exists, err := tableExists(ctx, conn)
+	exists, err := tableExists(ctx, conn, TableName)
 	if err == nil && !exists {
 		err = fmt.Errorf("no table %s: %w", TableName, fs.ErrNotExist)
 	}
@@ -509,7 +517,7 @@ func readPG(ctx context.Context, loc string, f Filter) ([]Entry, error) {
 // verifyPG is Verify for a database ledger: the rows in seq order, each
 // line checked as in a file, and each row's seq and time columns against
 // its line.
-func verifyPG(ctx context.Context, loc string) (Report, error) {
+func verifyPG(ctx context.Context, loc string, v *verifier) (Report, error) {
 	rep := Report{Path: RedactLocation(loc)}
 	conn, err := openRead(ctx, loc)
 	if err != nil {
@@ -535,6 +543,9 @@ func verifyPG(ctx context.Context, loc string) (Report, error) {
 		if p == nil {
 			e, _ = decodeLine([]byte(line)) // checked above
 			p = checkColumns(n, seq, t, e)
+		}
+		if p == nil {
+			p = v.entry(&rep, n, e)
 		}
 		if p != nil {
 			p.row = true
