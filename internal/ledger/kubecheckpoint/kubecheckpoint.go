@@ -11,6 +11,11 @@
 // client-go.
 package kubecheckpoint
 
+
+// The checkpoint ConfigMap lives in the controller's namespace.
+// +kubebuilder:rbac:groups="",namespace=infraplane-system,resources=configmaps,verbs=create
+// +kubebuilder:rbac:groups="",namespace=infraplane-system,resources=configmaps,resourceNames=infraplane-ledger-checkpoint,verbs=get;update
+
 import (
 	"context"
 	"errors"
