@@ -11,7 +11,6 @@
 // client-go.
 package kubecheckpoint
 
-
 // The checkpoint ConfigMap lives in the controller's namespace.
 // +kubebuilder:rbac:groups="",namespace=infraplane-system,resources=configmaps,verbs=create
 // +kubebuilder:rbac:groups="",namespace=infraplane-system,resources=configmaps,resourceNames=infraplane-ledger-checkpoint,verbs=get;update
