@@ -60,6 +60,7 @@ import (
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/gitops"
+	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
 	"github.com/infraplane/infraplane/internal/scheme"
@@ -103,8 +104,17 @@ func TestInstallRunsWithItsOwnRights(t *testing.T) {
 	// Secret, one CA, the same certificate in both.
 	bundle := certificateRace(t, proxy.config(token))
 
+	// The audit ledger on a disk of its own, signed with a key from a
+	// file (a mounted Secret in a cluster).
+	ledgerDir, canFill := ledgerVolume(t)
+	ledgerPath, keyPath := filepath.Join(ledgerDir, "ledger.jsonl"), filepath.Join(t.TempDir(), "ledger.key")
+	if _, _, err := ledger.EnsureKeyFile(keyPath, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
 	webhookPort, healthPort := freePort(t), freePort(t)
-	runController(t, deployment, proxy.kubeconfig(t, token), webhookPort, healthPort)
+	runController(t, deployment, proxy.kubeconfig(t, token), webhookPort, healthPort,
+		"--ledger="+ledgerPath, "--ledger-key-file="+keyPath)
 	if err := controllers.WaitWebhook(ctx, env.Client, "default"); err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +207,11 @@ func TestInstallRunsWithItsOwnRights(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitAckDeadline(t, subs, cloud, 10)
+
+	if canFill {
+		t.Log("Audit: with the ledger's disk full, nothing is written to the cloud unrecorded")
+		checkFullDisk(t, ns, cloud, ledgerDir, ledgerPath, keyPath)
+	}
 
 	proxy.checkNoneRefused(t)
 	t.Logf("the controller made %d requests as %s, none refused", proxy.count(), controllerSA)
@@ -514,7 +529,7 @@ func certificateRace(t *testing.T, cfg *rest.Config) []byte {
 // runController runs `infraplane controller` in this process with the
 // Deployment's arguments, adapted to a machine without Services: the
 // webhook is registered by URL, ports and directories are the test's.
-func runController(t *testing.T, deployment *unstructured.Unstructured, kubeconfig string, webhookPort, healthPort int) {
+func runController(t *testing.T, deployment *unstructured.Unstructured, kubeconfig string, webhookPort, healthPort int, extra ...string) {
 	t.Helper()
 	containers, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
 	if len(containers) != 1 {
@@ -544,6 +559,7 @@ func runController(t *testing.T, deployment *unstructured.Unstructured, kubeconf
 		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(healthPort),
 		"--hooks-bind-address=0",
 	)
+	args = append(args, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cli.Run(ctx, args) }()

@@ -24,6 +24,10 @@ const (
 	// cloud: Object, Fields (names), Error, and details operation,
 	// resource and (for updates) cause = drift-repair or spec-change.
 	TypeCloudWrite Type = "cloud-write"
+	// TypeCloudWriteIntent is a controller's cloud write about to be sent,
+	// appended before it is: no write goes out unrecorded. Its outcome is
+	// the TypeCloudWrite entry whose Details["intent"] is this entry's seq.
+	TypeCloudWriteIntent Type = "cloud-write-intent"
 	// TypeDirectEdit is a write to a managed object that did not come from
 	// the GitOps syncer: Actor is the user, Fields the fields written.
 	TypeDirectEdit Type = "direct-edit"
@@ -45,7 +49,7 @@ const (
 
 // Types lists every entry type, in the order of the life cycle.
 var Types = []Type{
-	TypeSync, TypeCloudWrite, TypeDirectEdit,
+	TypeSync, TypeCloudWriteIntent, TypeCloudWrite, TypeDirectEdit,
 	TypeBreakGlassOpen, TypeBreakGlassClose, TypeBreakGlassExpire, TypeBreakGlassRevert, TypeBreakGlassBackport, TypeBreakGlassRelease,
 	TypeLedgerKey,
 }

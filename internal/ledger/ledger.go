@@ -50,6 +50,10 @@ type Ledger struct {
 	seq     uint64 // the last entry written (or, in a database, seen)
 	last    string // its hash
 
+	// late are outcomes of cloud writes waiting for the ledger to take
+	// entries again (auditor.go).
+	late lateOutcomes
+
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -121,6 +123,11 @@ type Report struct {
 	UncheckedMACs map[string]int
 	// Checkpoints is what each checkpoint source showed.
 	Checkpoints []CheckpointCheck
+	// Unfinished are the cloud writes whose intent is in the ledger and
+	// whose outcome is not: the writer stopped in between (a crash), could
+	// not record the outcome, or is sending it now. Not a break of the
+	// chain: a gap in what the ledger knows of the cloud.
+	Unfinished []Entry
 }
 
 // CheckpointCheck is what comparing the ledger with one checkpoint source
@@ -177,7 +184,23 @@ func (r Report) String() string {
 		r.writeMACs(&b)
 	}
 	r.writeCheckpoints(&b)
+	r.writeUnfinished(&b)
 	return b.String()
+}
+
+// writeUnfinished lists the cloud writes whose outcome is not recorded.
+func (r Report) writeUnfinished(b *strings.Builder) {
+	if len(r.Unfinished) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nOUTCOME NOT RECORDED: %s of a cloud write without its outcome (the writer stopped in between, could not record it, or is sending it now): check these in the cloud:", entries(len(r.Unfinished)))
+	for i, e := range r.Unfinished {
+		if i == 10 {
+			fmt.Fprintf(b, "\n  … and %d more", len(r.Unfinished)-10)
+			break
+		}
+		fmt.Fprintf(b, "\n  seq %d %s: %s", e.Seq, e.Object, e.Summary)
+	}
 }
 
 func (r Report) writeMACs(b *strings.Builder) {
@@ -321,8 +344,9 @@ type verifier struct {
 	keys     *Keys
 	cursors  []*cursor
 	checks   []CheckpointCheck
-	macSeen  bool // an entry with a MAC came before
-	authSeen bool // an authenticated entry came before
+	macSeen  bool             // an entry with a MAC came before
+	authSeen bool             // an authenticated entry came before
+	open     map[uint64]Entry // cloud-write intents without an outcome yet, by seq
 }
 
 // cursor walks one source's checkpoints alongside the ledger.
@@ -376,6 +400,17 @@ func (v *verifier) stop() {
 // entry checks the MAC of the entry on line n, whose chain is intact, and
 // compares it with the checkpoints at its seq; it counts it in rep.
 func (v *verifier) entry(rep *Report, n int, e Entry) *Problem {
+	switch {
+	case e.Type == TypeCloudWriteIntent:
+		if v.open == nil {
+			v.open = map[uint64]Entry{}
+		}
+		v.open[e.Seq] = e
+	case e.Type == TypeCloudWrite && e.Details["intent"] != "":
+		if seq, err := strconv.ParseUint(e.Details["intent"], 10, 64); err == nil {
+			delete(v.open, seq)
+		}
+	}
 	switch v.keys.checkMAC(e) {
 	case macNone:
 		if v.macSeen {
@@ -435,6 +470,10 @@ func (v *verifier) unchecked(rep *Report, e Entry) {
 func (v *verifier) finish(rep *Report) {
 	rep.Keyed = !v.keys.empty()
 	rep.Checkpoints = v.checks
+	for _, e := range v.open {
+		rep.Unfinished = append(rep.Unfinished, e)
+	}
+	slices.SortFunc(rep.Unfinished, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
 	if rep.Problem != nil {
 		return
 	}

@@ -261,10 +261,14 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		st.ResourceID = id
 	}
 	if st.ResourceID == "" && writes && !spec.Adopt {
-		err := ext.Create(ctx, obj)
+		intent, err := r.intend(ctx, obj, "create", nil, false)
+		if err != nil {
+			return r.heldByLedger(obj, "Create", "creating", err)
+		}
+		err = ext.Create(ctx, obj)
 		switch {
 		case err == nil:
-			r.audit(ctx, obj, "create", nil, false, nil)
+			r.audit(ctx, obj, "create", nil, false, nil, intent)
 			r.recent.add(obj.GetUID(), id, time.Now())
 			st.ResourceID = id
 			st.Drift = nil
@@ -278,13 +282,14 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 			return outcome{res: ctrl.Result{RequeueAfter: jitter(resync)}, metric: "success"}
 		case IsAlreadyExists(err):
 			// decided below, after reading it
+			r.audit(ctx, obj, "create", nil, false, err, intent)
 		case isCreateAccepted(err):
 			// Made, not finished: ours, whatever labels it carries.
-			r.audit(ctx, obj, "create", nil, false, nil)
+			r.audit(ctx, obj, "create", nil, false, nil, intent)
 			st.ResourceID = id
 			return r.cloudFailed(obj, "Create", "finishing the creation of", err, resync)
 		default:
-			r.audit(ctx, obj, "create", nil, false, err)
+			r.audit(ctx, obj, "create", nil, false, err, intent)
 			return r.cloudFailed(obj, "Create", "creating", err, resync)
 		}
 	}
@@ -366,22 +371,27 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 	// on it cannot work now (failed() below keeps this, as Ready is no
 	// longer True).
 	cond.ready(false, commonv1.ReasonNotFound, fmt.Sprintf("%s was not found in the cloud; creating it again", st.SelfLink))
+	intent, err := r.intend(ctx, obj, "create", nil, false)
+	if err != nil {
+		return r.heldByLedger(obj, "Create", "re-creating", err)
+	}
 	if err := ext.Create(ctx, obj); err != nil {
 		if IsAlreadyExists(err) {
+			r.audit(ctx, obj, "create", nil, false, err, intent)
 			// Someone created it in between: not necessarily ours. Release
 			// the claim; the next pass applies the adoption rules.
 			st.ResourceID = ""
 			return outcome{res: ctrl.Result{RequeueAfter: time.Second}, metric: "waiting"}
 		}
 		if isCreateAccepted(err) {
-			r.audit(ctx, obj, "create", nil, false, nil)
+			r.audit(ctx, obj, "create", nil, false, nil, intent)
 			st.ResourceID = resourceID(obj)
 			return r.cloudFailed(obj, "Create", "finishing the re-creation of", err, resync)
 		}
-		r.audit(ctx, obj, "create", nil, false, err)
+		r.audit(ctx, obj, "create", nil, false, err, intent)
 		return r.cloudFailed(obj, "Create", "re-creating", err, resync)
 	}
-	r.audit(ctx, obj, "create", nil, false, nil)
+	r.audit(ctx, obj, "create", nil, false, nil, intent)
 	st.ResourceID = resourceID(obj)
 	r.recent.add(obj.GetUID(), st.ResourceID, time.Now())
 	st.Drift = nil
@@ -454,8 +464,12 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 	}
 
 	if len(mutable) > 0 {
-		err := ext.Update(ctx, obj, mutable)
-		r.audit(ctx, obj, "update", mutable, isDrift, err)
+		intent, err := r.intend(ctx, obj, "update", mutable, isDrift)
+		if err != nil {
+			return r.heldByLedger(obj, "Update", "updating", err)
+		}
+		err = ext.Update(ctx, obj, mutable)
+		r.audit(ctx, obj, "update", mutable, isDrift, err, intent)
 		if err != nil {
 			if CloudCode(err) == codes.Unimplemented {
 				msg := fmt.Sprintf("the cloud endpoint does not support updating %s: %s", describeFields(mutable), CloudMessage(err))
@@ -532,11 +546,16 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
 		if err := confine(prov, ext.Name(), nil, nil); err != nil {
 			return r.deleteBlocked(ctx, obj, err.Error()+" (set spec.deletionPolicy: Abandon to release the object and keep the resource)", nil)
 		}
+		intent, err := r.intend(ctx, obj, "delete", nil, false)
+		if err != nil {
+			cloudWritesHeldTotal.WithLabelValues(r.kind.Name, "Delete").Inc()
+			return r.deleteBlocked(ctx, obj, fmt.Sprintf("not deleting %s: the audit ledger cannot record it (%v); no cloud write is sent unrecorded, and the deletion goes on as soon as the ledger can be written", st.SelfLink, err), err)
+		}
 		if err := ext.Delete(ctx, obj); err != nil && !IsNotFound(err) {
-			r.audit(ctx, obj, "delete", nil, false, err)
+			r.audit(ctx, obj, "delete", nil, false, err, intent)
 			return r.deleteBlocked(ctx, obj, fmt.Sprintf("deleting %s failed: %s", st.SelfLink, CloudMessage(err)), err)
 		}
-		r.audit(ctx, obj, "delete", nil, false, nil)
+		r.audit(ctx, obj, "delete", nil, false, nil, intent)
 		r.event(obj, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s", st.SelfLink)
 	} else if st.ResourceID != "" && spec.DeletionPolicy == commonv1.DeletionAbandon {
 		r.event(obj, corev1.EventTypeNormal, "Abandoned", "Delete", "left %s in the cloud (deletionPolicy Abandon)", st.SelfLink)

@@ -50,4 +50,8 @@ const (
 	ReasonBreakGlass         = "BreakGlass"
 	ReasonHeld               = "HeldAfterBreakGlass"
 	ReasonMatchesGit         = "MatchesGit"
+	// ReasonLedgerUnavailable: a cloud write was not sent because the
+	// audit ledger could not record it first (a full disk, a lost
+	// database); writes resume as soon as it can.
+	ReasonLedgerUnavailable = "LedgerUnavailable"
 )
