@@ -66,6 +66,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	fl.StringVar(&f.mgr.BreakGlass.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory with the webhook's tls.crt and tls.key (e.g. a cert-manager Secret mounted there)")
 	fl.StringVar(&f.webhookService, "webhook-service", "", "register the webhook configurations for this Service (namespace/name) at start; empty: install them from config/webhook instead")
 	fl.StringVar(&f.webhookCAFile, "webhook-ca-file", "", "CA bundle (PEM) that signed the webhook's certificate, for --webhook-service")
+	fl.StringVar(&f.mgr.BreakGlass.ClientCAFile, "webhook-client-ca", "", "CA bundle (PEM): the webhook then requires a client certificate signed by it, as the API server presents when its admission configuration gives it one (kubeadm, kind); empty: any caller that reaches the port is served, so restrict the port to the control plane with a NetworkPolicy (docs/architecture.md, Trust boundaries)")
 	addControllerTuning(fl, &f.mgr.Options, 5*time.Minute, 20)
 	addBreakGlassFlags(fl, &f.mgr.BreakGlass)
 	return cmd
