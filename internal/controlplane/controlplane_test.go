@@ -139,16 +139,26 @@ func TestControlPlane(t *testing.T) {
 		}
 	})
 
-	// Any local account can reach etcd's loopback port: only a client
+	// Any local account can reach etcd's loopback ports: only a client
 	// certificate from the etcd CA, which only the API server holds, gets a
-	// TLS session. etcd serves gRPC and HTTP behind the same handshake, so
-	// HTTP requests show what a gRPC client would get.
+	// TLS session, on the gRPC port (what the API server uses, and what an
+	// attacker would) and on the HTTP one.
 	t.Run("etcd accepts only the API server", func(t *testing.T) {
-		if !strings.HasPrefix(cp.etcdURL, "https://127.0.0.1:") {
-			t.Fatalf("etcd serves %s, want https on 127.0.0.1", cp.etcdURL)
+		grpcURL := cp.etcdURL
+		httpURLs := cp.etcd.Config().ListenClientHttpUrls
+		if len(httpURLs) != 1 {
+			t.Fatalf("etcd HTTP URLs %v, want one", httpURLs)
+		}
+		httpURL := httpURLs[0].String()
+		for _, u := range []string{grpcURL, httpURL} {
+			if !strings.HasPrefix(u, "https://127.0.0.1:") {
+				t.Fatalf("etcd serves %s, want https on 127.0.0.1", u)
+			}
 		}
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(cp.pki.etcdCA.certPEM)
+		// get answers the HTTP status; the gRPC port answers HTTP/2 too
+		// (with a status other than 200), once the TLS session is up.
 		get := func(url string, certs ...*keyPair) (int, error) {
 			cfg := &tls.Config{RootCAs: pool}
 			for _, kp := range certs {
@@ -158,7 +168,8 @@ func TestControlPlane(t *testing.T) {
 				}
 				cfg.Certificates = append(cfg.Certificates, cert)
 			}
-			hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
+			// No idle connections left behind: etcd waits for them when it stops.
+			hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, DisableKeepAlives: true}, Timeout: 10 * time.Second}
 			resp, err := hc.Get(url)
 			if err != nil {
 				return 0, err
@@ -168,30 +179,42 @@ func TestControlPlane(t *testing.T) {
 		}
 		// The API server's certificate works: the refusals below are about
 		// the certificate, not about reaching etcd.
-		if code, err := get(cp.etcdURL+"/version", cp.pki.etcdClient); err != nil || code != http.StatusOK {
+		if code, err := get(httpURL+"/version", cp.pki.etcdClient); err != nil || code != http.StatusOK {
 			t.Fatalf("GET /version with the API server's etcd client certificate: %d, %v", code, err)
 		}
-		if _, err := get(cp.etcdURL + "/version"); err == nil || !strings.Contains(err.Error(), "tls: ") {
-			t.Errorf("without a client certificate: %v, want a TLS handshake failure", err)
+		if _, err := get(grpcURL+"/", cp.pki.etcdClient); err != nil {
+			t.Fatalf("the gRPC port with the API server's etcd client certificate: %v", err)
 		}
 		otherCA, err := issue(&x509.Certificate{Subject: pkix.Name{CommonName: "other-ca"}, IsCA: true, BasicConstraintsValid: true,
 			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}, nil, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Another CA of the same data dir, the one kubectl users' certificates come from.
-		for name, ca := range map[string]*keyPair{"another CA": otherCA, "the client CA": cp.pki.clientCA} {
-			impostor, err := issue(clientTemplate("infraplane-apiserver", nil), ca, time.Hour)
+		var impostors []*keyPair
+		// Another CA, and the data dir's client CA (kubectl users' certificates).
+		for _, ca := range []*keyPair{otherCA, cp.pki.clientCA} {
+			kp, err := issue(clientTemplate("infraplane-apiserver", nil), ca, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := get(cp.etcdURL+"/version", impostor); err == nil || !strings.Contains(err.Error(), "tls: ") {
-				t.Errorf("with a client certificate from %s: %v, want a TLS handshake failure", name, err)
-			}
+			impostors = append(impostors, kp)
 		}
-		plain := "http://" + strings.TrimPrefix(cp.etcdURL, "https://")
-		if code, err := get(plain + "/version"); err == nil && code == http.StatusOK {
-			t.Errorf("plain HTTP: %d, want a failure", code)
+		// A refused handshake shows as a TLS alert or, when the server
+		// hangs up first, as a reset connection: the same URL answered the
+		// API server's certificate above.
+		for _, u := range []string{grpcURL + "/", httpURL + "/version"} {
+			if code, err := get(u); err == nil {
+				t.Errorf("%s without a client certificate: %d, want a failed handshake", u, code)
+			}
+			for _, kp := range impostors {
+				if code, err := get(u, kp); err == nil {
+					t.Errorf("%s with a certificate from %s: %d, want a failed handshake", u, kp.cert.Issuer.CommonName, code)
+				}
+			}
+			plain := "http://" + strings.TrimPrefix(u, "https://")
+			if code, err := get(plain); err == nil && code == http.StatusOK {
+				t.Errorf("plain HTTP %s: %d, want a failure", plain, code)
+			}
 		}
 	})
 
