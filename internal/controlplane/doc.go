@@ -24,7 +24,8 @@
 //
 // The data dir is kept at mode 0700 (an existing one with looser modes is
 // changed, with a warning) and keys are 0600. etcd listens on loopback over
-// TLS and accepts only the API server's client certificate. CAs and keys are
+// TLS (gRPC and HTTP on two ports) and accepts only the API server's client
+// certificate. CAs and keys are
 // created once and reused; leaf certificates are reissued when they near
 // expiry. Anonymous requests are refused; authentication is by client
 // certificate or service-account token, authorization by RBAC.
