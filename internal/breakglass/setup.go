@@ -3,8 +3,13 @@ package breakglass
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -56,6 +61,16 @@ type Options struct {
 	WebhookHost string
 	WebhookPort int
 	CertDir     string
+	// ClientCAFile, if set, is a PEM file of CA certificates: the webhook
+	// server then requires a client certificate signed by one of them (the
+	// API server's) and fails the TLS handshake of any other caller, so a
+	// forged AdmissionReview from whoever reaches the port is never read.
+	ClientCAFile string
+	// ProbeCert is a client certificate ClientCAFile accepts, presented
+	// only by the check that the server answers before the configurations
+	// are registered. Without it that check's handshake is refused, and
+	// logged once.
+	ProbeCert *tls.Certificate
 	// Register, if set, installs the webhook configurations pointing at it
 	// once the webhook server answers.
 	Register *Endpoint
@@ -126,11 +141,10 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 	if opts.RecordEdits && opts.Ledger != nil {
 		wh.Edits = opts.Ledger
 	}
-	srv := webhook.NewServer(webhook.Options{Host: opts.WebhookHost, Port: opts.WebhookPort, CertDir: opts.CertDir,
-		// HTTP/1.1 only: HTTP/2's graceful close waits a second for the API
-		// server to hang up, which doubled `up`'s shutdown (measured), and
-		// HTTP/2 is where the rapid-reset attacks were.
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}})
+	srv, err := NewWebhookServer(opts)
+	if err != nil {
+		return err
+	}
 	srv.Register(MutateBreakGlassPath, &webhook.Admission{Handler: wh.MutateBreakGlass()})
 	srv.Register(ValidateBreakGlassPath, &webhook.Admission{Handler: wh.ValidateBreakGlass()})
 	srv.Register(GuardPath, &webhook.Admission{Handler: wh.Guard()})
@@ -152,6 +166,9 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 	}
 	return mgr.Add(registrar(func(ctx context.Context) error {
 		started := srv.StartedChecker()
+		if opts.ClientCAFile != "" && opts.ProbeCert != nil {
+			started = probe(opts.WebhookHost, opts.WebhookPort, opts.ProbeCert)
+		}
 		for started(nil) != nil {
 			select {
 			case <-ctx.Done():
@@ -198,6 +215,51 @@ func Setup(mgr ctrl.Manager, p *Policy, opts Options) error {
 			slog.Info("admission webhook registered with a new CA bundle")
 		}
 	}))
+}
+
+// NewWebhookServer is the admission webhook server opts describe, with no
+// handlers registered yet.
+func NewWebhookServer(opts Options) (webhook.Server, error) {
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		// HTTP/1.1 only: HTTP/2's graceful close waits a second for the API
+		// server to hang up, which doubled `up`'s shutdown (measured), and
+		// HTTP/2 is where the rapid-reset attacks were.
+		c.NextProtos = []string{"http/1.1"}
+	}}
+	if opts.ClientCAFile != "" {
+		// Read once, here: a missing or empty file fails at start, not at
+		// the first admission request.
+		pem, err := os.ReadFile(opts.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the webhook's client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the webhook's client CA %s holds no PEM certificate", opts.ClientCAFile)
+		}
+		tlsOpts = append(tlsOpts, func(c *tls.Config) {
+			c.ClientCAs = pool
+			c.ClientAuth = tls.RequireAndVerifyClientCert
+		})
+	}
+	return webhook.NewServer(webhook.Options{Host: opts.WebhookHost, Port: opts.WebhookPort, CertDir: opts.CertDir, TLSOpts: tlsOpts}), nil
+}
+
+// probe checks that the webhook server completes a TLS handshake with cert
+// (the server's own certificate is not checked: only that it answers).
+func probe(host string, port int, cert *tls.Certificate) func(*http.Request) error {
+	return func(*http.Request) error {
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort(host, strconv.Itoa(port)), &tls.Config{
+			InsecureSkipVerify: true, //nolint:gosec // a liveness probe of our own listener; nothing is sent
+			Certificates:       []tls.Certificate{*cert},
+			NextProtos:         []string{"http/1.1"},
+		})
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}
 }
 
 // registrar runs once on every replica (not only the leader): each one

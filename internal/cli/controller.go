@@ -85,6 +85,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	fl.StringVar(&f.webhookCerts, "webhook-certs", certsSelfManaged, "where the webhook's certificate comes from: self-managed (a CA and certificate the controller keeps in --webhook-cert-secret and renews) or files (mounted in --webhook-cert-dir, CA in --webhook-ca-file; cert-manager)")
 	fl.StringVar(&f.webhookCertSecret, "webhook-cert-secret", webhookcert.DefaultSecret, "Secret in the controller's namespace that holds the self-managed CA and certificate")
 	fl.StringVar(&f.webhookCAFile, "webhook-ca-file", "", "with --webhook-certs=files: the CA bundle (PEM) the API server must trust (default: ca.crt in --webhook-cert-dir, where cert-manager puts it); read again when it changes")
+	fl.StringVar(&f.mgr.BreakGlass.ClientCAFile, "webhook-client-ca", "", "CA bundle (PEM): the webhook then requires a client certificate signed by it, as the API server presents when its admission configuration gives it one (kubeadm, kind); empty: any caller that reaches the port is served, so restrict the port to the control plane with a NetworkPolicy (docs/architecture.md, Trust boundaries)")
 	addControllerTuning(fl, &f.mgr.Options, 5*time.Minute, 20)
 	addBreakGlassFlags(fl, &f.mgr.BreakGlass)
 	return cmd

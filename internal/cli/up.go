@@ -101,7 +101,9 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	// Private before anything is written into it (the ledger, then the
+	// control plane's keys and etcd).
+	if err := controlplane.EnsureDataDir(dataDir, slog.Default()); err != nil {
 		return err
 	}
 

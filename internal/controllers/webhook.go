@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -19,7 +20,9 @@ import (
 // LoopbackWebhook sets b up to serve the admission webhook on 127.0.0.1:port
 // (0 picks a free one; b.WebhookPort says which) with a CA of its own (made
 // once, kept in dataDir/pki/webhook) and to register it with the API
-// server: what `infraplane up` and the tests do.
+// server: what `infraplane up` and the tests do. The server accepts only
+// callers with the embedded API server's webhook client certificate, so the
+// control plane must have started on dataDir first.
 func LoopbackWebhook(dataDir string, port int, b *breakglass.Options) error {
 	if port == 0 {
 		p, err := controlplane.FreePort()
@@ -33,7 +36,15 @@ func LoopbackWebhook(dataDir string, port int, b *breakglass.Options) error {
 	if err != nil {
 		return fmt.Errorf("webhook certificates: %w", err)
 	}
+	client := controlplane.WebhookClientFiles(dataDir)
+	// The API server's own certificate doubles as the registration's probe
+	// of the server: both live in this process.
+	probe, err := tls.LoadX509KeyPair(client.CertFile, client.KeyFile)
+	if err != nil {
+		return fmt.Errorf("the API server's webhook client certificate (has the control plane started on %s?): %w", dataDir, err)
+	}
 	b.WebhookHost, b.WebhookPort, b.CertDir = "127.0.0.1", port, dir
+	b.ClientCAFile, b.ProbeCert = client.CAFile, &probe
 	b.Register = &breakglass.Endpoint{URL: fmt.Sprintf("https://127.0.0.1:%d", port), CABundle: ca}
 	return nil
 }

@@ -21,7 +21,7 @@ const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 // and the aggregator) against our PKI and etcd. It mirrors the sample's
 // NewCommand/Run, minus flags, signal handling and global logging setup,
 // which belong to the product.
-func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL string, hook WriteHook) (*aggregatorapiserver.APIAggregator, error) {
+func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL, admissionConfig string, hook WriteHook) (*aggregatorapiserver.APIAggregator, error) {
 	o := generic.NewOptions()
 
 	tcp := ln.Addr().(*net.TCPAddr)
@@ -33,6 +33,13 @@ func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL string, 
 	o.SecureServing.ServerCert.CertKey.KeyFile = p.path(servingKeyFile)
 
 	o.Etcd.StorageConfig.Transport.ServerList = []string{etcdURL}
+	o.Etcd.StorageConfig.Transport.CertFile = p.path(etcdClientCertFile)
+	o.Etcd.StorageConfig.Transport.KeyFile = p.path(etcdClientKeyFile)
+	o.Etcd.StorageConfig.Transport.TrustedCAFile = p.path(etcdCACertFile)
+
+	// Admission webhooks are called with a client certificate, so a webhook
+	// can tell the API server from anyone else who reaches its port.
+	o.Admission.GenericAdmission.ConfigFile = admissionConfig
 
 	// Authentication: client certificates from our client CA and
 	// service-account tokens. Nobody gets in anonymously, not even to /healthz.

@@ -55,6 +55,7 @@ type ControlPlane struct {
 	unlock     func()        // releases the data dir lock
 
 	etcd         *embed.Etcd
+	etcdURL      string
 	controllers  *controllers
 	serverCancel context.CancelFunc
 	serverDone   chan struct{} // closed when the API server's Run returned
@@ -98,8 +99,8 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 
 	stopping := &atomic.Bool{}
 	quiet := &quietHandler{next: logger.Handler(), stopping: stopping}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, err
+	if err := EnsureDataDir(dataDir, logger); err != nil {
+		return nil, fmt.Errorf("controlplane: %w", err)
 	}
 	unlock, err := lockDataDir(dataDir)
 	if err != nil {
@@ -117,6 +118,10 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	p, err := ensurePKI(filepath.Join(dataDir, "pki"), servingIPs, []string{"localhost"})
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: certificates: %w", err)
+	}
+	admissionConfig, err := writeAdmissionConfig(p)
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: admission configuration: %w", err)
 	}
 
 	// Bind the API port first: a taken port should fail fast, before etcd.
@@ -155,8 +160,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 
 	// Quiet Kubernetes before any of it runs; shutdown detaches again.
 	attachKlog(quiet)
-	var etcdURL string
-	c.etcd, etcdURL, err = startEtcd(ctx, filepath.Join(dataDir, "etcd"), zapToSlog(quiet))
+	c.etcd, c.etcdURL, err = startEtcd(ctx, filepath.Join(dataDir, "etcd"), p, zapToSlog(quiet))
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: %w", err)
 	}
@@ -173,7 +177,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	// The server lives on its own context: ctx is only for start-up.
 	serverCtx, cancel := context.WithCancel(context.Background())
 	c.serverCancel = cancel
-	srv, err := newAPIServer(serverCtx, p, ln, etcdURL, opts.OnWrite)
+	srv, err := newAPIServer(serverCtx, p, ln, c.etcdURL, admissionConfig, opts.OnWrite)
 	if err != nil {
 		close(c.serverDone)
 		return nil, fmt.Errorf("controlplane: %w", err)
@@ -209,6 +213,30 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	}
 	logger.Debug("control plane ready", "url", c.url, "etcd", etcdReady, "api", apiReady, "total", time.Since(begin))
 	return c, nil
+}
+
+// EnsureDataDir creates dir (mode 0700), or makes an existing one 0700 when
+// others may read or enter it: it holds the CA keys, etcd's data (every
+// Secret) and the admin kubeconfig. The change is logged as a warning
+// naming the old mode.
+func EnsureDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data dir %s is not a directory", dir)
+	}
+	if old := fi.Mode().Perm(); old&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data dir %s has mode %#o, open to other accounts, and could not be made 0700 (chmod 700 it, or pick another --data-dir): %w", dir, old, err)
+		}
+		log.Warn("data dir was open to other accounts; made it 0700", "dir", dir, "oldMode", fmt.Sprintf("%#o", old))
+	}
+	return nil
 }
 
 // waitReady polls /readyz with the admin identity (which also proves client

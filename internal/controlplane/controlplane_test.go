@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +46,14 @@ var widgetGVR = schema.GroupVersionResource{Group: "test.infraplane.dev", Versio
 // costs seconds and the binary embeds the whole API server.
 func TestControlPlane(t *testing.T) {
 	dir := t.TempDir()
-	logger := testLogger()
+	// An existing data dir that other accounts can read: Start makes it
+	// private and says so.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var warnings lockedBuffer
+	logger := slog.New(slog.NewMultiHandler(testLogger().Handler(),
+		slog.NewTextHandler(&warnings, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	goroutinesBefore := runtime.NumGoroutine()
 
 	began := time.Now()
@@ -57,7 +66,19 @@ func TestControlPlane(t *testing.T) {
 	const ns = "demo"
 
 	t.Run("files", func(t *testing.T) {
-		for _, name := range []string{caKeyFile, clientCAKeyFile, servingKeyFile, adminKeyFile, saKeyFile} {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o700 {
+			t.Errorf("data dir has mode %v, want 0700", fi.Mode().Perm())
+		}
+		if w := warnings.String(); !strings.Contains(w, "made it 0700") || !strings.Contains(w, "dir="+dir) || !strings.Contains(w, "oldMode=0755") {
+			t.Errorf("no warning naming the data dir and its old mode; warnings:\n%s", w)
+		}
+		for _, name := range []string{caKeyFile, clientCAKeyFile, servingKeyFile, adminKeyFile, saKeyFile,
+			etcdCAKeyFile, etcdServerKeyFile, etcdClientKeyFile, webhookClientCAKeyFile, webhookClientKeyFile,
+			webhookClientKubeconfig, admissionConfigFile} {
 			fi, err := os.Stat(filepath.Join(dir, "pki", name))
 			if err != nil {
 				t.Fatal(err)
@@ -114,6 +135,85 @@ func TestControlPlane(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
 				t.Errorf("anonymous GET %s: %s, want 401/403", path, resp.Status)
+			}
+		}
+	})
+
+	// Any local account can reach etcd's loopback ports: only a client
+	// certificate from the etcd CA, which only the API server holds, gets a
+	// TLS session, on the gRPC port (what the API server uses, and what an
+	// attacker would) and on the HTTP one.
+	t.Run("etcd accepts only the API server", func(t *testing.T) {
+		grpcURL := cp.etcdURL
+		httpURLs := cp.etcd.Config().ListenClientHttpUrls
+		if len(httpURLs) != 1 {
+			t.Fatalf("etcd HTTP URLs %v, want one", httpURLs)
+		}
+		httpURL := httpURLs[0].String()
+		for _, u := range []string{grpcURL, httpURL} {
+			if !strings.HasPrefix(u, "https://127.0.0.1:") {
+				t.Fatalf("etcd serves %s, want https on 127.0.0.1", u)
+			}
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(cp.pki.etcdCA.certPEM)
+		// get answers the HTTP status; the gRPC port answers HTTP/2 too
+		// (with a status other than 200), once the TLS session is up.
+		get := func(url string, certs ...*keyPair) (int, error) {
+			cfg := &tls.Config{RootCAs: pool}
+			for _, kp := range certs {
+				cert, err := tls.X509KeyPair(kp.certPEM, kp.keyPEM)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Certificates = append(cfg.Certificates, cert)
+			}
+			// No idle connections left behind: etcd waits for them when it stops.
+			hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+			resp, err := hc.Get(url)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		// The API server's certificate works: the refusals below are about
+		// the certificate, not about reaching etcd.
+		if code, err := get(httpURL+"/version", cp.pki.etcdClient); err != nil || code != http.StatusOK {
+			t.Fatalf("GET /version with the API server's etcd client certificate: %d, %v", code, err)
+		}
+		if _, err := get(grpcURL+"/", cp.pki.etcdClient); err != nil {
+			t.Fatalf("the gRPC port with the API server's etcd client certificate: %v", err)
+		}
+		otherCA, err := issue(&x509.Certificate{Subject: pkix.Name{CommonName: "other-ca"}, IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}, nil, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var impostors []*keyPair
+		// Another CA, and the data dir's client CA (kubectl users' certificates).
+		for _, ca := range []*keyPair{otherCA, cp.pki.clientCA} {
+			kp, err := issue(clientTemplate("infraplane-apiserver", nil), ca, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			impostors = append(impostors, kp)
+		}
+		// A refused handshake shows as a TLS alert or, when the server
+		// hangs up first, as a reset connection: the same URL answered the
+		// API server's certificate above.
+		for _, u := range []string{grpcURL + "/", httpURL + "/version"} {
+			if code, err := get(u); err == nil {
+				t.Errorf("%s without a client certificate: %d, want a failed handshake", u, code)
+			}
+			for _, kp := range impostors {
+				if code, err := get(u, kp); err == nil {
+					t.Errorf("%s with a certificate from %s: %d, want a failed handshake", u, kp.cert.Issuer.CommonName, code)
+				}
+			}
+			plain := "http://" + strings.TrimPrefix(u, "https://")
+			if code, err := get(plain); err == nil && code == http.StatusOK {
+				t.Errorf("plain HTTP %s: %d, want a failure", plain, code)
 			}
 		}
 	})
@@ -457,6 +557,24 @@ func TestStartErrors(t *testing.T) {
 		t.Fatalf("data dir still locked after a failed start: %v", err)
 	}
 	release()
+}
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // testLogger shows errors only; INFRAPLANE_TEST_DEBUG=1 shows everything.

@@ -13,12 +13,22 @@
 //	             client-ca.{crt,key}   client CA (the API server trusts it)
 //	             admin.{crt,key}       CN=infraplane-admin, O=system:masters
 //	             sa.key                service-account token signing key
+//	             etcd-ca.{crt,key}     etcd's CA: etcd accepts client certificates from it only
+//	             etcd-server.{crt,key} etcd's serving certificate (127.0.0.1)
+//	             apiserver-etcd-client.{crt,key}     the API server's certificate for etcd
+//	             webhook-client-ca.{crt,key}         signs only the next one
+//	             apiserver-webhook-client.{crt,key}  presented by the API server to admission webhooks
+//	             admission.yaml, webhook-client.kubeconfig  say so to the webhook plugins; rewritten on every start
 //	kubeconfig   admin kubeconfig, rewritten on every start
 //	lock         held (flock) while a control plane uses the dir
 //
-// CAs and keys are created once and reused; leaf certificates are reissued
-// when they near expiry. Anonymous requests are refused; authentication is by
-// client certificate or service-account token, authorization by RBAC.
+// The data dir is kept at mode 0700 (an existing one with looser modes is
+// changed, with a warning) and keys are 0600. etcd listens on loopback over
+// TLS (gRPC and HTTP on two ports) and accepts only the API server's client
+// certificate. CAs and keys are
+// created once and reused; leaf certificates are reissued when they near
+// expiry. Anonymous requests are refused; authentication is by client
+// certificate or service-account token, authorization by RBAC.
 //
 // Timing facts from upstream, useful when writing tests against it: the
 // first create of a custom resource within 2s of its CRD becoming Established

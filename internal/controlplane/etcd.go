@@ -8,26 +8,47 @@ import (
 	"strconv"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
 
 // startEtcd runs a single-member etcd with its data in dir, serving clients on
-// a free loopback port. It returns once etcd accepts requests. On failure a
-// started etcd is still returned, for the caller's shutdown to close: that
-// path marks the closing as expected, so it stays out of the error log.
-func startEtcd(ctx context.Context, dir string, lg *zap.Logger) (*embed.Etcd, string, error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, "", err
+// a free loopback port over TLS, to callers with a client certificate from
+// p's etcd CA only (the API server): any local account can reach a loopback
+// port, and etcd holds every Secret. It returns once etcd accepts requests
+// and the gRPC URL the API server uses. On failure a started etcd is still
+// returned, for the caller's shutdown to close: that path marks the closing
+// as expected, so it stays out of the error log.
+func startEtcd(ctx context.Context, dir string, p *pki, lg *zap.Logger) (*embed.Etcd, string, error) {
+	var ports [2]int
+	for i := range ports {
+		port, err := FreePort()
+		if err != nil {
+			return nil, "", err
+		}
+		ports[i] = port
 	}
-	clientURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	clientURL := url.URL{Scheme: "https", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))}
+	// etcd's HTTP endpoints (/health, /metrics, /version) get a port of
+	// their own: on a TLS port shared with HTTP, etcd serves gRPC through
+	// Go's HTTP server, which is slower and lets large responses starve
+	// watches (etcd-io/etcd#15402); alone on its port, gRPC is served
+	// natively. Both ports take the same client certificates.
+	httpURL := url.URL{Scheme: "https", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))}
 
 	cfg := embed.NewConfig()
 	cfg.Name = "infraplane"
 	cfg.Dir = dir
 	cfg.ListenClientUrls = []url.URL{clientURL}
+	cfg.ListenClientHttpUrls = []url.URL{httpURL}
 	cfg.AdvertiseClientUrls = []url.URL{clientURL}
+	cfg.ClientTLSInfo = transport.TLSInfo{
+		CertFile:       p.path(etcdServerCertFile),
+		KeyFile:        p.path(etcdServerKeyFile),
+		TrustedCAFile:  p.path(etcdCACertFile),
+		ClientCertAuth: true,
+	}
 	// A single member never talks to peers, so no peer listener is opened. The
 	// advertised peer URL only feeds the member ID; keeping it constant keeps
 	// the ID stable across restarts.

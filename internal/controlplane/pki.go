@@ -41,6 +41,23 @@ const (
 	adminCertFile    = "admin.crt"
 	adminKeyFile     = "admin.key"
 	saKeyFile        = "sa.key"
+
+	// etcd has a CA of its own: it trusts only client certificates from it,
+	// and only the API server holds one.
+	etcdCACertFile     = "etcd-ca.crt"
+	etcdCAKeyFile      = "etcd-ca.key"
+	etcdServerCertFile = "etcd-server.crt"
+	etcdServerKeyFile  = "etcd-server.key"
+	etcdClientCertFile = "apiserver-etcd-client.crt"
+	etcdClientKeyFile  = "apiserver-etcd-client.key"
+
+	// The API server's client certificate for admission webhooks, from a CA
+	// used for nothing else: a webhook that trusts this CA trusts only the
+	// API server.
+	webhookClientCACertFile = "webhook-client-ca.crt"
+	webhookClientCAKeyFile  = "webhook-client-ca.key"
+	webhookClientCertFile   = "apiserver-webhook-client.crt"
+	webhookClientKeyFile    = "apiserver-webhook-client.key"
 )
 
 // keyPair is a parsed certificate with its private key and PEM encodings.
@@ -58,6 +75,13 @@ type pki struct {
 	clientCA *keyPair // signs client certificates; the API server trusts it
 	serving  *keyPair
 	admin    *keyPair
+
+	etcdCA     *keyPair // etcd trusts client certificates from it only
+	etcdServer *keyPair
+	etcdClient *keyPair // the API server's, for etcd
+
+	webhookClientCA *keyPair // webhooks that trust it trust only the API server
+	webhookClient   *keyPair // the API server's, for admission webhooks
 }
 
 func (p *pki) path(name string) string { return filepath.Join(p.dir, name) }
@@ -113,6 +137,35 @@ func ensurePKI(dir string, servingIPs []net.IP, servingDNS []string) (*pki, erro
 		return nil, err
 	}
 
+	if p.etcdCA, err = loadOrCreateCA(p.path(etcdCACertFile), p.path(etcdCAKeyFile), "infraplane-etcd-ca"); err != nil {
+		return nil, err
+	}
+	// etcd listens on loopback only, whatever the API server binds to.
+	etcdIPs := []net.IP{net.IPv4(127, 0, 0, 1)}
+	etcdServerTmpl := func() *x509.Certificate {
+		return &x509.Certificate{
+			Subject:     pkix.Name{CommonName: "infraplane-etcd"},
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			IPAddresses: etcdIPs,
+			DNSNames:    []string{"localhost"},
+		}
+	}
+	etcdServerOK := func(c *x509.Certificate) bool { return slices.ContainsFunc(c.IPAddresses, etcdIPs[0].Equal) }
+	if p.etcdServer, err = loadOrIssue(p.path(etcdServerCertFile), p.path(etcdServerKeyFile), p.etcdCA, etcdServerTmpl, etcdServerOK); err != nil {
+		return nil, err
+	}
+	if p.etcdClient, err = loadOrIssueClient(p.path(etcdClientCertFile), p.path(etcdClientKeyFile), p.etcdCA, "infraplane-apiserver"); err != nil {
+		return nil, err
+	}
+
+	if p.webhookClientCA, err = loadOrCreateCA(p.path(webhookClientCACertFile), p.path(webhookClientCAKeyFile), "infraplane-webhook-client-ca"); err != nil {
+		return nil, err
+	}
+	if p.webhookClient, err = loadOrIssueClient(p.path(webhookClientCertFile), p.path(webhookClientKeyFile), p.webhookClientCA, "infraplane-apiserver"); err != nil {
+		return nil, err
+	}
+
 	// The service-account signing key must survive restarts, otherwise every
 	// issued token becomes invalid.
 	if _, err := os.Stat(p.path(saKeyFile)); errors.Is(err, fs.ErrNotExist) {
@@ -139,6 +192,16 @@ func clientTemplate(user string, groups []string) *x509.Certificate {
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
+}
+
+// loadOrIssueClient is loadOrIssue for a client certificate of user (no
+// groups) signed by ca.
+func loadOrIssueClient(certPath, keyPath string, ca *keyPair, user string) (*keyPair, error) {
+	tmpl := func() *x509.Certificate { return clientTemplate(user, nil) }
+	ok := func(c *x509.Certificate) bool {
+		return c.Subject.CommonName == user && slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+	}
+	return loadOrIssue(certPath, keyPath, ca, tmpl, ok)
 }
 
 func loadOrCreateCA(certPath, keyPath, cn string) (*keyPair, error) {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -210,6 +211,12 @@ func (e *Env) Config() *rest.Config { return e.cp.RESTConfig() }
 
 // ControlPlane returns the running control plane.
 func (e *Env) ControlPlane() *controlplane.ControlPlane { return e.cp }
+
+// WebhookAddr is the host:port of the admission webhook server the API
+// server calls (TLS; it requires the API server's client certificate).
+func (e *Env) WebhookAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(e.webhookPort))
+}
 
 // ProviderConfig creates (or updates) the ProviderConfig name pointing at
 // a local cloud. It is not deleted when the test ends: objects of the
