@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -185,64 +184,4 @@ func writeLayout(dir string, img v1.Image, ref string) error {
 	return p.AppendImage(img, layout.WithAnnotations(map[string]string{
 		"org.opencontainers.image.ref.name": ref,
 	}))
-}
-
-// readLayout returns the image of an OCI layout written by writeLayout.
-func readLayout(dir string) (v1.Image, error) {
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return nil, err
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	if len(m.Manifests) != 1 {
-		return nil, fmt.Errorf("%s holds %d images, want 1", dir, len(m.Manifests))
-	}
-	return idx.Image(m.Manifests[0].Digest)
-}
-
-// layerFiles returns the regular files and directories of img's layers by
-// path (directories end in /), with their headers and contents.
-func layerFiles(img v1.Image) (map[string]*tar.Header, map[string][]byte, error) {
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, nil, err
-	}
-	headers, contents := map[string]*tar.Header{}, map[string][]byte{}
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			return nil, nil, err
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rc.Close()
-				return nil, nil, err
-			}
-			name := path.Clean("/" + h.Name)
-			if h.Typeflag == tar.TypeDir {
-				name += "/"
-			}
-			headers[name] = h
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				rc.Close()
-				return nil, nil, err
-			}
-			contents[name] = b
-		}
-		rc.Close()
-	}
-	return headers, contents, nil
 }
