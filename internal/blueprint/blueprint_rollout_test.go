@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
@@ -236,6 +237,8 @@ func TestRolloutHaltsOnFailingCanary(t *testing.T) {
 		}
 		return nil
 	})
+	// Alerts see the halt.
+	waitHaltedGauge(t, "halting", 1)
 	failed := got.Status.Rollout.Failed[0]
 	if failed.Name != "alpha" || !strings.Contains(failed.Message, "applying Topic alpha") {
 		t.Errorf("failed %+v, want the canary a with the API server's refusal", failed)
@@ -286,6 +289,7 @@ func TestRolloutHaltsOnFailingCanary(t *testing.T) {
 		t.Fatalf("rollback to %d (changed %v): %v", to, changed, err)
 	}
 	done := waitRolledOut(t, "halting", 3, 4)
+	waitHaltedGauge(t, "halting", 0)
 	if done.Spec.Rollout == nil || done.Spec.Rollout.Canary == nil || *done.Spec.Rollout.Canary != 1 {
 		t.Errorf("rollout settings not kept: %+v", done.Spec.Rollout)
 	}
@@ -424,4 +428,30 @@ spec:
 	if err := update(v2ok.Spec); err != nil {
 		t.Fatalf("a compatible schema change refused: %v", err)
 	}
+}
+
+// waitHaltedGauge waits until infraplane_blueprint_rollout_halted of a
+// Blueprint, as /metrics serves it, is want.
+func waitHaltedGauge(t *testing.T, name string, want float64) {
+	t.Helper()
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
+		families, err := ctrlmetrics.Registry.Gather()
+		if err != nil {
+			return err
+		}
+		for _, f := range families {
+			if f.GetName() != "infraplane_blueprint_rollout_halted" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				if m.GetLabel()[0].GetValue() == name {
+					if v := m.GetGauge().GetValue(); v != want {
+						return fmt.Errorf("infraplane_blueprint_rollout_halted{blueprint=%q} is %v, want %v", name, v, want)
+					}
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no infraplane_blueprint_rollout_halted{blueprint=%q}", name)
+	})
 }

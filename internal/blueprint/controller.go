@@ -174,9 +174,13 @@ func (r *Controller) compile(bp *corev1alpha1.Blueprint) (*Compiled, string, err
 func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	bp := &corev1alpha1.Blueprint{}
 	if err := r.c.Get(ctx, req.NamespacedName, bp); err != nil {
+		if apierrors.IsNotFound(err) {
+			rolloutHalted.DeleteLabelValues(req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !bp.DeletionTimestamp.IsZero() {
+		rolloutHalted.DeleteLabelValues(bp.Name)
 		return r.delete(ctx, bp)
 	}
 	if !controllerutil.ContainsFinalizer(bp, Finalizer) {
@@ -203,6 +207,7 @@ func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, errors.Join(err, uerr)
 		}
 	}
+	observeRollout(bp)
 	return result, err
 }
 

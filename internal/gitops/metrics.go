@@ -23,8 +23,14 @@ var (
 		Name: "infraplane_gitops_objects_pruned_total",
 		Help: "Objects deleted because they left git.",
 	})
+	// Per GitSource, so an alert can name the failing one (the counters
+	// above are totals).
+	sourceFailing = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "infraplane_gitops_source_failing",
+		Help: "1 while a GitSource's last sync failed (nothing applied: fetch, render, validation, authorization or apply failed), 0 after one applied or held its prune; absent while suspended.",
+	}, []string{"namespace", "gitsource"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(syncsTotal, syncSeconds, objectsApplied, objectsPruned)
+	ctrlmetrics.Registry.MustRegister(syncsTotal, syncSeconds, objectsApplied, objectsPruned, sourceFailing)
 }

@@ -173,9 +173,13 @@ func (sourceChanged) Update(e event.UpdateEvent) bool {
 func (s *Syncer) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	gs := &corev1alpha1.GitSource{}
 	if err := s.client.Get(ctx, req.NamespacedName, gs); err != nil {
+		if apierrors.IsNotFound(err) {
+			sourceFailing.DeleteLabelValues(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !gs.DeletionTimestamp.IsZero() {
+		sourceFailing.DeleteLabelValues(gs.Namespace, gs.Name)
 		// Deleting a GitSource leaves what it applied in place: taking a
 		// whole team's infrastructure down must never be one kubectl delete.
 		// The objects are released: no longer labelled as git's, so people
@@ -219,6 +223,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	}
 
 	if gs.Spec.Suspend {
+		sourceFailing.DeleteLabelValues(gs.Namespace, gs.Name)
 		s.setReady(gs, false, ReasonSuspended, "syncing is suspended (spec.suspend); nothing is applied or pruned")
 		return ctrl.Result{}, nil
 	}
@@ -323,6 +328,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 			meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypePruneHeld, Status: metav1.ConditionTrue, Reason: ReasonPruneHeld, Message: why, ObservedGeneration: gs.Generation})
 			s.setReady(gs, false, ReasonPruneHeld, why)
 			s.record(ctx, gs, rev, "Held", corev1alpha1.SyncRecord{Error: why}, nil, start)
+			sourceFailing.WithLabelValues(gs.Namespace, gs.Name).Set(0)
 			s.recorder.Eventf(gs, nil, corev1.EventTypeWarning, ReasonPruneHeld, "Sync", "%s", why)
 			return ctrl.Result{RequeueAfter: interval}, nil
 		}
@@ -389,6 +395,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		s.recorder.Eventf(gs, nil, corev1.EventTypeNormal, ReasonApplied, "Sync", "%s", msg)
 	}
 	syncsTotal.WithLabelValues("applied").Inc()
+	sourceFailing.WithLabelValues(gs.Namespace, gs.Name).Set(0)
 	objectsApplied.Add(float64(rec.Created + rec.Configured))
 	objectsPruned.Add(float64(rec.Pruned))
 	syncSeconds.Observe(time.Since(start).Seconds())
@@ -467,6 +474,7 @@ func (s *Syncer) fail(ctx context.Context, gs *corev1alpha1.GitSource, rev Revis
 	s.setReady(gs, false, reason, msg)
 	s.recorder.Eventf(gs, nil, corev1.EventTypeWarning, reason, "Sync", "%s", firstLines(msg, 5))
 	syncsTotal.WithLabelValues("failed").Inc()
+	sourceFailing.WithLabelValues(gs.Namespace, gs.Name).Set(1)
 	syncSeconds.Observe(time.Since(start).Seconds())
 	// Record each failing revision once, not every interval.
 	if n := len(gs.Status.History); n > 0 && gs.Status.History[0].Result == "Failed" && gs.Status.History[0].Revision == rev.String() && gs.Status.History[0].Error == msg {

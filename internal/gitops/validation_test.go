@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/gitops"
 )
@@ -74,6 +76,10 @@ spec:
 			if c.Status != "False" || c.Reason != tc.reason {
 				t.Fatalf("Ready = %s/%s, want False/%s: %s", c.Status, c.Reason, tc.reason, c.Message)
 			}
+			// Alerts name the failing source.
+			if v := failingGauge(t, gs); v != 1 {
+				t.Errorf("infraplane_gitops_source_failing = %v after a failed sync, want 1", v)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(c.Message, w) {
 					t.Errorf("message does not mention %q:\n%s", w, c.Message)
@@ -96,6 +102,34 @@ spec:
 			if c := readyCondition(got); c.Status != "True" {
 				t.Fatalf("not Ready after the revert: %s", c.Message)
 			}
+			if v := failingGauge(t, gs); v != 0 {
+				t.Errorf("infraplane_gitops_source_failing = %v after an applied sync, want 0", v)
+			}
 		})
 	}
+}
+
+// failingGauge reads infraplane_gitops_source_failing of gs as /metrics
+// serves it (-1: no such series).
+func failingGauge(t *testing.T, gs *corev1alpha1.GitSource) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "infraplane_gitops_source_failing" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == gs.Namespace && labels["gitsource"] == gs.Name {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
 }

@@ -5,8 +5,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 )
 
 // Metrics are registered with controller-runtime's registry, so the
@@ -37,33 +40,111 @@ var (
 		Name: "infraplane_drift_repairs_total",
 		Help: "Drift found on resync and written back to the cloud, by kind.",
 	}, []string{"kind"})
+
+	managedObjects = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "infraplane_managed_objects",
+		Help: "Managed objects by kind and the status (True, False, Unknown) of each of their conditions (Ready, Synced, Drifted, Paused, Diverged), as of their last reconcile.",
+	}, []string{"kind", "condition", "status"})
+
+	// A time stamp rather than an age: Prometheus computes the age, and
+	// the gauge changes only when an object becomes or stops being unready.
+	oldestNotReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "infraplane_managed_oldest_not_ready_timestamp_seconds",
+		Help: "Since when (Unix time of its Ready condition's last transition) the longest-unready object of a kind has not been Ready; absent while all are Ready.",
+	}, []string{"kind"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(reconcilesTotal, reconcileSeconds, cloudWritesTotal, driftedObjects, driftRepairsTotal)
+	ctrlmetrics.Registry.MustRegister(reconcilesTotal, reconcileSeconds, cloudWritesTotal, driftedObjects, driftRepairsTotal,
+		managedObjects, oldestNotReady)
 }
 
-// driftSet tracks which objects of one kind are drifted, for the gauge.
-type driftSet struct {
-	kind string
-	mu   sync.Mutex
-	set  map[types.NamespacedName]struct{}
+// objectSet keeps what the gauges need to know of each object of one
+// kind: its conditions' statuses and, while it is not Ready, since when.
+type objectSet struct {
+	kind   string
+	mu     sync.Mutex
+	objs   map[types.NamespacedName]objectState
+	counts map[condStatus]int
 }
 
-func newDriftSet(kind string) *driftSet {
+type condStatus struct{ cond, status string }
+
+type objectState struct {
+	conds []condStatus
+	// notReadySince is the Ready condition's last transition to False or
+	// Unknown (zero while Ready, or with no Ready condition yet).
+	notReadySince time.Time
+}
+
+func newObjectSet(kind string) *objectSet {
 	driftedObjects.WithLabelValues(kind).Set(0)
-	return &driftSet{kind: kind, set: map[types.NamespacedName]struct{}{}}
+	// The standard conditions show from the start, at 0.
+	for _, c := range []string{commonv1.TypeReady, commonv1.TypeSynced, commonv1.TypeDrifted, commonv1.TypePaused} {
+		for _, st := range []metav1.ConditionStatus{metav1.ConditionTrue, metav1.ConditionFalse} {
+			managedObjects.WithLabelValues(kind, c, string(st)).Set(0)
+		}
+	}
+	return &objectSet{kind: kind, objs: map[types.NamespacedName]objectState{}, counts: map[condStatus]int{}}
 }
 
-func (d *driftSet) mark(key types.NamespacedName, drifted bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if drifted {
-		d.set[key] = struct{}{}
-	} else {
-		delete(d.set, key)
+// mark records an object's conditions after a pass.
+func (s *objectSet) mark(key types.NamespacedName, conds []metav1.Condition) {
+	st := objectState{conds: make([]condStatus, len(conds))}
+	for i, c := range conds {
+		st.conds[i] = condStatus{c.Type, string(c.Status)}
+		if c.Type == commonv1.TypeReady && c.Status != metav1.ConditionTrue {
+			st.notReadySince = c.LastTransitionTime.Time
+		}
 	}
-	driftedObjects.WithLabelValues(d.kind).Set(float64(len(d.set)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, had := s.objs[key]
+	s.objs[key] = st
+	s.update(old, st, had)
+}
+
+// forget drops an object that is gone.
+func (s *objectSet) forget(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, had := s.objs[key]
+	if !had {
+		return
+	}
+	delete(s.objs, key)
+	s.update(old, objectState{}, true)
+}
+
+// update moves the counts from old to st; s.mu is held.
+func (s *objectSet) update(old, st objectState, had bool) {
+	if had {
+		for _, c := range old.conds {
+			s.counts[c]--
+			managedObjects.WithLabelValues(s.kind, c.cond, c.status).Set(float64(s.counts[c]))
+		}
+	}
+	for _, c := range st.conds {
+		s.counts[c]++
+		managedObjects.WithLabelValues(s.kind, c.cond, c.status).Set(float64(s.counts[c]))
+	}
+	driftedObjects.WithLabelValues(s.kind).Set(float64(s.counts[condStatus{commonv1.TypeDrifted, string(metav1.ConditionTrue)}]))
+	if old.notReadySince.Equal(st.notReadySince) {
+		return
+	}
+	// Only when this object became or stopped being unready (rare next to
+	// passes) can the oldest have changed: then look at every object.
+	var oldest time.Time
+	for _, o := range s.objs {
+		if !o.notReadySince.IsZero() && (oldest.IsZero() || o.notReadySince.Before(oldest)) {
+			oldest = o.notReadySince
+		}
+	}
+	if oldest.IsZero() {
+		oldestNotReady.DeleteLabelValues(s.kind)
+		return
+	}
+	oldestNotReady.WithLabelValues(s.kind).Set(float64(oldest.Unix()))
 }
 
 func observeReconcile(kind, result string, start time.Time) {

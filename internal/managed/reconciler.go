@@ -104,7 +104,7 @@ type Reconciler[T Object] struct {
 	providers *provider.Resolver
 	recorder  events.EventRecorder
 	opts      Options
-	drift     *driftSet
+	objects   *objectSet
 	recent    recentCreates
 }
 
@@ -122,7 +122,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	obj := r.kind.New()
 	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.drift.mark(req.NamespacedName, false)
+			r.objects.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -177,7 +177,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 			return ctrl.Result{}, errors.Join(out.err, fmt.Errorf("writing status: %w", err))
 		}
 	}
-	r.drift.mark(req.NamespacedName, meta.IsStatusConditionTrue(obj.ManagedStatus().Conditions, commonv1.TypeDrifted))
+	r.objects.mark(req.NamespacedName, obj.ManagedStatus().Conditions)
 	observeReconcile(r.kind.Name, out.metric, start)
 	return out.res, out.err
 }
@@ -569,7 +569,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
 	if err := r.removeFinalizer(ctx, obj); err != nil {
 		return outcome{err: fmt.Errorf("removing finalizer: %w", err), metric: "error"}
 	}
-	r.drift.mark(client.ObjectKeyFromObject(obj), false)
+	r.objects.forget(client.ObjectKeyFromObject(obj))
 	return outcome{metric: "success"}
 }
 

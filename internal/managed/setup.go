@@ -53,7 +53,7 @@ func Setup[T Object](mgr ctrl.Manager, kind Kind[T], providers *provider.Resolve
 		providers: providers,
 		recorder:  mgr.GetEventRecorder("infraplane-" + kind.Name),
 		opts:      opts,
-		drift:     newDriftSet(kind.Name),
+		objects:   newObjectSet(kind.Name),
 	}
 
 	b := ctrl.NewControllerManagedBy(mgr).

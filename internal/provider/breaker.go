@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 // An endpoint that does not answer (connection refused, DNS failure, a
@@ -33,6 +36,15 @@ const (
 	DefaultWriteTimeout = 20 * time.Second
 )
 
+// breakerOpen is 1 while calls to a service of a ProviderConfig fail at
+// once: its endpoint does not answer. Alerts and dashboards read it.
+var breakerOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "infraplane_cloud_breaker_open",
+	Help: "1 while the circuit breaker of a ProviderConfig's cloud service is open (its endpoint does not answer; calls fail at once, one probe every 5 s), else 0.",
+}, []string{"providerconfig", "service"})
+
+func init() { ctrlmetrics.Registry.MustRegister(breakerOpen) }
+
 // outcome is what became of one call, for the breaker.
 type outcome int
 
@@ -44,8 +56,9 @@ const (
 
 // breakers are the circuit breakers of one ProviderConfig, by service.
 type breakers struct {
-	mu sync.Mutex
-	by map[string]*breaker
+	name string // the ProviderConfig's, for the gauge
+	mu   sync.Mutex
+	by   map[string]*breaker
 	// closed, if set, is called (in a goroutine of its own) when an open
 	// breaker closes: the objects that backed off while it was open can
 	// go on now, not at the end of their backoff.
@@ -93,8 +106,11 @@ func (b *breakers) record(service string, o outcome, err error, now time.Time) {
 		b.by[service] = br
 	}
 	if o == answered {
-		if br.failures >= breakerThreshold && b.closed != nil {
-			go b.closed(service)
+		if br.failures >= breakerThreshold {
+			breakerOpen.WithLabelValues(b.name, service).Set(0)
+			if b.closed != nil {
+				go b.closed(service)
+			}
 		}
 		*br = breaker{}
 		return
@@ -109,6 +125,7 @@ func (b *breakers) record(service string, o outcome, err error, now time.Time) {
 	}
 	if !wasOpen && br.failures >= breakerThreshold {
 		br.nextProbe = now.Add(breakerProbe)
+		breakerOpen.WithLabelValues(b.name, service).Set(1)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestBreakerOpensAfterThresholdAndProbes(t *testing.T) {
@@ -59,5 +61,33 @@ func TestBreakerOpensOnOneHungCall(t *testing.T) {
 	}
 	if err := b.allow("pubsub", "", now.Add(breakerProbe)); err != nil {
 		t.Fatalf("probe refused: %v", err)
+	}
+}
+
+// The gauge says which breakers are open, for alerts: 1 from the call
+// that opens it to the answer that closes it.
+func TestBreakerOpenGauge(t *testing.T) {
+	b := breakers{name: "gauge-test"}
+	open := func() float64 {
+		var m dto.Metric
+		if err := breakerOpen.WithLabelValues("gauge-test", "pubsub").Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetGauge().GetValue()
+	}
+	now := time.Now()
+	for range breakerThreshold - 1 {
+		b.record("pubsub", unreachable, errors.New("connection refused"), now)
+	}
+	if v := open(); v != 0 {
+		t.Fatalf("below the threshold: gauge %v, want 0", v)
+	}
+	b.record("pubsub", unreachable, errors.New("connection refused"), now)
+	if v := open(); v != 1 {
+		t.Fatalf("open breaker: gauge %v, want 1", v)
+	}
+	b.record("pubsub", answered, nil, now.Add(breakerProbe))
+	if v := open(); v != 0 {
+		t.Fatalf("closed breaker: gauge %v, want 0", v)
 	}
 }

@@ -208,6 +208,7 @@ func (r *Resolver) limitsFor(name string) *limits {
 	l, ok := r.limits[name]
 	if !ok {
 		l = &limits{qps: r.opts.QPS, burst: r.opts.Burst, by: map[string]*rate.Limiter{}, readTimeout: r.opts.ReadTimeout, writeTimeout: r.opts.WriteTimeout}
+		l.breakers.name = name
 		l.breakers.closed = func(service string) {
 			r.mu.Lock()
 			fns := slices.Clone(r.recovered)
