@@ -14,7 +14,7 @@ import (
 // make one like it (docs/observability.md).
 const (
 	metricsNamespace = "infraplane-system"
-	metricsService   = "infraplane-controller-metrics" // also the Prometheus job
+	metricsService   = "infraplane-metrics" // also the Prometheus job
 	metricsPort      = "metrics"
 	appLabel         = "app.kubernetes.io/name"
 	appName          = "infraplane"
