@@ -41,6 +41,9 @@ type Options struct {
 	// OnWrite, if set, receives every completed write to an object of an
 	// infraplane API group, with the authenticated user.
 	OnWrite WriteHook
+	// EtcdReadyTimeout is how long etcd may take to become ready before
+	// its data is taken for damaged (default 30 s).
+	EtcdReadyTimeout time.Duration
 }
 
 // ControlPlane is a running embedded API server with its etcd and controllers.
@@ -160,7 +163,17 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 
 	// Quiet Kubernetes before any of it runs; shutdown detaches again.
 	attachKlog(quiet)
-	c.etcd, c.etcdURL, err = startEtcd(ctx, filepath.Join(dataDir, "etcd"), p, zapToSlog(quiet))
+	if err := checkEtcdData(dataDir); err != nil {
+		return nil, fmt.Errorf("controlplane: %w", err)
+	}
+	readyTimeout := opts.EtcdReadyTimeout
+	if readyTimeout <= 0 {
+		readyTimeout = 30 * time.Second // a healthy etcd is ready in about a second
+	}
+	c.etcd, c.etcdURL, err = startEtcd(ctx, filepath.Join(dataDir, "etcd"), p, zapToSlog(quiet), readyTimeout)
+	if errors.Is(err, errEtcdNotReady) {
+		return nil, fmt.Errorf("controlplane: %w", damagedData(dataDir, err.Error()+" (a write-ahead log in member/wal cut short, or log and data out of step)"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: %w", err)
 	}
@@ -406,12 +419,24 @@ func (c *ControlPlane) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("API server did not stop: %w", ctx.Err()))
 		}
 	}
+	etcdStopped := true
 	if c.etcd != nil {
-		c.etcd.Close()
+		// An etcd stuck on damaged data never finishes Close: give up
+		// after a while, so that the process can exit (and Ctrl-C works).
+		done := make(chan struct{})
+		go func() { c.etcd.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(etcdCloseTimeout):
+			etcdStopped = false
+			errs = append(errs, fmt.Errorf("etcd did not stop within %s; leaving it to the process's exit", etcdCloseTimeout))
+		}
 	}
 	detachKlog(c.quiet)
-	// etcd is closed (Close is synchronous): the dir may be opened again.
-	c.unlock()
+	if etcdStopped {
+		// etcd is closed: the dir may be opened again.
+		c.unlock()
+	}
 	return errors.Join(errs...)
 }
 

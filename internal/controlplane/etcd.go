@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -20,7 +21,15 @@ import (
 // and the gRPC URL the API server uses. On failure a started etcd is still
 // returned, for the caller's shutdown to close: that path marks the closing
 // as expected, so it stays out of the error log.
-func startEtcd(ctx context.Context, dir string, p *pki, lg *zap.Logger) (*embed.Etcd, string, error) {
+// errEtcdNotReady: etcd started but never became ready — on a single
+// member, that is data it cannot go on from (a write-ahead log cut short).
+var errEtcdNotReady = errors.New("etcd did not become ready")
+
+// etcdCloseTimeout bounds waiting for etcd to stop: an etcd stuck on
+// damaged data never does, and the process must still exit.
+const etcdCloseTimeout = 10 * time.Second
+
+func startEtcd(ctx context.Context, dir string, p *pki, lg *zap.Logger, readyTimeout time.Duration) (*embed.Etcd, string, error) {
 	var ports [2]int
 	for i := range ports {
 		port, err := FreePort()
@@ -68,8 +77,8 @@ func startEtcd(ctx context.Context, dir string, p *pki, lg *zap.Logger) (*embed.
 		return e, clientURL.String(), nil
 	case err := <-e.Err():
 		return e, "", fmt.Errorf("etcd failed: %w", err)
-	case <-time.After(time.Minute):
-		return e, "", fmt.Errorf("etcd did not become ready within a minute")
+	case <-time.After(readyTimeout):
+		return e, "", fmt.Errorf("%w within %s", errEtcdNotReady, readyTimeout)
 	case <-ctx.Done():
 		return e, "", ctx.Err()
 	}
