@@ -221,6 +221,12 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	if err != nil {
 		return err
 	}
+	// `infraplane controller` replicas may join this API server (that is
+	// what --no-controllers is for, but nothing stops one joining a full
+	// `up`): the controllers take part in their leader election, so that
+	// only one set acts (both acting doubled the cloud writes).
+	f.mgr.LeaderElection = true
+	f.mgr.LeaderElectionNamespace = "infraplane-system"
 	mgr, cleanup, err := controllers.NewManager(ctrlCfg, f.mgr)
 	if err != nil {
 		return err

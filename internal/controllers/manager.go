@@ -91,6 +91,13 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (ctrl.Manager, func(), er
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		// Stop controllers promptly on shutdown, before the API server goes.
 		LeaderElectionReleaseOnCancel: true,
+		// A replica that dies without releasing the lease (kill -9, a lost
+		// node) is replaced once the lease expires: 10 s, then at most one
+		// retry period (controller-runtime's defaults, 15 s and 2 s, gave
+		// 19.6 s in a measured takeover).
+		LeaseDuration: ptr.To(10 * time.Second),
+		RenewDeadline: ptr.To(7 * time.Second),
+		RetryPeriod:   ptr.To(2 * time.Second),
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.AllowSecondManager)},
 	})
 	if err != nil {
