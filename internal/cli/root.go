@@ -89,7 +89,7 @@ func setupLogging(g *globalFlags) error {
 		return fmt.Errorf("--log-format must be text or json, not %q", g.logFormat)
 	}
 	slog.SetDefault(slog.New(h))
-	ctrl.SetLogger(logr.FromSlogHandler(h))
+	ctrl.SetLogger(logr.FromSlogHandler(shutdownNoise{h}))
 	klog.SetLogger(logr.FromSlogHandler(h).V(1))
 	return nil
 }
