@@ -98,7 +98,7 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (ctrl.Manager, func(), er
 		LeaseDuration: ptr.To(10 * time.Second),
 		RenewDeadline: ptr.To(7 * time.Second),
 		RetryPeriod:   ptr.To(2 * time.Second),
-		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.AllowSecondManager)},
+		Controller:    config.Controller{SkipNameValidation: ptr.To(opts.AllowSecondManager)},
 	})
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("creating controller manager: %w", err)
