@@ -523,5 +523,5 @@ func lineAt(doc *yamlv3.Node, loc ...any) int {
 		}
 		n = n.Content[0]
 	}
-	return lineIn(n, 0, loc)
+	return LineIn(n, 0, loc)
 }

@@ -64,14 +64,24 @@ func (o Object) FieldLine(path string) int {
 			loc = append(loc, index)
 		}
 	}
-	return lineIn(o.node, o.Source.Line, loc)
+	return LineIn(o.node, o.Source.Line, loc)
 }
 
-// lineIn walks loc (mapping keys and list indexes) down from n and returns
-// the line of the deepest part found, start when not even the first is.
-func lineIn(n *yamlv3.Node, start int, loc []any) int {
+// LineIn walks loc (mapping keys and list indexes; an index may also be
+// given as a string, as in a field path "spec.items.2") down from n and
+// returns the line of the deepest part found, start when not even the
+// first is. It is the one walker for manifests, kustomizations and the
+// field paths of API server errors (validate).
+func LineIn(n *yamlv3.Node, start int, loc []any) int {
 	line := start
 	for _, l := range loc {
+		if s, ok := l.(string); ok && n.Kind == yamlv3.SequenceNode {
+			i, err := strconv.Atoi(s)
+			if err != nil {
+				return line
+			}
+			l = i
+		}
 		switch l := l.(type) {
 		case string:
 			if n.Kind != yamlv3.MappingNode {
@@ -90,7 +100,7 @@ func lineIn(n *yamlv3.Node, start int, loc []any) int {
 				return line
 			}
 		case int:
-			if n.Kind != yamlv3.SequenceNode || l >= len(n.Content) {
+			if n.Kind != yamlv3.SequenceNode || l < 0 || l >= len(n.Content) {
 				return line
 			}
 			n = n.Content[l]

@@ -2,9 +2,9 @@ package validate
 
 import (
 	"bytes"
+	"github.com/infraplane/infraplane/internal/gitops"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
@@ -149,34 +149,12 @@ func scalar(n *yamlv3.Node, key string) string {
 // ("spec.labels.team", "spec.items[2].name", "metadata.annotations[a.b/c]")
 // in a YAML document, or the line of the deepest part found.
 func nodeLine(n *yamlv3.Node, path string) int {
-	line := n.Line
-	for _, part := range splitPath(path) {
-		switch {
-		case n.Kind == yamlv3.SequenceNode:
-			i, err := strconv.Atoi(part)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return line
-			}
-			n = n.Content[i]
-			line = n.Line
-		case n.Kind == yamlv3.MappingNode:
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == part {
-					line = n.Content[i].Line
-					n = n.Content[i+1]
-					found = true
-					break
-				}
-			}
-			if !found {
-				return line
-			}
-		default:
-			return line
-		}
+	parts := splitPath(path)
+	loc := make([]any, len(parts))
+	for i, p := range parts {
+		loc[i] = p
 	}
-	return line
+	return gitops.LineIn(n, n.Line, loc)
 }
 
 // splitPath splits "a.b[c.d].e[0]" into a, b, c.d, e, 0.
