@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -16,39 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/hangtest"
 )
-
-// hungEndpoint accepts connections and never answers: a SIGSTOPped
-// emulator, a black-holing proxy.
-func hungEndpoint(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
 
 func emulatorConfig(name, endpoint string) *corev1alpha1.ProviderConfig {
 	return &corev1alpha1.ProviderConfig{
@@ -65,7 +33,7 @@ func emulatorConfig(name, endpoint string) *corev1alpha1.ProviderConfig {
 // ProviderConfig shares), with a message naming the endpoint; another
 // ProviderConfig's endpoint is not affected.
 func TestHungEndpointCallsEndAtTheirDeadline(t *testing.T) {
-	hung := hungEndpoint(t)
+	hung := hangtest.Endpoint(t)
 	fake := pstest.NewServer()
 	t.Cleanup(func() { fake.Close() })
 	r := NewResolver(world(t, emulatorConfig("stopped", hung), emulatorConfig("healthy", fake.Addr)), Options{ReadTimeout: time.Second, WriteTimeout: 2 * time.Second})

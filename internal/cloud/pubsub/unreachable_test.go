@@ -3,9 +3,7 @@ package pubsub_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
+	"github.com/infraplane/infraplane/internal/hangtest"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
 
@@ -95,32 +94,7 @@ func TestHungEndpointDoesNotStallOthers(t *testing.T) {
 	healthy.start(t)
 	ctx := context.Background()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // held open, never answered
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	hung := ln.Addr().String()
+	hung := hangtest.Endpoint(t)
 
 	stopped := &corev1alpha1.ProviderConfig{
 		ObjectMeta: metav1.ObjectMeta{Name: "hung-endpoint"},
