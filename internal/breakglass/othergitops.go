@@ -118,8 +118,11 @@ func (r *Reconciler) disableFlux(ctx context.Context, bg *corev1alpha1.BreakGlas
 			continue
 		}
 		u, err := r.targetObject(ctx, bg.Namespace, *t)
-		if err != nil || u == nil {
+		if err != nil {
 			return nil, err
+		}
+		if u == nil {
+			continue
 		}
 		ns, name, ok := fluxKustomization(u)
 		if !ok {
