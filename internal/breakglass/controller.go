@@ -80,6 +80,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !bg.DeletionTimestamp.IsZero() {
+		if _, err := r.enableFlux(ctx, bg, true); err != nil {
+			return ctrl.Result{}, err
+		}
 		if bg.Status.Phase == corev1alpha1.BreakGlassActive {
 			r.record(ctx, bg, ledger.TypeBreakGlassClose, OpenedBy(bg), "deleted while active: closed", nil)
 		}
@@ -114,7 +117,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	var resync []string
+	var fluxErr error
 	if bg.Status.Phase != corev1alpha1.BreakGlassActive {
+		// Flux takes its objects back; retried here until it worked.
+		var enabled []string
+		if enabled, fluxErr = r.enableFlux(ctx, bg, false); len(enabled) > 0 {
+			r.record(ctx, bg, ledger.TypeBreakGlassRelease, "infraplane", "Flux's reconcile enabled again on "+strings.Join(enabled, ", "), func(e *ledger.Entry) {
+				e.Objects = enabled
+			})
+		}
 		resync = r.revert(ctx, bg)
 		r.backport(ctx, bg)
 		if !ended { // just judged: comparing again now would repeat the dry runs
@@ -140,6 +151,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 
+	if fluxErr != nil {
+		return ctrl.Result{}, fluxErr
+	}
 	switch {
 	case bg.Status.Phase == corev1alpha1.BreakGlassActive:
 		// The work queue's timer fires at the deadline: expiry is on time
@@ -154,6 +168,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // open resolves the targets, stamps who and when, and records the opening.
 func (r *Reconciler) open(ctx context.Context, bg *corev1alpha1.BreakGlass) error {
 	targets, err := r.resolve(ctx, bg)
+	if err != nil {
+		return err
+	}
+	flux, err := r.disableFlux(ctx, bg, targets)
 	if err != nil {
 		return err
 	}
@@ -177,6 +195,9 @@ func (r *Reconciler) open(ctx context.Context, bg *corev1alpha1.BreakGlass) erro
 	r.record(ctx, bg, ledger.TypeBreakGlassOpen, bg.Status.OpenedBy, summary, func(e *ledger.Entry) {
 		e.Objects = names
 		e.Details = map[string]string{"expiresAt": expires.UTC().Format(time.RFC3339), "incident": bg.Spec.Incident}
+		if len(flux) > 0 {
+			e.Details["fluxReconcileDisabled"] = strings.Join(flux, ", ")
+		}
 	})
 	r.event(bg, corev1.EventTypeWarning, "Opened", "%s opened a break-glass until %s: %s", bg.Status.OpenedBy, expires.UTC().Format(time.RFC3339), bg.Spec.Reason)
 	return nil
@@ -321,8 +342,16 @@ func (r *Reconciler) end(ctx context.Context, git *gitReader, bg *corev1alpha1.B
 
 // judge compares one open or held target with git and sets its state.
 func (r *Reconciler) judge(ctx context.Context, git *gitReader, bg *corev1alpha1.BreakGlass, t *corev1alpha1.BreakGlassTargetStatus, now time.Time) {
-	c, err := r.compare(ctx, git, bg.Namespace, *t, bg.Spec.PauseActuation)
 	checked := metav1.NewTime(now)
+	if ok, err := r.judgeFlux(ctx, bg, t); ok || err != nil {
+		t.LastCheckTime = &checked
+		if err != nil {
+			t.State = corev1alpha1.TargetHeld
+			t.Message = "could not read the object, held until it can: " + err.Error()
+		}
+		return
+	}
+	c, err := r.compare(ctx, git, bg.Namespace, *t, bg.Spec.PauseActuation)
 	t.LastCheckTime = &checked
 	if err != nil {
 		// Not knowing is not a reason to overwrite: hold and retry.

@@ -25,4 +25,7 @@
 //     resolved as targets when it opens, guarded through their instance,
 //     compared with the Blueprint's rendering at the end, and the
 //     instance controller does not write them while shielded or held.
+//   - othergitops.go: objects Flux or Argo CD apply. Flux's reconcile of a
+//     target is switched off for the window; Argo CD and Flux HelmRelease
+//     targets are refused.
 package breakglass

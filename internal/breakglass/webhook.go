@@ -200,6 +200,14 @@ func (w *Webhook) checkNew(ctx context.Context, bg *corev1alpha1.BreakGlass) str
 	if len(problems) > 0 {
 		return prefix + strings.Join(problems, "; ")
 	}
+	for _, u := range covered {
+		if msg := otherGitOpsRefusal(u); msg != "" {
+			problems = append(problems, msg)
+		}
+	}
+	if len(problems) > 0 {
+		return prefix + strings.Join(problems, "; ")
+	}
 	// One active break-glass per object: two windows on one object would
 	// make "who may edit" and "what diverged" ambiguous.
 	for _, u := range covered {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,26 +124,11 @@ func TestEmulators(t *testing.T) {
 
 	cl := newClient(t, c)
 	name := createTopic(t, cl, "topic-from-go")
+	emuAddr := emulatorAddr(t, c)
 
 	t.Run("gcloud", func(t *testing.T) {
 		cloudtest.RequireTool(t, "gcloud")
-		envFile := cloudtest.EnvFile(t, c)
-		t.Logf("env file:\n%s", readFile(t, envFile))
-		gcloud := func(args ...string) string {
-			t.Helper()
-			// A fresh gcloud config directory: no account, no project, as
-			// on a new machine; everything comes from the env file.
-			script := `. "$1" && shift && exec gcloud "$@"`
-			cmd := exec.Command("sh", append([]string{"-c", script, "sh", envFile}, args...)...)
-			cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+t.TempDir(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
-			began := time.Now()
-			out, err := cmd.CombinedOutput()
-			t.Logf("gcloud %s (%v):\n%s", strings.Join(args, " "), time.Since(began).Round(time.Millisecond), out)
-			if err != nil {
-				t.Fatalf("gcloud %s: %v", strings.Join(args, " "), err)
-			}
-			return string(out)
-		}
+		gcloud := gcloudWith(t, c)
 		if out := gcloud("pubsub", "topics", "list", "--format=value(name)"); !strings.Contains(out, name) {
 			t.Errorf("gcloud does not list %s", name)
 		}
@@ -158,9 +144,41 @@ func TestEmulators(t *testing.T) {
 	if accepts(ep.PubSub) {
 		t.Errorf("%s still accepts connections after Stop", ep.PubSub)
 	}
-	if left := javaEmulatorsOnPort(ep.PubSub); len(left) > 0 {
+	if left := javaEmulatorsOnPort(emuAddr); len(left) > 0 {
 		t.Errorf("emulator processes left after Stop: %v", left)
 	}
+}
+
+// gcloudWith returns a function that runs gcloud with c's env file and a
+// fresh configuration directory (no account, no project, as on a new
+// machine), failing the test when it fails.
+func gcloudWith(t *testing.T, c *localcloud.Cloud) func(args ...string) string {
+	envFile := cloudtest.EnvFile(t, c)
+	t.Logf("env file:\n%s", readFile(t, envFile))
+	return func(args ...string) string {
+		t.Helper()
+		script := `. "$1" && shift && exec gcloud "$@"`
+		cmd := exec.Command("sh", append([]string{"-c", script, "sh", envFile}, args...)...)
+		cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+t.TempDir(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+		began := time.Now()
+		out, err := cmd.CombinedOutput()
+		t.Logf("gcloud %s (%v):\n%s", strings.Join(args, " "), time.Since(began).Round(time.Millisecond), out)
+		if err != nil {
+			t.Fatalf("gcloud %s: %v", strings.Join(args, " "), err)
+		}
+		return string(out)
+	}
+}
+
+// emulatorAddr is the address of the emulator process behind the proxy, as
+// Describe reports it ("pid N on host:port").
+func emulatorAddr(t *testing.T, c *localcloud.Cloud) string {
+	t.Helper()
+	m := regexp.MustCompile(`pid \d+ on (\S+?)[,;]`).FindStringSubmatch(c.Describe())
+	if m == nil {
+		t.Fatalf("no emulator address in %q", c.Describe())
+	}
+	return m[1]
 }
 
 // javaEmulatorsOnPort lists live processes running the Pub/Sub emulator jar

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -13,10 +14,13 @@ import (
 	"github.com/infraplane/infraplane/internal/localcloud/emulator"
 )
 
-// pubsubService is either a Pub/Sub emulator process or a pstest server.
+// pubsubService is either a Pub/Sub emulator process behind pubsubFix, or
+// a pstest server.
 type pubsubService struct {
 	addr string
 	proc *emulator.Process // emulator
+	fix  *pubsubFix        // in front of the emulator
+	http *http.Server      // serving fix on addr
 	fake *pstest.Server    // or fake
 }
 
@@ -25,15 +29,34 @@ func startPubSub(ctx context.Context, opts Options, log *slog.Logger) (*pubsubSe
 		spec, err := emulator.LocatePubSub()
 		switch {
 		case err == nil:
+			// The emulator on a free port; clients talk to the fix on PubSubPort.
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.PubSubPort)))
+			if err != nil {
+				return nil, fmt.Errorf("pubsub port: %w", err)
+			}
 			p, err := emulator.Start(ctx, spec, emulator.Options{
-				Port:    opts.PubSubPort,
 				LogFile: logFile(opts.LogDir, "pubsub"),
 				Logger:  log,
 			})
 			if err != nil {
+				l.Close()
 				return nil, err
 			}
-			return &pubsubService{addr: p.Addr(), proc: p}, nil
+			fix, err := newPubSubFix(p.Addr())
+			if err != nil {
+				l.Close()
+				p.Stop()
+				return nil, err
+			}
+			hs := &http.Server{Handler: fix, ReadHeaderTimeout: 10 * time.Second, Protocols: new(http.Protocols)}
+			hs.Protocols.SetHTTP1(true)
+			hs.Protocols.SetUnencryptedHTTP2(true) // gRPC without TLS
+			go func() {
+				if err := hs.Serve(l); err != nil && err != http.ErrServerClosed {
+					log.Error("pubsub proxy stopped", "err", err)
+				}
+			}()
+			return &pubsubService{addr: l.Addr().String(), proc: p, fix: fix, http: hs}, nil
 		case opts.Mode == ModeEmulators:
 			return nil, fmt.Errorf("local cloud mode %q: %w", opts.Mode, err)
 		default:
@@ -77,7 +100,7 @@ func (s *pubsubService) restURL() string {
 func (s *pubsubService) describe() string {
 	if s.proc != nil {
 		spec := s.proc.Spec()
-		d := fmt.Sprintf("pubsub: %s (%s) at %s, gRPC and REST, pid %d", spec, spec.Artifact, s.addr, s.proc.PID())
+		d := fmt.Sprintf("pubsub: %s (%s, with infraplane's update proxy) at %s, gRPC and REST, pid %d on %s", spec, spec.Artifact, s.addr, s.proc.PID(), s.proc.Addr())
 		if f := s.proc.LogFile(); f != "" {
 			d += ", log " + f
 		}
@@ -106,6 +129,10 @@ func (s *pubsubService) output(n int) string {
 func (s *pubsubService) stop() error {
 	var err error
 	if s.proc != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.fix.close() // ends open streams, which Shutdown would wait for
+		s.http.Shutdown(ctx)
 		err = s.proc.Stop()
 	} else if s.fake != nil {
 		err = s.fake.Close()

@@ -42,8 +42,9 @@ type backend struct {
 type backendSet []*backend
 
 // backends: Google's in-process fake (pstest) and the real gcloud Pub/Sub
-// emulator. They differ (the emulator refuses label updates, pstest does
-// not validate names), so behaviour is checked on both.
+// emulator (behind the local cloud's proxy, which makes the updates the
+// emulator refuses). They differ (pstest does not validate names and
+// updates filters), so behaviour is checked on both.
 var backends = backendSet{
 	{name: "pstest", mode: localcloud.ModeFakes},
 	{name: "emulator", mode: localcloud.ModeEmulators},

@@ -14,7 +14,6 @@ import (
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/managed"
-	"github.com/infraplane/infraplane/internal/provider"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
 
@@ -73,45 +72,6 @@ func TestTopicLifecycle(t *testing.T) {
 		if _, err := s.getTopic(t, "orders"); !managed.IsNotFound(err) {
 			t.Fatalf("topic still in the cloud after delete: %v", err)
 		}
-	})
-}
-
-// Label updates work where the cloud supports them (pstest, real GCP); the
-// gcloud emulator refuses them, and then the object says so in its
-// condition and is not retried in a hot loop.
-func TestTopicLabelUpdate(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, s *scenario) {
-		topic := s.topic("labelled", func(tp *pubsubv1.Topic) {
-			tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "a"}
-		})
-		env.Create(t, topic)
-		env.WaitReady(t, topic)
-		before := provider.CloudCalls("pubsub", "UpdateTopic")
-		testenv.Update(t, env, topic, func(tp *pubsubv1.Topic) { tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "b"} })
-
-		if s.b.name == "emulator" {
-			c := env.WaitFor(t, topic, commonv1.TypeSynced, metav1.ConditionFalse, commonv1.ReasonCloudError)
-			if !strings.Contains(c.Message, "spec.labels") || !strings.Contains(c.Message, "InvalidArgument") {
-				t.Errorf("condition should name the field and the cloud's answer: %q", c.Message)
-			}
-			// Still Ready: the topic exists and works, only the label is stale.
-			env.WaitFor(t, topic, commonv1.TypeReady, metav1.ConditionTrue, "")
-			time.Sleep(3 * time.Second)
-			if n := provider.CloudCalls("pubsub", "UpdateTopic") - before; n > 3 {
-				t.Errorf("%v UpdateTopic calls in 3 s after a permanent error: a hot loop", n)
-			}
-			return
-		}
-		testenv.Eventually(t, 20*time.Second, func() error {
-			got, err := s.getTopic(t, "labelled")
-			if err != nil {
-				return err
-			}
-			if got.Labels["team"] != "b" || got.Labels[managed.OwnerLabelKey] == "" {
-				return fmt.Errorf("labels %v", got.Labels)
-			}
-			return nil
-		})
 	})
 }
 
