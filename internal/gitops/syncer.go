@@ -601,25 +601,6 @@ func (s *Syncer) explainApplyError(ctx context.Context, tn *tenant, err error, a
 	return ps.Error()
 }
 
-// problemsFromAPIError maps an API server refusal to problems, one per
-// field cause, with the line of the field in the source file.
-func problemsFromAPIError(obj Object, err error) []Problem {
-	var se *apierrors.StatusError
-	if errors.As(err, &se) && se.ErrStatus.Details != nil && len(se.ErrStatus.Details.Causes) > 0 {
-		var out []Problem
-		for _, c := range se.ErrStatus.Details.Causes {
-			field := strings.TrimPrefix(c.Field, ".")
-			out = append(out, Problem{Source: Source{obj.Source.File, obj.FieldLine(field)}, Object: obj.ID(), Field: field, Msg: c.Message})
-		}
-		return out
-	}
-	msg := err.Error()
-	if se != nil {
-		msg = se.ErrStatus.Message
-	}
-	return []Problem{{Source: obj.Source, Object: obj.ID(), Msg: msg}}
-}
-
 func (s *Syncer) credentials(ctx context.Context, gs *corev1alpha1.GitSource) (*Credentials, error) {
 	if gs.Spec.SecretRef == nil {
 		return nil, nil
