@@ -28,7 +28,7 @@ func TestMassDeletionHeldThenConfirmed(t *testing.T) {
 	if c.Reason != gitops.ReasonPruneHeld {
 		t.Fatalf("Ready: %+v", c)
 	}
-	for _, w := range []string{"3 of 4", "Topic/bravo", "infraplane sync infra --confirm"} {
+	for _, w := range []string{"3 of 4", "Topic/bravo", "infraplane sync infra -n " + ns + " --confirm"} {
 		if !strings.Contains(c.Message, w) {
 			t.Errorf("held message does not mention %q: %s", w, c.Message)
 		}
