@@ -638,7 +638,7 @@ func (s *Syncer) dryRunProblems(ctx context.Context, tn *tenant, apply []*unstru
 			continue
 		}
 		forbidden = forbidden || apierrors.IsForbidden(derr)
-		ps = append(ps, problemsFromAPIError(obj, derr)...)
+		ps = append(ps, ProblemsFromAPIError(obj, derr)...)
 	}
 	return ps, forbidden
 }

@@ -66,9 +66,10 @@ var (
 // because of other errors: those errors are the problems.
 const skippedRules = "some validation rules were not checked"
 
-// problemsFromAPIError maps an API server refusal of obj to problems, one
-// per field, each at the line of its field in the source file.
-func problemsFromAPIError(obj Object, err error) []Problem {
+// ProblemsFromAPIError maps an API server refusal of obj to problems, one
+// per field, each at the line of its field in the source file (the syncer
+// and plan both dry-run).
+func ProblemsFromAPIError(obj Object, err error) []Problem {
 	at := func(field, msg string) Problem {
 		field = strings.TrimPrefix(field, ".")
 		if field == "<nil>" {
