@@ -40,7 +40,7 @@ func TestBadCommitWithHeldPruneNamesTheProblem(t *testing.T) {
 		{"broken YAML", "", "apiVersion: v1\nkind: Topic\n  name: x\n", gitops.ReasonRenderFailed,
 			[]string{"bad.yaml:3", "invalid YAML"}},
 		{"no name", "", head + "kind: Topic\nmetadata:\n  labels: {a: b}\n", gitops.ReasonRenderFailed,
-			[]string{"bad.yaml:", "metadata.name"}},
+			[]string{"bad.yaml:3: Topic has no metadata.name"}},
 		{"schema violation", "", sub("too-fast", "  ackDeadlineSeconds: 5\n"), gitops.ReasonApplyFailed,
 			[]string{"bad.yaml:8: Subscription/too-fast: spec.ackDeadlineSeconds: ", "greater than or equal to 10"}},
 		{"CEL rule on an object", "", sub("backwards", "  retryPolicy:\n    minimumBackoff: 60s\n    maximumBackoff: 10s\n"), gitops.ReasonApplyFailed,

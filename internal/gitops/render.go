@@ -256,7 +256,9 @@ func parseDocuments(file string, data []byte) ([]Object, error) {
 			return nil, &RenderError{src, errors.New("missing apiVersion or kind")}
 		}
 		if u.GetName() == "" {
-			return nil, &RenderError{src, fmt.Errorf("%s has no metadata.name", u.GetKind())}
+			// At metadata, where the name belongs, when there is one.
+			at := Source{File: file, Line: LineIn(root, root.Line, []any{"metadata"})}
+			return nil, &RenderError{at, fmt.Errorf("%s has no metadata.name", u.GetKind())}
 		}
 		out = append(out, Object{Unstructured: u, Source: src, node: root})
 	}

@@ -43,7 +43,7 @@ var cases = []struct {
 	}, notes: []string{"references were not checked"}},
 	{name: "render-missing", wants: []want{
 		{"no-kind.yaml", 1, "", "", "missing apiVersion or kind"},
-		{"no-name.yaml", 1, "", "", "Topic has no metadata.name"},
+		{"no-name.yaml", 3, "", "", "Topic has no metadata.name"},
 	}},
 	{name: "schema-type", wants: []want{
 		{"sub.yaml", 8, "Subscription/worker", "spec.ackDeadlineSeconds", `Invalid value: "string": spec.ackDeadlineSeconds in body must be of type integer: "string"`},
