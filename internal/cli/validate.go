@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -68,7 +67,8 @@ it cannot be read).`,
 				return err
 			}
 			if !res.Valid() {
-				return errors.New(res.Summary())
+				// The summary is already printed, last: only the exit code.
+				return exitCode(1)
 			}
 			return nil
 		},

@@ -76,9 +76,9 @@ func ValidateGitSource(authz client.Client, platformNamespace string) admission.
 		if ok {
 			return admission.Allowed("")
 		}
-		return admission.Denied(fmt.Sprintf("GitSource %s: you may request a sync (`infraplane sync %s`, annotation %s) or confirm a held prune (`infraplane sync %s --confirm`, annotation %s); "+
+		return admission.Denied(fmt.Sprintf("GitSource %s: you may request a sync (`infraplane sync %s -n %s`, annotation %s) or confirm a held prune (`infraplane sync %s -n %s --confirm`, annotation %s); "+
 			"where a GitSource points, its credentials, target, service account, prune limits and labels are the platform team's (RBAC verb %q on gitsources); refused change of %s",
-			gs.Name, gs.Name, corev1alpha1.RequestSyncAnnotation, gs.Name, corev1alpha1.ConfirmPruneAnnotation, ConfigureVerb, strings.Join(changed, ", ")))
+			gs.Name, gs.Name, gs.Namespace, corev1alpha1.RequestSyncAnnotation, gs.Name, gs.Namespace, corev1alpha1.ConfirmPruneAnnotation, ConfigureVerb, strings.Join(changed, ", ")))
 	})
 }
 

@@ -85,14 +85,14 @@ func Check(objs []Object, o CheckOptions) Problems {
 		if gvk.Group == corev1alpha1.GroupVersion.Group && gvk.Kind == "BreakGlass" {
 			// Who opened it must be a person the webhook authenticated, and
 			// git's changes are what a break-glass bypasses.
-			ps = append(ps, Problem{Source: obj.Source, Object: obj.ID(), Field: "kind",
+			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine("kind")}, Object: obj.ID(), Field: "kind",
 				Msg: "a BreakGlass is opened by a person, not applied from git: infraplane breakglass open"})
 			continue
 		}
 		if o.Namespaced != nil {
 			namespaced, err := o.Namespaced(gvk)
 			if err != nil {
-				ps = append(ps, Problem{Source: obj.Source, Object: obj.ID(), Field: "kind",
+				ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine("kind")}, Object: obj.ID(), Field: "kind",
 					Msg: fmt.Sprintf("unknown kind %s in %s (is the apiVersion right?)", gvk.Kind, gvk.GroupVersion())})
 				continue
 			}
@@ -109,11 +109,11 @@ func Check(objs []Object, o CheckOptions) Problems {
 		}
 		k := key{gvk.GroupKind().String(), obj.GetName()}
 		if first, dup := seen[k]; dup {
-			ps = append(ps, Problem{Source: obj.Source, Object: obj.ID(),
+			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine("metadata.name")}, Object: obj.ID(), Field: "metadata.name",
 				Msg: fmt.Sprintf("duplicate: %s is also defined at %s", obj.ID(), first)})
 			continue
 		}
-		seen[k] = obj.Source
+		seen[k] = Source{obj.Source.File, obj.FieldLine("metadata.name")}
 		if names[gvk.Kind] == nil {
 			names[gvk.Kind] = map[string]bool{}
 		}
@@ -128,12 +128,11 @@ func Check(objs []Object, o CheckOptions) Problems {
 			if r.Name == "" || names[r.Kind][r.Name] || (o.Exists != nil && o.Exists(r.Kind, r.Name)) {
 				continue
 			}
-			where := "in these manifests"
+			msg := fmt.Sprintf("refers to %s %q, which is not in these manifests", r.Kind, r.Name)
 			if o.Exists != nil {
-				where += fmt.Sprintf(" or in namespace %q", o.TargetNamespace)
+				msg = fmt.Sprintf("refers to %s %q, which exists neither in these manifests nor in namespace %q", r.Kind, r.Name, o.TargetNamespace)
 			}
-			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine(r.Field)}, Object: obj.ID(), Field: r.Field,
-				Msg: fmt.Sprintf("refers to %s %q, which exists neither %s", r.Kind, r.Name, where)})
+			ps = append(ps, Problem{Source: Source{obj.Source.File, obj.FieldLine(r.Field)}, Object: obj.ID(), Field: r.Field, Msg: msg})
 		}
 	}
 	sort.SliceStable(ps, func(i, j int) bool {
@@ -153,7 +152,7 @@ func clusterScopedProblem(obj Object, o CheckOptions) (Problem, bool) {
 	if platform == "" {
 		platform = DefaultPlatformNamespace
 	}
-	p := Problem{Source: obj.Source, Object: obj.ID(), Field: "kind"}
+	p := Problem{Source: Source{obj.Source.File, obj.FieldLine("kind")}, Object: obj.ID(), Field: "kind"}
 	switch {
 	case PlatformClusterScoped(gvk) && o.Platform:
 		return p, true

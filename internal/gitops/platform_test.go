@@ -187,7 +187,7 @@ func TestBlueprintRefusedOutsidePlatform(t *testing.T) {
 		return nil
 	})
 	c := readyCondition(got)
-	for _, w := range []string{"queue.yaml:1: Blueprint/gitops-team-queue: kind:", `only a GitSource in the platform namespace "infraplane-system" applies Blueprints`, "nothing applied"} {
+	for _, w := range []string{"queue.yaml:2: Blueprint/gitops-team-queue: kind:", `only a GitSource in the platform namespace "infraplane-system" applies Blueprints`, "nothing applied"} {
 		if !strings.Contains(c.Message, w) {
 			t.Errorf("message does not say %q: %s", w, c.Message)
 		}

@@ -43,28 +43,52 @@ type Object struct {
 // ID is "Kind/name", the way objects are named in messages.
 func (o Object) ID() string { return o.GetKind() + "/" + o.GetName() }
 
-// FieldLine returns the line of a dotted field path ("spec.ackDeadlineSeconds",
-// "resources[2]") in the object's source document, or the document's line
-// when unknown.
+// FieldLine returns the line of a field path as the API server writes it
+// ("spec.ackDeadlineSeconds", "resources[2]", "metadata.labels[a.b/c]") in
+// the object's source document, or the document's line when unknown.
 func (o Object) FieldLine(path string) int {
 	if o.node == nil || path == "" {
 		return o.Source.Line
 	}
-	var loc []any
-	for _, part := range strings.Split(strings.TrimPrefix(path, "."), ".") {
-		index := -1 // a list index: resources[2]
-		if i := strings.IndexByte(part, '['); i >= 0 {
-			if j, err := strconv.Atoi(strings.TrimSuffix(part[i+1:], "]")); err == nil {
-				index = j
-			}
-			part = part[:i]
-		}
-		loc = append(loc, part)
-		if index >= 0 {
-			loc = append(loc, index)
-		}
+	parts := SplitFieldPath(path)
+	loc := make([]any, len(parts))
+	for i, p := range parts {
+		loc[i] = p // LineIn reads an index in a list
 	}
 	return LineIn(o.node, o.Source.Line, loc)
+}
+
+// SplitFieldPath splits "a.b[c.d].e[0]" into a, b, c.d, e, 0.
+func SplitFieldPath(path string) []string {
+	path = strings.TrimPrefix(path, ".")
+	var parts []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			parts = append(parts, cur.String())
+			cur.Reset()
+		}
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '.':
+			flush()
+		case '[':
+			flush()
+			j := strings.IndexByte(path[i:], ']')
+			if j < 0 {
+				cur.WriteString(path[i+1:])
+				i = len(path)
+				break
+			}
+			parts = append(parts, path[i+1:i+j])
+			i += j
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	return parts
 }
 
 // LineIn walks loc (mapping keys and list indexes; an index may also be
@@ -232,7 +256,9 @@ func parseDocuments(file string, data []byte) ([]Object, error) {
 			return nil, &RenderError{src, errors.New("missing apiVersion or kind")}
 		}
 		if u.GetName() == "" {
-			return nil, &RenderError{src, fmt.Errorf("%s has no metadata.name", u.GetKind())}
+			// At metadata, where the name belongs, when there is one.
+			at := Source{File: file, Line: LineIn(root, root.Line, []any{"metadata"})}
+			return nil, &RenderError{at, fmt.Errorf("%s has no metadata.name", u.GetKind())}
 		}
 		out = append(out, Object{Unstructured: u, Source: src, node: root})
 	}

@@ -248,6 +248,11 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		gs.Status.LastAttemptedRevision = rev.String()
 	}
 	if err != nil {
+		if reason == ReasonRenderFailed {
+			// The hold was about an earlier revision; what this one would
+			// prune is unknown until it renders.
+			s.setHeld(gs, false, "", nil)
+		}
 		s.fail(ctx, gs, rev, reason, err.Error(), start)
 		if reason == ReasonFetchFailed && !errors.As(err, new(credentialsError)) {
 			return ctrl.Result{}, err // transient (network): back off
@@ -266,10 +271,9 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	if s.platform(gs) {
 		problems = append(problems, s.claimedElsewhere(ctx, objs, gs)...)
 	}
-	if len(problems) > 0 {
-		s.fail(ctx, gs, rev, ReasonValidationFailed, fmt.Sprintf("revision %s: nothing applied:\n%s", rev.Short(), problems.Error()), start)
-		return ctrl.Result{RequeueAfter: interval}, nil
-	}
+	// A bad commit is reported as bad even when it also holds a prune, so
+	// the check goes on to the guard instead of stopping here.
+	problemReason := ReasonValidationFailed
 
 	// Everything goes into the target namespace (Blueprints, cluster-scoped,
 	// into none), labelled with its source.
@@ -322,27 +326,49 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 		}
 		stale = deletable
 	}
+	held, why := false, ""
 	if prune && len(stale) > 0 {
-		if held, why := s.guard(ctx, tn.client, gs, stale, rev); held {
-			gs.Status.HeldPrune = stale
-			meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypePruneHeld, Status: metav1.ConditionTrue, Reason: ReasonPruneHeld, Message: why, ObservedGeneration: gs.Generation})
-			s.setReady(gs, false, ReasonPruneHeld, why)
-			s.record(ctx, gs, rev, "Held", corev1alpha1.SyncRecord{Error: why}, nil, start)
-			sourceFailing.WithLabelValues(gs.Namespace, gs.Name).Set(0)
-			s.recorder.Eventf(gs, nil, corev1.EventTypeWarning, ReasonPruneHeld, "Sync", "%s", why)
-			return ctrl.Result{RequeueAfter: interval}, nil
-		}
+		held, why = s.guard(ctx, tn.client, gs, stale, rev)
 	}
 
 	// Objects whose manifest and live state are what the last apply left
 	// need no read and no dry run (see skip.go).
 	sourceKey := string(gs.UID)
-	live, err := s.liveStates(ctx, tn.client, sourceLabel, apply)
-	if err != nil {
-		s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied: listing applied objects: %v", rev.Short(), err), start)
-		return ctrl.Result{}, err
+	var live map[string]*unstructured.Unstructured
+	if len(problems) == 0 {
+		if live, err = s.liveStates(ctx, tn.client, sourceLabel, apply); err != nil {
+			s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s: nothing applied: listing applied objects: %v", rev.Short(), err), start)
+			return ctrl.Result{}, err
+		}
 	}
 	toApply, unchanged := s.skip.partition(sourceKey, apply, live)
+	forbidden := false
+	if held && len(problems) == 0 {
+		// A held commit is not applied, so the API server's refusals
+		// (schema, CEL rules) would only show after --confirm: dry-run now
+		// and name them, beside the hold.
+		problems, forbidden = s.dryRunProblems(ctx, tn, toApply, bySubject)
+		problemReason = ReasonApplyFailed
+	}
+	s.setHeld(gs, held, why, stale)
+	if len(problems) > 0 {
+		msg := fmt.Sprintf("revision %s: nothing applied:\n%s", rev.Short(), problems.Error())
+		if forbidden {
+			msg += "\n" + whatTenantsMay(tn)
+		}
+		if held {
+			msg += "\nthe commit would also be held by the mass-deletion guard (fix the problems first): " + why
+		}
+		s.fail(ctx, gs, rev, problemReason, msg, start)
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+	if held {
+		s.setReady(gs, false, ReasonPruneHeld, why)
+		s.record(ctx, gs, rev, "Held", corev1alpha1.SyncRecord{Error: why}, nil, start)
+		sourceFailing.WithLabelValues(gs.Namespace, gs.Name).Set(0)
+		s.recorder.Eventf(gs, nil, corev1.EventTypeWarning, ReasonPruneHeld, "Sync", "%s", why)
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
 	cs, err := tn.rm.ApplyAll(ctx, toApply, ssa.DefaultApplyOptions())
 	if err != nil {
 		s.skip.forget(sourceKey)
@@ -372,8 +398,6 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	} else {
 		gs.Status.Inventory = mergeInventory(gs.Status.Inventory, newInv)
 	}
-	gs.Status.HeldPrune = nil
-	meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypePruneHeld, Status: metav1.ConditionFalse, Reason: ReasonNothingHeld, ObservedGeneration: gs.Generation})
 
 	grouped := cs.ToGroupedMap()
 	rec := corev1alpha1.SyncRecord{
@@ -505,6 +529,18 @@ func (s *Syncer) record(ctx context.Context, gs *corev1alpha1.GitSource, rev Rev
 	}
 }
 
+// setHeld records whether this revision's prune is held: a hold is about
+// one revision, so every later one that gets this far sets it anew.
+func (s *Syncer) setHeld(gs *corev1alpha1.GitSource, held bool, why string, stale []corev1alpha1.ObjectRef) {
+	if !held {
+		gs.Status.HeldPrune = nil
+		meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypePruneHeld, Status: metav1.ConditionFalse, Reason: ReasonNothingHeld, ObservedGeneration: gs.Generation})
+		return
+	}
+	gs.Status.HeldPrune = stale
+	meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypePruneHeld, Status: metav1.ConditionTrue, Reason: ReasonPruneHeld, Message: why, ObservedGeneration: gs.Generation})
+}
+
 func (s *Syncer) setReady(gs *corev1alpha1.GitSource, ok bool, reason, msg string) {
 	st := metav1.ConditionFalse
 	if ok {
@@ -538,7 +574,8 @@ func (s *Syncer) guard(ctx context.Context, c client.Reader, gs *corev1alpha1.Gi
 	for i, r := range stale {
 		names[i] = r.Kind + "/" + r.Name
 	}
-	confirm := fmt.Sprintf("to confirm, run `infraplane sync %s --confirm` or annotate the GitSource %s=%s", gs.Name, corev1alpha1.ConfirmPruneAnnotation, rev.Short())
+	// -n always: the one running it is rarely in the GitSource's namespace.
+	confirm := fmt.Sprintf("to confirm, run `infraplane sync %s -n %s --confirm` or annotate the GitSource %s=%s", gs.Name, gs.Namespace, corev1alpha1.ConfirmPruneAnnotation, rev.Short())
 	switch {
 	case len(protected) > 0:
 		return true, fmt.Sprintf("revision %s would delete objects with deletion protection: %s; nothing applied; %s", rev.Short(), strings.Join(protected, ", "), confirm)
@@ -577,18 +614,7 @@ func (s *Syncer) pruneOne(ctx context.Context, c client.Client, r corev1alpha1.O
 // on a dry-run failure, every object is dry-run again so all errors are
 // listed, not just the first.
 func (s *Syncer) explainApplyError(ctx context.Context, tn *tenant, err error, apply []*unstructured.Unstructured, bySubject map[string]Object) string {
-	var ps Problems
-	forbidden := false
-	for _, u := range apply {
-		obj := bySubject[subject(u)]
-		dry := u.DeepCopy()
-		derr := tn.client.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager))
-		if derr == nil {
-			continue
-		}
-		forbidden = forbidden || apierrors.IsForbidden(derr)
-		ps = append(ps, problemsFromAPIError(obj, derr)...)
-	}
+	ps, forbidden := s.dryRunProblems(ctx, tn, apply, bySubject)
 	if len(ps) == 0 {
 		if !apierrors.IsForbidden(err) {
 			return err.Error()
@@ -601,23 +627,20 @@ func (s *Syncer) explainApplyError(ctx context.Context, tn *tenant, err error, a
 	return ps.Error()
 }
 
-// problemsFromAPIError maps an API server refusal to problems, one per
-// field cause, with the line of the field in the source file.
-func problemsFromAPIError(obj Object, err error) []Problem {
-	var se *apierrors.StatusError
-	if errors.As(err, &se) && se.ErrStatus.Details != nil && len(se.ErrStatus.Details.Causes) > 0 {
-		var out []Problem
-		for _, c := range se.ErrStatus.Details.Causes {
-			field := strings.TrimPrefix(c.Field, ".")
-			out = append(out, Problem{Source: Source{obj.Source.File, obj.FieldLine(field)}, Object: obj.ID(), Field: field, Msg: c.Message})
+// dryRunProblems dry-runs every object on its own, so every refusal is
+// listed with its file and line, not just the first.
+func (s *Syncer) dryRunProblems(ctx context.Context, tn *tenant, apply []*unstructured.Unstructured, bySubject map[string]Object) (ps Problems, forbidden bool) {
+	for _, u := range apply {
+		obj := bySubject[subject(u)]
+		dry := u.DeepCopy()
+		derr := tn.client.Patch(ctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager))
+		if derr == nil {
+			continue
 		}
-		return out
+		forbidden = forbidden || apierrors.IsForbidden(derr)
+		ps = append(ps, ProblemsFromAPIError(obj, derr)...)
 	}
-	msg := err.Error()
-	if se != nil {
-		msg = se.ErrStatus.Message
-	}
-	return []Problem{{Source: obj.Source, Object: obj.ID(), Msg: msg}}
+	return ps, forbidden
 }
 
 func (s *Syncer) credentials(ctx context.Context, gs *corev1alpha1.GitSource) (*Credentials, error) {

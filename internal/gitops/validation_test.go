@@ -50,8 +50,8 @@ spec:
   retryPolicy:
     minimumBackoff: 60s
     maximumBackoff: 10s
-`, gitops.ReasonApplyFailed, []string{"bad.yaml:8", "spec.retryPolicy", "minimumBackoff must not exceed maximumBackoff"}},
-		{"unknown kind", "bad.yaml", "apiVersion: pubsub.infraplane.dev/v1alpha1\nkind: Topik\nmetadata:\n  name: typo\n", gitops.ReasonValidationFailed, []string{"bad.yaml:1", "unknown kind Topik"}},
+`, gitops.ReasonApplyFailed, []string{"bad.yaml:9", "spec.retryPolicy.minimumBackoff", "minimumBackoff must not exceed maximumBackoff"}},
+		{"unknown kind", "bad.yaml", "apiVersion: pubsub.infraplane.dev/v1alpha1\nkind: Topik\nmetadata:\n  name: typo\n", gitops.ReasonValidationFailed, []string{"bad.yaml:2", "unknown kind Topik"}},
 		{"missing reference", "bad.yaml", `apiVersion: pubsub.infraplane.dev/v1alpha1
 kind: Subscription
 metadata:
@@ -61,8 +61,8 @@ spec:
     name: no-such-topic
 `, gitops.ReasonValidationFailed, []string{"bad.yaml:7", "spec.topicRef.name", `Topic "no-such-topic"`}},
 		{"another namespace", "bad.yaml", "apiVersion: pubsub.infraplane.dev/v1alpha1\nkind: Topic\nmetadata:\n  name: elsewhere\n  namespace: kube-system\n", gitops.ReasonValidationFailed, []string{"bad.yaml:5", "metadata.namespace", "kube-system"}},
-		{"duplicate", "bad.yaml", topicYAML("orders", "b"), gitops.ReasonValidationFailed, []string{"bad.yaml:1", "duplicate", "orders.yaml:1"}},
-		{"cluster-scoped kind", "bad.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mine\n", gitops.ReasonValidationFailed, []string{"bad.yaml:1", "cluster-scoped"}},
+		{"duplicate", "bad.yaml", topicYAML("orders", "b"), gitops.ReasonValidationFailed, []string{"orders.yaml:4", "duplicate", "bad.yaml:4"}},
+		{"cluster-scoped kind", "bad.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mine\n", gitops.ReasonValidationFailed, []string{"bad.yaml:2", "cluster-scoped"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

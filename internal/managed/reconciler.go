@@ -557,8 +557,18 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
 		}
 		r.audit(ctx, obj, "delete", nil, false, nil, intent)
 		r.event(obj, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s", st.SelfLink)
-	} else if st.ResourceID != "" && spec.DeletionPolicy == commonv1.DeletionAbandon {
-		r.event(obj, corev1.EventTypeNormal, "Abandoned", "Delete", "left %s in the cloud (deletionPolicy Abandon)", st.SelfLink)
+	} else if st.ResourceID != "" {
+		// Whoever deleted the object may expect the resource gone: say it
+		// is not, and why.
+		why := "spec.deletionPolicy is Abandon"
+		if spec.ManagementPolicy == commonv1.ManagementObserveOnly {
+			why = "spec.managementPolicy is ObserveOnly: this object only observed it"
+		}
+		what := st.SelfLink
+		if what == "" {
+			what = st.ResourceID
+		}
+		r.event(obj, corev1.EventTypeNormal, "Abandoned", "Delete", "the cloud resource %s was left in place, not deleted: %s", what, why)
 	}
 	if r.kind.Claims {
 		if err := r.unclaim(ctx, obj); err != nil {

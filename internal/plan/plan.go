@@ -153,7 +153,7 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 	// Each object costs a few round trips (read, dry run, cloud read): do
 	// several at once.
 	all := make([]planned, len(objs))
-	problems := make([]*gitops.Problem, len(objs))
+	problems := make([][]gitops.Problem, len(objs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(planWorkers)
 	for i, o := range objs {
@@ -174,7 +174,7 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 			dry := u.DeepCopy()
 			//nolint:staticcheck // unstructured server-side apply, dry run
 			if err := p.Client.Patch(gctx, dry, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(gitops.FieldManager)); err != nil {
-				problems[i] = &gitops.Problem{Source: o.Source, Object: o.ID(), Msg: apiMessage(err)}
+				problems[i] = gitops.ProblemsFromAPIError(o, err)
 				return nil
 			}
 			pl := planned{obj: o, dry: dry, live: live}
@@ -192,10 +192,8 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, pr := range problems {
-		if pr != nil {
-			res.Problems = append(res.Problems, *pr)
-		}
+	for _, ps := range problems {
+		res.Problems = append(res.Problems, ps...)
 	}
 	if len(res.Problems) > 0 {
 		return res, nil
@@ -369,20 +367,4 @@ func fieldChanges(old, cur map[string]string) []FieldChange {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
-}
-
-func apiMessage(err error) string {
-	var se *apierrors.StatusError
-	if ok := asStatus(err, &se); ok {
-		return se.ErrStatus.Message
-	}
-	return err.Error()
-}
-
-func asStatus(err error, target **apierrors.StatusError) bool {
-	se, ok := err.(*apierrors.StatusError)
-	if ok {
-		*target = se
-	}
-	return ok
 }

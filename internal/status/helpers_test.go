@@ -107,7 +107,7 @@ const (
 		"projects/shop-prod/topics/orders: the service account infraplane@shop-prod.iam.gserviceaccount.com " +
 		"needs roles/pubsub.editor (or pubsub.topics.create) on the project"
 	heldMessage = "revision 9b1e0c2d3a4f would delete 2 of 7 objects (28%, more than maxPrunePercent 25%): " +
-		"Subscription/legacy-reader, Topic/legacy; nothing applied; to confirm, run `infraplane sync orders --confirm` " +
+		"Subscription/legacy-reader, Topic/legacy; nothing applied; to confirm, run `infraplane sync orders -n shop --confirm` " +
 		"or annotate the GitSource infraplane.dev/confirm-prune=9b1e0c2d3a4f"
 )
 

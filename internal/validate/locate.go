@@ -149,42 +149,10 @@ func scalar(n *yamlv3.Node, key string) string {
 // ("spec.labels.team", "spec.items[2].name", "metadata.annotations[a.b/c]")
 // in a YAML document, or the line of the deepest part found.
 func nodeLine(n *yamlv3.Node, path string) int {
-	parts := splitPath(path)
+	parts := gitops.SplitFieldPath(path)
 	loc := make([]any, len(parts))
 	for i, p := range parts {
 		loc[i] = p
 	}
 	return gitops.LineIn(n, n.Line, loc)
-}
-
-// splitPath splits "a.b[c.d].e[0]" into a, b, c.d, e, 0.
-func splitPath(path string) []string {
-	var parts []string
-	var cur strings.Builder
-	flush := func() {
-		if cur.Len() > 0 {
-			parts = append(parts, cur.String())
-			cur.Reset()
-		}
-	}
-	for i := 0; i < len(path); i++ {
-		switch c := path[i]; c {
-		case '.':
-			flush()
-		case '[':
-			flush()
-			j := strings.IndexByte(path[i:], ']')
-			if j < 0 {
-				cur.WriteString(path[i+1:])
-				i = len(path)
-				break
-			}
-			parts = append(parts, path[i+1:i+j])
-			i += j
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	flush()
-	return parts
 }

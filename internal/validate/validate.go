@@ -196,13 +196,12 @@ func Validate(dir string, opts Options) (Result, error) {
 				if f == "<nil>" {
 					f = "" // a rule on the object's root
 				}
-				at := it.at(f)
-				if f == "" {
-					if p := leadingPath(e.Detail, it.Object.Object); p != "" {
-						at = it.at(p)
-					}
+				// A rule on an object whose message starts with a field in
+				// it ("metadata.name is used as…") is about that field.
+				if p := leadingPath(e.Detail, it.Object.Object); p != "" && (f == "" || strings.HasPrefix(p, f+".")) {
+					f = p
 				}
-				add(it, f, at, e.ErrorBody())
+				add(it, f, it.at(f), e.ErrorBody())
 			}
 			for _, u := range r.unknown {
 				add(it, u, it.at(u), fmt.Sprintf("unknown field %q", u))

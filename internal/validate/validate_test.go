@@ -43,7 +43,7 @@ var cases = []struct {
 	}, notes: []string{"references were not checked"}},
 	{name: "render-missing", wants: []want{
 		{"no-kind.yaml", 1, "", "", "missing apiVersion or kind"},
-		{"no-name.yaml", 1, "", "", "Topic has no metadata.name"},
+		{"no-name.yaml", 3, "", "", "Topic has no metadata.name"},
 	}},
 	{name: "schema-type", wants: []want{
 		{"sub.yaml", 8, "Subscription/worker", "spec.ackDeadlineSeconds", `Invalid value: "string": spec.ackDeadlineSeconds in body must be of type integer: "string"`},
@@ -55,7 +55,7 @@ var cases = []struct {
 		{"sub.yaml", 9, "Subscription/worker", "spec.deletionPolicy", `Unsupported value: "Keep": supported values: "Delete", "Abandon"`},
 	}},
 	{name: "cel-retry", wants: []want{
-		{"sub.yaml", 8, "Subscription/worker", "spec.retryPolicy", "minimumBackoff must not exceed maximumBackoff"},
+		{"sub.yaml", 9, "Subscription/worker", "spec.retryPolicy.minimumBackoff", "minimumBackoff must not exceed maximumBackoff"},
 	}},
 	{name: "cel-label-uppercase", wants: []want{
 		{"topic.yaml", 6, "Topic/orders", "spec.labels", "label keys must start with a lowercase letter"},
@@ -66,7 +66,7 @@ var cases = []struct {
 	// A rule on the object's root that reads metadata.name: the API server
 	// passes name into CEL at the root; so does validate.
 	{name: "root-rule", wants: []want{
-		{"topic.yaml", 4, "Topic/go", "", "metadata.name is used as the topic id: it must be at least 3 characters"},
+		{"topic.yaml", 4, "Topic/go", "metadata.name", "metadata.name is used as the topic id: it must be at least 3 characters"},
 	}},
 	{name: "unknown-field", wants: []want{
 		{"sub.yaml", 8, "Subscription/worker", "spec.ackDeadline", `unknown field "spec.ackDeadline"`},
@@ -75,12 +75,12 @@ var cases = []struct {
 		{"topic.yaml", 4, "Topic/Orders_Topic", "metadata.name", "a lowercase RFC 1123 subdomain must consist of"},
 	}},
 	{name: "missing-ref", wants: []want{
-		{"sub.yaml", 10, "Subscription/worker", "spec.deadLetterPolicy.deadLetterTopicRef.name", `refers to Topic "orders-dead-letter", which exists neither in these manifests`},
+		{"sub.yaml", 10, "Subscription/worker", "spec.deadLetterPolicy.deadLetterTopicRef.name", `refers to Topic "orders-dead-letter", which is not in these manifests`},
 	}},
 	{name: "external-refs", dir: "missing-ref", opts: Options{AllowExternalRefs: true},
 		notes: []string{"assumed to exist (--allow-external-refs): Topic/orders-dead-letter"}},
 	{name: "duplicate", wants: []want{
-		{"b.yaml", 2, "Topic/orders", "", "duplicate: Topic/orders is also defined at a.yaml:1"},
+		{"b.yaml", 5, "Topic/orders", "metadata.name", "duplicate: Topic/orders is also defined at a.yaml:4"},
 	}},
 	{name: "other-namespace", dir: "namespaces", opts: Options{Namespace: "team-a"}, wants: []want{
 		{"topics.yaml", 11, "Topic/payments", "metadata.namespace", `names namespace "team-b", but this source applies to "team-a"`},
@@ -278,8 +278,8 @@ func TestNodeLinePaths(t *testing.T) {
 		"metadata.annotations[a.b/c]":          "metadata|annotations|a.b/c",
 		"spec.messageStoragePolicy.regions[0]": "spec|messageStoragePolicy|regions|0",
 	} {
-		if got := strings.Join(splitPath(in), "|"); got != want {
-			t.Errorf("splitPath(%q) = %q, want %q", in, got, want)
+		if got := strings.Join(gitops.SplitFieldPath(in), "|"); got != want {
+			t.Errorf("SplitFieldPath(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

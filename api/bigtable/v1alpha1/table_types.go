@@ -7,7 +7,7 @@ import (
 )
 
 // BigtableTableSpec is the desired state of a Bigtable table.
-// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new table"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new table",fieldPath=".resourceID",reason=FieldValueForbidden
 type BigtableTableSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
 
@@ -82,8 +82,8 @@ const (
 
 // GCPolicy is a column family's garbage-collection rule: a maximum number
 // of versions, a maximum age, or both combined by mode.
-// +kubebuilder:validation:XValidation:rule="has(self.maxVersions) || has(self.maxAge)",message="set maxVersions, maxAge or both (leave gcPolicy out to keep every cell)"
-// +kubebuilder:validation:XValidation:rule="!has(self.mode) || (has(self.maxVersions) && has(self.maxAge))",message="mode combines maxVersions and maxAge: set both, or leave mode out"
+// +kubebuilder:validation:XValidation:rule="has(self.maxVersions) || has(self.maxAge)",message="set maxVersions, maxAge or both (leave gcPolicy out to keep every cell)",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.mode) || (has(self.maxVersions) && has(self.maxAge))",message="mode combines maxVersions and maxAge: set both, or leave mode out",fieldPath=".mode"
 type GCPolicy struct {
 	// MaxVersions keeps at most this many versions of each cell.
 	// +optional
@@ -142,8 +142,8 @@ type BigtableTableStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,bigtable},shortName=bttable
-// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || self.metadata.name.size() <= 50",message="metadata.name is used as the table id: it must be at most 50 characters (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,49}$')",message="spec.resourceID must be 1-50 characters: letters, digits, '_', '-' and '.', not starting with '-' or '.'"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || self.metadata.name.size() <= 50",message="metadata.name is used as the table id: it must be at most 50 characters (or set spec.resourceID)",fieldPath=".metadata"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,49}$')",message="spec.resourceID must be 1-50 characters: letters, digits, '_', '-' and '.', not starting with '-' or '.'",fieldPath=".spec.resourceID"
 // +kubebuilder:printcolumn:name="INSTANCE",type=string,JSONPath=`.spec.instanceRef.external`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`

@@ -70,8 +70,8 @@ type BreakGlassTarget struct {
 // BreakGlassSpec says what may be changed directly, why and for how long.
 // Only spec.closed may change after creation (and only to true): a new
 // reason or scope is a new break-glass.
-// +kubebuilder:validation:XValidation:rule="has(self.targets) || has(self.selector)",message="name the objects to change: targets or selector"
-// +kubebuilder:validation:XValidation:rule="!has(oldSelf.closed) || !oldSelf.closed || (has(self.closed) && self.closed)",message="a closed break-glass cannot be reopened; open a new one"
+// +kubebuilder:validation:XValidation:rule="has(self.targets) || has(self.selector)",message="name the objects to change: targets or selector",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.closed) || !oldSelf.closed || (has(self.closed) && self.closed)",message="a closed break-glass cannot be reopened; open a new one",fieldPath=".closed",reason=FieldValueForbidden
 type BreakGlassSpec struct {
 	// Targets are the objects covered, by kind and name.
 	// +optional

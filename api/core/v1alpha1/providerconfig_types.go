@@ -127,8 +127,8 @@ type SecretReference struct {
 // Credentials says how to authenticate to the cloud. A ProviderConfig that
 // names an identity (ImpersonateServiceAccount, SecretKey) never falls
 // back to the controller's own.
-// +kubebuilder:validation:XValidation:rule="self.source != 'ImpersonateServiceAccount' || has(self.serviceAccount)",message="source ImpersonateServiceAccount needs serviceAccount"
-// +kubebuilder:validation:XValidation:rule="self.source != 'SecretKey' || has(self.secretRef)",message="source SecretKey needs secretRef"
+// +kubebuilder:validation:XValidation:rule="self.source != 'ImpersonateServiceAccount' || has(self.serviceAccount)",message="source ImpersonateServiceAccount needs serviceAccount",fieldPath=".serviceAccount",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.source != 'SecretKey' || has(self.secretRef)",message="source SecretKey needs secretRef",fieldPath=".secretRef",reason=FieldValueRequired
 type Credentials struct {
 	// Source is ApplicationDefault (default; the controller's own
 	// credentials), ImpersonateServiceAccount, SecretKey, or None

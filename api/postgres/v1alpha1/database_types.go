@@ -7,9 +7,9 @@ import (
 )
 
 // DatabaseSpec is the desired state of a PostgreSQL database.
-// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new name is a new database"
-// +kubebuilder:validation:XValidation:rule="has(self.lcCollate) == has(oldSelf.lcCollate) && (!has(self.lcCollate) || self.lcCollate == oldSelf.lcCollate)",message="lcCollate cannot change on an existing database: create a new database instead"
-// +kubebuilder:validation:XValidation:rule="has(self.lcCtype) == has(oldSelf.lcCtype) && (!has(self.lcCtype) || self.lcCtype == oldSelf.lcCtype)",message="lcCtype cannot change on an existing database: create a new database instead"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new name is a new database",fieldPath=".resourceID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.lcCollate) == has(oldSelf.lcCollate) && (!has(self.lcCollate) || self.lcCollate == oldSelf.lcCollate)",message="lcCollate cannot change on an existing database: create a new database instead",fieldPath=".lcCollate",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.lcCtype) == has(oldSelf.lcCtype) && (!has(self.lcCtype) || self.lcCtype == oldSelf.lcCtype)",message="lcCtype cannot change on an existing database: create a new database instead",fieldPath=".lcCtype",reason=FieldValueForbidden
 type DatabaseSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
 
@@ -87,9 +87,9 @@ type DatabaseStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,postgres},shortName=pgdb
-// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || self.metadata.name.size() <= 63",message="metadata.name is used as the database name: it must be at most 63 characters (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.size() <= 63",message="spec.resourceID is the database name: at most 63 characters"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || !(self.spec.resourceID in ['template0', 'template1'])",message="spec.resourceID cannot name a template database"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || self.metadata.name.size() <= 63",message="metadata.name is used as the database name: it must be at most 63 characters (or set spec.resourceID)",fieldPath=".metadata"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.size() <= 63",message="spec.resourceID is the database name: at most 63 characters",fieldPath=".spec.resourceID"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || !(self.spec.resourceID in ['template0', 'template1'])",message="spec.resourceID cannot name a template database",fieldPath=".spec.resourceID"
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="DRIFTED",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`

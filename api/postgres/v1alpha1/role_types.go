@@ -9,7 +9,7 @@ import (
 // RoleSpec is the desired state of a PostgreSQL role. Only safe attributes
 // are offered: a Role is never a superuser, never creates roles, never
 // replicates and never bypasses row-level security.
-// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new name is a new role"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new name is a new role",fieldPath=".resourceID",reason=FieldValueForbidden
 type RoleSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
 
@@ -141,8 +141,8 @@ type RoleStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,postgres},shortName=pgrole
-// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() <= 63 && !self.metadata.name.startsWith('pg_'))",message="metadata.name is used as the role name: it must be at most 63 characters and not start with 'pg_' (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || (self.spec.resourceID.size() <= 63 && !self.spec.resourceID.startsWith('pg_'))",message="spec.resourceID is the role name: at most 63 characters, not starting with 'pg_' (reserved by PostgreSQL)"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() <= 63 && !self.metadata.name.startsWith('pg_'))",message="metadata.name is used as the role name: it must be at most 63 characters and not start with 'pg_' (or set spec.resourceID)",fieldPath=".metadata"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || (self.spec.resourceID.size() <= 63 && !self.spec.resourceID.startsWith('pg_'))",message="spec.resourceID is the role name: at most 63 characters, not starting with 'pg_' (reserved by PostgreSQL)",fieldPath=".spec.resourceID"
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="DRIFTED",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`

@@ -7,9 +7,9 @@ import (
 )
 
 // SubscriptionSpec is the desired state of a Pub/Sub subscription.
-// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new subscription"
-// +kubebuilder:validation:XValidation:rule="has(self.filter) == has(oldSelf.filter) && (!has(self.filter) || self.filter == oldSelf.filter)",message="filter cannot change on an existing subscription: create a new subscription instead"
-// +kubebuilder:validation:XValidation:rule="(has(self.enableMessageOrdering) && self.enableMessageOrdering) == (has(oldSelf.enableMessageOrdering) && oldSelf.enableMessageOrdering)",message="enableMessageOrdering cannot change on an existing subscription: create a new subscription instead"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new subscription",fieldPath=".resourceID",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.filter) == has(oldSelf.filter) && (!has(self.filter) || self.filter == oldSelf.filter)",message="filter cannot change on an existing subscription: create a new subscription instead",fieldPath=".filter",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.enableMessageOrdering) && self.enableMessageOrdering) == (has(oldSelf.enableMessageOrdering) && oldSelf.enableMessageOrdering)",message="enableMessageOrdering cannot change on an existing subscription: create a new subscription instead",fieldPath=".enableMessageOrdering",reason=FieldValueForbidden
 type SubscriptionSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
 
@@ -88,7 +88,7 @@ type DeadLetterPolicy struct {
 }
 
 // RetryPolicy sets exponential redelivery backoff.
-// +kubebuilder:validation:XValidation:rule="!has(self.minimumBackoff) || !has(self.maximumBackoff) || duration(self.minimumBackoff) <= duration(self.maximumBackoff)",message="minimumBackoff must not exceed maximumBackoff"
+// +kubebuilder:validation:XValidation:rule="!has(self.minimumBackoff) || !has(self.maximumBackoff) || duration(self.minimumBackoff) <= duration(self.maximumBackoff)",message="minimumBackoff must not exceed maximumBackoff",fieldPath=".minimumBackoff"
 type RetryPolicy struct {
 	// MinimumBackoff between redeliveries (0-600s, default 10s).
 	// +optional
@@ -159,8 +159,8 @@ type SubscriptionStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,pubsub},shortName=sub
-// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 3 && self.metadata.name.matches('^[a-z]') && !self.metadata.name.startsWith('goog'))",message="metadata.name is used as the subscription id: it must be at least 3 characters, start with a letter and not start with 'goog' (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[a-zA-Z][a-zA-Z0-9._~+%-]{2,254}$') && !self.spec.resourceID.startsWith('goog')",message="spec.resourceID must be 3-255 characters, start with a letter, contain only letters, digits and - _ . ~ + %, and not start with 'goog'"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 3 && self.metadata.name.matches('^[a-z]') && !self.metadata.name.startsWith('goog'))",message="metadata.name is used as the subscription id: it must be at least 3 characters, start with a letter and not start with 'goog' (or set spec.resourceID)",fieldPath=".metadata"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[a-zA-Z][a-zA-Z0-9._~+%-]{2,254}$') && !self.spec.resourceID.startsWith('goog')",message="spec.resourceID must be 3-255 characters, start with a letter, contain only letters, digits and - _ . ~ + %, and not start with 'goog'",fieldPath=".spec.resourceID"
 // +kubebuilder:printcolumn:name="TOPIC",type=string,JSONPath=`.spec.topicRef.name`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`

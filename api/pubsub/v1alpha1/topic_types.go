@@ -7,7 +7,7 @@ import (
 )
 
 // TopicSpec is the desired state of a Pub/Sub topic.
-// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new topic"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new topic",fieldPath=".resourceID",reason=FieldValueForbidden
 type TopicSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
 
@@ -66,8 +66,8 @@ type TopicStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,pubsub}
-// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 3 && self.metadata.name.matches('^[a-z]') && !self.metadata.name.startsWith('goog'))",message="metadata.name is used as the topic id: it must be at least 3 characters, start with a letter and not start with 'goog' (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[a-zA-Z][a-zA-Z0-9._~+%-]{2,254}$') && !self.spec.resourceID.startsWith('goog')",message="spec.resourceID must be 3-255 characters, start with a letter, contain only letters, digits and - _ . ~ + %, and not start with 'goog'"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 3 && self.metadata.name.matches('^[a-z]') && !self.metadata.name.startsWith('goog'))",message="metadata.name is used as the topic id: it must be at least 3 characters, start with a letter and not start with 'goog' (or set spec.resourceID)",fieldPath=".metadata"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[a-zA-Z][a-zA-Z0-9._~+%-]{2,254}$') && !self.spec.resourceID.startsWith('goog')",message="spec.resourceID must be 3-255 characters, start with a letter, contain only letters, digits and - _ . ~ + %, and not start with 'goog'",fieldPath=".spec.resourceID"
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="DRIFTED",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`

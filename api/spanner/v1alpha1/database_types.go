@@ -18,7 +18,7 @@ const (
 )
 
 // SpannerDatabaseSpec is the desired state of a Spanner database.
-// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new database"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new database",fieldPath=".resourceID",reason=FieldValueForbidden
 type SpannerDatabaseSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
 
@@ -111,8 +111,8 @@ type SpannerDatabaseStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,spanner},shortName=spdb
-// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 2 && self.metadata.name.size() <= 30 && self.metadata.name.matches('^[a-z][-a-z0-9]*[a-z0-9]$'))",message="metadata.name is used as the database id: it must be 2-30 characters, start with a lowercase letter, contain only lowercase letters, digits and '-', and not end with '-' (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || (self.spec.resourceID.size() <= 30 && self.spec.resourceID.matches('^[a-z][-_a-z0-9]*[a-z0-9]$'))",message="spec.resourceID must be 2-30 characters, start with a lowercase letter, contain only lowercase letters, digits, '_' and '-', and not end with '_' or '-'"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 2 && self.metadata.name.size() <= 30 && self.metadata.name.matches('^[a-z][-a-z0-9]*[a-z0-9]$'))",message="metadata.name is used as the database id: it must be 2-30 characters, start with a lowercase letter, contain only lowercase letters, digits and '-', and not end with '-' (or set spec.resourceID)",fieldPath=".metadata"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || (self.spec.resourceID.size() <= 30 && self.spec.resourceID.matches('^[a-z][-_a-z0-9]*[a-z0-9]$'))",message="spec.resourceID must be 2-30 characters, start with a lowercase letter, contain only lowercase letters, digits, '_' and '-', and not end with '_' or '-'",fieldPath=".spec.resourceID"
 // +kubebuilder:printcolumn:name="INSTANCE",type=string,JSONPath=`.spec.spannerInstanceRef.name`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`

@@ -7,7 +7,7 @@ import (
 )
 
 // SpannerInstanceSpec is the desired state of a Spanner instance.
-// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new instance"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new instance",fieldPath=".resourceID",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="has(self.processingUnits) != has(self.nodeCount)",message="set exactly one of spec.processingUnits or spec.nodeCount"
 type SpannerInstanceSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
@@ -79,8 +79,8 @@ type SpannerInstanceStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,spanner},shortName=spinst
-// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 2 && self.metadata.name.size() <= 64 && self.metadata.name.matches('^[a-z][-a-z0-9]*[a-z0-9]$'))",message="metadata.name is used as the instance id: it must be 2-64 characters, start with a lowercase letter, contain only lowercase letters, digits and '-', and not end with '-' (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || (self.spec.resourceID.size() <= 64 && self.spec.resourceID.matches('^[a-z][-a-z0-9]*[a-z0-9]$'))",message="spec.resourceID must be 2-64 characters, start with a lowercase letter, contain only lowercase letters, digits and '-', and not end with '-'"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 2 && self.metadata.name.size() <= 64 && self.metadata.name.matches('^[a-z][-a-z0-9]*[a-z0-9]$'))",message="metadata.name is used as the instance id: it must be 2-64 characters, start with a lowercase letter, contain only lowercase letters, digits and '-', and not end with '-' (or set spec.resourceID)",fieldPath=".metadata"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || (self.spec.resourceID.size() <= 64 && self.spec.resourceID.matches('^[a-z][-a-z0-9]*[a-z0-9]$'))",message="spec.resourceID must be 2-64 characters, start with a lowercase letter, contain only lowercase letters, digits and '-', and not end with '-'",fieldPath=".spec.resourceID"
 // +kubebuilder:printcolumn:name="CONFIG",type=string,JSONPath=`.spec.config`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SYNCED",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`

@@ -12,7 +12,7 @@ import (
 type StorageClass string
 
 // BucketSpec is the desired state of a Cloud Storage bucket.
-// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new bucket"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceID) == has(oldSelf.resourceID) && (!has(self.resourceID) || self.resourceID == oldSelf.resourceID)",message="resourceID cannot change: a new id is a new bucket",fieldPath=".resourceID",reason=FieldValueForbidden
 type BucketSpec struct {
 	commonv1.ManagedSpec `json:",inline"`
 
@@ -78,7 +78,7 @@ type LifecycleRule struct {
 }
 
 // LifecycleAction is what a lifecycle rule does.
-// +kubebuilder:validation:XValidation:rule="(self.type == 'SetStorageClass') == has(self.storageClass)",message="storageClass is required with type SetStorageClass and not allowed with Delete"
+// +kubebuilder:validation:XValidation:rule="(self.type == 'SetStorageClass') == has(self.storageClass)",message="storageClass is required with type SetStorageClass and not allowed with Delete",fieldPath=".storageClass"
 type LifecycleAction struct {
 	// Type is Delete or SetStorageClass.
 	// +kubebuilder:validation:Enum=Delete;SetStorageClass
@@ -89,7 +89,7 @@ type LifecycleAction struct {
 }
 
 // LifecycleCondition selects the objects a lifecycle rule acts on.
-// +kubebuilder:validation:XValidation:rule="has(self.age) || has(self.createdBefore) || has(self.numNewerVersions) || has(self.withState) || has(self.matchesStorageClass)",message="a lifecycle condition needs at least one of age, createdBefore, numNewerVersions, withState, matchesStorageClass"
+// +kubebuilder:validation:XValidation:rule="has(self.age) || has(self.createdBefore) || has(self.numNewerVersions) || has(self.withState) || has(self.matchesStorageClass)",message="a lifecycle condition needs at least one of age, createdBefore, numNewerVersions, withState, matchesStorageClass",reason=FieldValueRequired
 type LifecycleCondition struct {
 	// Age in days since the object was created (0 matches every object).
 	// +optional
@@ -171,8 +171,8 @@ type BucketStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories={infraplane,storage}
-// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 3 && self.metadata.name.size() <= 63 && !self.metadata.name.startsWith('goog') && !self.metadata.name.contains('google'))",message="metadata.name is used as the bucket name: it must be 3-63 characters, not start with 'goog' and not contain 'google' (or set spec.resourceID)"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$') && !self.spec.resourceID.startsWith('goog') && !self.spec.resourceID.contains('google')",message="spec.resourceID must be 3-63 characters of lowercase letters, digits, '-', '_' and '.', start and end with a letter or digit, not start with 'goog' and not contain 'google'"
+// +kubebuilder:validation:XValidation:rule="(has(self.spec) && has(self.spec.resourceID)) || (self.metadata.name.size() >= 3 && self.metadata.name.size() <= 63 && !self.metadata.name.startsWith('goog') && !self.metadata.name.contains('google'))",message="metadata.name is used as the bucket name: it must be 3-63 characters, not start with 'goog' and not contain 'google' (or set spec.resourceID)",fieldPath=".metadata"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.resourceID) || self.spec.resourceID.matches('^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$') && !self.spec.resourceID.startsWith('goog') && !self.spec.resourceID.contains('google')",message="spec.resourceID must be 3-63 characters of lowercase letters, digits, '-', '_' and '.', start and end with a letter or digit, not start with 'goog' and not contain 'google'",fieldPath=".spec.resourceID"
 // +kubebuilder:printcolumn:name="LOCATION",type=string,JSONPath=`.spec.location`
 // +kubebuilder:printcolumn:name="CLASS",type=string,JSONPath=`.spec.storageClass`,priority=1
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
