@@ -91,5 +91,6 @@ cloud, controllers) with:
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.SetVersionTemplate(versionText())
 	root.AddCommand(newUpCmd(g), newControllerCmd(), newValidateCmd(), newPlanCmd(), newSyncCmd(), newStatusCmd(), newTraceCmd(), newAuditCmd(), newBreakGlassCmd(), newFleetCmd(), newImportCmd(), newTenantCmd(), newKubeconfigCmd(), newVersionCmd())
+	addCompletions(root)
 	return root
 }
