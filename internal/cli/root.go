@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -44,8 +45,16 @@ func Main(args []string) int {
 // Run runs one command line until it is done or ctx ends (tests run
 // `controller` in-process this way).
 func Run(ctx context.Context, args []string) error {
+	return run(ctx, args, nil)
+}
+
+// run is Run with the commands' standard output sent to out (nil: stdout).
+func run(ctx context.Context, args []string, out io.Writer) error {
 	root := newRoot()
 	root.SetArgs(args)
+	if out != nil {
+		root.SetOut(out)
+	}
 	err := root.ExecuteContext(ctx)
 	// client-go wraps a refused connection in the request's URL; what
 	// helps is where nothing listens and which kubeconfig said to go there.
