@@ -260,11 +260,14 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		return err
 	}
 	defer cleanup()
+	ctrlStopping.Store(false)
 	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(mgrCtx) }()
 	// Controllers stop before the cloud and the API server (deferred above).
 	defer func() {
+		cp.ShuttingDown() // the webhook goes with the controllers
+		ctrlStopping.Store(true)
 		stopMgr()
 		if merr := <-mgrDone; merr != nil {
 			slog.Error("controllers stopped with an error", "err", merr)

@@ -220,8 +220,22 @@ func TestUp(t *testing.T) {
 			t.Errorf("trace kinds for topi: %q", got)
 		}
 
+		// Blueprints are cluster-scoped: -n does not matter.
+		bps := map[string][]byte{}
+		for _, name := range []string{"queue.yaml", "servicedatabase.yaml"} {
+			b, err := os.ReadFile(filepath.Join("..", "..", "examples", "blueprints", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bps[name] = b
+		}
+		if _, err := applyManifests(bg, c, bps, "default", "test"); err != nil {
+			t.Fatal(err)
+		}
+		check(complete("fleet", "status", "--kubeconfig", kubeconfig, "-n", "team-x", ""), "queue", "servicedatabase")
+		check(complete("fleet", "rollback", "--kubeconfig", kubeconfig, "q"), "queue")
+
 		// A break-glass on a topic the repository makes.
-		var err error
 		for range 100 {
 			if _, err = runCLI(t, "breakglass", "open", "--kubeconfig", kubeconfig, "-n", "team-x", "--name", "inc-1",
 				"--target", "topic/orders", "--reason", "completion test", "--duration", "1h"); err == nil {
