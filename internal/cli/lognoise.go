@@ -20,14 +20,6 @@ type shutdownNoise struct{ slog.Handler }
 var ctrlStopping atomic.Bool
 
 func (h shutdownNoise) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelError && ctrlStopping.Load() {
-		if !h.Enabled(ctx, slog.LevelInfo) {
-			return nil
-		}
-		nr := slog.NewRecord(r.Time, slog.LevelInfo, r.Message, r.PC)
-		r.Attrs(func(a slog.Attr) bool { nr.AddAttrs(a); return true })
-		r = nr
-	}
 	if r.Level >= slog.LevelError && r.Message == "error received after stop sequence was engaged" {
 		lost := false
 		r.Attrs(func(a slog.Attr) bool {
@@ -42,6 +34,14 @@ func (h shutdownNoise) Handle(ctx context.Context, r slog.Record) error {
 			}
 			return h.Handler.Handle(ctx, slog.NewRecord(r.Time, slog.LevelInfo, "released the leader election lease on stopping", r.PC))
 		}
+	}
+	if r.Level >= slog.LevelError && ctrlStopping.Load() {
+		if !h.Enabled(ctx, slog.LevelInfo) {
+			return nil
+		}
+		nr := slog.NewRecord(r.Time, slog.LevelInfo, r.Message, r.PC)
+		r.Attrs(func(a slog.Attr) bool { nr.AddAttrs(a); return true })
+		r = nr
 	}
 	return h.Handler.Handle(ctx, r)
 }
