@@ -92,16 +92,22 @@ func listNames(cmd *cobra.Command, k *kubeFlags, list client.ObjectList, ns, pre
 // completeTrace completes trace's KIND/NAME (or KIND NAME): first the
 // kinds trace takes, then the objects of the kind in -n's namespace.
 func completeTrace(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	none := cobra.ShellCompDirectiveNoFileComp
-	typed, prefix := "", ""
 	switch {
 	case len(args) == 1 && !strings.Contains(args[0], "/"):
-		typed = args[0]
+		return completeKindName(cmd, args[0], toComplete, traceable)
 	case len(args) > 0:
-		return nil, none
-	default:
-		t, _, ok := strings.Cut(toComplete, "/")
-		if ok {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return completeKindName(cmd, "", toComplete, traceable)
+}
+
+// completeKindName completes KIND/NAME among the kinds ok accepts, or NAME
+// when the kind was given apart (typed).
+func completeKindName(cmd *cobra.Command, typed, toComplete string, ok func(status.Kind) bool) ([]cobra.Completion, cobra.ShellCompDirective) {
+	none := cobra.ShellCompDirectiveNoFileComp
+	prefix := ""
+	if typed == "" {
+		if t, _, found := strings.Cut(toComplete, "/"); found {
 			typed, prefix = t, t+"/"
 		}
 	}
@@ -122,7 +128,7 @@ func completeTrace(cmd *cobra.Command, args []string, toComplete string) ([]cobr
 		var out []cobra.Completion
 		for _, kd := range kinds {
 			name := strings.ToLower(kd.Kind) + "/"
-			if traceable(kd) && strings.HasPrefix(name, strings.ToLower(toComplete)) {
+			if ok(kd) && strings.HasPrefix(name, strings.ToLower(toComplete)) {
 				out = append(out, name)
 			}
 		}
@@ -130,7 +136,7 @@ func completeTrace(cmd *cobra.Command, args []string, toComplete string) ([]cobr
 		return out, none | cobra.ShellCompDirectiveNoSpace
 	}
 	kind, err := status.ResolveKind(kinds, typed)
-	if err != nil {
+	if err != nil || !ok(kind) {
 		return nil, none
 	}
 	list := &unstructured.UnstructuredList{}
@@ -145,6 +151,12 @@ func completeTrace(cmd *cobra.Command, args []string, toComplete string) ([]cobr
 // traceable is what trace accepts (see status.ResolveKind).
 func traceable(k status.Kind) bool {
 	return (k.Managed() && k.Namespaced) || k.IsInstance() || k.IsGitSource()
+}
+
+// breakGlassTarget is what a break-glass may name: managed objects and
+// Blueprint instances.
+func breakGlassTarget(k status.Kind) bool {
+	return (k.Managed() && k.Namespaced) || k.IsInstance()
 }
 
 // addCompletions registers the completions of every command below root
@@ -169,10 +181,23 @@ func addCompletions(root *cobra.Command) {
 	namespaces := func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return listNames(cmd, kubeFlagsOf(cmd), &corev1.NamespaceList{}, "", "", toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
+	providerConfigs := func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return listNames(cmd, kubeFlagsOf(cmd), &corev1alpha1.ProviderConfigList{}, "", "", toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+	flags := map[string]map[string]cobra.CompletionFunc{
+		"infraplane breakglass open": {"target": func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return completeKindName(cmd, "", toComplete, breakGlassTarget)
+		}},
+		"infraplane import":        {"provider-config": providerConfigs},
+		"infraplane tenant create": {"provider-config": providerConfigs},
+	}
 	var walk func(*cobra.Command)
 	walk = func(cmd *cobra.Command) {
 		if f, ok := byPath[cmd.CommandPath()]; ok {
 			cmd.ValidArgsFunction = f
+		}
+		for name, f := range flags[cmd.CommandPath()] {
+			_ = cmd.RegisterFlagCompletionFunc(name, f)
 		}
 		if cmd.Flags().Lookup("namespace") != nil && cmd.Name() != "up" {
 			_ = cmd.RegisterFlagCompletionFunc("namespace", namespaces)

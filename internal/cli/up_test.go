@@ -216,9 +216,9 @@ func TestUp(t *testing.T) {
 		check(complete("status", "--kubeconfig", kubeconfig, "-n", "team"), "team-x")
 		check(complete("trace", "--kubeconfig", kubeconfig, "-n", "team-x", "gitsource/"), "gitsource/default")
 		check(complete("trace", "--kubeconfig", kubeconfig, "-n", "team-x", "gs", "d"), "default")
-		if got := complete("trace", "--kubeconfig", kubeconfig, "topi"); strings.Join(got, " ") != "topic/" {
-			t.Errorf("trace kinds for topi: %q", got)
-		}
+		check(complete("trace", "--kubeconfig", kubeconfig, "topi"), "topic/")
+		check(complete("import", "--kubeconfig", kubeconfig, "--provider-config", ""), "default")
+		check(complete("breakglass", "open", "--kubeconfig", kubeconfig, "-n", "team-x", "--target", "gitsource/"))
 
 		// Blueprints are cluster-scoped: -n does not matter.
 		bps := map[string][]byte{}
@@ -247,6 +247,7 @@ func TestUp(t *testing.T) {
 			t.Fatalf("breakglass open: %v", err)
 		}
 		check(complete("breakglass", "close", "--kubeconfig", kubeconfig, "-n", "team-x", "in"), "inc-1")
+		check(complete("breakglass", "open", "--kubeconfig", kubeconfig, "-n", "team-x", "--target", "topic/o"), "topic/orders", "topic/orders-dead-letter")
 		check(complete("bg", "backport", "--kubeconfig", kubeconfig, "-n", "team-x", ""), "inc-1")
 		check(complete("breakglass", "close", "--kubeconfig", kubeconfig, "-n", "team-x", "x"))
 	})
