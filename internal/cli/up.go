@@ -64,6 +64,10 @@ func newUpCmd(g *globalFlags) *cobra.Command {
     'infraplane controller' against it, e.g. with the controller's own
     least-privilege identity, as on a cluster).
 
+Its logs go to DATA_DIR/up.log (the previous run's to up.log.1); the
+terminal shows warnings and errors, and everything with --log-level=info.
+One up per data dir: a second one says which process holds it.
+
 Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 		Example: `  infraplane up --example quickstart
   export KUBECONFIG=$PWD/.infraplane/kubeconfig
