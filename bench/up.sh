@@ -104,8 +104,10 @@ trap 'exit 130' INT TERM
 # start CLOUD LOG: exec infraplane up in the background; sets PID and T0.
 start() {
 	T0=$(now)
+	# --log-level=info: the phases below are read from up's info lines,
+	# which otherwise go to DATA/up.log only.
 	"$BIN" up --data-dir "$DATA" --port "$PORT" --pubsub-port "$PSPORT" \
-		--metrics-bind-address 0 --example quickstart --cloud "$1" >"$2" 2>&1 &
+		--metrics-bind-address 0 --example quickstart --cloud "$1" --log-level=info >"$2" 2>&1 &
 	PID=$!
 }
 

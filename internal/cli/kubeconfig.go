@@ -20,8 +20,8 @@ API server of 'infraplane up' in --data-dir, with a client certificate
 signed by its client CA. What the user may do is up to RBAC: bind roles to
 the user or a group (see docs/gitops.md for what a team needs), and try
 things as that person instead of as the all-powerful admin.`,
-		Example: `  infraplane kubeconfig --user alice --group oncall -o alice.kubeconfig
-  kubectl --kubeconfig alice.kubeconfig auth whoami`,
+		Example: `  infraplane kubeconfig --user alice --group oncall   # writes .infraplane/alice.kubeconfig
+  kubectl --kubeconfig .infraplane/alice.kubeconfig auth whoami`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			user, _ := cmd.Flags().GetString("user")

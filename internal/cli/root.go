@@ -7,16 +7,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"github.com/spf13/pflag"
+
+	"github.com/infraplane/infraplane/internal/version"
 )
+
+func init() {
+	// cobra adds pflag's global flag set to every command line; the
+	// Kubernetes packages linked in put a --version of their own there
+	// (k8s.io/component-base/version/verflag), which made `infraplane
+	// --version` print the help. infraplane declares all its flags itself.
+	pflag.CommandLine = pflag.NewFlagSet(os.Args[0], pflag.ExitOnError)
+}
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string) int {
@@ -36,14 +45,34 @@ func Main(args []string) int {
 // Run runs one command line until it is done or ctx ends (tests run
 // `controller` in-process this way).
 func Run(ctx context.Context, args []string) error {
+	return run(ctx, args, nil)
+}
+
+// run is Run with the commands' standard output sent to out (nil: stdout).
+func run(ctx context.Context, args []string, out io.Writer) error {
 	root := newRoot()
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	if out != nil {
+		root.SetOut(out)
+	}
+	err := root.ExecuteContext(ctx)
+	// client-go wraps a refused connection in the request's URL; what
+	// helps is where nothing listens and which kubeconfig said to go there.
+	var nl *notListeningError
+	if errors.As(err, &nl) {
+		return nl
+	}
+	return err
 }
 
 type globalFlags struct {
 	logLevel  string
 	logFormat string
+
+	// Set by setupLogging.
+	level         slog.Level
+	explicitLevel bool         // --log-level was given
+	terminal      slog.Handler // stderr
 }
 
 func newRoot() *cobra.Command {
@@ -61,35 +90,16 @@ cloud, controllers) with:
   infraplane up --example quickstart`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version says what `infraplane version` says.
+		Version: version.String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return setupLogging(g)
+			return setupLogging(g, cmd)
 		},
 	}
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error (up: of its log file; given, also of the terminal, where up shows only warnings and errors otherwise)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newUpCmd(), newControllerCmd(), newValidateCmd(), newPlanCmd(), newSyncCmd(), newStatusCmd(), newTraceCmd(), newAuditCmd(), newBreakGlassCmd(), newFleetCmd(), newImportCmd(), newTenantCmd(), newKubeconfigCmd(), newVersionCmd())
+	root.SetVersionTemplate(versionText())
+	root.AddCommand(newUpCmd(g), newControllerCmd(), newValidateCmd(), newPlanCmd(), newSyncCmd(), newStatusCmd(), newTraceCmd(), newAuditCmd(), newBreakGlassCmd(), newFleetCmd(), newImportCmd(), newTenantCmd(), newKubeconfigCmd(), newVersionCmd())
+	addCompletions(root)
 	return root
-}
-
-// setupLogging routes our logs, controller-runtime's and klog's through one
-// slog handler on stderr.
-func setupLogging(g *globalFlags) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	switch g.logFormat {
-	case "text":
-		h = slog.NewTextHandler(os.Stderr, opts)
-	case "json":
-		h = slog.NewJSONHandler(os.Stderr, opts)
-	default:
-		return fmt.Errorf("--log-format must be text or json, not %q", g.logFormat)
-	}
-	slog.SetDefault(slog.New(h))
-	ctrl.SetLogger(logr.FromSlogHandler(shutdownNoise{h}))
-	klog.SetLogger(logr.FromSlogHandler(h).V(1))
-	return nil
 }

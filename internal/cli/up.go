@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,7 +46,7 @@ type upFlags struct {
 	mgr         controllers.ManagerOptions
 }
 
-func newUpCmd() *cobra.Command {
+func newUpCmd(g *globalFlags) *cobra.Command {
 	f := &upFlags{}
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -62,12 +64,16 @@ func newUpCmd() *cobra.Command {
     'infraplane controller' against it, e.g. with the controller's own
     least-privilege identity, as on a cluster).
 
+Its logs go to DATA_DIR/up.log (the previous run's to up.log.1); the
+terminal shows warnings and errors, and everything with --log-level=info.
+One up per data dir: a second one says which process holds it.
+
 Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 		Example: `  infraplane up --example quickstart
   export KUBECONFIG=$PWD/.infraplane/kubeconfig
   kubectl get topics,subscriptions`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), f, g, cmd.OutOrStdout()) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataDir, "data-dir", ".infraplane", "directory for etcd data, certificates, kubeconfig and cloud.env")
@@ -89,7 +95,7 @@ Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 	return cmd
 }
 
-func runUp(ctx context.Context, f *upFlags) (err error) {
+func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (err error) {
 	start := time.Now()
 	if f.cloud == "gcp" && f.project == "" {
 		return errors.New("--cloud=gcp needs --project")
@@ -101,9 +107,35 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	if err != nil {
 		return err
 	}
-	// Private before anything is written into it (the ledger, then the
-	// control plane's keys and etcd).
+	// Private before anything is written into it (the lock, the log, the
+	// ledger, then the control plane's keys and etcd).
 	if err := controlplane.EnsureDataDir(dataDir, slog.Default()); err != nil {
+		return err
+	}
+	// Before anything else: a second up on the same dir would otherwise
+	// fail somewhere inside (the ledger, etcd) with a message that does
+	// not say why.
+	unlock, err := controlplane.LockPID(filepath.Join(dataDir, upLockFile))
+	var inUse *controlplane.InUseError
+	if errors.As(err, &inUse) {
+		pid := "pid unknown"
+		if inUse.PID != 0 {
+			pid = fmt.Sprintf("pid %d", inUse.PID)
+		}
+		return fmt.Errorf("another infraplane up is using %s (%s); stop it first, or give this one another --data-dir", f.dataDir, pid)
+	}
+	if err != nil {
+		return fmt.Errorf("locking the data dir: %w", err)
+	}
+	defer unlock()
+	logPath := filepath.Join(dataDir, upLogName)
+	logs, err := upLogFile(g, logPath)
+	if err != nil {
+		return fmt.Errorf("the log file: %w", err)
+	}
+	defer logs.Close()
+	slog.Info("infraplane up starting", "pid", os.Getpid(), "version", version.String(), "dataDir", dataDir)
+	if err := checkPorts(f); err != nil {
 		return err
 	}
 
@@ -202,7 +234,7 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 
 	if f.noCtrl {
-		return serveWithoutControllers(ctx, cp, c, f, start, cloudLine, envFile)
+		return serveWithoutControllers(ctx, stdout, cp, c, f, start, cloudLine, envFile, logPath)
 	}
 
 	f.mgr.GitOps.CacheDir = filepath.Join(dataDir, "git")
@@ -232,11 +264,14 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		return err
 	}
 	defer cleanup()
+	ctrlStopping.Store(false)
 	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(mgrCtx) }()
 	// Controllers stop before the cloud and the API server (deferred above).
 	defer func() {
+		cp.ShuttingDown() // the webhook goes with the controllers
+		ctrlStopping.Store(true)
 		stopMgr()
 		if merr := <-mgrDone; merr != nil {
 			slog.Error("controllers stopped with an error", "err", merr)
@@ -248,7 +283,9 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	// wait for enforcement while the example and the repository are
 	// applied (neither needs the webhook).
 	webhookUp := make(chan error, 1)
-	go func() { webhookUp <- controllers.WaitWebhook(ctx, c, "default") }()
+	webhookCtx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	go func() { webhookUp <- controllers.WaitWebhook(webhookCtx, c, "default") }()
 
 	if f.example != "" {
 		files, err := examples.Files(f.example)
@@ -268,29 +305,38 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 		}
 		slog.Info("syncing repository", "repo", f.repo, "branch", f.repoRef, "path", f.repoPath, "namespace", f.namespace)
 	}
-	if err := <-webhookUp; err != nil {
-		return err
+	// A listener of the controllers that fails (a port taken since the
+	// check above) stops them: say so at once, not after the webhook wait.
+	select {
+	case err := <-webhookUp:
+		if err != nil {
+			return err
+		}
+	case err := <-mgrDone:
+		mgrDone <- err // for the deferred stop
+		return fmt.Errorf("controllers stopped: %w", err)
 	}
 
-	fmt.Fprintf(os.Stdout, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())
-	fmt.Fprintf(os.Stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
-	fmt.Fprintf(os.Stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
-	fmt.Fprintf(os.Stdout, "  cloud:       %s\n", cloudLine)
+	fmt.Fprintf(stdout, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
+	fmt.Fprintf(stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
+	fmt.Fprintf(stdout, "  cloud:       %s\n", cloudLine)
 	if envFile != "" {
-		fmt.Fprintf(os.Stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
+		fmt.Fprintf(stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
 	}
+	fmt.Fprintf(stdout, "  logs:        %s\n", logsLine(logPath, f.dataDir))
 	if f.mgr.HooksAddr != "0" {
 		if f.repo != "" {
-			fmt.Fprintf(os.Stdout, "  git hook:    curl -X POST -H \"Authorization: Bearer $(kubectl get secret -n %s %s -o jsonpath='{.data.token}' | base64 -d)\" http://%s/hooks/git   # sync now (or: infraplane sync)\n", f.namespace, upHookSecret, f.mgr.HooksAddr)
+			fmt.Fprintf(stdout, "  git hook:    curl -X POST -H \"Authorization: Bearer $(kubectl get secret -n %s %s -o jsonpath='{.data.token}' | base64 -d)\" http://%s/hooks/git   # sync now (or: infraplane sync)\n", f.namespace, upHookSecret, f.mgr.HooksAddr)
 		} else {
-			fmt.Fprintf(os.Stdout, "  git hook:    POST http://%s/hooks/git   # for GitSources with spec.webhookSecretRef (docs/gitops.md)\n", f.mgr.HooksAddr)
+			fmt.Fprintf(stdout, "  git hook:    POST http://%s/hooks/git   # for GitSources with spec.webhookSecretRef (docs/gitops.md)\n", f.mgr.HooksAddr)
 		}
 	}
 	if f.mgr.MetricsAddr != "0" {
-		fmt.Fprintf(os.Stdout, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
+		fmt.Fprintf(stdout, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
 	}
-	fmt.Fprintf(os.Stdout, "  audit:       infraplane audit --data-dir %s   # who changed what (ledger %s)\n", f.dataDir, audit.Path())
-	fmt.Fprintf(os.Stdout, "  try:         kubectl get topics,subscriptions\n\nPress Ctrl-C to stop.\n")
+	fmt.Fprintf(stdout, "  audit:       infraplane audit --data-dir %s   # who changed what (ledger %s)\n", f.dataDir, audit.Path())
+	fmt.Fprintf(stdout, "  try:         kubectl get topics,subscriptions\n\nPress Ctrl-C to stop.\n")
 
 	select {
 	case <-ctx.Done():
@@ -304,9 +350,63 @@ func runUp(ctx context.Context, f *upFlags) (err error) {
 	}
 }
 
+const (
+	upLockFile = "up.lock" // holds the pid of the up using the data dir
+	upLogName  = "up.log"  // this run's log; the previous run's is up.log.1
+)
+
+// logsLine says where up's logs are, relative to the working directory
+// when the data dir is.
+func logsLine(logPath, dataDir string) string {
+	p := logPath
+	if !filepath.IsAbs(dataDir) {
+		p = filepath.Join(dataDir, upLogName)
+	}
+	return p + "   # --log-level=info shows them here"
+}
+
+// upPort is one address up listens on, with the flag that sets it.
+type upPort struct{ flag, addr string }
+
+// checkPorts binds every address up will listen on for a moment, so that
+// a taken one is named at once rather than found by a component deep into
+// the start (a taken metrics port used to surface as the webhook not
+// answering, a minute later).
+func checkPorts(f *upFlags) error {
+	loop := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+	var ports []upPort
+	if f.port != 0 {
+		ports = append(ports, upPort{"--port", loop(f.port)})
+	}
+	if f.cloud != "gcp" && f.pubsubPort != 0 {
+		ports = append(ports, upPort{"--pubsub-port", loop(f.pubsubPort)})
+	}
+	if !f.noCtrl {
+		ports = append(ports, upPort{"--webhook-port", loop(f.webhookPort)})
+		if f.mgr.MetricsAddr != "0" && f.mgr.MetricsAddr != "" {
+			ports = append(ports, upPort{"--metrics-bind-address", f.mgr.MetricsAddr})
+		}
+		if f.mgr.HooksAddr != "0" && f.mgr.HooksAddr != "" {
+			ports = append(ports, upPort{"--hooks-bind-address", f.mgr.HooksAddr})
+		}
+	}
+	for _, p := range ports {
+		ln, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			hint := "choose another with " + p.flag
+			if p.flag == "--metrics-bind-address" || p.flag == "--hooks-bind-address" {
+				hint += " (0 turns it off)"
+			}
+			return fmt.Errorf("%s (%s) is not free: %w; stop what uses it, or %s", p.addr, p.flag, err, hint)
+		}
+		ln.Close()
+	}
+	return nil
+}
+
 // serveWithoutControllers is `up --no-controllers`: what is applied is
 // applied, and nothing acts on it until a controller runs.
-func serveWithoutControllers(ctx context.Context, cp *controlplane.ControlPlane, c client.Client, f *upFlags, start time.Time, cloudLine, envFile string) error {
+func serveWithoutControllers(ctx context.Context, stdout io.Writer, cp *controlplane.ControlPlane, c client.Client, f *upFlags, start time.Time, cloudLine, envFile, logPath string) error {
 	if f.example != "" {
 		files, err := examples.Files(f.example)
 		if err != nil {
@@ -321,14 +421,15 @@ func serveWithoutControllers(ctx context.Context, cp *controlplane.ControlPlane,
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stdout, "\ninfraplane is up without controllers (%.1fs)\n", time.Since(start).Seconds())
-	fmt.Fprintf(os.Stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
-	fmt.Fprintf(os.Stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
-	fmt.Fprintf(os.Stdout, "  cloud:       %s\n", cloudLine)
+	fmt.Fprintf(stdout, "\ninfraplane is up without controllers (%.1fs)\n", time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
+	fmt.Fprintf(stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
+	fmt.Fprintf(stdout, "  cloud:       %s\n", cloudLine)
 	if envFile != "" {
-		fmt.Fprintf(os.Stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
+		fmt.Fprintf(stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
 	}
-	fmt.Fprintf(os.Stdout, "  controller:  infraplane controller --kubeconfig %s --webhook-url https://127.0.0.1:%d   # or as its own ServiceAccount: docs/operations.md\n\nPress Ctrl-C to stop.\n", cp.KubeconfigPath(), f.webhookPort)
+	fmt.Fprintf(stdout, "  logs:        %s\n", logsLine(logPath, f.dataDir))
+	fmt.Fprintf(stdout, "  controller:  infraplane controller --kubeconfig %s --webhook-url https://127.0.0.1:%d   # or as its own ServiceAccount: docs/operations.md\n\nPress Ctrl-C to stop.\n", cp.KubeconfigPath(), f.webhookPort)
 	select {
 	case <-ctx.Done():
 		slog.Info("shutting down")

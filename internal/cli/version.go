@@ -15,8 +15,12 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print infraplane's version and the Kubernetes version it embeds",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "infraplane %s\nkubernetes %s (embedded API server)\n%s %s/%s\n",
-				version.String(), version.Kubernetes, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprint(cmd.OutOrStdout(), versionText())
 		},
 	}
+}
+
+func versionText() string {
+	return fmt.Sprintf("infraplane %s\nkubernetes %s (embedded API server)\n%s %s/%s\n",
+		version.String(), version.Kubernetes, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -387,6 +387,12 @@ func (c *ControlPlane) writeKubeconfig(path string, kp *keyPair) error {
 	return writeFileAtomic(path, data, 0o600)
 }
 
+// ShuttingDown says that the process is stopping what talks to the API
+// server (controllers, webhooks) before Stop: the errors the API server
+// then logs (webhook calls cancelled, handlers timing out) are expected
+// and go to debug, as they do during Stop.
+func (c *ControlPlane) ShuttingDown() { c.stopping.Store(true) }
+
 // Stop shuts down in dependency order: controllers (they talk to the API
 // server), the API server (it talks to etcd), then etcd. It is safe to call
 // more than once; later calls return the first result.

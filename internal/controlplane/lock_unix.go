@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 )
@@ -26,6 +27,29 @@ func lockDataDir(dir string) (release func(), err error) {
 			return nil, fmt.Errorf("data dir %s is in use by another control plane", dir)
 		}
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { f.Close() }) }, nil
+}
+
+// LockPID takes an exclusive, non-blocking lock on path (created if need
+// be) and writes this process's pid into it, so that a second process can
+// say who holds it: an *InUseError. Like lockDataDir it is released with
+// the process, so a crash leaves no stale lock.
+func LockPID(path string) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &InUseError{Path: path, PID: readPID(path)}
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0) // only for the message of a second process
 	}
 	var once sync.Once
 	return func() { once.Do(func() { f.Close() }) }, nil

@@ -17,10 +17,13 @@ type EnvVar struct {
 //
 //   - PUBSUB_EMULATOR_HOST (Go, Java, Python, … client libraries) and
 //     PUBSUB_PROJECT_ID (used by Google's emulator samples);
+//   - SPANNER_EMULATOR_HOST, BIGTABLE_EMULATOR_HOST (also cbt) and
+//     STORAGE_EMULATOR_HOST for the other services' client libraries;
 //   - for gcloud, only when some service serves REST (gcloud speaks REST,
-//     so it works with the Java Pub/Sub emulator but not with pstest):
-//     CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB (an http:// URL that must end
-//     in "/"), CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true (otherwise gcloud
+//     so it works with the Java Pub/Sub emulator but not with pstest, and
+//     with Spanner through the emulator's REST gateway, and with Cloud
+//     Storage's JSON API): CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB,
+//     …_SPANNER and …_STORAGE (http:// URLs that must end in "/"), CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true (otherwise gcloud
 //     refuses to run without a logged-in account, and with one it would
 //     send real credentials to the emulator) and CLOUDSDK_CORE_PROJECT
 //     (gcloud needs a project unless --project is given).
@@ -44,11 +47,7 @@ func (c *Cloud) Env() []EnvVar {
 	if ep.Bigtable != "" {
 		env = append(env, EnvVar{Name: "BIGTABLE_EMULATOR_HOST", Value: ep.Bigtable, Comment: "Bigtable client libraries and cbt"})
 	}
-	var gcloud []EnvVar
-	if ep.PubSubREST != "" {
-		gcloud = append(gcloud, EnvVar{Name: "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB", Value: ep.PubSubREST, Comment: "gcloud pubsub …"})
-	}
-	if len(gcloud) > 0 {
+	if gcloud := c.gcloudEnv(); len(gcloud) > 0 {
 		env = append(env, gcloud...)
 		env = append(env,
 			EnvVar{Name: "CLOUDSDK_AUTH_DISABLE_CREDENTIALS", Value: "true", Comment: "gcloud: no login needed, no real credentials sent"},
@@ -56,6 +55,23 @@ func (c *Cloud) Env() []EnvVar {
 		)
 	}
 	return env
+}
+
+// gcloudEnv points the gcloud commands that can use a local service at it.
+func (c *Cloud) gcloudEnv() []EnvVar {
+	ep := c.Endpoints()
+	var gcloud []EnvVar
+	if ep.PubSubREST != "" {
+		gcloud = append(gcloud, EnvVar{Name: "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB", Value: ep.PubSubREST, Comment: "gcloud pubsub …"})
+	}
+	if ep.Storage != "" {
+		// The JSON API's base URL, as fake-gcs-server serves it.
+		gcloud = append(gcloud, EnvVar{Name: "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE", Value: ep.Storage, Comment: "gcloud storage … (not gsutil)"})
+	}
+	if ep.SpannerREST != "" {
+		gcloud = append(gcloud, EnvVar{Name: "CLOUDSDK_API_ENDPOINT_OVERRIDES_SPANNER", Value: ep.SpannerREST, Comment: "gcloud spanner … (the emulator's REST gateway; instances use --config=emulator-config)"})
+	}
+	return gcloud
 }
 
 // Environ returns Env as KEY=VALUE strings, e.g. to append to
@@ -77,9 +93,25 @@ func (c *Cloud) WriteEnvFile(path string) error {
 	for _, line := range strings.Split(c.Describe(), "\n") {
 		b.WriteString("# " + line + "\n")
 	}
+	// What gcloud cannot do here, so that nobody sends a command to the real
+	// Google endpoint thinking it goes to the local cloud.
+	ep := c.Endpoints()
 	if c.pubsub != nil && c.pubsub.restURL() == "" {
-		b.WriteString("# gcloud cannot talk to pstest (it serves gRPC only; gcloud uses REST), so no CLOUDSDK_* variables are set.\n")
+		b.WriteString("# gcloud cannot talk to pstest (it serves gRPC only; gcloud uses REST), so gcloud pubsub is not pointed here.\n")
 		b.WriteString("# Use the Pub/Sub emulator (mode \"emulators\") to use gcloud pubsub against the local cloud.\n")
+	}
+	if ep.Spanner != "" && ep.SpannerREST == "" {
+		b.WriteString("# gcloud spanner is not pointed here: the Spanner emulator's REST gateway (gateway_main) was not found.\n")
+	}
+	if ep.Storage != "" {
+		b.WriteString("# gsutil is not pointed here (it has no such setting): use gcloud storage.\n")
+	}
+	if ep.Bigtable != "" {
+		b.WriteString("# gcloud bigtable is not pointed here (the local Bigtable serves gRPC only, gcloud uses REST); use cbt:\n")
+		b.WriteString("#   cbt -project " + c.opts.Project + " -instance INSTANCE ls\n")
+	}
+	if len(c.gcloudEnv()) > 0 {
+		b.WriteString("# Other gcloud commands go to the real Google Cloud, without credentials (CLOUDSDK_AUTH_DISABLE_CREDENTIALS): they fail.\n")
 	}
 	for _, v := range c.Env() {
 		if v.Comment != "" {

@@ -131,6 +131,9 @@ type Endpoints struct {
 	Storage string
 	// Spanner is host:port of the Spanner emulator (SPANNER_EMULATOR_HOST).
 	Spanner string
+	// SpannerREST is the base URL of the Spanner emulator's REST gateway
+	// with a trailing slash, for gcloud; "" without the gateway.
+	SpannerREST string
 	// Bigtable is host:port of the Bigtable emulator or fake
 	// (BIGTABLE_EMULATOR_HOST).
 	Bigtable string

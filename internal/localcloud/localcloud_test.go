@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,9 +102,31 @@ func TestFakes(t *testing.T) {
 			t.Errorf("env file lacks %q", want)
 		}
 	}
-	if strings.Contains(env, "export CLOUDSDK_") {
-		t.Errorf("env file sets CLOUDSDK_ variables for pstest")
+	if strings.Contains(env, "export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB") {
+		t.Errorf("env file points gcloud pubsub at pstest")
 	}
+
+	// gcloud storage goes to the local Cloud Storage: what it makes is
+	// there, not in the real one.
+	t.Run("gcloud storage", func(t *testing.T) {
+		cloudtest.RequireTool(t, "gcloud")
+		envFile := cloudtest.EnvFile(t, c)
+		cmd := exec.Command("sh", "-c", `. "$1" && exec gcloud storage buckets create gs://made-by-gcloud`, "sh", envFile)
+		cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+t.TempDir(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("gcloud storage buckets create:\n%s", out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.Get(ep.Storage + "b/made-by-gcloud")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("the local Cloud Storage has no bucket made-by-gcloud: GET %sb/made-by-gcloud: %s", ep.Storage, res.Status)
+		}
+	})
 
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)

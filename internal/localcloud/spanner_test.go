@@ -2,6 +2,8 @@ package localcloud_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +43,37 @@ func TestSpannerEmulator(t *testing.T) {
 	if _, err := admin.ListInstanceConfigs(ctx, &instancepb.ListInstanceConfigsRequest{Parent: "projects/" + c.Project()}).Next(); err != nil {
 		t.Errorf("listing instance configs: %v", err)
 	}
+
+	// gcloud speaks REST: the env file points it at the emulator's REST
+	// gateway, and it sees what the Go client (gRPC) made.
+	t.Run("gcloud", func(t *testing.T) {
+		cloudtest.RequireTool(t, "gcloud")
+		if c.Endpoints().SpannerREST == "" {
+			t.Fatalf("no REST gateway: %s", c.Describe())
+		}
+		envFile := cloudtest.EnvFile(t, c)
+		op, err := admin.CreateInstance(ctx, &instancepb.CreateInstanceRequest{
+			Parent: "projects/" + c.Project(), InstanceId: "from-go",
+			Instance: &instancepb.Instance{Config: "projects/" + c.Project() + "/instanceConfigs/emulator-config", DisplayName: "from go", NodeCount: 1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := op.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A fresh gcloud config directory: no account, no project.
+		cmd := exec.Command("sh", "-c", `. "$1" && exec gcloud spanner instances list --format='value(name)'`, "sh", envFile)
+		cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+t.TempDir(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("gcloud spanner instances list:\n%s", out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), "from-go") {
+			t.Errorf("gcloud does not list the instance the Go client made")
+		}
+	})
 }
 
 // Spanner has no in-process fake: with fakes there is no Spanner.

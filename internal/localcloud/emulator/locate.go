@@ -152,7 +152,7 @@ func findJava() (string, error) {
 }
 
 // LocateSpanner finds the Cloud Spanner emulator (emulator_main, gRPC only;
-// the REST gateway_main is not used).
+// localcloud runs it through the REST gateway_main beside it when present).
 func LocateSpanner() (Spec, error) {
 	bin, root, looked := findInSDK("bin/cloud_spanner_emulator/emulator_main")
 	if bin == "" {

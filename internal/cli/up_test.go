@@ -1,0 +1,311 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/examples"
+	"github.com/infraplane/infraplane/internal/scheme"
+	"github.com/infraplane/infraplane/internal/tenant"
+	"github.com/infraplane/infraplane/internal/version"
+)
+
+// These tests run the CLI in-process, as a user would run it: `up` with
+// its embedded API server and the in-process fakes, and the client
+// commands against it.
+
+// syncBuffer is a bytes.Buffer that `up` writes to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// upArgs are the arguments of an `up` on free ports and the fakes.
+func upArgs(t *testing.T, dataDir string) []string {
+	return []string{"up", "--data-dir", dataDir, "--cloud", "fakes",
+		"--port", strconv.Itoa(freePort(t)), "--pubsub-port", "0", "--webhook-port", strconv.Itoa(freePort(t)),
+		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--hooks-bind-address", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--resync-interval", "5m"}
+}
+
+// runCLI runs one command line and returns its standard output.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := run(ctx, args, &out)
+	return out.String(), err
+}
+
+// gitRepo makes a repository with the quickstart example on main.
+func gitRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := examples.Files("quickstart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(name)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "quickstart"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
+
+func TestUp(t *testing.T) {
+	dataDir := t.TempDir()
+	args := append(upArgs(t, dataDir), "--repo", gitRepo(t), "--namespace", "team-x")
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("up: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Error("up did not stop within a minute")
+		}
+	})
+	deadline := time.After(3 * time.Minute)
+	for !strings.Contains(out.String(), "infraplane is up") {
+		select {
+		case err := <-done:
+			t.Fatalf("up exited: %v\n%s", err, out)
+		case <-deadline:
+			t.Fatalf("up did not say it is up within 3 minutes:\n%s", out)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	banner := out.String()
+	kubeconfig := filepath.Join(dataDir, "kubeconfig")
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := context.Background()
+
+	// --namespace names one that does not exist: up onboards it as a
+	// team's, and the GitSource lands in it.
+	t.Run("namespace", func(t *testing.T) {
+		ns := &corev1.Namespace{}
+		if err := c.Get(bg, client.ObjectKey{Name: "team-x"}, ns); err != nil {
+			t.Fatal(err)
+		}
+		if got := ns.Labels[tenant.TenantLabel]; got != "team-x" {
+			t.Errorf("namespace team-x: label %s=%q, want team-x", tenant.TenantLabel, got)
+		}
+		if err := c.Get(bg, client.ObjectKey{Namespace: "team-x", Name: "default"}, &corev1alpha1.GitSource{}); err != nil {
+			t.Errorf("GitSource team-x/default: %v", err)
+		}
+	})
+
+	t.Run("second up on the data dir", func(t *testing.T) {
+		_, err := runCLI(t, upArgs(t, dataDir)...)
+		want := fmt.Sprintf("another infraplane up is using %s (pid %d)", dataDir, os.Getpid())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("second up: %v; want an error saying %q", err, want)
+		}
+	})
+
+	// Logs go to the data dir; the banner says where.
+	t.Run("logs", func(t *testing.T) {
+		logFile := filepath.Join(dataDir, "up.log")
+		if !strings.Contains(banner, "logs:        "+logFile) {
+			t.Errorf("the banner does not name %s:\n%s", logFile, banner)
+		}
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"infraplane up starting", "local cloud started"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %q", logFile, want)
+			}
+		}
+	})
+
+	t.Run("cloud.env", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(dataDir, "cloud.env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := string(b)
+		for _, want := range []string{"export PUBSUB_EMULATOR_HOST=", "export STORAGE_EMULATOR_HOST=", "export BIGTABLE_EMULATOR_HOST=",
+			"export CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE=http://", "export CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true",
+			"# gcloud cannot talk to pstest", "# gsutil is not pointed here", "# gcloud bigtable is not pointed here",
+			"# Other gcloud commands go to the real Google Cloud, without credentials"} {
+			if !strings.Contains(env, want) {
+				t.Errorf("cloud.env lacks %q:\n%s", want, env)
+			}
+		}
+	})
+
+	// Completion of names, as a shell asks for it (`__complete`), with
+	// the kubeconfig and namespace of the command line.
+	t.Run("completion", func(t *testing.T) {
+		complete := func(args ...string) []string {
+			t.Helper()
+			out, err := runCLI(t, append([]string{"__complete"}, args...)...)
+			if err != nil {
+				t.Fatalf("__complete %v: %v", args, err)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			return lines[:len(lines)-1] // the last line is the directive
+		}
+		check := func(got []string, want ...string) {
+			t.Helper()
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("completions %q, want %q", got, want)
+			}
+		}
+		check(complete("sync", "--kubeconfig", kubeconfig, "-n", "team-x", ""), "default")
+		check(complete("sync", "--kubeconfig", kubeconfig, "-n", "default", ""))
+		check(complete("status", "--kubeconfig", kubeconfig, "-n", "team"), "team-x")
+		check(complete("trace", "--kubeconfig", kubeconfig, "-n", "team-x", "gitsource/"), "gitsource/default")
+		check(complete("trace", "--kubeconfig", kubeconfig, "-n", "team-x", "gs", "d"), "default")
+		check(complete("trace", "--kubeconfig", kubeconfig, "topi"), "topic/")
+		check(complete("import", "--kubeconfig", kubeconfig, "--provider-config", ""), "default")
+		check(complete("breakglass", "open", "--kubeconfig", kubeconfig, "-n", "team-x", "--target", "gitsource/"))
+
+		// Blueprints are cluster-scoped: -n does not matter.
+		bps := map[string][]byte{}
+		for _, name := range []string{"queue.yaml", "servicedatabase.yaml"} {
+			b, err := os.ReadFile(filepath.Join("..", "..", "examples", "blueprints", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bps[name] = b
+		}
+		if _, err := applyManifests(bg, c, bps, "default", "test"); err != nil {
+			t.Fatal(err)
+		}
+		check(complete("fleet", "status", "--kubeconfig", kubeconfig, "-n", "team-x", ""), "queue", "servicedatabase")
+		check(complete("fleet", "rollback", "--kubeconfig", kubeconfig, "q"), "queue")
+
+		// A break-glass on a topic the repository makes.
+		for range 100 {
+			if _, err = runCLI(t, "breakglass", "open", "--kubeconfig", kubeconfig, "-n", "team-x", "--name", "inc-1",
+				"--target", "topic/orders", "--reason", "completion test", "--duration", "1h"); err == nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("breakglass open: %v", err)
+		}
+		check(complete("breakglass", "close", "--kubeconfig", kubeconfig, "-n", "team-x", "in"), "inc-1")
+		check(complete("breakglass", "open", "--kubeconfig", kubeconfig, "-n", "team-x", "--target", "topic/o"), "topic/orders", "topic/orders-dead-letter")
+		check(complete("bg", "backport", "--kubeconfig", kubeconfig, "-n", "team-x", ""), "inc-1")
+		check(complete("breakglass", "close", "--kubeconfig", kubeconfig, "-n", "team-x", "x"))
+	})
+}
+
+// Each address `up` listens on, taken: up says which, at once.
+func TestUpPortTaken(t *testing.T) {
+	for _, flag := range []string{"--port", "--pubsub-port", "--webhook-port", "--metrics-bind-address", "--hooks-bind-address"} {
+		t.Run(flag, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			addr := l.Addr().String()
+			value := addr
+			if flag == "--port" || flag == "--pubsub-port" || flag == "--webhook-port" {
+				value = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+			}
+			_, err = runCLI(t, append(upArgs(t, t.TempDir()), flag, value)...) // later flags win
+			want := addr + " (" + flag + ") is not free"
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "address already in use") {
+				t.Fatalf("up with %s taken: %v; want %q", flag, err, want)
+			}
+		})
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	out, err := runCLI(t, "--version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "infraplane "+version.String()+"\n") {
+		t.Errorf("infraplane --version printed %q", out)
+	}
+}
+
+// A client command with nothing running says so, with the address and the
+// kubeconfig that named it.
+func TestNothingListening(t *testing.T) {
+	port := freePort(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:%d", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, port)
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"status"}, {"sync", "default"}, {"breakglass", "list"}} {
+		_, err := runCLI(t, append(args, "--kubeconfig", kubeconfig)...)
+		want := fmt.Sprintf("nothing is listening at https://127.0.0.1:%d — is `infraplane up` running? (kubeconfig: %s)", port, kubeconfig)
+		if err == nil || err.Error() != want {
+			t.Errorf("%v: %v\nwant: %s", args, err, want)
+		}
+	}
+}
