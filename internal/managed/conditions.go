@@ -51,8 +51,10 @@ func (c conditions) failedAs(permanent bool, reason, msg string) {
 }
 
 // finish ends a pass over a live object: the status now describes this
-// generation; Reconciling and Stalled follow Synced unless the pass set
-// one of them (it starts with neither, see begin).
+// generation, and Reconciling/Stalled follow Synced. Only a cloud error's
+// permanence is not in its reason: cloudFailed set it during the pass.
+// (Conditions are updated in place, never removed and added again, so a
+// pass that changes nothing writes nothing.)
 func (c conditions) finish() {
 	c.ensureDefaults()
 	c.st.ObservedGeneration = c.gen
@@ -60,7 +62,7 @@ func (c conditions) finish() {
 	switch {
 	case s != nil && s.Status == metav1.ConditionTrue:
 		conds.Settled(&c.st.Conditions)
-	case !conds.IsSettled(c.st.Conditions):
+	case s != nil && s.Reason == commonv1.ReasonCloudError && !conds.IsSettled(c.st.Conditions):
 	case s != nil:
 		conds.Progress(&c.st.Conditions, c.gen, conds.PermanentReason(s.Reason), s.Reason, s.Message)
 	default:
@@ -68,12 +70,10 @@ func (c conditions) finish() {
 	}
 }
 
-// begin starts a pass over a live object: neither Reconciling nor Stalled
-// until the pass says so, and the one-time move of the "synced to the
-// cloud" generation out of observedGeneration (which meant that before
-// syncedGeneration existed).
+// begin starts a pass over a live object: the one-time move of the
+// "synced to the cloud" generation out of observedGeneration (which meant
+// that before syncedGeneration existed).
 func (c conditions) begin() {
-	conds.Settled(&c.st.Conditions)
 	if c.st.SyncedGeneration == 0 && c.st.ResourceID != "" {
 		c.st.SyncedGeneration = c.st.ObservedGeneration
 		if c.st.SyncedGeneration <= 0 {
