@@ -25,6 +25,7 @@ import (
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
+	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
 	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/localcloud"
@@ -161,6 +162,23 @@ func TestKStatus(t *testing.T) {
 				// The Pub/Sub emulator refuses label updates (InvalidArgument).
 				return waitFor(t, tp, "refused", condIs("Synced", "False", commonv1.ReasonCloudError))
 			}},
+		{kind: "SpannerDatabase", state: "an applied DDL statement changed (immutable)", want: kstatus.FailedStatus, message: "cannot be changed",
+			bring: func(t *testing.T) *unstructured.Unstructured {
+				emu := cloudtest.Start(t, localcloud.Options{Mode: localcloud.ModeEmulators, Services: []localcloud.Service{localcloud.ServiceSpanner}})
+				sns := env.Namespace(t, env.ProviderConfig(t, "conformance-spanner", emu))
+				pu := int32(100)
+				create(t, &spannerv1.SpannerInstance{ObjectMeta: metav1.ObjectMeta{Namespace: sns, Name: "kstatus"},
+					Spec: spannerv1.SpannerInstanceSpec{Config: "regional-us-central1", DisplayName: "kstatus", ProcessingUnits: &pu}})
+				db := &spannerv1.SpannerDatabase{ObjectMeta: metav1.ObjectMeta{Namespace: sns, Name: "kstatus-db"},
+					Spec: spannerv1.SpannerDatabaseSpec{InstanceRef: commonv1.ResourceRef{Name: "kstatus"},
+						DDL: []string{"CREATE TABLE T (Id STRING(36) NOT NULL) PRIMARY KEY (Id)"}}}
+				create(t, db)
+				waitFor(t, db, "Ready", condIs("Ready", "True", ""))
+				testenv.Update(t, env, db, func(db *spannerv1.SpannerDatabase) {
+					db.Spec.DDL = []string{"CREATE TABLE T (Id STRING(64) NOT NULL) PRIMARY KEY (Id)"}
+				})
+				return waitFor(t, db, "UpdateNotSupported", condIs("Synced", "False", commonv1.ReasonUpdateNotSupported))
+			}},
 		{kind: "Bucket", state: "ready", want: kstatus.CurrentStatus,
 			bring: func(t *testing.T) *unstructured.Unstructured {
 				b := &storagev1.Bucket{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kstatus-" + ns}}
@@ -198,6 +216,12 @@ func TestKStatus(t *testing.T) {
 				gs := gitSource(ns, "broken", newRepo(t, map[string]string{"topic.yaml": bad}))
 				create(t, gs)
 				return waitFor(t, gs, "Ready=False", condIs("Ready", "False", ""))
+			}},
+		{kind: "GitSource", state: "the repository cannot be fetched (retried)", want: kstatus.InProgressStatus,
+			bring: func(t *testing.T) *unstructured.Unstructured {
+				gs := gitSource(ns, "unreachable", filepath.Join(t.TempDir(), "no-such-repo"))
+				create(t, gs)
+				return waitFor(t, gs, "FetchFailed", condIs("Ready", "False", "FetchFailed"))
 			}},
 		{kind: "Blueprint", state: "serving", want: kstatus.CurrentStatus,
 			bring: func(t *testing.T) *unstructured.Unstructured {
@@ -253,7 +277,11 @@ func TestKStatus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			table = append(table, fmt.Sprintf("%-20s %-52s %s", tc.kind, tc.state, res.Status))
+			line := fmt.Sprintf("%-20s %-52s %-12s", tc.kind, tc.state, res.Status)
+			if res.Status == kstatus.FailedStatus {
+				line += " " + res.Message
+			}
+			table = append(table, line)
 			if res.Status != tc.want {
 				t.Errorf("kstatus %s (%s), want %s; status: %v", res.Status, res.Message, tc.want, u.Object["status"])
 			}
