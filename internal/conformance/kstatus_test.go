@@ -27,6 +27,7 @@ import (
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	spannerv1 "github.com/infraplane/infraplane/api/spanner/v1alpha1"
 	storagev1 "github.com/infraplane/infraplane/api/storage/v1alpha1"
+	"github.com/infraplane/infraplane/internal/argocd"
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
@@ -45,6 +46,22 @@ type liveCase struct {
 	bring       func(t *testing.T) *unstructured.Unstructured
 	want        kstatus.Status
 	message     string
+	// argo is Argo CD's health with infraplane's Lua check
+	// (internal/argocd), when it is not the one kstatus implies
+	// (argoFor): a paused object is Suspended.
+	argo string
+}
+
+// argoFor is the Argo CD health that matches a kstatus result.
+func argoFor(s kstatus.Status) string {
+	switch s {
+	case kstatus.CurrentStatus:
+		return argocd.Healthy
+	case kstatus.FailedStatus:
+		return argocd.Degraded
+	default: // InProgress, Terminating
+		return argocd.Progressing
+	}
 }
 
 // hold is a finalizer of the test's own, to keep a deleted object in
@@ -64,6 +81,13 @@ func TestKStatus(t *testing.T) {
 	env.ProviderConfig(t, "conformance-narrowing", cloud)
 	narrowed := env.Namespace(t, "conformance-narrowing")
 	missingPC := env.Namespace(t, "conformance-does-not-exist")
+	// One Spanner emulator and instance for the Spanner rows.
+	emu := cloudtest.Start(t, localcloud.Options{Mode: localcloud.ModeEmulators, Services: []localcloud.Service{localcloud.ServiceSpanner}})
+	spannerNamespace := env.Namespace(t, env.ProviderConfig(t, "conformance-spanner", emu))
+	pu := int32(100)
+	create(t, &spannerv1.SpannerInstance{ObjectMeta: metav1.ObjectMeta{Namespace: spannerNamespace, Name: "kstatus"},
+		Spec: spannerv1.SpannerInstanceSpec{Config: "regional-us-central1", DisplayName: "kstatus", ProcessingUnits: &pu}})
+	spannerNS := func(*testing.T) string { return spannerNamespace }
 
 	cases := []liveCase{
 		{kind: "Topic", state: "just created, no status yet", want: kstatus.InProgressStatus,
@@ -116,7 +140,7 @@ func TestKStatus(t *testing.T) {
 				narrowPC(t, "conformance-narrowing")
 				return waitFor(t, tp, "NotPermitted", condIs("Synced", "False", commonv1.ReasonNotPermitted))
 			}},
-		{kind: "Topic", state: "paused, spec changed", want: kstatus.CurrentStatus,
+		{kind: "Topic", state: "paused, spec changed", want: kstatus.CurrentStatus, argo: argocd.Suspended,
 			bring: func(t *testing.T) *unstructured.Unstructured {
 				tp := topic(ns, "paused")
 				create(t, tp)
@@ -151,24 +175,18 @@ func TestKStatus(t *testing.T) {
 				}
 				return waitFor(t, tp, "deleting", func(u *unstructured.Unstructured) bool { return u.GetDeletionTimestamp() != nil })
 			}},
-		{kind: "Topic", state: "cloud refuses the update (emulator: labels)", want: kstatus.FailedStatus, message: "InvalidArgument",
+		{kind: "SpannerDatabase", state: "the cloud refuses it (DDL the emulator cannot parse)", want: kstatus.FailedStatus, message: "InvalidArgument",
 			bring: func(t *testing.T) *unstructured.Unstructured {
-				emu := cloudtest.Start(t, localcloud.Options{Mode: localcloud.ModeEmulators, Services: []localcloud.Service{localcloud.ServicePubSub}})
-				ens := env.Namespace(t, env.ProviderConfig(t, "conformance-emulator", emu))
-				tp := topic(ens, "refused")
-				create(t, tp)
-				waitFor(t, tp, "Ready", condIs("Ready", "True", ""))
-				testenv.Update(t, env, tp, func(tp *pubsubv1.Topic) { tp.Spec.Labels = map[string]commonv1.LabelValue{"team": "b"} })
-				// The Pub/Sub emulator refuses label updates (InvalidArgument).
-				return waitFor(t, tp, "refused", condIs("Synced", "False", commonv1.ReasonCloudError))
+				sns := spannerNS(t)
+				db := &spannerv1.SpannerDatabase{ObjectMeta: metav1.ObjectMeta{Namespace: sns, Name: "kstatus-bad-ddl"},
+					Spec: spannerv1.SpannerDatabaseSpec{InstanceRef: commonv1.ResourceRef{Name: "kstatus"},
+						DDL: []string{"CREATE TABLE T (Id STRING(36) NOT NULL PRIMARY KEY (Id)"}}}
+				create(t, db)
+				return waitFor(t, db, "refused", condIs("Synced", "False", commonv1.ReasonCloudError))
 			}},
 		{kind: "SpannerDatabase", state: "an applied DDL statement changed (immutable)", want: kstatus.FailedStatus, message: "cannot be changed",
 			bring: func(t *testing.T) *unstructured.Unstructured {
-				emu := cloudtest.Start(t, localcloud.Options{Mode: localcloud.ModeEmulators, Services: []localcloud.Service{localcloud.ServiceSpanner}})
-				sns := env.Namespace(t, env.ProviderConfig(t, "conformance-spanner", emu))
-				pu := int32(100)
-				create(t, &spannerv1.SpannerInstance{ObjectMeta: metav1.ObjectMeta{Namespace: sns, Name: "kstatus"},
-					Spec: spannerv1.SpannerInstanceSpec{Config: "regional-us-central1", DisplayName: "kstatus", ProcessingUnits: &pu}})
+				sns := spannerNS(t)
 				db := &spannerv1.SpannerDatabase{ObjectMeta: metav1.ObjectMeta{Namespace: sns, Name: "kstatus-db"},
 					Spec: spannerv1.SpannerDatabaseSpec{InstanceRef: commonv1.ResourceRef{Name: "kstatus"},
 						DDL: []string{"CREATE TABLE T (Id STRING(36) NOT NULL) PRIMARY KEY (Id)"}}}
@@ -277,7 +295,21 @@ func TestKStatus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			line := fmt.Sprintf("%-20s %-52s %-12s", tc.kind, tc.state, res.Status)
+			health, err := argocd.Of(u)
+			if err != nil {
+				t.Fatalf("Argo CD health script: %v", err)
+			}
+			wantArgo := tc.argo
+			if wantArgo == "" {
+				wantArgo = argoFor(tc.want)
+			}
+			if health.Status != wantArgo {
+				t.Errorf("Argo CD health %s (%s), want %s", health.Status, health.Message, wantArgo)
+			}
+			if tc.message != "" && !strings.Contains(health.Message, tc.message) {
+				t.Errorf("Argo CD health message %q does not name the cause (%q)", health.Message, tc.message)
+			}
+			line := fmt.Sprintf("%-20s %-52s %-12s %-12s", tc.kind, tc.state, res.Status, health.Status)
 			if res.Status == kstatus.FailedStatus {
 				line += " " + res.Message
 			}
@@ -290,7 +322,7 @@ func TestKStatus(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("kstatus of live objects:\n%s", strings.Join(table, "\n"))
+	t.Logf("kstatus and Argo CD health of live objects:\n%s", strings.Join(table, "\n"))
 }
 
 func topic(ns, name string) *pubsubv1.Topic {
