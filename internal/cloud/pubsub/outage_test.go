@@ -186,9 +186,14 @@ func TestRecoveryAfterOutage(t *testing.T) {
 			return fmt.Errorf("%s: no Recreated event yet", o.GetName())
 		})
 		t.Logf("%s created again %s after the endpoint came back", o.GetName(), time.Since(back).Round(100*time.Millisecond))
-		if c := condition(t, o, commonv1.TypeReady); c == nil || c.Status != metav1.ConditionTrue {
-			t.Errorf("%s: Ready %+v after it was created again", o.GetName(), c)
-		}
+		// The event is emitted in the pass, before its status write: wait
+		// for the status to say so too.
+		testenv.Eventually(t, testenv.WaitTimeout, func() error {
+			if c := condition(t, o, commonv1.TypeReady); c == nil || c.Status != metav1.ConditionTrue {
+				return fmt.Errorf("%s: Ready %+v after it was created again", o.GetName(), c)
+			}
+			return nil
+		})
 	}
 	conn, err := grpc.NewClient(second.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
