@@ -63,6 +63,7 @@ func upArgs(t *testing.T, dataDir string) []string {
 		"--port", strconv.Itoa(freePort(t)), "--pubsub-port", "0", "--webhook-port", strconv.Itoa(freePort(t)),
 		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		"--hooks-bind-address", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--dashboard-bind-address", "127.0.0.1:0",
 		"--resync-interval", "5m"}
 }
 
@@ -255,7 +256,7 @@ func TestUp(t *testing.T) {
 
 // Each address `up` listens on, taken: up says which, at once.
 func TestUpPortTaken(t *testing.T) {
-	for _, flag := range []string{"--port", "--pubsub-port", "--webhook-port", "--metrics-bind-address", "--hooks-bind-address"} {
+	for _, flag := range []string{"--port", "--pubsub-port", "--webhook-port", "--metrics-bind-address", "--hooks-bind-address", "--dashboard-bind-address"} {
 		t.Run(flag, func(t *testing.T) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
