@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,6 +137,7 @@ func (h *Handler) parseTemplates() error {
 		"stateOf":   stateOf,
 		"pct":       pct,
 		"join":      joinStrings,
+		"chain":     func(s []string) string { return strings.Join(s, " → ") },
 		"until":     until,
 	}
 	h.pages = map[string]*template.Template{}
