@@ -56,6 +56,7 @@ type session struct {
 	mu      sync.Mutex
 	scope   *scope // the namespaces the person may read, cached briefly
 	scopeAt time.Time
+	streams int // live streams open
 }
 
 type sessions struct {
@@ -202,9 +203,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		// The login link up prints: ?token= of the local admin only.
+		// A person's own token is taken from the form only: a token in a
+		// URL ends up in histories and logs.
 		token = r.URL.Query().Get("token")
-		if token == "" || h.opts.AdminToken == "" {
-			h.render(w, r, "login", pageData{Title: "Log in", Login: h.loginInfo()})
+		if token == "" || h.opts.AdminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(h.opts.AdminToken)) != 1 {
+			d := pageData{Title: "Log in", Login: h.loginInfo()}
+			if token != "" {
+				w.WriteHeader(http.StatusUnauthorized)
+				d.Error = "This login link is not valid (up makes a new one with a new data dir). Paste a bearer token below."
+			}
+			h.render(w, r, "login", d)
 			return
 		}
 	case http.MethodPost:

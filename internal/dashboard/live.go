@@ -20,6 +20,16 @@ import (
 // into one page update.
 const liveDebounce = 250 * time.Millisecond
 
+// Bounds on what one person's live updates cost the API server: streams
+// per session (tabs), and namespaces watched one by one (a person who may
+// not watch cluster-wide needs a watch per kind and namespace). Beyond
+// that, the page is told to refresh every pollInterval instead.
+const (
+	maxStreamsPerSession = 8
+	maxWatchedNamespaces = 20
+	pollInterval         = 10 * time.Second
+)
+
 // live streams server-sent events: "change" whenever an object the page
 // shows may have changed. The watches are made as the person, so a change
 // they may not see sends nothing. The page then fetches its main region
@@ -35,6 +45,19 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	ss.mu.Lock()
+	if ss.streams >= maxStreamsPerSession {
+		ss.mu.Unlock()
+		http.Error(w, "too many live streams for this session; close some tabs", http.StatusTooManyRequests)
+		return
+	}
+	ss.streams++
+	ss.mu.Unlock()
+	defer func() {
+		ss.mu.Lock()
+		ss.streams--
+		ss.mu.Unlock()
+	}()
 	sc, err := h.scopeOf(ctx, ss)
 	if err != nil {
 		h.fail(w, r, ss, http.StatusBadGateway, err)
@@ -63,10 +86,17 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		default:
 		}
 	}
-	for _, k := range watchedKinds(kinds) {
-		gvr := schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Plural}
-		for _, ns := range namespaces {
-			go h.watchLoop(ctx, ss, gvr, ns, poke)
+	var poll <-chan time.Time
+	if len(namespaces) > maxWatchedNamespaces {
+		t := time.NewTicker(pollInterval)
+		defer t.Stop()
+		poll = t.C
+	} else {
+		for _, k := range watchedKinds(kinds) {
+			gvr := schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Plural}
+			for _, ns := range namespaces {
+				go h.watchLoop(ctx, ss, gvr, ns, poke)
+			}
 		}
 	}
 
@@ -83,6 +113,9 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
+		case <-poll:
+			poke()
+			continue
 		case <-changed:
 			// More changes of the same burst arrive meanwhile.
 			select {
