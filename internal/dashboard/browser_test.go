@@ -135,8 +135,17 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("token")),
 			chromedp.SendKeys(chromedp.ID("token"), token),
 			chromedp.Submit(chromedp.ID("token")),
-			chromedp.WaitReady(chromedp.CSS("header.top")),
 		)
+		// The form's answer is a new page: wait until it has come (the
+		// overview's logout button, or the login page's error), asking
+		// again while the old page goes away under the question.
+		testenv.Eventually(t, 30*time.Second, func() error {
+			done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete" && !!document.querySelector('form[action="/logout"], p.error')`))
+			if err != nil || !done {
+				return fmt.Errorf("the answer to the login has not come: %v", err)
+			}
+			return nil
+		})
 		body = text("body")
 		if !strings.Contains(body, "Signed in as") {
 			return fmt.Errorf("not logged in: %s", body)

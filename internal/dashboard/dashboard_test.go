@@ -145,6 +145,10 @@ func TestDashboard(t *testing.T) {
 		if b.cookie != "" {
 			t.Error("a bad token got a session")
 		}
+		// Only the local admin's token is taken from a URL.
+		if code, _ := b.get("/login?token=" + url.QueryEscape(tokenA)); code != http.StatusUnauthorized || b.cookie != "" {
+			t.Errorf("a person's token in the login URL: %d, want 401 and no session", code)
+		}
 		// A form of another site may not log a browser in.
 		req, _ = http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader("token="+adminToken))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
