@@ -145,7 +145,8 @@ func (h *Handler) newSession(p Person, cfg *rest.Config) (*session, error) {
 func (h *Handler) tokenConfig(token string) *rest.Config {
 	cfg := rest.AnonymousClientConfig(h.opts.Config)
 	cfg.BearerToken = token
-	cfg.QPS = -1 // one person's pages; the API server's priority and fairness applies
+	cfg.RateLimiter = nil // not shared with the dashboard's own client
+	cfg.QPS = -1          // one person's pages; the API server's priority and fairness applies
 	return cfg
 }
 

@@ -3,6 +3,8 @@ package dashboard
 import (
 	"testing"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/infraplane/infraplane/internal/status"
 )
 
@@ -46,5 +48,25 @@ func TestObjectURL(t *testing.T) {
 	k, err := status.ResolveKind(kinds, "subscription.pubsub.infraplane.dev")
 	if err != nil || k.Kind != "Subscription" {
 		t.Errorf("ResolveKind of the link's kind: %v, %v", k, err)
+	}
+}
+
+// A person's client carries their token and none of the dashboard's own
+// credentials.
+func TestTokenConfig(t *testing.T) {
+	own := &rest.Config{
+		Host: "https://127.0.0.1:6443", BearerToken: "controller", BearerTokenFile: "/var/run/secrets/token",
+		Username: "u", Password: "p",
+		TLSClientConfig: rest.TLSClientConfig{CAData: []byte("ca"), CertData: []byte("cert"), KeyData: []byte("key"), CertFile: "c", KeyFile: "k"},
+		Impersonate:     rest.ImpersonationConfig{UserName: "someone"},
+	}
+	h := &Handler{opts: Options{Config: own}}
+	got := h.tokenConfig("person")
+	if got.BearerToken != "person" || got.Host != own.Host || string(got.CAData) != "ca" {
+		t.Errorf("token config %+v: want the person's token, the host and the CA", got)
+	}
+	if got.BearerTokenFile != "" || got.Username != "" || got.Password != "" || got.CertData != nil || got.KeyData != nil ||
+		got.CertFile != "" || got.KeyFile != "" || got.Impersonate.UserName != "" || got.ExecProvider != nil || got.AuthProvider != nil {
+		t.Errorf("token config keeps the dashboard's own credentials: %+v", got)
 	}
 }
