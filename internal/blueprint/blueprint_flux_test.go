@@ -2,6 +2,7 @@ package blueprint_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/pkg/ssa"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,6 +20,7 @@ import (
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // Flux applies a Blueprint and the instances of its kind as two
@@ -62,7 +65,20 @@ spec:
 		env.WaitGone(t, bp)
 	})
 	cloud := cloudtest.Fakes(t)
-	ns := env.Namespace(t, env.ProviderConfig(t, "bp-flux", cloud))
+	pc := env.ProviderConfig(t, "bp-flux", cloud)
+	// Cleanups run last-first: the namespace goes (its children's
+	// finalizers need the cloud), then the cloud stops, then the Blueprint.
+	var ns string
+	t.Cleanup(func() {
+		testenv.Eventually(t, 2*time.Minute, func() error {
+			err := env.Client.Get(context.Background(), client.ObjectKey{Name: ns}, &corev1.Namespace{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("namespace %s not gone yet (%v)", ns, err)
+		})
+	})
+	ns = env.Namespace(t, pc)
 	instance := func(name string) *unstructured.Unstructured {
 		return newInstance(bp.Spec.GroupVersionKind(), ns, name, map[string]any{})
 	}
@@ -124,10 +140,19 @@ spec:
 		t.Fatal(err)
 	}
 	err = flux.WaitForSet(cs.ToObjMetadataSet(), wait)
-	if err == nil || !strings.Contains(err.Error(), "Failed") || !strings.Contains(err.Error(), "already exists") {
-		t.Fatalf("waiting for an instance whose topic belongs to someone else: err = %v, want Failed naming the cause", err)
+	if err == nil || !strings.Contains(err.Error(), "taken status: 'Failed'") {
+		t.Fatalf("waiting for an instance whose topic belongs to someone else: err = %v, want it Failed at once", err)
 	}
-	t.Logf("failing instance: %v", err)
+	// Flux names the failed object; the object's Stalled condition says why
+	// (what kstatus, and so Flux's events and `flux get`, show).
+	taken := instance("taken")
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(taken), taken); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := kstatus.Compute(taken); res.Status != kstatus.FailedStatus || !strings.Contains(res.Message, "already exists") {
+		t.Fatalf("kstatus of the failed instance: %s %q, want Failed naming the cause", res.Status, res.Message)
+	}
+	t.Logf("failing instance: %v; its cause: %s", err, conditionMessage(taken, "Stalled"))
 }
 
 func hasCondition(u *unstructured.Unstructured, typ, status string) bool {
@@ -138,4 +163,15 @@ func hasCondition(u *unstructured.Unstructured, typ, status string) bool {
 		}
 	}
 	return false
+}
+
+func conditionMessage(u *unstructured.Unstructured, typ string) string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			msg, _ := m["message"].(string)
+			return msg
+		}
+	}
+	return ""
 }

@@ -28,7 +28,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/conditions"
 )
 
 // FieldManager is the server-side apply field manager of everything the
@@ -202,6 +204,7 @@ func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: bp.Generation})
 	}
 	result, err := r.reconcile(ctx, bp, setCond)
+	setProgress(bp, err)
 	if !equality.Semantic.DeepEqual(withoutTransitionTimes(orig), withoutTransitionTimes(st)) {
 		if uerr := r.c.Status().Patch(ctx, bp, client.MergeFrom(before)); uerr != nil {
 			return reconcile.Result{}, errors.Join(err, uerr)
@@ -209,6 +212,37 @@ func (r *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	observeRollout(bp)
 	return result, err
+}
+
+// setProgress sets Reconciling or Stalled (kstatus) from the pass: a spec
+// that is not accepted, a CRD that cannot be installed, missing
+// permissions or a halted rollout need a person; errors and rollouts
+// under way are progress.
+func setProgress(bp *corev1alpha1.Blueprint, err error) {
+	conds, gen := &bp.Status.Conditions, bp.Generation
+	acc := meta.FindStatusCondition(*conds, corev1alpha1.BlueprintAccepted)
+	ready := meta.FindStatusCondition(*conds, corev1alpha1.BlueprintReady)
+	ro := bp.Status.Rollout
+	switch {
+	case acc != nil && acc.Status == metav1.ConditionFalse:
+		conditions.Stalled(conds, gen, acc.Reason, acc.Message)
+	case err != nil:
+		conditions.Reconciling(conds, gen, commonv1.ReasonRetrying, err.Error())
+	case ready != nil && ready.Status == metav1.ConditionFalse && (ready.Reason == ReasonNotPermitted || ready.Reason == ReasonCRDRejected):
+		conditions.Stalled(conds, gen, ready.Reason, ready.Message)
+	case ready == nil || ready.Status != metav1.ConditionTrue:
+		reason, msg := commonv1.ReasonProgressing, ""
+		if ready != nil {
+			reason, msg = ready.Reason, ready.Message
+		}
+		conditions.Reconciling(conds, gen, reason, msg)
+	case ro != nil && ro.Phase == corev1alpha1.RolloutHalted:
+		conditions.Stalled(conds, gen, ro.Phase, ro.Message)
+	case ro != nil && (ro.Phase == corev1alpha1.RolloutCanary || ro.Phase == corev1alpha1.RolloutProgressing):
+		conditions.Reconciling(conds, gen, ro.Phase, ro.Message)
+	default:
+		conditions.Settled(conds)
+	}
 }
 
 func (r *Controller) reconcile(ctx context.Context, bp *corev1alpha1.Blueprint, setCond func(string, bool, string, string)) (reconcile.Result, error) {

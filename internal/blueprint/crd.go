@@ -32,6 +32,9 @@ func (c *Compiled) CRD(blueprintName string) *apiextensionsv1.CustomResourceDefi
 	}
 	status := apiextensionsv1.JSONSchemaProps{
 		Type: "object",
+		// A new instance is not yet reconciled: kstatus reads -1 as
+		// InProgress, where no status at all would read as Current.
+		Default: &apiextensionsv1.JSON{Raw: []byte(`{"observedGeneration":-1}`)},
 		Properties: map[string]apiextensionsv1.JSONSchemaProps{
 			"observedGeneration": {Type: "integer", Format: "int64"},
 			"revision":           {Type: "integer", Format: "int64"},

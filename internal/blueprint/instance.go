@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -24,16 +25,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/conditions"
 )
 
 // Instance condition reasons.
 const (
 	ReasonReady           = "Ready"
 	ReasonResourceBlocked = "ResourceNotReady"
-	// ReasonResourceFailed: a child's last change was refused for good
-	// (the cloud said InvalidArgument, FailedPrecondition, …): waiting
-	// does not help, so a rollout counts it as a failure at once.
+	// ReasonResourceFailed: a child is Failed by kstatus (its Stalled
+	// condition: the cloud refused its change, it may not use its
+	// ProviderConfig, …): waiting does not help, so a rollout counts it as
+	// a failure at once.
 	ReasonResourceFailed  = "ResourceFailed"
 	ReasonRenderFailed    = "RenderFailed"
 	ReasonApplyFailed     = "ApplyFailed"
@@ -196,12 +200,13 @@ func (r *instanceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		settled[res.ID] = true
 		current[childKeyString(cs)] = true
 		in.Resources[res.ID] = child.Object
-		cs.Ready, cs.Message = childReady(compiled, res, in, child)
+		var failed bool
+		cs.Ready, failed, cs.Message = childReady(compiled, res, in, child)
 		ready[res.ID] = cs.Ready
 		children = append(children, cs)
 		if !cs.Ready && blocking == nil {
 			blocking, blockingReason = &children[len(children)-1], ReasonResourceBlocked
-			if childRefused(child) {
+			if failed {
 				blockingReason = ReasonResourceFailed
 			}
 		}
@@ -446,85 +451,48 @@ func (r *instanceReconciler) checkNotTaken(ctx context.Context, inst, child *uns
 		child.GetKind(), child.GetName(), inst.GetKind(), owner, strings.ToLower(child.GetKind()))
 }
 
-// refusedCodes are the cloud's answers a retry does not change (as the
-// managed reconciler classifies them), as they appear in a child's Synced
-// message ("updating … failed: InvalidArgument: …").
-var refusedCodes = []string{"InvalidArgument", "FailedPrecondition", "PermissionDenied", "OutOfRange", "Unimplemented"}
-
-// childRefused reports whether a child's Synced condition says its current
-// generation was refused for good.
-func childRefused(child *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(child.Object, "status", "conditions")
-	for _, x := range conds {
-		m, _ := x.(map[string]any)
-		if m["type"] != "Synced" || m["status"] != "False" {
-			continue
-		}
-		if gen, ok := m["observedGeneration"].(int64); ok && gen < child.GetGeneration() {
-			return false
-		}
-		switch reason, _ := m["reason"].(string); reason {
-		case "UpdateNotSupported", "AlreadyExistsNotOwned":
-			return true
-		case "CloudError":
-			msg, _ := m["message"].(string)
-			return slices.ContainsFunc(refusedCodes, func(code string) bool { return strings.Contains(msg, ": "+code+": ") })
-		}
+// childReady judges a child as kstatus does (what Flux and Argo CD read):
+// Current is ready, Failed is failed for good (a retry does not help, so
+// a rollout counts it at once), anything else is not ready yet. On top of
+// that, the resource's readyWhen expressions must hold.
+func childReady(c *Compiled, res *Resource, in Instance, child *unstructured.Unstructured) (ready, failed bool, msg string) {
+	r, err := kstatus.Compute(child)
+	if err != nil {
+		return false, false, "reading its status: " + err.Error()
 	}
-	return false
-}
-
-// childReady decides whether a child is ready: its readyWhen expressions,
-// else its Ready condition (for the current generation), else (a kind
-// without conditions outside infraplane) that it exists.
-func childReady(c *Compiled, res *Resource, in Instance, child *unstructured.Unstructured) (bool, string) {
+	switch r.Status {
+	case kstatus.CurrentStatus:
+	case kstatus.FailedStatus:
+		return false, true, "failed: " + r.Message
+	default:
+		return false, false, childMessage(child, r)
+	}
 	if len(res.readyWhen) > 0 {
 		ok, failed, err := c.Ready(res, in, child.Object)
 		if err != nil {
-			return false, "readyWhen: " + err.Error()
+			return false, false, "readyWhen: " + err.Error()
 		}
 		if !ok {
-			return false, "readyWhen ${" + failed + "} is false"
-		}
-		return true, ""
-	}
-	conds, _, _ := unstructured.NestedSlice(child.Object, "status", "conditions")
-	// A child whose last change the cloud refused is not ready, even if
-	// the resource is up (Ready stays True while an update fails).
-	for _, x := range conds {
-		m, _ := x.(map[string]any)
-		if m["type"] != "Synced" || m["status"] != "False" {
-			continue
-		}
-		if gen, ok := m["observedGeneration"].(int64); ok && gen < child.GetGeneration() {
-			continue
-		}
-		if reason, _ := m["reason"].(string); reason != "" && reason != "WaitingForReference" {
-			msg, _ := m["message"].(string)
-			return false, "not in sync: " + reason + ": " + msg
+			return false, false, "readyWhen ${" + failed + "} is false"
 		}
 	}
-	for _, x := range conds {
-		m, _ := x.(map[string]any)
-		if m["type"] != "Ready" {
-			continue
+	return true, false, ""
+}
+
+// childMessage says why a child is not ready yet: its Ready condition's
+// reason and message when they describe its current generation, else what
+// kstatus says.
+func childMessage(child *unstructured.Unstructured, r *kstatus.Result) string {
+	if c := readyCondition(child); c != nil && c.Status == metav1.ConditionFalse && c.ObservedGeneration == child.GetGeneration() {
+		if c.Reason != "" {
+			return c.Reason + ": " + c.Message
 		}
-		msg, _ := m["message"].(string)
-		if gen, ok := m["observedGeneration"].(int64); ok && gen < child.GetGeneration() {
-			return false, "not reconciled yet since the last change"
-		}
-		if m["status"] == "True" {
-			return true, ""
-		}
-		if reason, _ := m["reason"].(string); reason != "" {
-			msg = reason + ": " + msg
-		}
-		return false, msg
+		return c.Message
 	}
-	if g := child.GroupVersionKind().Group; g == "infraplane.dev" || strings.HasSuffix(g, ".infraplane.dev") || isBlueprintKind(child.GroupVersionKind()) {
-		return false, "not reconciled yet"
+	if r.Message != "" {
+		return strings.ToLower(r.Status.String()) + ": " + r.Message
 	}
-	return true, ""
+	return "not reconciled yet"
 }
 
 // previousChildren are the children the instance's status lists.
@@ -645,7 +613,17 @@ func (r *instanceReconciler) setStatus(ctx context.Context, u *unstructured.Unst
 		b, _ := json.Marshal(raw)
 		_ = json.Unmarshal(b, &conds)
 	}
-	meta.SetStatusCondition(&conds, metav1.Condition{Type: "Ready", Status: s, Reason: reason, Message: msg, ObservedGeneration: u.GetGeneration()})
+	conditions.Set(&conds, u.GetGeneration(), commonv1.TypeReady, s == metav1.ConditionTrue, reason, msg)
+	// kstatus: what a rollout counts as failed at once needs a person
+	// (Stalled); anything else not ready is under way.
+	switch {
+	case s == metav1.ConditionTrue:
+		conditions.Settled(&conds)
+	case failedReasons[reason]:
+		conditions.Stalled(&conds, u.GetGeneration(), reason, msg)
+	default:
+		conditions.Reconciling(&conds, u.GetGeneration(), reason, msg)
+	}
 	toJSONValue := func(v any) any {
 		b, _ := json.Marshal(v)
 		var out any
@@ -668,15 +646,4 @@ func (r *instanceReconciler) setStatus(ctx context.Context, u *unstructured.Unst
 		return err
 	}
 	return r.c.Status().Patch(ctx, u, client.RawPatch(types.MergePatchType, patch))
-}
-
-// instanceReady reads an instance's Ready condition.
-func instanceReady(u *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, x := range conds {
-		if m, ok := x.(map[string]any); ok && m["type"] == "Ready" {
-			return m["status"] == "True"
-		}
-	}
-	return false
 }

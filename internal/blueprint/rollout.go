@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -308,12 +309,23 @@ func viewOf(u *unstructured.Unstructured) instanceView {
 			v.PausedMessage, _ = m["message"].(string)
 		}
 	}
-	if c := readyCondition(u); c != nil && c.ObservedGeneration == u.GetGeneration() {
-		v.Ready = c.Status == metav1.ConditionTrue
-		v.Failed = c.Status == metav1.ConditionFalse && failedReasons[c.Reason]
-		v.Message = c.Message
-	} else {
+	// Judged as kstatus judges it (Current, Failed, else waiting), as long
+	// as the instance controller has written a Ready condition for it.
+	c := readyCondition(u)
+	if c == nil || c.ObservedGeneration != u.GetGeneration() {
 		v.Message = "not reconciled yet since the last change"
+		return v
+	}
+	v.Message = c.Message
+	r, err := kstatus.Compute(u)
+	switch {
+	case err != nil:
+		v.Message = "reading its status: " + err.Error()
+	case r.Status == kstatus.CurrentStatus:
+		v.Ready = true
+	case r.Status == kstatus.FailedStatus:
+		v.Failed = true
+		v.Message = r.Message
 	}
 	return v
 }

@@ -194,29 +194,45 @@ func TestRolloutStageTimeKept(t *testing.T) {
 	}
 }
 
-func TestChildRefused(t *testing.T) {
-	child := func(gen int64, reason, msg string) *unstructured.Unstructured {
-		u := &unstructured.Unstructured{Object: map[string]any{
+// A child is judged as kstatus judges it: Current is ready, Failed
+// (Stalled) is failed for good, anything else waits.
+func TestChildReady(t *testing.T) {
+	child := func(gen, observed int64, conds ...map[string]any) *unstructured.Unstructured {
+		cs := make([]any, len(conds))
+		for i, c := range conds {
+			c["observedGeneration"] = observed
+			cs[i] = c
+		}
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "pubsub.infraplane.dev/v1alpha1", "kind": "Topic",
 			"metadata": map[string]any{"name": "t", "generation": gen},
-			"status": map[string]any{"conditions": []any{
-				map[string]any{"type": "Ready", "status": "True", "observedGeneration": int64(2)},
-				map[string]any{"type": "Synced", "status": "False", "reason": reason, "message": msg, "observedGeneration": int64(2)},
-			}},
+			"status":   map[string]any{"observedGeneration": observed, "conditions": cs},
 		}}
-		return u
+	}
+	cond := func(typ, status, reason, msg string) map[string]any {
+		return map[string]any{"type": typ, "status": status, "reason": reason, "message": msg}
 	}
 	for name, tc := range map[string]struct {
-		u    *unstructured.Unstructured
-		want bool
+		u             *unstructured.Unstructured
+		ready, failed bool
+		msg           string
 	}{
-		"invalid argument":     {child(2, "CloudError", "updating topic t failed: InvalidArgument: label updates are not supported"), true},
-		"unavailable":          {child(2, "CloudError", "updating topic t failed: Unavailable: connection refused"), false},
-		"update not supported": {child(2, "UpdateNotSupported", "the endpoint cannot update spec.x"), true},
-		"waiting":              {child(2, "WaitingForReference", "waiting for Topic x"), false},
-		"older generation":     {child(3, "CloudError", "updating topic t failed: InvalidArgument: x"), false},
+		"ready":       {child(2, 2, cond("Ready", "True", "Available", "")), true, false, ""},
+		"not created": {child(1, -1), false, false, "generation"},
+		"refused": {child(2, 2, cond("Ready", "True", "Available", ""),
+			cond("Stalled", "True", "CloudError", "updating topic t failed: InvalidArgument: label updates are not supported")), false, true, "InvalidArgument"},
+		"retrying": {child(2, 2, cond("Ready", "True", "Available", ""),
+			cond("Reconciling", "True", "CloudError", "updating topic t failed: Unavailable: connection refused")), false, false, "Unavailable"},
+		"waiting": {child(2, 2, cond("Ready", "False", "WaitingForReference", "waiting for Topic x"),
+			cond("Reconciling", "True", "WaitingForReference", "waiting for Topic x")), false, false, "WaitingForReference: waiting for Topic x"},
+		"older generation": {child(3, 2, cond("Ready", "True", "Available", ""),
+			cond("Stalled", "True", "CloudError", "InvalidArgument: x")), false, false, "generation"},
+		"no status (a kind outside infraplane)": {&unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}}}, true, false, ""},
 	} {
-		if got := childRefused(tc.u); got != tc.want {
-			t.Errorf("%s: refused %v, want %v", name, got, tc.want)
+		ready, failed, msg := childReady(nil, &Resource{}, Instance{}, tc.u)
+		if ready != tc.ready || failed != tc.failed || !strings.Contains(msg, tc.msg) {
+			t.Errorf("%s: ready %v failed %v (%q), want %v %v (%q)", name, ready, failed, msg, tc.ready, tc.failed, tc.msg)
 		}
 	}
 }

@@ -121,7 +121,7 @@ func (r *instanceReconciler) observe(ctx context.Context, compiled *Compiled, u 
 			return reconcile.Result{}, err
 		default:
 			in.Resources[res.ID] = live.Object
-			cs.Ready, cs.Message = childReady(compiled, res, in, live)
+			cs.Ready, _, cs.Message = childReady(compiled, res, in, live)
 		}
 		children = append(children, cs)
 		if !cs.Ready && blocking == nil {

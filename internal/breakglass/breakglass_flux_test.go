@@ -11,9 +11,12 @@ import (
 	pubsubapi "cloud.google.com/go/pubsub/v2/apiv1"
 	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -156,6 +159,10 @@ func TestBreakGlassOnFluxManagedObject(t *testing.T) {
 		t.Errorf("after Flux's apply while open, ack deadline %d, want the edit (120)", got)
 	}
 
+	// Flux's Kustomization, as far as the report reads it: its inventory
+	// lists the subscription, so the report may name its revision.
+	fluxKustomization(t, "flux-system", "apps", "main@sha1:0123abcd", s.ns+"_orders-worker_pubsub.infraplane.dev_Subscription")
+
 	if _, err := breakglass.Close(ctx, p.oncall, keyOf(bg)); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -175,6 +182,9 @@ func TestBreakGlassOnFluxManagedObject(t *testing.T) {
 		}
 		switch tg.Kind {
 		case "Subscription":
+			if !strings.Contains(tg.Message, "(last applied: main@sha1:0123abcd)") {
+				t.Errorf("the report should name the Kustomization's last applied revision: %q", tg.Message)
+			}
 			if !strings.Contains(tg.Message, "`flux reconcile kustomization apps -n flux-system`") {
 				t.Errorf("the report should say how to let Flux apply git now: %q", tg.Message)
 			}
@@ -209,4 +219,48 @@ func TestBreakGlassOnFluxManagedObject(t *testing.T) {
 	if !opened || !restored {
 		t.Errorf("ledger: switching Flux off recorded %v, on again %v: %+v", opened, restored, entries)
 	}
+}
+
+// fluxKustomization installs a stand-in for Flux's Kustomization CRD (any
+// fields) once, and creates the Kustomization ns/name with the revision
+// and inventory ids its status would have.
+func fluxKustomization(t *testing.T, ns, name, revision string, ids ...string) {
+	t.Helper()
+	ctx := context.Background()
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "kustomizations.kustomize.toolkit.fluxcd.io"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "kustomize.toolkit.fluxcd.io",
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "kustomizations", Singular: "kustomization", Kind: "Kustomization", ListKind: "KustomizationList"},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: ptr.To(true),
+				}},
+			}},
+		},
+	}
+	if err := env.Client.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	var entries []any
+	for _, id := range ids {
+		entries = append(entries, map[string]any{"id": id, "v": "v1alpha1"})
+	}
+	k := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+		"metadata": map[string]any{"namespace": ns, "name": name},
+		"status":   map[string]any{"lastAppliedRevision": revision, "inventory": map[string]any{"entries": entries}},
+	}}
+	testenv.Eventually(t, testenv.WaitTimeout, func() error { // until the CRD is served
+		err := env.Client.Create(ctx, k.DeepCopy())
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
 }

@@ -26,7 +26,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/conditions"
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
 )
@@ -133,6 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	r.summarize(bg)
+	setReady(bg)
 	bg.Status.ObservedGeneration = bg.Generation
 	if err := r.client.Status().Patch(ctx, bg, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -185,7 +188,7 @@ func (r *Reconciler) open(ctx context.Context, bg *corev1alpha1.BreakGlass) erro
 	bg.Status.OpenedAt = &opened
 	bg.Status.ExpiresAt = &expires
 	bg.Status.Targets = targets
-	meta.SetStatusCondition(&bg.Status.Conditions, metav1.Condition{Type: TypeActive, Status: metav1.ConditionTrue, Reason: "Opened",
+	meta.SetStatusCondition(&bg.Status.Conditions, metav1.Condition{Type: TypeActive, ObservedGeneration: bg.Generation, Status: metav1.ConditionTrue, Reason: "Opened",
 		Message: fmt.Sprintf("%s may edit %d object(s) directly until %s", bg.Status.OpenedBy, len(targets), expires.UTC().Format(time.RFC3339))})
 	names := targetNames(targets)
 	summary := fmt.Sprintf("opened for %s on %s", bg.Spec.Duration.Duration, strings.Join(names, ", "))
@@ -310,7 +313,7 @@ func (r *Reconciler) end(ctx context.Context, git *gitReader, bg *corev1alpha1.B
 	} else {
 		expiryLateness.Observe(now.Sub(ExpiresAt(bg)).Seconds())
 	}
-	meta.SetStatusCondition(&bg.Status.Conditions, metav1.Condition{Type: TypeActive, Status: metav1.ConditionFalse, Reason: string(phase),
+	meta.SetStatusCondition(&bg.Status.Conditions, metav1.Condition{Type: TypeActive, ObservedGeneration: bg.Generation, Status: metav1.ConditionFalse, Reason: string(phase),
 		Message: fmt.Sprintf("%s at %s", verb, ended.UTC().Format(time.RFC3339))})
 	var report []string
 	for i := range bg.Status.Targets {
@@ -485,11 +488,24 @@ func (r *Reconciler) summarize(bg *corev1alpha1.BreakGlass) {
 	}
 	bg.Status.Held = held
 	if len(held) > 0 {
-		meta.SetStatusCondition(&bg.Status.Conditions, metav1.Condition{Type: TypeHolding, Status: metav1.ConditionTrue, Reason: "Diverged",
+		meta.SetStatusCondition(&bg.Status.Conditions, metav1.Condition{Type: TypeHolding, ObservedGeneration: bg.Generation, Status: metav1.ConditionTrue, Reason: "Diverged",
 			Message: fmt.Sprintf("%s differ from git and are held: `infraplane breakglass backport %s` or `infraplane breakglass revert %s`", strings.Join(held, ", "), bg.Name, bg.Name)})
 	} else if bg.Status.Phase != corev1alpha1.BreakGlassActive {
-		meta.SetStatusCondition(&bg.Status.Conditions, metav1.Condition{Type: TypeHolding, Status: metav1.ConditionFalse, Reason: "NothingHeld", Message: "every target matches git or was reverted"})
+		meta.SetStatusCondition(&bg.Status.Conditions, metav1.Condition{Type: TypeHolding, ObservedGeneration: bg.Generation, Status: metav1.ConditionFalse, Reason: "NothingHeld", Message: "every target matches git or was reverted"})
 	}
+}
+
+// setReady sets Ready, for kstatus and `kubectl wait`: a break-glass that
+// was opened is in force as recorded, open or ended (holds are reported by
+// Holding and on the targets); it never needs retrying, so it has no
+// Reconciling or Stalled.
+func setReady(bg *corev1alpha1.BreakGlass) {
+	msg := ""
+	if c := meta.FindStatusCondition(bg.Status.Conditions, TypeActive); c != nil {
+		msg = c.Message
+	}
+	conditions.Set(&bg.Status.Conditions, bg.Generation, commonv1.TypeReady, true, string(bg.Status.Phase), msg)
+	conditions.Settled(&bg.Status.Conditions)
 }
 
 func (r *Reconciler) record(ctx context.Context, bg *corev1alpha1.BreakGlass, typ ledger.Type, actor, summary string, fill func(*ledger.Entry)) {

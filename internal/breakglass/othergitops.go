@@ -191,7 +191,7 @@ func (r *Reconciler) judgeFlux(ctx context.Context, bg *corev1alpha1.BreakGlass,
 		return true, nil
 	}
 	last := ""
-	if rev := r.fluxRevision(ctx, ns, name); rev != "" {
+	if rev := r.fluxRevision(ctx, ns, name, u); rev != "" {
 		t.Revision = rev
 		last = " (last applied: " + rev + ")"
 	}
@@ -205,12 +205,30 @@ func (r *Reconciler) judgeFlux(ctx context.Context, bg *corev1alpha1.BreakGlass,
 // +kubebuilder:rbac:groups=kustomize.toolkit.fluxcd.io,resources=kustomizations,verbs=get
 
 // fluxRevision is the Kustomization's status.lastAppliedRevision, or ""
-// when it cannot be read (Flux not installed, no permission).
-func (r *Reconciler) fluxRevision(ctx context.Context, ns, name string) string {
+// when it cannot be read (Flux not installed, no permission) or does not
+// list target in its inventory. The labels that name the Kustomization are
+// the target's own, which its team can set to anything: without the
+// inventory check, a team could read another team's Kustomization through
+// a break-glass report.
+func (r *Reconciler) fluxRevision(ctx context.Context, ns, name string, target *unstructured.Unstructured) string {
 	k := &unstructured.Unstructured{}
 	k.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
 	k.SetKind("Kustomization")
 	if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, k); err != nil {
+		return ""
+	}
+	// Flux's inventory ids are <namespace>_<name>_<group>_<kind>.
+	gvk := target.GroupVersionKind()
+	want := target.GetNamespace() + "_" + target.GetName() + "_" + gvk.Group + "_" + gvk.Kind
+	entries, _, _ := unstructured.NestedSlice(k.Object, "status", "inventory", "entries")
+	listed := false
+	for _, e := range entries {
+		if m, ok := e.(map[string]any); ok && m["id"] == want {
+			listed = true
+			break
+		}
+	}
+	if !listed {
 		return ""
 	}
 	rev, _, _ := unstructured.NestedString(k.Object, "status", "lastAppliedRevision")

@@ -109,7 +109,7 @@ func newTraceCmd() *cobra.Command {
 		Long: `Show one object in depth.
 
 For a managed object (Topic, Subscription, …): its four conditions with
-reason, message and age; generation against observedGeneration (is a spec
+reason, message and age; generation against syncedGeneration (is a spec
 change pending?); the cloud resource (selfLink, resource id) and the last
 sync; its references and whether each target is Ready; the chain of
 references to the deepest cause when it is blocked; its drifted fields;

@@ -111,6 +111,9 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 	}
 
 	kinds, closeClients := managedKinds()
+	if err := provider.SetupStatus(mgr); err != nil {
+		return closeClients, err
+	}
 	for _, k := range kinds {
 		if err := k.setup(mgr, providers, mopts); err != nil {
 			return closeClients, err

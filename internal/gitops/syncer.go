@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	"github.com/infraplane/infraplane/internal/conditions"
 )
 
 // FieldManager is the server-side apply field manager of the syncer.
@@ -547,6 +548,16 @@ func (s *Syncer) setReady(gs *corev1alpha1.GitSource, ok bool, reason, msg strin
 		st = metav1.ConditionTrue
 	}
 	meta.SetStatusCondition(&gs.Status.Conditions, metav1.Condition{Type: TypeReady, Status: st, Reason: reason, Message: msg, ObservedGeneration: gs.Generation})
+	// kstatus: a revision that cannot be applied needs a new commit (or a
+	// confirmation, or a permission): Stalled; a fetch is retried.
+	switch reason {
+	case ReasonApplied, ReasonSuspended:
+		conditions.Settled(&gs.Status.Conditions)
+	case ReasonFetchFailed:
+		conditions.Reconciling(&gs.Status.Conditions, gs.Generation, reason, msg)
+	default:
+		conditions.Stalled(&gs.Status.Conditions, gs.Generation, reason, msg)
+	}
 }
 
 // guard decides whether pruning stale objects needs confirmation: more than

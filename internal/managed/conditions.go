@@ -5,6 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
+	conds "github.com/infraplane/infraplane/internal/conditions"
 )
 
 // conditions sets the four standard conditions on an object. Every
@@ -20,13 +21,7 @@ func conditionsOf(obj Object) conditions {
 }
 
 func (c conditions) set(typ string, ok bool, reason, msg string) {
-	s := metav1.ConditionFalse
-	if ok {
-		s = metav1.ConditionTrue
-	}
-	meta.SetStatusCondition(&c.st.Conditions, metav1.Condition{
-		Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: c.gen,
-	})
+	conds.Set(&c.st.Conditions, c.gen, typ, ok, reason, msg)
 }
 
 func (c conditions) ready(ok bool, reason, msg string)  { c.set(commonv1.TypeReady, ok, reason, msg) }
@@ -41,12 +36,55 @@ func (c conditions) paused(ok bool, reason, msg string) { c.set(commonv1.TypePau
 // exist and serve (then Ready keeps its last value: a failed label update
 // does not make a working topic unready).
 func (c conditions) failed(reason, msg string) {
+	c.failedAs(conds.PermanentReason(reason), reason, msg)
+}
+
+// failedAs is failed with the failure known to be permanent (Stalled: a
+// person must act) or not (Reconciling: retried).
+func (c conditions) failedAs(permanent bool, reason, msg string) {
+	conds.Progress(&c.st.Conditions, c.gen, permanent, reason, msg)
 	c.synced(false, reason, msg)
 	if r := meta.FindStatusCondition(c.st.Conditions, commonv1.TypeReady); r == nil || r.Status != metav1.ConditionTrue {
 		c.ready(false, reason, msg)
 	}
 	c.ensureDefaults()
 }
+
+// finish ends a pass over a live object: the status now describes this
+// generation, and Reconciling/Stalled follow Synced. Only a cloud error's
+// permanence is not in its reason: cloudFailed set it during the pass.
+// (Conditions are updated in place, never removed and added again, so a
+// pass that changes nothing writes nothing.)
+func (c conditions) finish() {
+	c.ensureDefaults()
+	c.st.ObservedGeneration = c.gen
+	s := meta.FindStatusCondition(c.st.Conditions, commonv1.TypeSynced)
+	switch {
+	case s != nil && s.Status == metav1.ConditionTrue:
+		conds.Settled(&c.st.Conditions)
+	case s != nil && s.Reason == commonv1.ReasonCloudError && !conds.IsSettled(c.st.Conditions):
+	case s != nil:
+		conds.Progress(&c.st.Conditions, c.gen, conds.PermanentReason(s.Reason), s.Reason, s.Message)
+	default:
+		conds.Reconciling(&c.st.Conditions, c.gen, commonv1.ReasonProgressing, "")
+	}
+}
+
+// begin starts a pass over a live object: the one-time move of the
+// "synced to the cloud" generation out of observedGeneration (which meant
+// that before syncedGeneration existed).
+func (c conditions) begin() {
+	if c.st.SyncedGeneration == 0 && c.st.ResourceID != "" {
+		c.st.SyncedGeneration = c.st.ObservedGeneration
+		if c.st.SyncedGeneration <= 0 {
+			c.st.SyncedGeneration = notSynced
+		}
+	}
+}
+
+// notSynced is status.syncedGeneration for a resource recorded as this
+// object's (created, adopted) but not yet synced with its spec.
+const notSynced = -1
 
 // ensureDefaults adds Drifted and Paused as False when a reconcile ended
 // before deciding them, so every object always has all four.

@@ -147,9 +147,10 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 
 	before := obj.DeepCopyObject().(T)
 	passCtx, cancel := context.WithTimeout(ctx, r.opts.PassTimeout)
+	conditionsOf(obj).begin()
 	out = r.reconcileLive(passCtx, obj)
 	cancel()
-	conditionsOf(obj).ensureDefaults()
+	conditionsOf(obj).finish()
 
 	if statusWorthWriting(before, obj) {
 		// The optimistic lock matters: a pass that started from a cache
@@ -258,7 +259,7 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 	if st.ResourceID == "" && r.recent.created(obj.GetUID(), id, time.Now()) {
 		// Created by an earlier pass whose status write the cache does
 		// not show yet: ours, no second create.
-		st.ResourceID = id
+		st.ResourceID, st.SyncedGeneration = id, notSynced
 	}
 	if st.ResourceID == "" && writes && !spec.Adopt {
 		intent, err := r.intend(ctx, obj, "create", nil, false)
@@ -272,7 +273,7 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 			r.recent.add(obj.GetUID(), id, time.Now())
 			st.ResourceID = id
 			st.Drift = nil
-			st.ObservedGeneration = obj.GetGeneration()
+			st.SyncedGeneration = obj.GetGeneration()
 			now := metav1.Now()
 			st.LastSyncTime = &now
 			cond.ready(true, commonv1.ReasonAvailable, fmt.Sprintf("created %s", st.SelfLink))
@@ -286,7 +287,7 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		case isCreateAccepted(err):
 			// Made, not finished: ours, whatever labels it carries.
 			r.audit(ctx, obj, "create", nil, false, nil, intent)
-			st.ResourceID = id
+			st.ResourceID, st.SyncedGeneration = id, notSynced
 			return r.cloudFailed(obj, "Create", "finishing the creation of", err, resync)
 		default:
 			r.audit(ctx, obj, "create", nil, false, err, intent)
@@ -315,14 +316,14 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 			st.ResourceID = ""
 		}
 		if st.ResourceID == "" {
-			// Adopting resets observedGeneration: no pass has synced this
+			// Adopting resets syncedGeneration: no pass has synced this
 			// resource yet (passes under ObserveOnly do not count).
 			switch decideAdoption(obs.Owner, owner, spec.Adopt) {
 			case adoptOwned:
-				st.ResourceID, st.ObservedGeneration = id, 0
+				st.ResourceID, st.SyncedGeneration = id, notSynced
 				r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "found %s carrying this object's ownership label; managing it again", st.SelfLink)
 			case adoptAllowed:
-				st.ResourceID, st.ObservedGeneration = id, 0
+				st.ResourceID, st.SyncedGeneration = id, notSynced
 				st.AdoptedGeneration = obj.GetGeneration()
 				r.event(obj, corev1.EventTypeNormal, "Adopted", "Adopt", "adopted existing %s (spec.adopt is true)", st.SelfLink)
 			case adoptConflict:
@@ -385,7 +386,7 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 		}
 		if isCreateAccepted(err) {
 			r.audit(ctx, obj, "create", nil, false, nil, intent)
-			st.ResourceID = resourceID(obj)
+			st.ResourceID, st.SyncedGeneration = resourceID(obj), notSynced
 			return r.cloudFailed(obj, "Create", "finishing the re-creation of", err, resync)
 		}
 		r.audit(ctx, obj, "create", nil, false, err, intent)
@@ -395,7 +396,7 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 	st.ResourceID = resourceID(obj)
 	r.recent.add(obj.GetUID(), st.ResourceID, time.Now())
 	st.Drift = nil
-	st.ObservedGeneration = obj.GetGeneration()
+	st.SyncedGeneration = obj.GetGeneration()
 	if hadIt {
 		cond.ready(true, commonv1.ReasonAvailable, fmt.Sprintf("created %s again: it was not found in the cloud", st.SelfLink))
 	} else {
@@ -421,7 +422,7 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 
 	if len(diff) == 0 {
 		st.Drift = nil
-		st.ObservedGeneration = obj.GetGeneration()
+		st.SyncedGeneration = obj.GetGeneration()
 		cond.ready(true, commonv1.ReasonAvailable, "")
 		cond.synced(true, commonv1.ReasonReconcileSuccess, "")
 		cond.drifted(false, commonv1.ReasonInSync, "")
@@ -430,7 +431,7 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 
 	// A difference is drift when the spec has not changed since the last
 	// successful sync: the cloud moved, not the spec.
-	isDrift := st.ObservedGeneration == obj.GetGeneration()
+	isDrift := st.SyncedGeneration == obj.GetGeneration()
 	st.Drift = toDrift(diff)
 
 	if !writes {
@@ -508,7 +509,7 @@ func (r *Reconciler[T]) handleDiff(ctx context.Context, obj T, ext ExternalClien
 	}
 
 	st.Drift = nil
-	st.ObservedGeneration = obj.GetGeneration()
+	st.SyncedGeneration = obj.GetGeneration()
 	cond.ready(true, commonv1.ReasonAvailable, "")
 	cond.synced(true, commonv1.ReasonReconcileSuccess, "")
 	if isDrift {
@@ -627,12 +628,13 @@ func (r *Reconciler[T]) deleteBlocked(ctx context.Context, obj T, msg string, er
 // for the next resync (or a spec change); others back off exponentially.
 func (r *Reconciler[T]) cloudFailed(obj T, op, doing string, err error, resync time.Duration) outcome {
 	msg := fmt.Sprintf("%s %s failed: %s", doing, describeTarget(obj), CloudMessage(err))
-	conditionsOf(obj).failed(commonv1.ReasonCloudError, msg)
-	r.event(obj, corev1.EventTypeWarning, "CloudError", op, "%s", msg)
 	// A create that finds a dependency missing (NotFound: e.g. the topic,
 	// in a cloud that lost it) is retried soon: the dependency is usually
 	// on its way.
-	if isPermanent(err) && !(op == "Create" && IsNotFound(err)) {
+	permanent := isPermanent(err) && !(op == "Create" && IsNotFound(err))
+	conditionsOf(obj).failedAs(permanent, commonv1.ReasonCloudError, msg)
+	r.event(obj, corev1.EventTypeWarning, "CloudError", op, "%s", msg)
+	if permanent {
 		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
 	}
 	return outcome{err: fmt.Errorf("%s: %w", msg, err), metric: "error"}

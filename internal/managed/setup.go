@@ -64,7 +64,9 @@ func Setup[T Object](mgr ctrl.Manager, kind Kind[T], providers *provider.Resolve
 			// Transient cloud errors back off from 1 s to 5 min per object.
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
 		}).
-		Watches(&corev1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.allObjects))
+		// Spec changes only: a ProviderConfig's status write (its own
+		// controller's) must not wake every object.
+		Watches(&corev1alpha1.ProviderConfig{}, handler.EnqueueRequestsFromMapFunc(r.allObjects), builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 
 	if providers != nil {
 		// An endpoint answering again after an outage: the objects that

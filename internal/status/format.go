@@ -477,11 +477,11 @@ func (t *ObjectTrace) writeManagedHead(p *printer) {
 		res += " (id " + t.ResourceID + ")"
 	}
 	p.kv("cloud resource", res)
-	gen := fmt.Sprintf("%d, observed %d", t.Generation, t.ObservedGeneration)
+	gen := fmt.Sprintf("%d, synced %d", t.Generation, max(t.SyncedGeneration, 0))
 	switch {
 	case !t.PendingSpecChange:
 		gen += ": the spec is applied"
-	case t.ObservedGeneration == 0:
+	case t.SyncedGeneration <= 0:
 		gen += ": the spec was never applied successfully"
 	default:
 		gen += ": the current spec is not applied yet (a change is pending or failing)"

@@ -57,8 +57,12 @@ type ObjectTrace struct {
 	*Object
 	Generation         int64 `json:"generation"`
 	ObservedGeneration int64 `json:"observedGeneration"`
-	// PendingSpecChange is true when the controller has not acted on the
-	// current spec yet (generation > observedGeneration).
+	// SyncedGeneration (managed kinds) is the generation last applied to
+	// the cloud; -1 or 0 when none was.
+	SyncedGeneration int64 `json:"syncedGeneration,omitempty"`
+	// PendingSpecChange is true when the current spec is not acted on yet:
+	// generation > syncedGeneration for a managed kind (the cloud lags),
+	// generation > observedGeneration for an instance.
 	PendingSpecChange bool       `json:"pendingSpecChange"`
 	ResourceID        string     `json:"resourceID,omitempty"`
 	SelfLink          string     `json:"selfLink,omitempty"`
@@ -250,6 +254,14 @@ func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alph
 		t.ManagementPolicy, _, _ = unstructured.NestedString(u.Object, "spec", "managementPolicy")
 		t.DeletionPolicy, _, _ = unstructured.NestedString(u.Object, "spec", "deletionPolicy")
 		t.Conditions = b.conditions(st.Conditions, commonv1.TypeReady, commonv1.TypeSynced, commonv1.TypeDrifted, commonv1.TypePaused)
+		// observedGeneration says which spec the status describes; what
+		// reached the cloud is syncedGeneration (older objects: the old
+		// meaning of observedGeneration, until their next pass).
+		t.SyncedGeneration = st.SyncedGeneration
+		if t.SyncedGeneration == 0 && st.ResourceID != "" {
+			t.SyncedGeneration = st.ObservedGeneration
+		}
+		t.PendingSpecChange = t.Generation > t.SyncedGeneration
 	}
 	t.Parent = b.parentLink(u)
 

@@ -155,7 +155,8 @@ type BigtableTable struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   BigtableTableSpec   `json:"spec"`
+	Spec BigtableTableSpec `json:"spec"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status BigtableTableStatus `json:"status,omitempty"`
 }
 

@@ -18,6 +18,13 @@ const (
 	// differing from git: the syncer leaves it alone until git catches up
 	// or someone reverts. It is absent on objects never held.
 	TypeDiverged = "Diverged"
+	// TypeReconciling is True while work is under way or being retried
+	// (kstatus: InProgress); absent otherwise. Never True with Stalled.
+	TypeReconciling = "Reconciling"
+	// TypeStalled is True when the object cannot make progress until a
+	// person acts (kstatus: Failed); its message names the cause. Absent
+	// otherwise.
+	TypeStalled = "Stalled"
 )
 
 // Condition reasons. They are part of the API: tools and people match on them.
@@ -54,4 +61,10 @@ const (
 	// audit ledger could not record it first (a full disk, a lost
 	// database); writes resume as soon as it can.
 	ReasonLedgerUnavailable = "LedgerUnavailable"
+	// ReasonProgressing: Reconciling=True for work under way that has no
+	// more specific reason.
+	ReasonProgressing = "Progressing"
+	// ReasonRetrying: Reconciling=True after a transient failure that is
+	// retried with backoff.
+	ReasonRetrying = "Retrying"
 )

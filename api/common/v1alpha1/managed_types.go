@@ -94,15 +94,25 @@ type FieldDrift struct {
 
 // ManagedStatus holds the status fields every managed kind has.
 type ManagedStatus struct {
-	// Conditions: Ready, Synced, Drifted and Paused.
+	// Conditions: Ready, Synced, Drifted and Paused; Reconciling while
+	// work is under way or retried, Stalled when a person must act.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// ObservedGeneration is the spec generation last acted on.
+	// ObservedGeneration is the spec generation this status describes:
+	// every pass that computed the status sets it, also one that did not
+	// (or may not) write to the cloud. -1 until the first pass.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// SyncedGeneration is the spec generation last applied to the cloud
+	// resource: a difference found while it equals metadata.generation is
+	// drift (the cloud moved), otherwise a pending spec change. -1 while
+	// the resource was recorded (created, adopted) but not synced yet.
+	// +optional
+	SyncedGeneration int64 `json:"syncedGeneration,omitempty"`
 
 	// ResourceID is the id of the cloud resource this object manages. It is
 	// set once the resource was created or adopted by this object.

@@ -229,7 +229,8 @@ type Blueprint struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   BlueprintSpec   `json:"spec"`
+	Spec BlueprintSpec `json:"spec"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status BlueprintStatus `json:"status,omitempty"`
 }
 

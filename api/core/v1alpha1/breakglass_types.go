@@ -220,7 +220,8 @@ type BreakGlass struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   BreakGlassSpec   `json:"spec"`
+	Spec BreakGlassSpec `json:"spec"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status BreakGlassStatus `json:"status,omitempty"`
 }
 

@@ -206,7 +206,8 @@ type GitSource struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   GitSourceSpec   `json:"spec"`
+	Spec GitSourceSpec `json:"spec"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status GitSourceStatus `json:"status,omitempty"`
 }
 

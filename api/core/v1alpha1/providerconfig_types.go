@@ -168,11 +168,15 @@ type Endpoints struct {
 
 // ProviderConfigStatus reports which namespaces use this config.
 type ProviderConfigStatus struct {
-	// Conditions of the ProviderConfig.
+	// Conditions: Ready (the config is usable: its namespace selector
+	// parses and the Secrets it names exist) and Stalled when it is not.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the spec generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
 // ProviderConfig names a GCP project, the credentials and the endpoints
@@ -191,7 +195,8 @@ type ProviderConfig struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ProviderConfigSpec   `json:"spec"`
+	Spec ProviderConfigSpec `json:"spec"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status ProviderConfigStatus `json:"status,omitempty"`
 }
 

@@ -102,7 +102,8 @@ type Database struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +kubebuilder:default={}
-	Spec   DatabaseSpec   `json:"spec,omitempty"`
+	Spec DatabaseSpec `json:"spec,omitempty"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status DatabaseStatus `json:"status,omitempty"`
 }
 

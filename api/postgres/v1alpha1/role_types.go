@@ -155,7 +155,8 @@ type Role struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +kubebuilder:default={}
-	Spec   RoleSpec   `json:"spec,omitempty"`
+	Spec RoleSpec `json:"spec,omitempty"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status RoleStatus `json:"status,omitempty"`
 }
 

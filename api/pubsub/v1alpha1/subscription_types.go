@@ -172,7 +172,8 @@ type Subscription struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   SubscriptionSpec   `json:"spec"`
+	Spec SubscriptionSpec `json:"spec"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status SubscriptionStatus `json:"status,omitempty"`
 }
 

@@ -79,7 +79,8 @@ type Topic struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +kubebuilder:default={}
-	Spec   TopicSpec   `json:"spec,omitempty"`
+	Spec TopicSpec `json:"spec,omitempty"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status TopicStatus `json:"status,omitempty"`
 }
 

@@ -125,7 +125,8 @@ type SpannerDatabase struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   SpannerDatabaseSpec   `json:"spec"`
+	Spec SpannerDatabaseSpec `json:"spec"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status SpannerDatabaseStatus `json:"status,omitempty"`
 }
 

@@ -93,7 +93,8 @@ type SpannerInstance struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   SpannerInstanceSpec   `json:"spec"`
+	Spec SpannerInstanceSpec `json:"spec"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status SpannerInstanceStatus `json:"status,omitempty"`
 }
 

@@ -186,7 +186,8 @@ type Bucket struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +kubebuilder:default={}
-	Spec   BucketSpec   `json:"spec,omitempty"`
+	Spec BucketSpec `json:"spec,omitempty"`
+	// +kubebuilder:default={observedGeneration:-1}
 	Status BucketStatus `json:"status,omitempty"`
 }
 

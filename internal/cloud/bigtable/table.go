@@ -89,13 +89,13 @@ func familyGCField(name string) string { return familyField(name) + ".gcPolicy" 
 // for the table, so that a family the spec does not list is dropped. It is
 // once this object holds the table (status.resourceID) and either created
 // it or has had a successful pass on it: a pass sets
-// status.observedGeneration only when nothing was left undone, and, until
+// status.syncedGeneration only when nothing was left undone, and, until
 // the families are claimed, an unlisted family is left undone (Blocked).
 // So an adopted table is claimed only after a pass found every one of its
-// families in the spec. (The reconciler resets observedGeneration when it
+// families in the spec. (The reconciler resets syncedGeneration when it
 // adopts, so passes from before the adoption do not count.)
 func familiesClaimed(t *bigtablev1.BigtableTable) bool {
-	return t.Status.ResourceID != "" && (t.Status.CreatedWith != nil || t.Status.ObservedGeneration > 0)
+	return t.Status.ResourceID != "" && (t.Status.CreatedWith != nil || t.Status.SyncedGeneration > 0)
 }
 
 // unclaimedFamily is why an unlisted family of a table whose families are
