@@ -25,6 +25,7 @@ import (
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/crds"
+	"github.com/infraplane/infraplane/internal/dashboard"
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/webhookcert"
@@ -40,6 +41,7 @@ type controllerFlags struct {
 	webhookCerts      string
 	webhookCertSecret string
 	webhookCAFile     string
+	dashboardAddr     string
 	mgr               controllers.ManagerOptions
 }
 
@@ -75,6 +77,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 	fl.StringVar(&f.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace; outside a pod, "+gitops.DefaultPlatformNamespace+")")
 	fl.StringVar(&f.mgr.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 disables")
 	fl.StringVar(&f.mgr.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables")
+	fl.StringVar(&f.dashboardAddr, "dashboard-bind-address", "0", "address of the read-only web dashboard (HTTP: put TLS in front of it); people log in with a bearer token the API server accepts and see what RBAC lets them read; 0 disables")
 	fl.StringVar(&f.mgr.HooksAddr, "hooks-bind-address", ":9292", "address of POST /hooks/git (sync GitSources after a push); 0 disables")
 	fl.StringVar(&f.mgr.GitOps.CacheDir, "git-cache-dir", filepath.Join(os.TempDir(), "infraplane-git"), "working copies of GitSource repositories")
 	fl.StringVar(&f.mgr.GitOps.PlatformNamespace, "platform-namespace", gitops.DefaultPlatformNamespace, "namespace of the platform team's GitSources: they may also apply Blueprints (cluster-scoped)")
@@ -147,6 +150,14 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 		if err := mgr.Add(certs); err != nil {
 			return err
 		}
+	}
+	if f.dashboardAddr != "0" && f.dashboardAddr != "" {
+		// Served by every replica, leader or not: it only reads.
+		addr, err := startDashboard(ctx, f.dashboardAddr, dashboard.Options{Config: cfg, Logger: slog.Default()})
+		if err != nil {
+			return err
+		}
+		slog.Info("serving the dashboard", "address", addr.String())
 	}
 	slog.Info("starting controllers", "host", cfg.Host, "leaderElection", f.mgr.LeaderElection)
 	return mgr.Start(ctx)

@@ -22,6 +22,7 @@ import (
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/crds"
+	"github.com/infraplane/infraplane/internal/dashboard"
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
@@ -43,7 +44,10 @@ type upFlags struct {
 	repoPath    string
 	webhookPort int
 	noCtrl      bool
+	dashboard   string // --dashboard-bind-address
 	mgr         controllers.ManagerOptions
+
+	dashboardURL string // the login link, once serving
 }
 
 func newUpCmd(g *globalFlags) *cobra.Command {
@@ -87,6 +91,7 @@ Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 	fl.StringVar(&f.repoRef, "repo-branch", "main", "branch of --repo")
 	fl.StringVar(&f.repoPath, "repo-path", ".", "directory inside --repo")
 	fl.StringVar(&f.mgr.HooksAddr, "hooks-bind-address", "127.0.0.1:9091", "address of POST /hooks/git (sync after a push); 0 disables")
+	fl.StringVar(&f.dashboard, "dashboard-bind-address", "127.0.0.1:9080", "address on 127.0.0.1 of the read-only web dashboard (port 0 picks a free one); 0 disables")
 	fl.StringVar(&f.mgr.MetricsAddr, "metrics-bind-address", "127.0.0.1:9090", "address of the Prometheus /metrics endpoint; 0 disables")
 	fl.BoolVar(&f.noCtrl, "no-controllers", false, "serve the API server and the local cloud only, for `infraplane controller` replicas to run against (see its --webhook-url)")
 	fl.IntVar(&f.webhookPort, "webhook-port", 9443, "port on 127.0.0.1 of the admission webhook (break-glass); the API server is told to call it, with a CA of its own")
@@ -233,6 +238,12 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		return fmt.Errorf("writing ProviderConfig default: %w", err)
 	}
 
+	if f.dashboard != "0" && f.dashboard != "" {
+		if err := upDashboard(ctx, f, cp, dataDir); err != nil {
+			return err
+		}
+	}
+
 	if f.noCtrl {
 		return serveWithoutControllers(ctx, stdout, cp, c, f, start, cloudLine, envFile, logPath)
 	}
@@ -335,6 +346,9 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	if f.mgr.MetricsAddr != "0" {
 		fmt.Fprintf(stdout, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
 	}
+	if f.dashboardURL != "" {
+		fmt.Fprintf(stdout, "  dashboard:   %s   # logs you in as the local admin (docs/dashboard.md)\n", f.dashboardURL)
+	}
 	fmt.Fprintf(stdout, "  audit:       infraplane audit --data-dir %s   # who changed what (ledger %s)\n", f.dataDir, audit.Path())
 	fmt.Fprintf(stdout, "  try:         kubectl get topics,subscriptions\n\nPress Ctrl-C to stop.\n")
 
@@ -381,6 +395,11 @@ func checkPorts(f *upFlags) error {
 	if f.cloud != "gcp" && f.pubsubPort != 0 {
 		ports = append(ports, upPort{"--pubsub-port", loop(f.pubsubPort)})
 	}
+	if f.dashboard != "0" && f.dashboard != "" {
+		if _, port, err := net.SplitHostPort(f.dashboard); err == nil && port != "0" {
+			ports = append(ports, upPort{"--dashboard-bind-address", f.dashboard})
+		}
+	}
 	if !f.noCtrl {
 		ports = append(ports, upPort{"--webhook-port", loop(f.webhookPort)})
 		if f.mgr.MetricsAddr != "0" && f.mgr.MetricsAddr != "" {
@@ -394,7 +413,7 @@ func checkPorts(f *upFlags) error {
 		ln, err := net.Listen("tcp", p.addr)
 		if err != nil {
 			hint := "choose another with " + p.flag
-			if p.flag == "--metrics-bind-address" || p.flag == "--hooks-bind-address" {
+			if p.flag == "--metrics-bind-address" || p.flag == "--hooks-bind-address" || p.flag == "--dashboard-bind-address" {
 				hint += " (0 turns it off)"
 			}
 			return fmt.Errorf("%s (%s) is not free: %w; stop what uses it, or %s", p.addr, p.flag, err, hint)
@@ -429,6 +448,9 @@ func serveWithoutControllers(ctx context.Context, stdout io.Writer, cp *controlp
 		fmt.Fprintf(stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
 	}
 	fmt.Fprintf(stdout, "  logs:        %s\n", logsLine(logPath, f.dataDir))
+	if f.dashboardURL != "" {
+		fmt.Fprintf(stdout, "  dashboard:   %s   # logs you in as the local admin (docs/dashboard.md)\n", f.dashboardURL)
+	}
 	fmt.Fprintf(stdout, "  controller:  infraplane controller --kubeconfig %s --webhook-url https://127.0.0.1:%d   # or as its own ServiceAccount: docs/operations.md\n\nPress Ctrl-C to stop.\n", cp.KubeconfigPath(), f.webhookPort)
 	select {
 	case <-ctx.Done():
@@ -468,5 +490,30 @@ func applyGitSource(ctx context.Context, c client.Client, f *upFlags) error {
 	if err := c.Patch(ctx, gs, client.Apply, client.FieldOwner("infraplane-up"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("writing GitSource default: %w", err)
 	}
+	return nil
+}
+
+// upDashboard serves the dashboard on loopback. The local admin logs in
+// with a token kept in the data dir (0600), as the admin kubeconfig is:
+// whoever can read one can read the other.
+func upDashboard(ctx context.Context, f *upFlags, cp *controlplane.ControlPlane, dataDir string) error {
+	host, _, err := net.SplitHostPort(f.dashboard)
+	if err != nil {
+		return fmt.Errorf("--dashboard-bind-address %s: %w", f.dashboard, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--dashboard-bind-address %s: up serves its dashboard on loopback only (e.g. 127.0.0.1:9080); on a shared host run `infraplane controller --dashboard-bind-address` behind TLS", f.dashboard)
+	}
+	token, err := dashboard.EnsureTokenFile(dataDir)
+	if err != nil {
+		return fmt.Errorf("the dashboard's login token: %w", err)
+	}
+	addr, err := startDashboard(ctx, f.dashboard, dashboard.Options{
+		Config: cp.RESTConfig(), AdminToken: token, AdminConfig: cp.RESTConfig(), Logger: slog.Default(),
+	})
+	if err != nil {
+		return err
+	}
+	f.dashboardURL = "http://" + addr.String() + "/login?token=" + token
 	return nil
 }

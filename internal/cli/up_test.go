@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/examples"
+	"github.com/infraplane/infraplane/internal/dashboard"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/version"
@@ -63,6 +66,7 @@ func upArgs(t *testing.T, dataDir string) []string {
 		"--port", strconv.Itoa(freePort(t)), "--pubsub-port", "0", "--webhook-port", strconv.Itoa(freePort(t)),
 		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		"--hooks-bind-address", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--dashboard-bind-address", "127.0.0.1:0",
 		"--resync-interval", "5m"}
 }
 
@@ -149,6 +153,50 @@ func TestUp(t *testing.T) {
 		}
 		if err := c.Get(bg, client.ObjectKey{Namespace: "team-x", Name: "default"}, &corev1alpha1.GitSource{}); err != nil {
 			t.Errorf("GitSource team-x/default: %v", err)
+		}
+	})
+
+	// The banner's dashboard link logs in as the local admin, who sees
+	// the team's namespace; its token is private to the data dir.
+	t.Run("dashboard", func(t *testing.T) {
+		var link string
+		for _, line := range strings.Split(banner, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "dashboard:"); ok {
+				link = strings.Fields(rest)[0]
+			}
+		}
+		if !strings.HasPrefix(link, "http://127.0.0.1:") || !strings.Contains(link, "/login?token=") {
+			t.Fatalf("no dashboard link in the banner:\n%s", banner)
+		}
+		if fi, err := os.Stat(filepath.Join(dataDir, dashboard.TokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v; want 0600", dashboard.TokenFile, err, fi.Mode())
+		}
+		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := noRedirect.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var cookie *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == dashboard.CookieName {
+				cookie = c
+			}
+		}
+		if resp.StatusCode != http.StatusSeeOther || cookie == nil {
+			t.Fatalf("login link: %d, cookies %v", resp.StatusCode, resp.Cookies())
+		}
+		base, _, _ := strings.Cut(link, "/login")
+		req, _ := http.NewRequest(http.MethodGet, base+"/", nil)
+		req.Header.Set("Cookie", cookie.Name+"="+cookie.Value) // Secure: a jar would not send it over http
+		resp, err = noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "team-x") {
+			t.Errorf("overview as the local admin: %d\n%s", resp.StatusCode, body)
 		}
 	})
 
@@ -255,7 +303,7 @@ func TestUp(t *testing.T) {
 
 // Each address `up` listens on, taken: up says which, at once.
 func TestUpPortTaken(t *testing.T) {
-	for _, flag := range []string{"--port", "--pubsub-port", "--webhook-port", "--metrics-bind-address", "--hooks-bind-address"} {
+	for _, flag := range []string{"--port", "--pubsub-port", "--webhook-port", "--metrics-bind-address", "--hooks-bind-address", "--dashboard-bind-address"} {
 		t.Run(flag, func(t *testing.T) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

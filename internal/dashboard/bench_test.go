@@ -1,0 +1,148 @@
+package dashboard_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/infraplane/infraplane/internal/dashboard"
+)
+
+// BenchmarkOverview measures the overview's render with N objects in one
+// namespace (INFRAPLANE_DASHBOARD_BENCH_OBJECTS, default 1000) as the
+// admin, and the time from a change to its server-sent event
+// (docs/benchmarks.md).
+//
+//	go test ./internal/dashboard -run '^$' -bench Overview -benchtime 20x
+func BenchmarkOverview(b *testing.B) {
+	n := 1000
+	if v := os.Getenv("INFRAPLANE_DASHBOARD_BENCH_OBJECTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ns := fmt.Sprintf("bench-%d-%d", n, time.Now().UnixNano()%100000)
+	env.Create(b, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range work {
+				if err := env.Client.Create(context.Background(), topic(ns, fmt.Sprintf("t-%05d", i))); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+
+	h, err := dashboard.New(dashboard.Options{Config: env.Config(), AdminToken: adminToken, AdminConfig: env.Config()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	b.Cleanup(srv.Close)
+	resp, err := noRedirects.Get(srv.URL + "/login?token=" + adminToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie string
+	for _, c := range resp.Cookies() {
+		if c.Name == dashboard.CookieName {
+			cookie = c.Value
+		}
+	}
+	get := func(path string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Cookie", dashboard.CookieName+"="+cookie)
+		return noRedirects.Do(req)
+	}
+
+	b.Run("render", func(b *testing.B) {
+		for b.Loop() {
+			resp, err := get("/")
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("overview: %d", resp.StatusCode)
+			}
+		}
+	})
+
+	b.Run("update", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/live?ns="+ns, nil)
+		req.Header.Set("Cookie", dashboard.CookieName+"="+cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		events := make(chan time.Time, 100)
+		go func() {
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "event: change") {
+					events <- time.Now()
+				}
+			}
+		}()
+		time.Sleep(2 * time.Second) // the watches start; the controllers' first writes settle
+		drain(events)
+		var total time.Duration
+		i := 0
+		for b.Loop() {
+			drain(events)
+			start := time.Now()
+			if err := env.Client.Create(ctx, topic(ns, fmt.Sprintf("u-%d-%d", b.N, i))); err != nil {
+				b.Fatal(err)
+			}
+			i++
+			select {
+			case <-events:
+				// The page then fetches its fragment: part of the update.
+				r, err := get("/")
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Body.Close()
+				total += time.Since(start)
+			case <-time.After(time.Minute):
+				b.Fatal("no change event")
+			}
+		}
+		b.ReportMetric(float64(total.Milliseconds())/float64(i), "ms/update")
+	})
+}
+
+func drain(c chan time.Time) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
+}
