@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -106,6 +107,7 @@ type Reconciler[T Object] struct {
 	opts      Options
 	objects   *objectSet
 	recent    recentCreates
+	stale     sync.Map // NamespacedName -> struct{}: the cache lost a write race on it
 }
 
 // result of one pass, for metrics and requeueing.
@@ -120,7 +122,14 @@ type outcome struct {
 func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	start := time.Now()
 	obj := r.kind.New()
-	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
+	// After a conflict the cache is known to lag this object: read it from
+	// the API server, or the pass would conflict again (or, before its
+	// status shows the resource, try to create it again).
+	var reader client.Reader = r.client
+	if _, ok := r.stale.LoadAndDelete(req.NamespacedName); ok {
+		reader = r.apiReader
+	}
+	if err := reader.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.objects.forget(req.NamespacedName)
 		}
@@ -137,10 +146,18 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return out.res, out.err
 	}
 
+	if r.waitsQuietly(ctx, obj) {
+		observeReconcile(r.kind.Name, "waiting", start)
+		return ctrl.Result{RequeueAfter: min(r.resyncInterval(obj), time.Minute)}, nil
+	}
+
 	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
 		patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
 		controllerutil.AddFinalizer(obj, Finalizer)
 		if err := r.client.Patch(ctx, obj, patch); err != nil {
+			if apierrors.IsConflict(err) {
+				r.stale.Store(req.NamespacedName, struct{}{})
+			}
 			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
 		}
 	}
@@ -171,6 +188,7 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 					}
 				}
 				// Someone wrote in between: look again with fresh data.
+				r.stale.Store(req.NamespacedName, struct{}{})
 				observeReconcile(r.kind.Name, "conflict", start)
 				return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, out.err
 			}
@@ -182,6 +200,33 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	observeReconcile(r.kind.Name, out.metric, start)
 	return out.res, out.err
 }
+
+// waitsQuietly reports whether a new object (no status yet) only waits for
+// a referenced object that exists but has not been reconciled yet (applied
+// together): the target's watch wakes it, and until then nothing is
+// written, not even the finalizer (nothing is created before it is added).
+// A status write here would cost an API write per object, and the next
+// pass, starting from a cache that lags it, a conflict. Past quietWait
+// after its creation the object says what it waits for, as any other.
+func (r *Reconciler[T]) waitsQuietly(ctx context.Context, obj T) bool {
+	if r.kind.References == nil || len(obj.ManagedStatus().Conditions) > 0 || obj.ManagedStatus().ResourceID != "" ||
+		time.Since(obj.GetCreationTimestamp().Time) > quietWait {
+		return false
+	}
+	refs := r.kind.References(obj)
+	_, err := resolveReferences(ctx, r.client, obj.GetNamespace(), refs)
+	var w *waitingError
+	if errors.As(err, &w) && w.missing {
+		// Applied together, the target may be newer than the cache: one
+		// read of the API server tells.
+		_, err = resolveReferences(ctx, r.apiReader, obj.GetNamespace(), refs)
+	}
+	return errors.As(err, &w) && w.unreconciled
+}
+
+// quietWait bounds how long a new object waits for an unreconciled target
+// without a status (the safety-net requeue is at most a minute).
+const quietWait = time.Minute
 
 // reconcileLive handles an object that is not being deleted. It mutates
 // the object's status; the caller persists it.
