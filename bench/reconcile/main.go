@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&cfg.warmup, "warmup", 200, "topic+subscription pairs created directly before measuring (JIT warm-up of the emulator)")
 	flag.DurationVar(&cfg.applyResync, "apply-resync", 30*time.Second, "resync interval during apply-to-Ready (infraplane up's default)")
 	flag.DurationVar(&cfg.resync, "resync", 10*time.Second, "resync interval for the steady-state window")
-	flag.IntVar(&cfg.intervals, "intervals", 6, "length of the steady-state window, in resync intervals (at least a minute: status.lastSyncTime is written at most once a minute)")
+	flag.IntVar(&cfg.intervals, "intervals", 6, "length of the steady-state window, in resync intervals")
 	flag.DurationVar(&cfg.readyTimeout, "ready-timeout", 3*time.Minute, "give up waiting for Ready after this long")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "directory for CPU profiles of the apply phase and the steady-state window, and heap profiles before creating the objects and with all Ready (cpu-apply-BACKEND.pprof, cpu-steady-BACKEND.pprof, heap-before-BACKEND.pprof, heap-ready-BACKEND.pprof)")
 	flag.StringVar(&cfg.metricsDir, "metrics-dir", "", "directory for the non-zero metric deltas of each phase (metrics-PHASE-BACKEND.txt)")

@@ -257,6 +257,16 @@ func render(results []*Result, notes []string, m machine, command string) string
 		}},
 	})
 
+	b.WriteString("Server-side re-apply of every object's manifest (fieldManager kubectl, as `kubectl apply --server-side`), twice: the first takes the fields over from the creates, the second changes nothing.\n\n")
+	table(&b, results, []row{
+		{"re-apply 1: objects changed (new resourceVersion) / ledger entries", func(r *Result) string {
+			return fmt.Sprintf("%d / %d", r.ReapplyChanged[0], r.ReapplyLedgerEntries[0])
+		}},
+		{"**re-apply 2 (unchanged): objects changed / ledger entries**", func(r *Result) string {
+			return fmt.Sprintf("**%d / %d**", r.ReapplyChanged[1], r.ReapplyLedgerEntries[1])
+		}},
+	})
+
 	b.WriteString("### 3. Memory per managed object\n\n")
 	b.WriteString("Heap in use after GC, in the one process that hosts the API server, etcd, the controllers and (pstest only) the fake cloud: an upper bound for the controllers.\n\n")
 	table(&b, results, []row{

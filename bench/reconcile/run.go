@@ -19,10 +19,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
@@ -104,6 +107,12 @@ type Result struct {
 	SteadyCPUProfile    string             `json:",omitempty"`
 	SteadyLedgerEntries uint64
 
+	// Server-side re-applies of every object, as `kubectl apply
+	// --server-side` of the same manifests: the first takes the fields
+	// over from the creates (managedFields change), the second changes
+	// nothing.
+	ReapplyLedgerEntries [2]uint64
+	ReapplyChanged       [2]int // responses with a new resourceVersion
 	// Memory.
 	HeapInuseBefore, HeapInuseAfter uint64
 	HeapAllocBefore, HeapAllocAfter uint64
@@ -410,6 +419,26 @@ func run(ctx context.Context, cfg config) (res *Result, err error) {
 		"Topic":        wd.mean("workqueue_queue_duration_seconds", "name", "Topic"),
 		"Subscription": wd.mean("workqueue_queue_duration_seconds", "name", "Subscription"),
 	}
+	for pass := range 2 {
+		step("re-apply: server-side apply of every object", "pass", pass+1)
+		seq := ledgerSeq(audit)
+		changed, err := reapply(ctx, creator, cfg)
+		if err != nil {
+			return res, fmt.Errorf("re-applying: %w", err)
+		}
+		res.ReapplyChanged[pass] = changed
+		// The ledger appends direct edits off the request path: wait
+		// until it has been still for a second.
+		for last := ledgerSeq(audit); ; {
+			time.Sleep(time.Second)
+			now := ledgerSeq(audit)
+			if now == last {
+				break
+			}
+			last = now
+		}
+		res.ReapplyLedgerEntries[pass] = ledgerSeq(audit) - seq
+	}
 	step("done")
 	return res, nil
 }
@@ -598,6 +627,58 @@ func unthrottled(cfg *rest.Config) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.QPS, c.Burst = -1, 0
 	return c
+}
+
+// reapply server-side applies every object's manifest (what newTopic and
+// newSubscription create) as kubectl would, and counts the responses whose
+// resourceVersion differs from the object's before.
+func reapply(ctx context.Context, c client.Client, cfg config) (int, error) {
+	var changed atomic.Int64
+	err := parallel(ctx, max(cfg.topics, cfg.subs), cfg.createWorkers, func(ctx context.Context, i int) error {
+		var objs []client.Object
+		if i < cfg.topics {
+			objs = append(objs, newTopic(i))
+		}
+		if i < cfg.subs {
+			objs = append(objs, newSubscription(i, i%cfg.topics))
+		}
+		for _, o := range objs {
+			cur := o.DeepCopyObject().(client.Object)
+			if err := c.Get(ctx, client.ObjectKeyFromObject(o), cur); err != nil {
+				return err
+			}
+			u, err := toApplyManifest(o)
+			if err != nil {
+				return err
+			}
+			if err := c.Patch(ctx, u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil { //nolint:staticcheck // as kubectl apply --server-side
+				return err
+			}
+			if u.GetResourceVersion() != cur.GetResourceVersion() {
+				changed.Add(1)
+			}
+		}
+		return nil
+	})
+	return int(changed.Load()), err
+}
+
+// toApplyManifest is obj as a manifest: apiVersion, kind, name, namespace
+// and spec.
+func toApplyManifest(obj client.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	gvk, err := apiutil.GVKForObject(obj, scheme.New())
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": m["spec"]}}
+	u.SetGroupVersionKind(gvk)
+	u.SetName(obj.GetName())
+	u.SetNamespace(obj.GetNamespace())
+	return u, nil
 }
 
 func newTopic(i int) *pubsubv1.Topic {

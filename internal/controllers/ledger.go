@@ -125,7 +125,8 @@ func DirectEdits(l *ledger.Ledger, bgs *BreakGlassLookup) controlplane.WriteHook
 	// bodies that name them (create, apply); until then the plural stands.
 	var learnt sync.Map // plural resource -> Kind
 	return func(w controlplane.WriteEvent) {
-		if w.User == ControllerUser || w.Code >= 300 || w.DryRun {
+		// An unchanged re-apply edits nothing: not recorded.
+		if w.User == ControllerUser || w.Code >= 300 || w.DryRun || w.Unchanged {
 			return
 		}
 		kind := kinds[w.Resource]

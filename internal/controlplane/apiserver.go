@@ -74,7 +74,7 @@ func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL, admissi
 		// (the audit ledger's direct-edit records). The aggregator fronts
 		// the chain, so its filters see every request; the others get it
 		// too so no path is missed.
-		backend := hookBackend{hook: hook}
+		backend := hookBackend{hook: hook, seen: &versions{}}
 		for _, g := range []*genericapiserver.Config{&config.Aggregator.GenericConfig.Config, &config.APIExtensions.GenericConfig.Config, config.ControlPlane.Generic} {
 			g.AuditBackend = backend
 			g.AuditPolicyRuleEvaluator = writePolicy{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"sync"
 
 	auditinternal "k8s.io/apiserver/pkg/apis/audit"
 	"k8s.io/apiserver/pkg/audit"
@@ -29,6 +30,10 @@ type WriteEvent struct {
 	Code int32
 	// DryRun is true for dry-run requests, which change nothing.
 	DryRun bool
+	// Unchanged is true for an update or patch that left the object as it
+	// was (e.g. an unchanged server-side re-apply): the API server answered
+	// with the resourceVersion the object already had. False when unknown.
+	Unchanged bool
 	// LabelSelector is a deletecollection's selector ("" for all).
 	LabelSelector string
 }
@@ -46,7 +51,15 @@ func (writePolicy) EvaluatePolicyRule(a authorizer.Attributes) audit.RequestAudi
 		return audit.RequestAuditConfig{Level: auditinternal.LevelNone}
 	}
 	switch a.GetVerb() {
-	case "create", "update", "patch", "delete", "deletecollection":
+	case "create", "update", "patch":
+		// The response too: its resourceVersion tells a write that
+		// changed nothing.
+		return audit.RequestAuditConfig{
+			Level:             auditinternal.LevelRequestResponse,
+			OmitStages:        []auditinternal.Stage{auditinternal.StageRequestReceived, auditinternal.StageResponseStarted, auditinternal.StagePanic},
+			OmitManagedFields: true,
+		}
+	case "delete", "deletecollection":
 		return audit.RequestAuditConfig{
 			Level:             auditinternal.LevelRequest,
 			OmitStages:        []auditinternal.Stage{auditinternal.StageRequestReceived, auditinternal.StageResponseStarted, auditinternal.StagePanic},
@@ -68,7 +81,43 @@ func isOurGroup(g string) bool {
 }
 
 // hookBackend turns audit events into WriteEvents.
-type hookBackend struct{ hook WriteHook }
+type hookBackend struct {
+	hook WriteHook
+	seen *versions
+}
+
+// versions remembers the resourceVersion each object had after the last
+// successful write seen, so that an update or patch answered with the same
+// one is known to have changed nothing. Every write to these groups passes
+// here (the controllers' too), so the version is current; after a restart,
+// or when two writes to one object complete at once, a no-op may count as
+// a change, never the other way round (a new version is always new).
+type versions struct {
+	mu sync.Mutex
+	rv map[string]string
+}
+
+// maxVersions bounds the memory (about 100 bytes an object); past it the
+// map starts over, and the first write to each object counts as a change.
+const maxVersions = 200_000
+
+// swap records rv for key and reports the version it had before.
+func (v *versions) swap(key, rv string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.rv == nil || len(v.rv) >= maxVersions {
+		v.rv = map[string]string{}
+	}
+	old := v.rv[key]
+	v.rv[key] = rv
+	return old
+}
+
+func (v *versions) forget(key string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.rv, key)
+}
 
 func (b hookBackend) ProcessEvents(events ...*auditinternal.Event) bool {
 	for _, e := range events {
@@ -93,6 +142,20 @@ func (b hookBackend) ProcessEvents(events ...*auditinternal.Event) bool {
 		}
 		if w.Name == "" && w.Verb == "create" {
 			w.Name = nameFromBody(w.Body)
+		}
+		if b.seen != nil && !w.DryRun {
+			key := w.Group + "/" + w.Resource + "/" + w.Namespace + "/" + w.Name
+			switch {
+			case w.Verb == "delete" || w.Verb == "deletecollection":
+				if w.Name != "" {
+					b.seen.forget(key)
+				}
+			case w.Code < 300 && e.ResponseObject != nil:
+				if rv := resourceVersionOf(e.ResponseObject.Raw); rv != "" {
+					old := b.seen.swap(key, rv)
+					w.Unchanged = w.Verb != "create" && old == rv
+				}
+			}
 		}
 		b.hook(w)
 	}
@@ -143,6 +206,20 @@ func isDryRun(e *auditinternal.Event) bool {
 		}
 	}
 	return false
+}
+
+// resourceVersionOf is metadata.resourceVersion of a JSON object ("" if
+// it is not one).
+func resourceVersionOf(raw []byte) string {
+	var o struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &o) != nil {
+		return ""
+	}
+	return o.Metadata.ResourceVersion
 }
 
 // nameFromBody finds metadata.name in a create request's body without a

@@ -24,7 +24,19 @@ func (c conditions) set(typ string, ok bool, reason, msg string) {
 	conds.Set(&c.st.Conditions, c.gen, typ, ok, reason, msg)
 }
 
-func (c conditions) ready(ok bool, reason, msg string)  { c.set(commonv1.TypeReady, ok, reason, msg) }
+func (c conditions) ready(ok bool, reason, msg string) { c.set(commonv1.TypeReady, ok, reason, msg) }
+
+// available sets Ready=True (Available), keeping the message of a Ready
+// that already was (e.g. "created ..."): a resync that finds the resource
+// as it was must not rewrite status for a message.
+func (c conditions) available() {
+	if r := meta.FindStatusCondition(c.st.Conditions, commonv1.TypeReady); r != nil &&
+		r.Status == metav1.ConditionTrue && r.Reason == commonv1.ReasonAvailable {
+		c.set(commonv1.TypeReady, true, commonv1.ReasonAvailable, r.Message)
+		return
+	}
+	c.ready(true, commonv1.ReasonAvailable, "")
+}
 func (c conditions) synced(ok bool, reason, msg string) { c.set(commonv1.TypeSynced, ok, reason, msg) }
 func (c conditions) drifted(ok bool, reason, msg string) {
 	c.set(commonv1.TypeDrifted, ok, reason, msg)

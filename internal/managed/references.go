@@ -40,7 +40,14 @@ func refIndexKey(targetKind string) string { return "infraplane.ref." + targetKi
 
 // waitingError says a referenced object is not ready yet. It is not a
 // failure: the object waits, with a condition that says for what.
-type waitingError struct{ msg string }
+type waitingError struct {
+	msg string
+	// unreconciled: the target exists but its controller has not reported
+	// on it yet (no Ready condition), as when both were applied together.
+	unreconciled bool
+	// missing: the target was not found (in a cache: maybe not yet).
+	missing bool
+}
 
 func (e *waitingError) Error() string { return e.msg }
 
@@ -57,24 +64,27 @@ func resolveReferences(ctx context.Context, c client.Reader, namespace string, r
 		target := r.Target.New()
 		err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: r.Ref.Name}, target)
 		if apierrors.IsNotFound(err) {
-			return nil, &waitingError{fmt.Sprintf("waiting for %s %q (%s): it does not exist in namespace %q", r.Target.Kind, r.Ref.Name, r.Field, namespace)}
+			return nil, &waitingError{msg: fmt.Sprintf("waiting for %s %q (%s): it does not exist in namespace %q", r.Target.Kind, r.Ref.Name, r.Field, namespace), missing: true}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading %s %q for %s: %w", r.Target.Kind, r.Ref.Name, r.Field, err)
 		}
 		if !target.GetDeletionTimestamp().IsZero() {
-			return nil, &waitingError{fmt.Sprintf("waiting for %s %q (%s): it is being deleted", r.Target.Kind, r.Ref.Name, r.Field)}
+			return nil, &waitingError{msg: fmt.Sprintf("waiting for %s %q (%s): it is being deleted", r.Target.Kind, r.Ref.Name, r.Field)}
 		}
 		st := target.ManagedStatus()
 		ready := meta.FindStatusCondition(st.Conditions, commonv1.TypeReady)
 		if ready == nil || ready.Status != "True" || st.SelfLink == "" {
+			if ready == nil {
+				return nil, &waitingError{msg: fmt.Sprintf("waiting for %s %q (%s): it has not been reconciled yet", r.Target.Kind, r.Ref.Name, r.Field), unreconciled: true}
+			}
 			why := "it has not been reconciled yet"
 			if ready != nil && ready.Message != "" {
 				why = "it is not Ready: " + ready.Message
 			} else if ready != nil {
 				why = "it is not Ready (" + ready.Reason + ")"
 			}
-			return nil, &waitingError{fmt.Sprintf("waiting for %s %q (%s): %s", r.Target.Kind, r.Ref.Name, r.Field, why)}
+			return nil, &waitingError{msg: fmt.Sprintf("waiting for %s %q (%s): %s", r.Target.Kind, r.Ref.Name, r.Field, why)}
 		}
 		out[r.Field] = st.SelfLink
 	}

@@ -137,8 +137,10 @@ type ManagedStatus struct {
 	// +listType=atomic
 	Drift []FieldDrift `json:"drift,omitempty"`
 
-	// LastSyncTime is when the cloud resource was last read successfully.
-	// When a read changes nothing else, it is written at most once a minute.
+	// LastSyncTime is when a successful read of the cloud resource last
+	// changed this status. A resync that finds nothing new writes nothing,
+	// so it does not move: the resource is read every resync interval all
+	// the same.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 }
