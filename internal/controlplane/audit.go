@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	auditinternal "k8s.io/apiserver/pkg/apis/audit"
 	"k8s.io/apiserver/pkg/audit"
@@ -87,30 +88,47 @@ type hookBackend struct {
 }
 
 // versions remembers the resourceVersion each object had after the last
-// successful write seen, so that an update or patch answered with the same
-// one is known to have changed nothing. Every write to these groups passes
-// here (the controllers' too), so the version is current; after a restart,
-// or when two writes to one object complete at once, a no-op may count as
-// a change, never the other way round (a new version is always new).
+// successful write seen, and when that write completed, so that an update
+// or patch answered with the same version is known to have changed
+// nothing. Every write to these groups passes here (the controllers' too).
+// Events may arrive out of order: when two writes to one object overlap,
+// either may have made the version both answers carry, so a write counts
+// as unchanged only if it started after every write that answered with
+// that version had completed. Ambiguous writes are recorded; a change is
+// never dropped (after a restart, a no-op may count as a change).
 type versions struct {
 	mu sync.Mutex
-	rv map[string]string
+	rv map[string]seenVersion
+}
+
+type seenVersion struct {
+	rv   string
+	done time.Time // the latest completion of a write that answered with rv
 }
 
 // maxVersions bounds the memory (about 100 bytes an object); past it the
 // map starts over, and the first write to each object counts as a change.
 const maxVersions = 200_000
 
-// swap records rv for key and reports the version it had before.
-func (v *versions) swap(key, rv string) string {
+// observe records that a write received at started and completed at done
+// answered with rv, and reports whether it changed nothing for certain.
+func (v *versions) observe(key, rv string, started, done time.Time) (unchanged bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.rv == nil || len(v.rv) >= maxVersions {
-		v.rv = map[string]string{}
+		v.rv = map[string]seenVersion{}
 	}
-	old := v.rv[key]
-	v.rv[key] = rv
-	return old
+	old, ok := v.rv[key]
+	if !ok || old.rv != rv {
+		v.rv[key] = seenVersion{rv: rv, done: done}
+		return false
+	}
+	unchanged = started.After(old.done)
+	if done.After(old.done) {
+		old.done = done
+		v.rv[key] = old
+	}
+	return unchanged
 }
 
 func (v *versions) forget(key string) {
@@ -152,8 +170,8 @@ func (b hookBackend) ProcessEvents(events ...*auditinternal.Event) bool {
 				}
 			case w.Code < 300 && e.ResponseObject != nil:
 				if rv := resourceVersionOf(e.ResponseObject.Raw); rv != "" {
-					old := b.seen.swap(key, rv)
-					w.Unchanged = w.Verb != "create" && old == rv
+					unchanged := b.seen.observe(key, rv, e.RequestReceivedTimestamp.Time, e.StageTimestamp.Time)
+					w.Unchanged = w.Verb != "create" && unchanged
 				}
 			}
 		}

@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	auditinternal "k8s.io/apiserver/pkg/apis/audit"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 )
@@ -95,5 +98,43 @@ func TestUnchangedWritesAreMarked(t *testing.T) {
 	defer mu.Unlock()
 	if len(events) != len(steps) {
 		t.Errorf("%d write events, want %d: %s", len(events), len(steps), fmt.Sprint(events))
+	}
+}
+
+// Audit events may reach the hook out of order. When a change and a no-op
+// to one object overlap, both answer with the new version; whichever comes
+// first, neither is taken for unchanged (the change must never be dropped,
+// nor recorded only under the other request's user). A no-op that started
+// after both completed is unchanged.
+func TestOverlappingWritesAreNeverTakenForUnchanged(t *testing.T) {
+	var got []WriteEvent
+	b := hookBackend{hook: func(w WriteEvent) { got = append(got, w) }, seen: &versions{}}
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	event := func(user, rv string, received, done time.Duration) *auditinternal.Event {
+		return &auditinternal.Event{
+			Stage: auditinternal.StageResponseComplete, Verb: "patch",
+			User:                     authnv1.UserInfo{Username: user},
+			ObjectRef:                &auditinternal.ObjectReference{APIGroup: "pubsub.infraplane.dev", Resource: "topics", Namespace: "team-a", Name: "orders"},
+			ResponseStatus:           &metav1.Status{Code: 200},
+			ResponseObject:           &runtime.Unknown{Raw: []byte(`{"metadata":{"resourceVersion":"` + rv + `"}}`)},
+			RequestReceivedTimestamp: metav1.NewMicroTime(t0.Add(received)),
+			StageTimestamp:           metav1.NewMicroTime(t0.Add(done)),
+		}
+	}
+	b.ProcessEvents(event("before", "5", 0, time.Millisecond))
+	// mallory's change (rv 6) and the syncer's overlapping no-op, which
+	// also answers 6; the no-op's event arrives first.
+	b.ProcessEvents(event("syncer", "6", 10*time.Millisecond, 30*time.Millisecond))
+	b.ProcessEvents(event("mallory", "6", 5*time.Millisecond, 20*time.Millisecond))
+	// A re-apply that started after both had completed.
+	b.ProcessEvents(event("later", "6", 40*time.Millisecond, 45*time.Millisecond))
+	want := map[string]bool{"before": false, "syncer": false, "mallory": false, "later": true}
+	for _, w := range got {
+		if w.Unchanged != want[w.User] {
+			t.Errorf("%s: Unchanged=%v, want %v", w.User, w.Unchanged, want[w.User])
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d events reached the hook, want 4", len(got))
 	}
 }
