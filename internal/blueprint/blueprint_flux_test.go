@@ -2,7 +2,6 @@ package blueprint_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/pkg/ssa"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,7 +18,6 @@ import (
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
-	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // Flux applies a Blueprint and the instances of its kind as two
@@ -66,19 +63,7 @@ spec:
 	})
 	cloud := cloudtest.Fakes(t)
 	pc := env.ProviderConfig(t, "bp-flux", cloud)
-	// Cleanups run last-first: the namespace goes (its children's
-	// finalizers need the cloud), then the cloud stops, then the Blueprint.
-	var ns string
-	t.Cleanup(func() {
-		testenv.Eventually(t, 2*time.Minute, func() error {
-			err := env.Client.Get(context.Background(), client.ObjectKey{Name: ns}, &corev1.Namespace{})
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
-			return fmt.Errorf("namespace %s not gone yet (%v)", ns, err)
-		})
-	})
-	ns = env.Namespace(t, pc)
+	ns := namespaceGoneFirst(t, pc) // before the cloud stops, then the Blueprint
 	instance := func(name string) *unstructured.Unstructured {
 		return newInstance(bp.Spec.GroupVersionKind(), ns, name, map[string]any{})
 	}

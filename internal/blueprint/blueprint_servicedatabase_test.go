@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
@@ -34,20 +33,10 @@ var serviceDatabaseGVK = schema.GroupVersionKind{Group: "platform.infraplane.dev
 func TestServiceDatabaseExample(t *testing.T) {
 	srv := pgtest.New(t, pgtest.Options{})
 	pc := postgresProvider(t, srv)
-	// Cleanups run last-first: the namespace goes, and everything in it,
-	// before the server stops (a Role or Database left by a failed test
-	// would otherwise hold a worker retrying a dead server).
-	var ns string
-	t.Cleanup(func() {
-		testenv.Eventually(t, 2*time.Minute, func() error {
-			err := env.Client.Get(context.Background(), client.ObjectKey{Name: ns}, &corev1.Namespace{})
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
-			return fmt.Errorf("namespace %s not gone yet (%v)", ns, err)
-		})
-	})
-	ns = env.Namespace(t, pc)
+	// The namespace goes, and everything in it, before the server stops (a
+	// Role or Database left by a failed test would otherwise hold a worker
+	// retrying a dead server).
+	ns := namespaceGoneFirst(t, pc)
 	applyBlueprint(t, readBlueprint(t, "../../examples/blueprints/servicedatabase.yaml"))
 	admin, err := pgx.Connect(t.Context(), srv.AdminDSN("postgres"))
 	if err != nil {

@@ -92,10 +92,17 @@ func queueNamespace(t *testing.T) string {
 	queueOnce.Do(func() { applyBlueprint(t, readBlueprint(t, "../../examples/blueprints/queue.yaml")) })
 	cloud := cloudtest.Fakes(t)
 	pc := env.ProviderConfig(t, "bp-"+strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), cloud)
-	// Cleanups run last-first: the namespace is deleted, then everything
-	// in it is waited for, and only then the cloud stops. A cloud stopped
-	// first would leave the children's finalizers retrying a dead
-	// endpoint, holding the workers other tests need.
+	return namespaceGoneFirst(t, pc)
+}
+
+// namespaceGoneFirst is a namespace using ProviderConfig pc whose cleanup
+// waits until it is gone, with everything in it. Cleanups run last-first,
+// so what the caller set up before (a cloud, a database server) stops
+// only after that: stopped first, it would leave the children's
+// finalizers retrying a dead endpoint, holding the workers other tests
+// need.
+func namespaceGoneFirst(t *testing.T, pc string) string {
+	t.Helper()
 	var ns string
 	t.Cleanup(func() {
 		testenv.Eventually(t, 2*time.Minute, func() error {

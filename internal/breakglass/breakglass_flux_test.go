@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -33,23 +32,7 @@ import (
 func newPlainScenario(t *testing.T) *scenario {
 	t.Helper()
 	cloud := cloudtest.Fakes(t)
-	pc := fmt.Sprintf("bg-%d-%d", scenarios.Add(1), time.Now().UnixNano()%1e6)
-	s := &scenario{cloud: cloud, ns: env.Namespace(t, env.ProviderConfig(t, pc, cloud))}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_ = env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.ns}})
-		testenv.Eventually(t, time.Minute, func() error {
-			for _, l := range []client.ObjectList{&pubsubv1.SubscriptionList{}, &pubsubv1.TopicList{}, &corev1alpha1.BreakGlassList{}} {
-				if err := env.Client.List(ctx, l, client.InNamespace(s.ns)); err != nil {
-					return err
-				}
-				if n := meta.LenList(l); n > 0 {
-					return fmt.Errorf("%d %T left in %s", n, l, s.ns)
-				}
-			}
-			return nil
-		})
-	})
+	s := &scenario{cloud: cloud, ns: scenarioNamespace(t, cloud)}
 	subs, err := pubsubapi.NewSubscriptionAdminClient(context.Background(), cloud.PubSubClientOptions()...)
 	if err != nil {
 		t.Fatal(err)

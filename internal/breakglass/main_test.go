@@ -223,33 +223,39 @@ spec:
   deletionPolicy: Abandon
 `
 
-func newScenario(t *testing.T) *scenario {
+// scenarioNamespace is a namespace on cloud, with a ProviderConfig of its
+// own: a namespace of an earlier run (-count) still being deleted must not
+// reach this run's cloud. Its objects go before its cloud stops (cleanups
+// run last-first): a reconcile against a stopped cloud retries for a
+// minute and would tie up a worker the next tests need. (The namespace
+// itself takes another ~10 s to go; nothing waits for that.)
+func scenarioNamespace(t *testing.T, cloud *localcloud.Cloud) string {
 	t.Helper()
-	ctx := context.Background()
-	cloud := cloudtest.Fakes(t)
-	// A ProviderConfig of its own per scenario: a namespace of an earlier
-	// run (-count) still being deleted must not reach this run's cloud.
 	pc := fmt.Sprintf("bg-%d", scenarios.Add(1)) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
-	s := &scenario{cloud: cloud, ns: env.Namespace(t, env.ProviderConfig(t, pc, cloud)), repo: newRepo(t)}
-	// The namespace's objects go before its cloud stops (cleanups run
-	// last-first): a reconcile against a stopped cloud retries for a
-	// minute and would tie up a worker the next tests need. (The namespace
-	// itself takes another ~10 s to go; nothing waits for that.)
+	ns := env.Namespace(t, env.ProviderConfig(t, pc, cloud))
 	t.Cleanup(func() {
 		ctx := context.Background()
-		_ = env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.ns}})
+		_ = env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 		testenv.Eventually(t, time.Minute, func() error {
 			for _, l := range []client.ObjectList{&pubsubv1.SubscriptionList{}, &pubsubv1.TopicList{}, &corev1alpha1.BreakGlassList{}} {
-				if err := env.Client.List(ctx, l, client.InNamespace(s.ns)); err != nil {
+				if err := env.Client.List(ctx, l, client.InNamespace(ns)); err != nil {
 					return err
 				}
 				if n := meta.LenList(l); n > 0 {
-					return fmt.Errorf("%d %T left in %s", n, l, s.ns)
+					return fmt.Errorf("%d %T left in %s", n, l, ns)
 				}
 			}
 			return nil
 		})
 	})
+	return ns
+}
+
+func newScenario(t *testing.T) *scenario {
+	t.Helper()
+	ctx := context.Background()
+	cloud := cloudtest.Fakes(t)
+	s := &scenario{cloud: cloud, ns: scenarioNamespace(t, cloud), repo: newRepo(t)}
 	s.repo.push("orders pipeline", map[string]string{"pubsub/topic.yaml": topicYAML, "pubsub/subscription.yaml": subscriptionYAML})
 	s.gs = &corev1alpha1.GitSource{
 		ObjectMeta: metav1.ObjectMeta{Name: "infra", Namespace: s.ns},
