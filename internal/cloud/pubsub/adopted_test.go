@@ -20,10 +20,7 @@ import (
 // against the emulator; not reproduced here, where this guards the
 // outcome).
 func TestNoSpuriousAdoptionAfterCreate(t *testing.T) {
-	s := &scenario{b: backends[0]}
-	s.b.start(t)
-	pc := env.ProviderConfig(t, "test-adopted-"+s.b.name, s.b.cloud)
-	s.ns, s.project = env.Namespace(t, pc), s.b.cloud.Project()
+	s := scenarioOn(t, "test-adopted")
 
 	const n = 60
 	var wg sync.WaitGroup

@@ -104,6 +104,17 @@ type scenario struct {
 	project string
 }
 
+// scenarioOn starts the first backend and returns a scenario in a
+// namespace of its own, with a ProviderConfig named name-<backend>.
+func scenarioOn(t *testing.T, name string) *scenario {
+	t.Helper()
+	s := &scenario{b: backends[0]}
+	s.b.start(t)
+	pc := env.ProviderConfig(t, name+"-"+s.b.name, s.b.cloud)
+	s.ns, s.project = env.Namespace(t, pc), s.b.cloud.Project()
+	return s
+}
+
 func (s *scenario) topicName(id string) string {
 	return fmt.Sprintf("projects/%s/topics/%s", s.project, id)
 }

@@ -19,10 +19,7 @@ import (
 // status write for lastSyncTime, nor for a Ready message that changed from
 // "created ..." on the first resync after the create.
 func TestNoopResyncWritesNothing(t *testing.T) {
-	s := &scenario{b: backends[0]}
-	s.b.start(t)
-	pc := env.ProviderConfig(t, "test-noop-"+s.b.name, s.b.cloud)
-	s.ns, s.project = env.Namespace(t, pc), s.b.cloud.Project()
+	s := scenarioOn(t, "test-noop")
 
 	every := func(o client.Object) {
 		switch o := o.(type) {

@@ -21,10 +21,7 @@ import (
 // a WaitingForReference one, and it is created once, with no Adopted
 // event.
 func TestReferenceWaitWritesNothing(t *testing.T) {
-	s := &scenario{b: backends[0]}
-	s.b.start(t)
-	pc := env.ProviderConfig(t, "test-refwait-"+s.b.name, s.b.cloud)
-	s.ns, s.project = env.Namespace(t, pc), s.b.cloud.Project()
+	s := scenarioOn(t, "test-refwait")
 
 	wc, err := client.NewWithWatch(env.Config(), client.Options{Scheme: scheme.New()})
 	if err != nil {
