@@ -87,9 +87,9 @@ func TestPlatformSourceAppliesBlueprints(t *testing.T) {
 	if c := readyCondition(got); !strings.Contains(c.Message, "1 created") {
 		t.Errorf("Ready: %+v", c)
 	}
-	want := corev1alpha1.ObjectRef{APIVersion: "infraplane.dev/v1alpha1", Kind: "Blueprint", Name: "gitops-queue"}
+	want := corev1alpha1.ObjectRef{APIVersion: "infraplane.dev/v1alpha1", Kind: "Blueprint", Name: "gitops-queue", File: "blueprints/queue.yaml", Line: 1}
 	if len(got.Status.Inventory) != 1 || got.Status.Inventory[0] != want {
-		t.Errorf("inventory %+v, want [%+v] (no namespace)", got.Status.Inventory, want)
+		t.Errorf("inventory %+v, want [%+v] (no namespace; the file from the repository root)", got.Status.Inventory, want)
 	}
 	bp := waitBlueprint(t, "gitops-queue", func(bp *corev1alpha1.Blueprint) error {
 		if bp.Status.CRDName == "" || bp.Status.LatestRevision != 1 {

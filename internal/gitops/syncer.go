@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -301,7 +302,7 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 	}
 
 	// What would be pruned, and whether the guard holds it.
-	newInv := inventoryOf(objs)
+	newInv := inventoryOf(objs, gs.Spec.Path)
 	stale := staleRefs(gs.Status.Inventory, newInv)
 	prune := gs.Spec.Prune == nil || *gs.Spec.Prune
 	// A Blueprint with instances is not deleted this sync: deleting it
@@ -701,10 +702,17 @@ func subjects(in []string) []string {
 
 // inventoryOf lists objs as applied (namespaced already; a Blueprint's
 // entry has no namespace).
-func inventoryOf(objs []Object) []corev1alpha1.ObjectRef {
+func inventoryOf(objs []Object, dir string) []corev1alpha1.ObjectRef {
 	out := make([]corev1alpha1.ObjectRef, 0, len(objs))
 	for _, o := range objs {
-		out = append(out, corev1alpha1.ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Name: o.GetName(), Namespace: o.GetNamespace()})
+		r := corev1alpha1.ObjectRef{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Name: o.GetName(), Namespace: o.GetNamespace()}
+		// The file, relative to the repository's root, is the object's
+		// git origin for people (status, trace, the dashboard).
+		if o.Source.File != "" {
+			r.File = path.Join(".", filepath.ToSlash(dir), filepath.ToSlash(o.Source.File))
+			r.Line = int32(o.Source.Line)
+		}
+		out = append(out, r)
 	}
 	slices.SortFunc(out, compareRefs)
 	return out

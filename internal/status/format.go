@@ -402,6 +402,9 @@ func (t *ObjectTrace) writeTable(p *printer) {
 		if !g.InInventory {
 			s += " (labelled by it, but not in its inventory)"
 		}
+		if g.File != "" {
+			s += ", file " + g.File
+		}
 		p.kv("git", s)
 		if a := g.Applied; a != nil {
 			p.kv("applied", revisionLine(a.Short, a.Author, a.Age))

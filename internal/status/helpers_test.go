@@ -99,6 +99,11 @@ func ref(apiVersion, kind, name string) corev1alpha1.ObjectRef {
 	return corev1alpha1.ObjectRef{APIVersion: apiVersion, Kind: kind, Name: name, Namespace: ns}
 }
 
+func withFile(r corev1alpha1.ObjectRef, file string, line int32) corev1alpha1.ObjectRef {
+	r.File, r.Line = file, line
+	return r
+}
+
 const (
 	revPlatform  = "main@sha1:1111111111111111111111111111111111111111"
 	revOrders    = "main@sha1:3f2a1c9e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f"
@@ -159,7 +164,7 @@ func scenario() ([]corev1alpha1.GitSource, []*unstructured.Unstructured) {
 			Inventory: []corev1alpha1.ObjectRef{
 				ref(pubsubV1, "Subscription", "legacy-reader"),
 				ref(pubsubV1, "Subscription", "orders-audit"),
-				ref(pubsubV1, "Subscription", "orders-worker"),
+				withFile(ref(pubsubV1, "Subscription", "orders-worker"), "pubsub/subscriptions.yaml", 12),
 				ref(pubsubV1, "Subscription", "payments"),
 				ref(pubsubV1, "Topic", "legacy"),
 				ref(pubsubV1, "Topic", "orders"),

@@ -399,7 +399,7 @@ func TestTraceSubscription(t *testing.T) {
 		t.Errorf("cause = %+v", o.Cause)
 	}
 	g := o.GitSource
-	if g == nil || !g.Found || !g.InInventory || g.Name != "orders" {
+	if g == nil || !g.Found || !g.InInventory || g.Name != "orders" || g.File != "pubsub/subscriptions.yaml:12" {
 		t.Fatalf("git source = %+v", g)
 	}
 	// The syncer last wrote the worker 25 minutes ago: the sync of revOrders.

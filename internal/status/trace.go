@@ -106,8 +106,11 @@ type SourceLink struct {
 	// Found is false when the GitSource does not exist (any more).
 	Found bool `json:"found"`
 	// InInventory is whether the source's inventory lists the object.
-	InInventory bool      `json:"inInventory"`
-	Applied     *Revision `json:"applied,omitempty"`
+	InInventory bool `json:"inInventory"`
+	// File is where in the repository the object's manifest is
+	// ("dir/file.yaml:LINE"), as the last sync that applied it recorded.
+	File    string    `json:"file,omitempty"`
+	Applied *Revision `json:"applied,omitempty"`
 	// LastChange is the history record of the sync that last changed the
 	// object, matched by the time of the syncer's last write to it
 	// (metadata.managedFields); LastChangeTime is that time.
@@ -295,9 +298,12 @@ func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alph
 			link.Applied = b.appliedRevision(gs)
 			target := cmp.Or(gs.Spec.TargetNamespace, gs.Namespace)
 			gk := groupOf(origin.GetAPIVersion()) + "/" + origin.GetKind() + "/" + origin.GetNamespace() + "/" + origin.GetName()
-			link.InInventory = slices.ContainsFunc(gs.Status.Inventory, func(r corev1alpha1.ObjectRef) bool {
+			if i := slices.IndexFunc(gs.Status.Inventory, func(r corev1alpha1.ObjectRef) bool {
 				return refKey(withNS(r, target)) == gk
-			})
+			}); i >= 0 {
+				link.InInventory = true
+				link.File = fileLine(gs.Status.Inventory[i])
+			}
 			b.lastChange(link, origin, gs)
 		}
 		t.GitSource = link
@@ -460,4 +466,12 @@ func (b *builder) traceSource(gs *corev1alpha1.GitSource, events []eventsv1.Even
 	}
 	t.Events = b.events(events, "GitSource", gs.Namespace, gs.Name, string(gs.UID))
 	return t
+}
+
+// fileLine formats where an inventory entry's manifest is.
+func fileLine(r corev1alpha1.ObjectRef) string {
+	if r.File == "" || r.Line == 0 {
+		return r.File
+	}
+	return fmt.Sprintf("%s:%d", r.File, r.Line)
 }

@@ -118,6 +118,13 @@ type ObjectRef struct {
 	Name       string `json:"name"`
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
+	// File is where the object's manifest is, relative to the
+	// repository's root, and Line the line its document starts on (both
+	// empty when the renderer does not say, e.g. a kustomize generator).
+	// +optional
+	File string `json:"file,omitempty"`
+	// +optional
+	Line int32 `json:"line,omitempty"`
 }
 
 // SyncRecord is one sync attempt, for the history.
