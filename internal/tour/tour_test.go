@@ -1,6 +1,8 @@
-// Package tour runs the README's tour, command by command as written, against
-// `infraplane up` on a copy of the repository, and checks what each step
-// claims. A README edit that breaks a command fails here, not for a reader.
+// Package tour runs infraplane end to end, as the built binary: the README's
+// tour, command by command as written, against `infraplane up` on a copy of
+// the repository, checking what each step claims (a README edit that breaks
+// a command fails here, not for a reader); and the dashboard under `up`, in
+// a real browser.
 package tour
 
 import (
@@ -295,6 +297,57 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
+// binDir holds the infraplane binary, built once for the package's tests.
+var (
+	binDir    string
+	buildOnce sync.Once
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "infraplane-tour-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildInfraplane builds cmd/infraplane into binDir (once: a link takes
+// about a minute).
+func buildInfraplane(t *testing.T) {
+	t.Helper()
+	buildOnce.Do(func() {
+		build := exec.Command("go", "build", "-o", filepath.Join(binDir, "infraplane"), "./cmd/infraplane")
+		build.Dir = repoRoot(t) // the repository's own paths keep the build cache warm
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+}
+
+// newShell is a terminal in dir with the built infraplane on its PATH and
+// HOME in work.
+func newShell(t *testing.T, dir, work string) *shell {
+	t.Helper()
+	buildInfraplane(t)
+	env := []string{"PATH=" + binDir + ":" + os.Getenv("PATH"), "HOME=" + work, "CLOUDSDK_CONFIG=" + filepath.Join(work, "gcloud"), "TERM=dumb", "LANG=C.UTF-8",
+		// a fresh HOME has no git identity; the tour commits
+		"GIT_AUTHOR_NAME=Tour", "GIT_AUTHOR_EMAIL=tour@example.com", "GIT_COMMITTER_NAME=Tour", "GIT_COMMITTER_EMAIL=tour@example.com"}
+	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS", "GOTOOLCHAIN", "CI"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return &shell{t: t, dir: dir, state: filepath.Join(work, "state.sh"), env: env}
+}
+
 // copyRepo copies the repository's files (tracked and untracked, not
 // ignored) to dst, so the tour's ../infra-demo and .infraplane/ land in a
 // temporary directory.
@@ -361,21 +414,7 @@ func TestREADMETour(t *testing.T) {
 	work := t.TempDir()
 	dir := filepath.Join(work, "infraplane")
 	copyRepo(t, root, dir)
-	bin := filepath.Join(work, "bin")
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "infraplane"), "./cmd/infraplane")
-	build.Dir = root // the repository's own paths keep the build cache warm
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + work, "CLOUDSDK_CONFIG=" + filepath.Join(work, "gcloud"), "TERM=dumb", "LANG=C.UTF-8",
-		// a fresh HOME has no git identity; the tour commits
-		"GIT_AUTHOR_NAME=Tour", "GIT_AUTHOR_EMAIL=tour@example.com", "GIT_COMMITTER_NAME=Tour", "GIT_COMMITTER_EMAIL=tour@example.com"}
-	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS", "GOTOOLCHAIN", "CI"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	sh := &shell{t: t, dir: dir, state: filepath.Join(work, "state.sh"), env: env}
+	sh := newShell(t, dir, work)
 
 	var up *background
 	defer func() { up.stop(t) }()
