@@ -68,12 +68,12 @@ type fieldRow struct {
 
 // targetMeanings say what a target's state means and what comes next.
 var targetMeanings = map[corev1alpha1.TargetState]string{
-	corev1alpha1.TargetOpen:     "the window is open: its opener may edit the object directly",
-	corev1alpha1.TargetInSync:   "the object matched git when the window ended",
-	corev1alpha1.TargetHeld:     "the object differs from git: the syncer leaves it alone until git catches up (backport) or someone reverts it",
-	corev1alpha1.TargetReleased: "git caught up with the object: the hold ended",
-	corev1alpha1.TargetReverted: "the object was put back to what git says",
-	"Returned":                  "the window ended: Flux applies the object again",
+	corev1alpha1.TargetOpen:     "The window is open: its opener may edit the object directly",
+	corev1alpha1.TargetInSync:   "The object matched git when the window ended",
+	corev1alpha1.TargetHeld:     "The object differs from git: the syncer leaves it alone until git catches up (backport) or someone reverts it",
+	corev1alpha1.TargetReleased: "Git caught up with the object: the hold ended",
+	corev1alpha1.TargetReverted: "The object was put back to what git says",
+	"Returned":                  "The window ended: Flux applies the object again",
 }
 
 // listBreakGlasses lists break-glasses as the person in what they may

@@ -130,7 +130,7 @@ func TestBreakGlassPages(t *testing.T) {
 		// to do next.
 		for _, want := range []string{"spec.messageRetentionDuration", "600s", "1200s", "1800s", "all three differ",
 			"spec.labels.tier", "gold", "silver", "object and cloud differ from git",
-			"Held", "the object differs from git", "backport the change or revert",
+			"Held", "The object differs from git", "backport the change or revert",
 			"infraplane breakglass backport hotfix-ended -n " + teamA, "infraplane breakglass revert hotfix-ended -n " + teamA,
 			"closed by carol@example.com", "bob@example.com", "INC-6",
 			`href="/o/` + teamA + `/topic.pubsub.infraplane.dev/payments"`} {
