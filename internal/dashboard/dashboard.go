@@ -114,6 +114,10 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /{$}", h.overview)
 	m.HandleFunc("GET /ns/{namespace}", h.namespace)
 	m.HandleFunc("GET /o/{namespace}/{kind}/{name}", h.object)
+	m.HandleFunc("GET /breakglass", h.breakGlassList)
+	m.HandleFunc("GET /breakglass/{namespace}/{name}", h.breakGlass)
+	m.HandleFunc("GET /rollouts", h.rollouts)
+	m.HandleFunc("GET /rollouts/{blueprint}", h.rollout)
 	m.HandleFunc("GET /live", h.live)
 	h.mux = m
 	return h, nil
@@ -139,9 +143,12 @@ func (h *Handler) parseTemplates() error {
 		"join":      joinStrings,
 		"chain":     func(s []string) string { return strings.Join(s, " → ") },
 		"until":     until,
+
+		"bgURL":      bgURL,
+		"rolloutURL": rolloutURL,
 	}
 	h.pages = map[string]*template.Template{}
-	for _, p := range []string{"login", "overview", "namespace", "object", "error"} {
+	for _, p := range []string{"login", "overview", "namespace", "object", "error", "breakglasses", "breakglass", "rollouts", "rollout"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+p+".html")
 		if err != nil {
 			return err
@@ -162,6 +169,11 @@ type pageData struct {
 	Overview *overviewData
 	NS       *namespaceData
 	Object   *objectData
+
+	// The break-glass and rollout pages (breakglass.go, rollouts.go).
+	BreakGlasses *breakGlassListData
+	BreakGlass   *breakGlassData
+	Rollouts     *rolloutsData
 }
 
 // render writes a page; a request with X-Fragment (the live updates)

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 
+	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/status"
 )
 
@@ -86,13 +87,25 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		default:
 		}
 	}
+	// ?kind= narrows the watches to what the page shows: BreakGlass, or
+	// Blueprint (cluster-scoped: one watch, as the person, if they may).
+	// The overview (no ns, no kind) shows Blueprints too.
+	only := r.URL.Query().Get("kind")
+	if only == "Blueprint" || (only == "" && r.URL.Query().Get("ns") == "") {
+		go h.watchLoop(ctx, ss, corev1alpha1.GroupVersion.WithResource("blueprints"), metav1.NamespaceAll, poke)
+	}
 	var poll <-chan time.Time
-	if len(namespaces) > maxWatchedNamespaces {
+	switch {
+	case only == "Blueprint": // nothing namespaced to watch
+	case len(namespaces) > maxWatchedNamespaces:
 		t := time.NewTicker(pollInterval)
 		defer t.Stop()
 		poll = t.C
-	} else {
+	default:
 		for _, k := range watchedKinds(kinds) {
+			if only != "" && k.Kind != only {
+				continue
+			}
 			gvr := schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Plural}
 			for _, ns := range namespaces {
 				go h.watchLoop(ctx, ss, gvr, ns, poke)

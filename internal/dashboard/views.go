@@ -141,6 +141,7 @@ type blueprintView struct {
 	Updated, Total  int32
 	RolloutRevision int64
 	Failed          []corev1alpha1.InstanceFailure
+	LeftOut         int // failures in namespaces the person may not read
 }
 
 type overviewData struct {
@@ -277,7 +278,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	for _, name := range sortedKeys(byNS) {
 		d.Namespaces = append(d.Namespaces, byNS[name])
 	}
-	d.Blueprints, err = h.blueprints(ctx, ss)
+	d.Blueprints, err = h.blueprints(ctx, ss, sc)
 	if err != nil {
 		h.fail(w, r, ss, http.StatusBadGateway, err)
 		return
@@ -288,21 +289,9 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 // breakGlasses are the open windows, and ended ones that still hold
 // objects apart from git.
 func (h *Handler) breakGlasses(ctx context.Context, ss *session, sc *scope) ([]breakGlassView, error) {
-	var items []corev1alpha1.BreakGlass
-	lists := []string{""}
-	if !sc.all {
-		lists = sc.namespaces
-	}
-	for _, ns := range lists {
-		var l corev1alpha1.BreakGlassList
-		err := ss.c.List(ctx, &l, client.InNamespace(ns))
-		if meta.IsNoMatchError(err) || apierrors.IsForbidden(err) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("listing break-glasses: %w", err)
-		}
-		items = append(items, l.Items...)
+	items, err := h.listBreakGlasses(ctx, ss, sc)
+	if err != nil {
+		return nil, err
 	}
 	var out []breakGlassView
 	for _, b := range items {
@@ -323,7 +312,7 @@ func (h *Handler) breakGlasses(ctx context.Context, ss *session, sc *scope) ([]b
 // blueprints are the cluster's Blueprints with their rollouts, when the
 // person may list them (team members usually may not: they are the
 // platform team's).
-func (h *Handler) blueprints(ctx context.Context, ss *session) ([]blueprintView, error) {
+func (h *Handler) blueprints(ctx context.Context, ss *session, sc *scope) ([]blueprintView, error) {
 	var l corev1alpha1.BlueprintList
 	err := ss.c.List(ctx, &l)
 	if meta.IsNoMatchError(err) || apierrors.IsForbidden(err) {
@@ -336,7 +325,10 @@ func (h *Handler) blueprints(ctx context.Context, ss *session) ([]blueprintView,
 	for _, b := range l.Items {
 		v := blueprintView{Name: b.Name, Latest: b.Status.LatestRevision, Stable: b.Status.StableRevision}
 		if ro := b.Status.Rollout; ro != nil {
-			v.Phase, v.Message, v.Updated, v.Total, v.RolloutRevision, v.Failed = ro.Phase, ro.Message, ro.Updated, ro.Total, ro.Revision, ro.Failed
+			v.Phase, v.Updated, v.Total, v.RolloutRevision = ro.Phase, ro.Updated, ro.Total, ro.Revision
+			// Only what the person may read of other teams (rollouts.go).
+			v.Message, _ = visibleMessage(sc, ro.Message)
+			v.Failed, v.LeftOut = visibleFailures(sc, ro.Failed)
 		}
 		out = append(out, v)
 	}
