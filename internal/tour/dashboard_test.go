@@ -189,6 +189,26 @@ EOF`)
 	shoot(t, admin, "dashboard-object")
 	admin.CheckAccessibility("dashboard-object")
 
+	admin.Run("break-glass", chromedp.Navigate(base+"/breakglass/default/inc-7"), chromedp.WaitVisible(chromedp.CSS("table.diff")))
+	body = admin.Text("main")
+	for _, want := range []string{"carol@example.com", "INC-7 payments backlog", "spec.labels", "payments-oncall", "breakglass backport inc-7"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the break-glass page has no %q:\n%s", want, body)
+		}
+	}
+	shoot(t, admin, "dashboard-breakglass")
+	admin.CheckAccessibility("dashboard-breakglass")
+
+	admin.Run("rollout", chromedp.Navigate(base+"/rollouts/queue"), chromedp.WaitVisible(chromedp.CSS("progress")))
+	body = admin.Text("main")
+	for _, want := range []string{"Canary", "jobs-a-replay-source"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the rollout page has no %q:\n%s", want, body)
+		}
+	}
+	shoot(t, admin, "dashboard-rollout")
+	admin.CheckAccessibility("dashboard-rollout")
+
 	// A viewer of default sees default, and nothing of team-b.
 	viewer := browsertest.New(t)
 	viewer.Login(base, viewerToken, time.Minute)
