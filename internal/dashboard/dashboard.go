@@ -52,6 +52,11 @@ type Options struct {
 	// expires earlier ends it sooner.
 	SessionTTL time.Duration
 	Logger     *slog.Logger
+	// Ledger is where the audit ledger is, as `infraplane audit --ledger`
+	// takes it (a file, or a PostgreSQL URL); "" for none. The dashboard
+	// reads it with its own access and shows each person only what they
+	// may read of it (audit.go).
+	Ledger string
 }
 
 // Handler serves the dashboard.
@@ -64,6 +69,7 @@ type Handler struct {
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	sessions sessions
+	ledger   *ledgerCache // nil without a ledger
 
 	kindsMu sync.Mutex
 	kinds   []status.Kind
@@ -81,6 +87,9 @@ func New(opts Options) (*Handler, error) {
 	h := &Handler{opts: opts, log: opts.Logger, ttl: opts.SessionTTL}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if opts.Ledger != "" {
+		h.ledger = &ledgerCache{loc: opts.Ledger}
 	}
 	if h.ttl == 0 {
 		h.ttl = 8 * time.Hour
@@ -114,6 +123,7 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /{$}", h.overview)
 	m.HandleFunc("GET /ns/{namespace}", h.namespace)
 	m.HandleFunc("GET /o/{namespace}/{kind}/{name}", h.object)
+	m.HandleFunc("GET /audit", h.audit)
 	m.HandleFunc("GET /live", h.live)
 	h.mux = m
 	return h, nil
@@ -139,10 +149,11 @@ func (h *Handler) parseTemplates() error {
 		"join":      joinStrings,
 		"chain":     func(s []string) string { return strings.Join(s, " → ") },
 		"until":     until,
+		"rows":      rowsOf,
 	}
 	h.pages = map[string]*template.Template{}
-	for _, p := range []string{"login", "overview", "namespace", "object", "error"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+p+".html")
+	for _, p := range []string{"login", "overview", "namespace", "object", "error", "audit"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/history.html", "templates/"+p+".html")
 		if err != nil {
 			return err
 		}
@@ -162,6 +173,7 @@ type pageData struct {
 	Overview *overviewData
 	NS       *namespaceData
 	Object   *objectData
+	Audit    *auditData
 }
 
 // render writes a page; a request with X-Fragment (the live updates)

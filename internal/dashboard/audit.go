@@ -1,0 +1,512 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/infraplane/infraplane/internal/ledger"
+)
+
+// The audit ledger is not a Kubernetes object: the dashboard reads it
+// with its own access and shows each person only the entries, and the
+// parts of entries, about namespaces they may read (docs/dashboard.md,
+// "Who you are, and what you see"):
+//
+//   - an entry about a namespaced object (its Object, or for a
+//     break-glass entry the break-glass) is shown only if the person may
+//     read that namespace (the session's scope);
+//   - of the objects an entry lists (a sync's, a break-glass's), only
+//     those in namespaces the person may read are shown; one whose
+//     namespace is not known (an older sync's "pruned Kind/name") or that
+//     is cluster-scoped only to people who may read everything;
+//   - entries about cluster-scoped objects (ProviderConfig, Blueprint) and
+//     entries about no object (ledger-key) only to people who may read
+//     everything (scope.all);
+//   - Details: all of them for people who may read everything; for others
+//     only the keys infraplane's writers fill with facts of the entry's
+//     own object (detailsShown), the rest are withheld.
+//
+// Filters apply to what a person may see of an entry, after it was cut
+// down: a filter that names an object of a namespace they may not read
+// matches nothing, the same as one that names no object at all.
+
+// auditPageSize is the number of entries per audit page; historySize the
+// number an object page shows.
+const (
+	auditPageSize = 100
+	historySize   = 20
+)
+
+// detailsShown are the Details keys shown to people who may read some
+// namespaces only: each holds a fact of the entry's own object (or
+// break-glass). A key not listed here is withheld from them.
+var detailsShown = map[string]bool{
+	"verb": true, "userAgent": true, "fieldManager": true, "recordedAt": true, "resourceVersion": true,
+	"operation": true, "cause": true, "resource": true, "intent": true,
+	"expiresAt": true, "incident": true, "fluxReconcileDisabled": true, "branch": true, "commit": true,
+	"redacted": true,
+}
+
+// ledgerCache keeps the ledger's entries between requests. A file is read
+// again only when its size or modification time changed; a database is
+// asked at most every dbRefresh, for the entries since the last one read.
+type ledgerCache struct {
+	loc string
+
+	mu      sync.Mutex
+	entries []ledger.Entry // oldest first; never changed in place, only appended to
+	size    int64
+	mtime   time.Time
+	readAt  time.Time
+}
+
+const dbRefresh = 5 * time.Second
+
+// errNoLedger: the ledger's file does not exist (yet).
+var errNoLedger = errors.New("the audit ledger has no entries yet")
+
+func (c *ledgerCache) load(ctx context.Context) ([]ledger.Entry, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ledger.IsDatabase(c.loc) {
+		if c.readAt.IsZero() || time.Since(c.readAt) >= dbRefresh {
+			var f ledger.Filter
+			var last uint64
+			if n := len(c.entries); n > 0 {
+				f.Since, last = c.entries[n-1].Time, c.entries[n-1].Seq
+			}
+			got, err := ledger.ReadLocation(ctx, c.loc, f)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, errNoLedger
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range got {
+				if e.Seq > last {
+					c.entries = append(c.entries, e)
+				}
+			}
+			c.readAt = time.Now()
+		}
+		return c.entries, nil
+	}
+	st, err := os.Stat(c.loc)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoLedger
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.entries != nil && st.Size() == c.size && st.ModTime().Equal(c.mtime) {
+		return c.entries, nil
+	}
+	got, err := ledger.ReadLocation(ctx, c.loc, ledger.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	if got == nil {
+		got = []ledger.Entry{}
+	}
+	c.entries, c.size, c.mtime = got, st.Size(), st.ModTime()
+	return got, nil
+}
+
+// auditRef is one object an entry names, as a page shows it.
+type auditRef struct {
+	Verb string // created, configured, pruned, released (a sync's)
+	Text string
+	URL  string // its object page, when it has one
+}
+
+type auditDetail struct{ Key, Value string }
+
+// auditRow is one entry as a person may see it.
+type auditRow struct {
+	Seq                       uint64
+	Time                      time.Time
+	Type, Actor               string
+	Object                    *auditRef
+	Objects                   []auditRef
+	Summary, Reason, Error    string
+	Revision, Author          string
+	BreakGlass, BreakGlassURL string
+	Fields                    []string
+	Details                   []auditDetail
+	Withheld                  int // details withheld
+}
+
+// ref is an object reference taken apart.
+type ref struct {
+	kind, namespace, name string
+	// known is false when the namespace is not known: "Kind/name" of a
+	// sync, which is cluster-scoped or an older entry's pruned object.
+	known bool
+}
+
+// parseObject reads an Entry.Object: "Kind ns/name" or "Kind name".
+func parseObject(s string) (ref, bool) {
+	kind, rest, ok := strings.Cut(s, " ")
+	if !ok || kind == "" || rest == "" {
+		return ref{}, false
+	}
+	ns, name, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ref{kind: kind, name: rest, known: true}, true
+	}
+	return ref{kind: kind, namespace: ns, name: name, known: true}, true
+}
+
+// parseSyncObject reads one of a sync's Objects: "verb Kind/ns/name",
+// "verb Kind//name" (cluster-scoped) or "verb Kind/name".
+func parseSyncObject(s string) (verb string, r ref, ok bool) {
+	verb, rest, ok := strings.Cut(s, " ")
+	if !ok {
+		rest, verb = s, ""
+	}
+	parts := strings.Split(rest, "/")
+	switch len(parts) {
+	case 3:
+		return verb, ref{kind: parts[0], namespace: parts[1], name: parts[2], known: true}, parts[0] != "" && parts[2] != ""
+	case 2:
+		return verb, ref{kind: parts[0], name: parts[1]}, parts[0] != "" && parts[1] != ""
+	}
+	return "", ref{}, false
+}
+
+func (r ref) String() string { return ledger.ObjectRef(r.kind, r.namespace, r.name) }
+
+// url is the object page of r, for namespaced kinds the object page
+// resolves (not BreakGlass, which has no object page).
+func (r ref) url() string {
+	if r.namespace == "" || strings.EqualFold(r.kind, "BreakGlass") {
+		return ""
+	}
+	return "/o/" + url.PathEscape(r.namespace) + "/" + url.PathEscape(strings.ToLower(r.kind)) + "/" + url.PathEscape(r.name)
+}
+
+func (sc *scope) reads(ns string) bool {
+	if sc.all {
+		return true
+	}
+	return ns != "" && slices.Contains(sc.namespaces, ns)
+}
+
+// see cuts e down to what a person of scope sc may see of it: the row to
+// show, and an entry holding only what is shown, for filters to match. ok
+// is false when they may see nothing of it.
+func see(e ledger.Entry, sc *scope) (row auditRow, shown ledger.Entry, ok bool) {
+	var obj ref
+	hasObj := false
+	if e.Object != "" {
+		if obj, hasObj = parseObject(e.Object); !hasObj && !sc.all {
+			return auditRow{}, ledger.Entry{}, false
+		}
+	}
+	// The entry's own namespace: its break-glass's, else its object's;
+	// none (cluster-wide readers only) for cluster-scoped objects and
+	// entries about no object.
+	home := ""
+	if e.BreakGlass != "" {
+		ns, _, found := strings.Cut(e.BreakGlass, "/")
+		if !found {
+			ns = ""
+		}
+		home = ns
+	} else if hasObj {
+		home = obj.namespace
+	}
+	if !sc.reads(home) || (hasObj && obj.namespace != home && !sc.reads(obj.namespace)) {
+		return auditRow{}, ledger.Entry{}, false
+	}
+	if home == "" && !sc.all {
+		return auditRow{}, ledger.Entry{}, false
+	}
+	row = auditRow{
+		Seq: e.Seq, Time: e.Time, Type: string(e.Type), Actor: e.Actor,
+		Summary: e.Summary, Reason: e.Reason, Error: e.Error, Revision: e.Revision, Author: e.Author,
+		BreakGlass: e.BreakGlass, Fields: e.Fields,
+	}
+	shown = ledger.Entry{Seq: e.Seq, Time: e.Time, Type: e.Type, Actor: e.Actor, Object: e.Object, Revision: e.Revision, BreakGlass: e.BreakGlass}
+	if e.BreakGlass != "" {
+		row.BreakGlassURL = "/audit?" + url.Values{"breakglass": {e.BreakGlass}}.Encode()
+	}
+	if hasObj {
+		row.Object = &auditRef{Text: e.Object, URL: obj.url()}
+	} else if e.Object != "" {
+		row.Object = &auditRef{Text: e.Object}
+	}
+	for _, o := range e.Objects {
+		var r ref
+		var verb, text string
+		switch {
+		case e.Type == ledger.TypeSync:
+			var parsed bool
+			if verb, r, parsed = parseSyncObject(o); !parsed {
+				r = ref{}
+			}
+			text = strings.TrimPrefix(o, verb+" ")
+		case e.BreakGlass != "":
+			// "Kind/name", or "Kind/name State": the break-glass's
+			// targets, in its namespace.
+			what, _, _ := strings.Cut(o, " ")
+			if kind, name, found := strings.Cut(what, "/"); found {
+				r = ref{kind: kind, namespace: home, name: name, known: true}
+			}
+			text = o
+		default:
+			r, _ = parseObject(o)
+			text = o
+		}
+		visible := sc.all
+		if !visible && r.known && r.namespace != "" {
+			visible = sc.reads(r.namespace)
+		}
+		if !visible {
+			continue
+		}
+		row.Objects = append(row.Objects, auditRef{Verb: verb, Text: text, URL: r.url()})
+		if r.kind != "" {
+			shown.Objects = append(shown.Objects, r.String())
+		}
+	}
+	for _, k := range sortedKeys(e.Details) {
+		if sc.all || detailsShown[k] {
+			row.Details = append(row.Details, auditDetail{k, e.Details[k]})
+		} else {
+			row.Withheld++
+		}
+	}
+	return row, shown, true
+}
+
+// auditQuery is what the audit page's form asks for.
+type auditQuery struct {
+	Object, Actor, BreakGlass, Source, Revision, Type, Since string
+	Before                                                   uint64
+	filter                                                   ledger.Filter
+}
+
+func (q auditQuery) Values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"object": q.Object, "actor": q.Actor, "breakglass": q.BreakGlass, "source": q.Source, "revision": q.Revision, "type": q.Type, "since": q.Since} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+func parseAuditQuery(v url.Values, now time.Time) (auditQuery, error) {
+	q := auditQuery{
+		Object: strings.TrimSpace(v.Get("object")), Actor: strings.TrimSpace(v.Get("actor")),
+		BreakGlass: strings.TrimSpace(v.Get("breakglass")), Source: strings.TrimSpace(v.Get("source")),
+		Revision: strings.TrimSpace(v.Get("revision")), Type: strings.TrimSpace(v.Get("type")), Since: strings.TrimSpace(v.Get("since")),
+	}
+	q.filter = ledger.Filter{Object: q.Object, Actor: q.Actor, BreakGlass: q.BreakGlass}
+	var errs []string
+	if q.Type != "" {
+		t, err := ledger.ParseType(q.Type)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		q.filter.Type = t
+	}
+	if q.Since != "" {
+		t, err := parseSince(q.Since, now)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		q.filter.Since = t
+	}
+	if b := v.Get("before"); b != "" {
+		n, err := strconv.ParseUint(b, 10, 64)
+		if err != nil {
+			errs = append(errs, "before: not an entry number")
+		}
+		q.Before = n
+	}
+	if len(errs) > 0 {
+		return q, errors.New(strings.Join(errs, "; "))
+	}
+	return q, nil
+}
+
+// parseSince reads a time ("2026-12-01", "2026-12-01T15:04" as a browser's
+// datetime-local gives it, RFC 3339, all UTC unless they say otherwise) or
+// an age ("90m", "24h", "7d").
+func parseSince(s string, now time.Time) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(d); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("since %q: a date (2026-12-01), a time (2026-12-01T15:04, UTC) or an age (24h, 7d)", s)
+}
+
+// match reports whether what a person may see of an entry passes q.
+func (q auditQuery) match(shown ledger.Entry) bool {
+	if !q.filter.Match(shown) {
+		return false
+	}
+	if q.Source != "" && shown.Object != "GitSource "+q.Source {
+		return false
+	}
+	if q.Revision != "" && !strings.Contains(shown.Revision, q.Revision) {
+		return false
+	}
+	return true
+}
+
+// timeline is one page of what a person may see, newest first.
+type timeline struct {
+	Rows []auditRow
+	// Older is the link to the next page, "" on the last.
+	Older string
+}
+
+// page walks entries newest first (below q.Before) and keeps the first n
+// the person may see that pass q. Each entry is cut down before it is
+// matched and counted: what is left out leaves no trace in the page.
+func page(entries []ledger.Entry, sc *scope, q auditQuery, n int) (rows []auditRow, more bool) {
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if q.Before != 0 && e.Seq >= q.Before {
+			continue
+		}
+		if !q.filter.Since.IsZero() && e.Time.Before(q.filter.Since) {
+			continue // not break: a clock set back puts older times after newer ones
+		}
+		row, shown, ok := see(e, sc)
+		if !ok || !q.match(shown) {
+			continue
+		}
+		if len(rows) == n {
+			return rows, true
+		}
+		rows = append(rows, row)
+	}
+	return rows, false
+}
+
+type auditData struct {
+	// Configured is false when the dashboard has no ledger.
+	Configured bool
+	// Problem is why the ledger could not be read, or what is wrong with
+	// the query.
+	Problem  string
+	Query    auditQuery
+	Types    []ledger.Type
+	Timeline timeline
+	All      bool // the person sees every namespace
+}
+
+func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
+	ss := h.session(w, r)
+	if ss == nil {
+		return
+	}
+	ctx := r.Context()
+	sc, err := h.scopeOf(ctx, ss)
+	if err != nil {
+		h.fail(w, r, ss, http.StatusBadGateway, err)
+		return
+	}
+	d := &auditData{Configured: h.ledger != nil, Types: ledger.Types, All: sc.all}
+	q, qerr := parseAuditQuery(r.URL.Query(), time.Now())
+	d.Query = q
+	code := http.StatusOK
+	switch {
+	case !d.Configured:
+	case qerr != nil:
+		d.Problem, code = qerr.Error(), http.StatusBadRequest
+	default:
+		entries, err := h.ledger.load(ctx)
+		switch {
+		case errors.Is(err, errNoLedger):
+		case err != nil:
+			h.log.Error("dashboard: reading the audit ledger", "err", ledger.RedactLocation(err.Error()))
+			d.Problem, code = "The audit ledger could not be read; the dashboard's log says why.", http.StatusBadGateway
+		default:
+			rows, more := page(entries, sc, q, auditPageSize)
+			d.Timeline.Rows = rows
+			if more {
+				v := q.Values()
+				v.Set("before", strconv.FormatUint(rows[len(rows)-1].Seq, 10))
+				d.Timeline.Older = "/audit?" + v.Encode()
+			}
+		}
+	}
+	if code != http.StatusOK {
+		w.WriteHeader(code)
+	}
+	h.render(w, r, "audit", pageData{Title: "Audit", Person: &ss.person, Audit: d})
+}
+
+// historyData is an object's last entries on its page.
+type historyData struct {
+	Configured bool
+	Problem    string
+	Rows       []auditRow
+	// More links to the audit page of the object.
+	More string
+}
+
+// history is the last historySize entries about an object the person may
+// see (for a GitSource: its syncs).
+func (h *Handler) history(ctx context.Context, ss *session, kind, ns, name string) *historyData {
+	d := &historyData{Configured: h.ledger != nil}
+	if h.ledger == nil {
+		return d
+	}
+	sc, err := h.scopeOf(ctx, ss)
+	if err != nil {
+		d.Problem = "Your access could not be checked: " + err.Error()
+		return d
+	}
+	entries, err := h.ledger.load(ctx)
+	if errors.Is(err, errNoLedger) {
+		return d
+	}
+	if err != nil {
+		h.log.Error("dashboard: reading the audit ledger", "err", ledger.RedactLocation(err.Error()))
+		d.Problem = "The audit ledger could not be read; the dashboard's log says why."
+		return d
+	}
+	obj := ledger.ObjectRef(kind, ns, name)
+	q := auditQuery{Object: obj, filter: ledger.Filter{Object: obj}}
+	rows, more := page(entries, sc, q, historySize)
+	d.Rows = rows
+	if more || len(rows) > 0 {
+		d.More = "/audit?" + q.Values().Encode()
+	}
+	return d
+}
+
+// rowsView is what the auditrows template gets.
+type rowsView struct {
+	Rows           []auditRow
+	Caption, Empty string
+}
+
+func rowsOf(rows []auditRow, caption, empty string) rowsView {
+	return rowsView{Rows: rows, Caption: caption, Empty: empty}
+}
