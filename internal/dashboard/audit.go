@@ -57,16 +57,17 @@ var detailsShown = map[string]bool{
 	"redacted": true,
 }
 
-// ledgerCache keeps the ledger's entries between requests. A file is read
-// again only when its size or modification time changed; a database is
-// asked at most every dbRefresh, for the entries since the last one read.
+// ledgerCache keeps the ledger's entries between requests. Of a file only
+// what was appended since the last request is read (it is append-only); a
+// database is asked at most every dbRefresh, for the entries since the
+// last one read.
 type ledgerCache struct {
 	loc string
 
 	mu      sync.Mutex
 	entries []ledger.Entry // oldest first; never changed in place, only appended to
-	size    int64
-	mtime   time.Time
+	file    os.FileInfo    // the file read, and how far
+	offset  int64
 	readAt  time.Time
 }
 
@@ -103,23 +104,24 @@ func (c *ledgerCache) load(ctx context.Context) ([]ledger.Entry, error) {
 	}
 	st, err := os.Stat(c.loc)
 	if errors.Is(err, fs.ErrNotExist) {
+		c.entries, c.file = nil, nil
 		return nil, errNoLedger
 	}
 	if err != nil {
 		return nil, err
 	}
-	if c.entries != nil && st.Size() == c.size && st.ModTime().Equal(c.mtime) {
-		return c.entries, nil
+	if c.file == nil || !os.SameFile(st, c.file) || st.Size() < c.offset {
+		// First read, or another file (a restored backup): from the start.
+		c.entries, c.offset, c.file = []ledger.Entry{}, 0, st
 	}
-	got, err := ledger.ReadLocation(ctx, c.loc, ledger.Filter{})
-	if err != nil {
-		return nil, err
+	if st.Size() > c.offset {
+		got, off, err := ledger.ReadFrom(c.loc, c.offset, ledger.Filter{})
+		if err != nil {
+			return nil, err
+		}
+		c.entries, c.offset = append(c.entries, got...), off
 	}
-	if got == nil {
-		got = []ledger.Entry{}
-	}
-	c.entries, c.size, c.mtime = got, st.Size(), st.ModTime()
-	return got, nil
+	return c.entries, nil
 }
 
 // auditRef is one object an entry names, as a page shows it.

@@ -147,6 +147,40 @@ func readFile(path string, f Filter) ([]Entry, error) {
 	return out, err
 }
 
+// ReadFrom is Read of a ledger file from byte offset on: offset is 0, or
+// what an earlier ReadFrom of the same file returned. It returns the
+// entries of the complete lines from there that pass f, and the offset
+// after the last complete line, for the next call: a reader that keeps
+// what it read parses only what was appended since (the file is
+// append-only). A line that does not parse is an error naming its byte
+// offset.
+func ReadFrom(path string, offset int64, f Filter) ([]Entry, int64, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, offset, err
+	}
+	defer file.Close()
+	if _, err := file.Seek(offset, io.SeekStart); err != nil {
+		return nil, offset, err
+	}
+	var out []Entry
+	err = scanLines(file, func(_ int, line []byte, complete bool) error {
+		if !complete {
+			return nil
+		}
+		e, err := parseLine(line, false)
+		if err != nil {
+			return fmt.Errorf("%s: the line at byte %d: %v (see `infraplane audit --verify`)", path, offset, err)
+		}
+		offset += int64(len(line)) + 1
+		if f.Match(e) {
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, offset, err
+}
+
 // scanLines calls fn for each line of r (1-based line number, the line
 // without its newline, and whether it had one), stopping at fn's first error.
 func scanLines(r io.Reader, fn func(n int, line []byte, complete bool) error) error {
