@@ -2,6 +2,11 @@ package dashboard
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,7 +57,7 @@ const (
 // break-glass). A key not listed here is withheld from them.
 var detailsShown = map[string]bool{
 	"verb": true, "userAgent": true, "fieldManager": true, "recordedAt": true, "resourceVersion": true,
-	"operation": true, "cause": true, "resource": true, "intent": true,
+	"operation": true, "cause": true, "resource": true,
 	"expiresAt": true, "incident": true, "fluxReconcileDisabled": true, "branch": true, "commit": true,
 	"redacted": true,
 }
@@ -69,6 +74,20 @@ type ledgerCache struct {
 	file    os.FileInfo    // the file read, and how far
 	offset  int64
 	readAt  time.Time
+	dropped bool // older entries were let go (maxCached)
+}
+
+// maxCached bounds the entries kept: the newest ones. Older ones are read
+// with `infraplane audit`.
+var maxCached = 100_000
+
+// keep lets go of the oldest entries beyond maxCached, a tenth more at a
+// time so that not every request copies.
+func (c *ledgerCache) keep() {
+	if len(c.entries) > maxCached+maxCached/10 {
+		c.entries = slices.Clone(c.entries[len(c.entries)-maxCached:])
+		c.dropped = true
+	}
 }
 
 const dbRefresh = 5 * time.Second
@@ -99,6 +118,7 @@ func (c *ledgerCache) load(ctx context.Context) ([]ledger.Entry, error) {
 				}
 			}
 			c.readAt = time.Now()
+			c.keep()
 		}
 		return c.entries, nil
 	}
@@ -112,7 +132,7 @@ func (c *ledgerCache) load(ctx context.Context) ([]ledger.Entry, error) {
 	}
 	if c.file == nil || !os.SameFile(st, c.file) || st.Size() < c.offset {
 		// First read, or another file (a restored backup): from the start.
-		c.entries, c.offset, c.file = []ledger.Entry{}, 0, st
+		c.entries, c.offset, c.file, c.dropped = []ledger.Entry{}, 0, st, false
 	}
 	if st.Size() > c.offset {
 		got, off, err := ledger.ReadFrom(c.loc, c.offset, ledger.Filter{})
@@ -120,8 +140,15 @@ func (c *ledgerCache) load(ctx context.Context) ([]ledger.Entry, error) {
 			return nil, err
 		}
 		c.entries, c.offset = append(c.entries, got...), off
+		c.keep()
 	}
 	return c.entries, nil
+}
+
+func (c *ledgerCache) isDropped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dropped
 }
 
 // auditRef is one object an entry names, as a page shows it.
@@ -135,6 +162,9 @@ type auditDetail struct{ Key, Value string }
 
 // auditRow is one entry as a person may see it.
 type auditRow struct {
+	seq uint64 // for the next page's cursor
+	// Seq is the entry's number, for those who see every entry: to others
+	// the gaps between numbers would tell how much they do not see.
 	Seq                       uint64
 	Time                      time.Time
 	Type, Actor               string
@@ -235,11 +265,14 @@ func see(e ledger.Entry, sc *scope) (row auditRow, shown ledger.Entry, ok bool) 
 		return auditRow{}, ledger.Entry{}, false
 	}
 	row = auditRow{
-		Seq: e.Seq, Time: e.Time, Type: string(e.Type), Actor: e.Actor,
+		seq: e.Seq, Time: e.Time, Type: string(e.Type), Actor: e.Actor,
 		Summary: e.Summary, Reason: e.Reason, Error: e.Error, Revision: e.Revision, Author: e.Author,
 		BreakGlass: e.BreakGlass, Fields: e.Fields,
 	}
 	shown = ledger.Entry{Seq: e.Seq, Time: e.Time, Type: e.Type, Actor: e.Actor, Object: e.Object, Revision: e.Revision, BreakGlass: e.BreakGlass}
+	if sc.all {
+		row.Seq = e.Seq
+	}
 	if e.BreakGlass != "" {
 		row.BreakGlassURL = "/audit?" + url.Values{"breakglass": {e.BreakGlass}}.Encode()
 	}
@@ -292,11 +325,47 @@ func see(e ledger.Entry, sc *scope) (row auditRow, shown ledger.Entry, ok bool) 
 	return row, shown, true
 }
 
+// cursorBlock seals the seq a next page starts below: a person sees no
+// entry numbers (see auditRow.Seq), nor in the links. The key is made
+// per process; a link of an earlier one is refused.
+var cursorBlock = sync.OnceValue(func() cipher.Block {
+	key := make([]byte, 16)
+	if _, err := rand.Read(key); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		panic(err)
+	}
+	return b
+})
+
+func sealCursor(seq uint64) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[8:], seq)
+	cursorBlock().Encrypt(b[:], b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func openCursor(s string) (uint64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return 0, false
+	}
+	cursorBlock().Decrypt(b, b)
+	if binary.BigEndian.Uint64(b[:8]) != 0 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b[8:]), true
+}
+
 // auditQuery is what the audit page's form asks for.
 type auditQuery struct {
 	Object, Actor, BreakGlass, Source, Revision, Type, Since string
-	Before                                                   uint64
-	filter                                                   ledger.Filter
+	// Paged is true on a page after the first.
+	Paged  bool
+	before uint64 // entries below this seq
+	filter ledger.Filter
 }
 
 func (q auditQuery) Values() url.Values {
@@ -332,11 +401,11 @@ func parseAuditQuery(v url.Values, now time.Time) (auditQuery, error) {
 		q.filter.Since = t
 	}
 	if b := v.Get("before"); b != "" {
-		n, err := strconv.ParseUint(b, 10, 64)
-		if err != nil {
-			errs = append(errs, "before: not an entry number")
+		n, ok := openCursor(b)
+		if !ok {
+			errs = append(errs, "this page's link is out of date (the dashboard restarted): start from the newest entries")
 		}
-		q.Before = n
+		q.before, q.Paged = n, ok
 	}
 	if len(errs) > 0 {
 		return q, errors.New(strings.Join(errs, "; "))
@@ -383,15 +452,17 @@ type timeline struct {
 	Rows []auditRow
 	// Older is the link to the next page, "" on the last.
 	Older string
+	// Dropped is true when the dashboard let older entries go.
+	Dropped bool
 }
 
-// page walks entries newest first (below q.Before) and keeps the first n
+// page walks entries newest first (below q.before) and keeps the first n
 // the person may see that pass q. Each entry is cut down before it is
 // matched and counted: what is left out leaves no trace in the page.
 func page(entries []ledger.Entry, sc *scope, q auditQuery, n int) (rows []auditRow, more bool) {
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
-		if q.Before != 0 && e.Seq >= q.Before {
+		if q.before != 0 && e.Seq >= q.before {
 			continue
 		}
 		if !q.filter.Since.IsZero() && e.Time.Before(q.filter.Since) {
@@ -449,10 +520,10 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 			d.Problem, code = "The audit ledger could not be read; the dashboard's log says why.", http.StatusBadGateway
 		default:
 			rows, more := page(entries, sc, q, auditPageSize)
-			d.Timeline.Rows = rows
+			d.Timeline.Rows, d.Timeline.Dropped = rows, !more && h.ledger.isDropped()
 			if more {
 				v := q.Values()
-				v.Set("before", strconv.FormatUint(rows[len(rows)-1].Seq, 10))
+				v.Set("before", sealCursor(rows[len(rows)-1].seq))
 				d.Timeline.Older = "/audit?" + v.Encode()
 			}
 		}
