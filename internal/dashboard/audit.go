@@ -151,6 +151,9 @@ func (c *ledgerCache) isDropped() bool {
 	return c.dropped
 }
 
+// syncVerbs begin a sync's Objects.
+var syncVerbs = []string{"created", "configured", "pruned", "released"}
+
 // auditRef is one object an entry names, as a page shows it.
 type auditRef struct {
 	Verb string // created, configured, pruned, released (a sync's)
@@ -178,13 +181,10 @@ type auditRow struct {
 	Withheld                  int // details withheld
 }
 
-// ref is an object reference taken apart.
-type ref struct {
-	kind, namespace, name string
-	// known is false when the namespace is not known: "Kind/name" of a
-	// sync, which is cluster-scoped or an older entry's pruned object.
-	known bool
-}
+// ref is an object reference taken apart; namespace is "" for a
+// cluster-scoped object, and for a sync's pruned object in entries
+// written before they carried their namespace.
+type ref struct{ kind, namespace, name string }
 
 // parseObject reads an Entry.Object: "Kind ns/name" or "Kind name".
 func parseObject(s string) (ref, bool) {
@@ -194,26 +194,9 @@ func parseObject(s string) (ref, bool) {
 	}
 	ns, name, ok := strings.Cut(rest, "/")
 	if !ok {
-		return ref{kind: kind, name: rest, known: true}, true
+		return ref{kind: kind, name: rest}, true
 	}
-	return ref{kind: kind, namespace: ns, name: name, known: true}, true
-}
-
-// parseSyncObject reads one of a sync's Objects: "verb Kind/ns/name",
-// "verb Kind//name" (cluster-scoped) or "verb Kind/name".
-func parseSyncObject(s string) (verb string, r ref, ok bool) {
-	verb, rest, ok := strings.Cut(s, " ")
-	if !ok {
-		rest, verb = s, ""
-	}
-	parts := strings.Split(rest, "/")
-	switch len(parts) {
-	case 3:
-		return verb, ref{kind: parts[0], namespace: parts[1], name: parts[2], known: true}, parts[0] != "" && parts[2] != ""
-	case 2:
-		return verb, ref{kind: parts[0], name: parts[1]}, parts[0] != "" && parts[1] != ""
-	}
-	return "", ref{}, false
+	return ref{kind: kind, namespace: ns, name: name}, true
 }
 
 func (r ref) String() string { return ledger.ObjectRef(r.kind, r.namespace, r.name) }
@@ -286,17 +269,17 @@ func see(e ledger.Entry, sc *scope) (row auditRow, shown ledger.Entry, ok bool) 
 		var verb, text string
 		switch {
 		case e.Type == ledger.TypeSync:
-			var parsed bool
-			if verb, r, parsed = parseSyncObject(o); !parsed {
-				r = ref{}
+			// "created Kind/ns/name": the verb, then the object.
+			r, _ = parseObject(ledger.ListedObject(o))
+			text = o
+			if v, rest, found := strings.Cut(o, " "); found && slices.Contains(syncVerbs, v) {
+				verb, text = v, rest
 			}
-			text = strings.TrimPrefix(o, verb+" ")
 		case e.BreakGlass != "":
 			// "Kind/name", or "Kind/name State": the break-glass's
 			// targets, in its namespace.
-			what, _, _ := strings.Cut(o, " ")
-			if kind, name, found := strings.Cut(what, "/"); found {
-				r = ref{kind: kind, namespace: home, name: name, known: true}
+			if r, _ = parseObject(ledger.ListedObject(o)); r.kind != "" {
+				r.namespace = home
 			}
 			text = o
 		default:
@@ -304,7 +287,7 @@ func see(e ledger.Entry, sc *scope) (row auditRow, shown ledger.Entry, ok bool) 
 			text = o
 		}
 		visible := sc.all
-		if !visible && r.known && r.namespace != "" {
+		if !visible && r.namespace != "" {
 			visible = sc.reads(r.namespace)
 		}
 		if !visible {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -62,13 +63,40 @@ func (f Filter) Match(e Entry) bool {
 			return true
 		}
 		for _, o := range e.Objects {
-			if matchObject(f.Object, o) {
+			if matchObject(f.Object, ListedObject(o)) {
 				return true
 			}
 		}
 		return false
 	}
 	return true
+}
+
+// syncVerbs are the verbs of a sync's Objects.
+var syncVerbs = []string{"created", "configured", "pruned", "released"}
+
+// ListedObject turns one of an entry's Objects into the form of Object:
+// a sync's "created Topic/team-a/orders" is "Topic team-a/orders", its
+// "pruned Blueprint/queue" "Blueprint queue"; a break-glass's "Topic/orders"
+// (or "Topic/orders Returned") is "Topic orders", its namespace being the
+// break-glass's. What is already in that form is returned as it is.
+func ListedObject(o string) string {
+	head, tail, spaced := strings.Cut(o, " ")
+	if strings.Contains(head, "/") { // a break-glass's Kind/name
+		kind, name, _ := strings.Cut(head, "/")
+		return ObjectRef(kind, "", name)
+	}
+	if !spaced || !slices.Contains(syncVerbs, head) {
+		return o
+	}
+	parts := strings.Split(tail, "/")
+	switch len(parts) {
+	case 3:
+		return ObjectRef(parts[0], parts[1], parts[2])
+	case 2:
+		return ObjectRef(parts[0], "", parts[1])
+	}
+	return o
 }
 
 // matchObject matches an object reference ("Kind ns/name") against a

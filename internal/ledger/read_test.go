@@ -167,3 +167,31 @@ func TestReadFrom(t *testing.T) {
 		t.Errorf("ReadFrom at the partial line: %v, %v; want nothing", got, err)
 	}
 }
+
+// TestFilterListedObjects: an object filter finds a sync by the objects
+// it lists, in the form the syncer writes them, and a break-glass by its
+// targets.
+func TestFilterListedObjects(t *testing.T) {
+	sync := Entry{Type: TypeSync, Object: "GitSource team-a/apps",
+		Objects: []string{"created Topic/team-a/orders", "pruned Topic/team-a/old", "configured Blueprint/queue", "pruned Topic/legacy"}}
+	bg := Entry{Type: TypeBreakGlassRevert, Object: "BreakGlass team-a/bg", BreakGlass: "team-a/bg", Objects: []string{"Topic/orders Returned"}}
+	for _, c := range []struct {
+		e      Entry
+		object string
+		want   bool
+	}{
+		{sync, "Topic team-a/orders", true},
+		{sync, "Topic team-a/old", true},
+		{sync, "Topic team-b/orders", false},
+		{sync, "Blueprint queue", true},
+		{sync, "Topic/legacy", true},
+		{sync, "Topic/team-a/ord", true},
+		{sync, "created", false},
+		{bg, "Topic/orders", true},
+		{bg, "Topic/returned", false},
+	} {
+		if got := (Filter{Object: c.object}).Match(c.e); got != c.want {
+			t.Errorf("%s in %v: %v, want %v", c.object, c.e.Objects, got, c.want)
+		}
+	}
+}
