@@ -499,7 +499,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, errNoLedger):
 		case err != nil:
-			h.log.Error("dashboard: reading the audit ledger", "err", ledger.RedactLocation(err.Error()))
+			h.log.Error("dashboard: reading the audit ledger", "err", err) // the ledger redacts a database URL's password
 			d.Problem, code = "The audit ledger could not be read; the dashboard's log says why.", http.StatusBadGateway
 		default:
 			rows, more := page(entries, sc, q, auditPageSize)
@@ -543,7 +543,7 @@ func (h *Handler) history(ctx context.Context, ss *session, kind, ns, name strin
 		return d
 	}
 	if err != nil {
-		h.log.Error("dashboard: reading the audit ledger", "err", ledger.RedactLocation(err.Error()))
+		h.log.Error("dashboard: reading the audit ledger", "err", err) // the ledger redacts a database URL's password
 		d.Problem = "The audit ledger could not be read; the dashboard's log says why."
 		return d
 	}
