@@ -153,7 +153,7 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 	}
 	if f.dashboardAddr != "0" && f.dashboardAddr != "" {
 		// Served by every replica, leader or not: it only reads.
-		addr, err := startDashboard(ctx, f.dashboardAddr, dashboard.Options{Config: cfg, Logger: slog.Default()})
+		addr, err := startDashboard(ctx, f.dashboardAddr, dashboard.Options{Config: cfg, Logger: slog.Default(), Ledger: f.ledger})
 		if err != nil {
 			return err
 		}

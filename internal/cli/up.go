@@ -510,6 +510,7 @@ func upDashboard(ctx context.Context, f *upFlags, cp *controlplane.ControlPlane,
 	}
 	addr, err := startDashboard(ctx, f.dashboard, dashboard.Options{
 		Config: cp.RESTConfig(), AdminToken: token, AdminConfig: cp.RESTConfig(), Logger: slog.Default(),
+		Ledger: ledger.DefaultPath(dataDir),
 	})
 	if err != nil {
 		return err

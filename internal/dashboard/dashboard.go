@@ -52,6 +52,11 @@ type Options struct {
 	// expires earlier ends it sooner.
 	SessionTTL time.Duration
 	Logger     *slog.Logger
+	// Ledger is where the audit ledger is, as `infraplane audit --ledger`
+	// takes it (a file, or a PostgreSQL URL); "" for none. The dashboard
+	// reads it with its own access and shows each person only what they
+	// may read of it (audit.go).
+	Ledger string
 }
 
 // Handler serves the dashboard.
@@ -64,6 +69,7 @@ type Handler struct {
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	sessions sessions
+	ledger   *ledgerCache // nil without a ledger
 
 	kindsMu sync.Mutex
 	kinds   []status.Kind
@@ -81,6 +87,9 @@ func New(opts Options) (*Handler, error) {
 	h := &Handler{opts: opts, log: opts.Logger, ttl: opts.SessionTTL}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if opts.Ledger != "" {
+		h.ledger = &ledgerCache{loc: opts.Ledger}
 	}
 	if h.ttl == 0 {
 		h.ttl = 8 * time.Hour
@@ -118,6 +127,7 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /breakglass/{namespace}/{name}", h.breakGlass)
 	m.HandleFunc("GET /rollouts", h.rollouts)
 	m.HandleFunc("GET /rollouts/{blueprint}", h.rollout)
+	m.HandleFunc("GET /audit", h.audit)
 	m.HandleFunc("GET /live", h.live)
 	h.mux = m
 	return h, nil
@@ -136,20 +146,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) parseTemplates() error {
 	funcs := template.FuncMap{
-		"objectURL": objectURL,
-		"sourceURL": sourceURL,
-		"stateOf":   stateOf,
-		"pct":       pct,
-		"join":      joinStrings,
-		"chain":     func(s []string) string { return strings.Join(s, " → ") },
-		"until":     until,
-
+		"objectURL":  objectURL,
+		"sourceURL":  sourceURL,
+		"stateOf":    stateOf,
+		"pct":        pct,
+		"join":       joinStrings,
+		"chain":      func(s []string) string { return strings.Join(s, " → ") },
+		"until":      until,
+		"rows":       rowsOf,
 		"bgURL":      bgURL,
 		"rolloutURL": rolloutURL,
 	}
 	h.pages = map[string]*template.Template{}
-	for _, p := range []string{"login", "overview", "namespace", "object", "error", "breakglasses", "breakglass", "rollouts", "rollout"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+p+".html")
+	for _, p := range []string{"login", "overview", "namespace", "object", "error", "audit", "breakglasses", "breakglass", "rollouts", "rollout"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/history.html", "templates/"+p+".html")
 		if err != nil {
 			return err
 		}
@@ -170,10 +180,12 @@ type pageData struct {
 	NS       *namespaceData
 	Object   *objectData
 
-	// The break-glass and rollout pages (breakglass.go, rollouts.go).
+	// The break-glass, rollout and audit pages (breakglass.go,
+	// rollouts.go, audit.go).
 	BreakGlasses *breakGlassListData
 	BreakGlass   *breakGlassData
 	Rollouts     *rolloutsData
+	Audit        *auditData
 }
 
 // render writes a page; a request with X-Fragment (the live updates)

@@ -386,10 +386,11 @@ func (h *Handler) namespace(w http.ResponseWriter, r *http.Request) {
 }
 
 type objectData struct {
-	Trace  *status.TraceReport
-	Spec   string
-	Status string
-	Kind   status.Kind
+	Trace   *status.TraceReport
+	Spec    string
+	Status  string
+	Kind    status.Kind
+	History *historyData // its last ledger entries (audit.go)
 }
 
 func (h *Handler) object(w http.ResponseWriter, r *http.Request) {
@@ -438,6 +439,7 @@ func (h *Handler) object(w http.ResponseWriter, r *http.Request) {
 			d.Spec = yamlOf(gs.Spec)
 		}
 	}
+	d.History = h.history(ctx, ss, kind.Kind, ns, name)
 	h.render(w, r, "object", pageData{Title: kind.Kind + " " + ns + "/" + name, Person: &ss.person, Object: d, Live: "/live?ns=" + url.QueryEscape(ns)})
 }
 

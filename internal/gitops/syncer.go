@@ -65,9 +65,11 @@ type SyncEvent struct {
 	Source   string // namespace/name
 	Revision Revision
 	Result   string // Applied, Failed, Held
-	Created  []string
-	Updated  []string
-	Pruned   []string
+	// The objects, each Kind/namespace/name (Kind/name when
+	// cluster-scoped).
+	Created []string
+	Updated []string
+	Pruned  []string
 	// Released are the objects a deleted GitSource let go of (they stay,
 	// no longer guarded as git's).
 	Released []string
@@ -394,7 +396,13 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 				s.fail(ctx, gs, rev, ReasonApplyFailed, fmt.Sprintf("revision %s applied, but pruning %s/%s failed: %v", rev.Short(), r.Kind, r.Name, err), start)
 				return ctrl.Result{}, err
 			}
-			pruned = append(pruned, r.Kind+"/"+r.Name)
+			// Kind/namespace/name, as ssa names the created and configured
+			// ones: the ledger's readers tell namespaces apart by it.
+			id := r.Kind + "/" + r.Name
+			if r.Namespace != "" {
+				id = r.Kind + "/" + r.Namespace + "/" + r.Name
+			}
+			pruned = append(pruned, id)
 		}
 		gs.Status.Inventory = mergeInventory(kept, newInv)
 	} else {

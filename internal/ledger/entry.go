@@ -107,7 +107,11 @@ type Entry struct {
 	BreakGlass string `json:"breakGlass,omitempty"`
 	// Fields are field names (never values).
 	Fields []string `json:"fields,omitempty"`
-	// Objects are the objects a sync changed, each like Object.
+	// Objects are the objects an entry names: a sync's, each
+	// "<verb> <Kind>/<namespace>/<name>" (verb created, configured, pruned
+	// or released; "<Kind>/<name>" when cluster-scoped, and for a pruned
+	// object in entries written before pruned ones carried their
+	// namespace); a break-glass's, "<Kind>/<name>" in its namespace.
 	Objects []string `json:"objects,omitempty"`
 	// Error is what failed, if anything did.
 	Error string `json:"error,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -62,13 +63,40 @@ func (f Filter) Match(e Entry) bool {
 			return true
 		}
 		for _, o := range e.Objects {
-			if matchObject(f.Object, o) {
+			if matchObject(f.Object, ListedObject(o)) {
 				return true
 			}
 		}
 		return false
 	}
 	return true
+}
+
+// syncVerbs are the verbs of a sync's Objects.
+var syncVerbs = []string{"created", "configured", "pruned", "released"}
+
+// ListedObject turns one of an entry's Objects into the form of Object:
+// a sync's "created Topic/team-a/orders" is "Topic team-a/orders", its
+// "pruned Blueprint/queue" "Blueprint queue"; a break-glass's "Topic/orders"
+// (or "Topic/orders Returned") is "Topic orders", its namespace being the
+// break-glass's. What is already in that form is returned as it is.
+func ListedObject(o string) string {
+	head, tail, spaced := strings.Cut(o, " ")
+	if strings.Contains(head, "/") { // a break-glass's Kind/name
+		kind, name, _ := strings.Cut(head, "/")
+		return ObjectRef(kind, "", name)
+	}
+	if !spaced || !slices.Contains(syncVerbs, head) {
+		return o
+	}
+	parts := strings.Split(tail, "/")
+	switch len(parts) {
+	case 3:
+		return ObjectRef(parts[0], parts[1], parts[2])
+	case 2:
+		return ObjectRef(parts[0], "", parts[1])
+	}
+	return o
 }
 
 // matchObject matches an object reference ("Kind ns/name") against a
@@ -145,6 +173,40 @@ func readFile(path string, f Filter) ([]Entry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// ReadFrom is Read of a ledger file from byte offset on: offset is 0, or
+// what an earlier ReadFrom of the same file returned. It returns the
+// entries of the complete lines from there that pass f, and the offset
+// after the last complete line, for the next call: a reader that keeps
+// what it read parses only what was appended since (the file is
+// append-only). A line that does not parse is an error naming its byte
+// offset.
+func ReadFrom(path string, offset int64, f Filter) ([]Entry, int64, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, offset, err
+	}
+	defer file.Close()
+	if _, err := file.Seek(offset, io.SeekStart); err != nil {
+		return nil, offset, err
+	}
+	var out []Entry
+	err = scanLines(file, func(_ int, line []byte, complete bool) error {
+		if !complete {
+			return nil
+		}
+		e, err := parseLine(line, false)
+		if err != nil {
+			return fmt.Errorf("%s: the line at byte %d: %v (see `infraplane audit --verify`)", path, offset, err)
+		}
+		offset += int64(len(line)) + 1
+		if f.Match(e) {
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, offset, err
 }
 
 // scanLines calls fn for each line of r (1-based line number, the line

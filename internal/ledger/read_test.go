@@ -124,3 +124,74 @@ func TestParseTime(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFrom: reading on from the offset a read returned gives the
+// entries appended since, and only those; a line being written is left
+// for the next read.
+func TestReadFrom(t *testing.T) {
+	l, path := newLedger(t)
+	ctx := context.Background()
+	for _, name := range []string{"a", "b", "c"} {
+		if _, err := l.Append(ctx, Entry{Type: TypeCloudWrite, Actor: "controller/Topic", Object: "Topic team-a/" + name, Summary: "created " + name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, off, err := ReadFrom(path, 0, Filter{})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("ReadFrom(0): %d entries, %v; want 3", len(got), err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != off {
+		t.Fatalf("offset %d, want the file's size (%v)", off, err)
+	}
+	added, err := l.Append(ctx, Entry{Type: TypeCloudWrite, Actor: "controller/Topic", Object: "Topic team-a/late", Summary: "created late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const partial = `{"seq":99,"time":` // a write in progress
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(partial); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got, off2, err := ReadFrom(path, off, Filter{})
+	if err != nil || len(got) != 1 || got[0].Seq != added.Seq || got[0].Summary != "created late" {
+		t.Fatalf("ReadFrom(%d): %+v, %v; want the one entry appended", off, got, err)
+	}
+	if st, _ := os.Stat(path); off2 != st.Size()-int64(len(partial)) {
+		t.Errorf("offset %d is not where the partial line starts (file %d bytes)", off2, st.Size())
+	}
+	if got, _, err := ReadFrom(path, off2, Filter{}); err != nil || len(got) != 0 {
+		t.Errorf("ReadFrom at the partial line: %v, %v; want nothing", got, err)
+	}
+}
+
+// TestFilterListedObjects: an object filter finds a sync by the objects
+// it lists, in the form the syncer writes them, and a break-glass by its
+// targets.
+func TestFilterListedObjects(t *testing.T) {
+	sync := Entry{Type: TypeSync, Object: "GitSource team-a/apps",
+		Objects: []string{"created Topic/team-a/orders", "pruned Topic/team-a/old", "configured Blueprint/queue", "pruned Topic/legacy"}}
+	bg := Entry{Type: TypeBreakGlassRevert, Object: "BreakGlass team-a/bg", BreakGlass: "team-a/bg", Objects: []string{"Topic/orders Returned"}}
+	for _, c := range []struct {
+		e      Entry
+		object string
+		want   bool
+	}{
+		{sync, "Topic team-a/orders", true},
+		{sync, "Topic team-a/old", true},
+		{sync, "Topic team-b/orders", false},
+		{sync, "Blueprint queue", true},
+		{sync, "Topic/legacy", true},
+		{sync, "Topic/team-a/ord", true},
+		{sync, "created", false},
+		{bg, "Topic/orders", true},
+		{bg, "Topic/returned", false},
+	} {
+		if got := (Filter{Object: c.object}).Match(c.e); got != c.want {
+			t.Errorf("%s in %v: %v, want %v", c.object, c.e.Objects, got, c.want)
+		}
+	}
+}
