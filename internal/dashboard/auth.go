@@ -3,8 +3,10 @@ package dashboard
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,6 +41,10 @@ type Person struct {
 	Groups []string
 	// Admin is the local admin of `infraplane up` (the login token).
 	Admin bool
+	// Header is true when each request brings the person's token in its
+	// Authorization header (an authenticating proxy): there is no
+	// session to log out of.
+	Header bool
 }
 
 // session is one logged-in browser. It holds the person's credentials
@@ -253,6 +259,15 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 // session returns the request's session, or nil after answering: a
 // browser is sent to the login page, anything else gets 401.
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) *session {
+	if token, ok := bearerToken(r); ok {
+		ss, err := h.headerSession(r.Context(), token)
+		if err != nil {
+			h.log.Info("dashboard bearer token refused", "err", err, "remote", r.RemoteAddr)
+			http.Error(w, "the Authorization header's token: "+err.Error(), http.StatusUnauthorized)
+			return nil
+		}
+		return ss
+	}
 	if ck, err := r.Cookie(CookieName); err == nil {
 		if ss := h.sessions.get(ck.Value); ss != nil {
 			return ss
@@ -273,8 +288,48 @@ func (h *Handler) expired(w http.ResponseWriter, r *http.Request, ss *session, e
 		return false
 	}
 	h.sessions.drop(ss.id)
+	if ss.person.Header {
+		http.Error(w, "the API server no longer accepts the Authorization header's token", http.StatusUnauthorized)
+		return true
+	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return true
+}
+
+// bearerToken is the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// headerSessionTTL is how long the answer to who a header's token is, is
+// kept. Reads are made with the token itself all the same, so a token the
+// API server stops accepting stops working at once.
+const headerSessionTTL = 5 * time.Minute
+
+// headerSession serves a request that brings the person's bearer token
+// in its Authorization header, as an authenticating proxy in front of the
+// dashboard does (one that passes the identity provider's token on), or
+// a script: no login form, no cookie. The session is kept under the
+// token's hash so that a page is not a SelfSubjectReview per request; a
+// browser cannot be made to send such a header to another site, so
+// there is no cross-site request to guard against.
+func (h *Handler) headerSession(ctx context.Context, token string) (*session, error) {
+	sum := sha256.Sum256([]byte(token))
+	id := "header:" + hex.EncodeToString(sum[:])
+	if ss := h.sessions.get(id); ss != nil {
+		return ss, nil
+	}
+	ss, err := h.loginToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	ss.id, ss.person.Header, ss.expires = id, true, time.Now().Add(headerSessionTTL)
+	h.sessions.put(ss)
+	return ss, nil
 }
 
 type loginInfo struct {

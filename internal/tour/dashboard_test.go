@@ -181,7 +181,7 @@ EOF`)
 
 	admin.Run("object", chromedp.Navigate(base+"/o/default/topic.pubsub.infraplane.dev/payments"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	body = admin.Text("main")
-	for _, want := range []string{"payments.yaml:1"} {
+	for _, want := range []string{"payments.yaml:1", "inc-7", "carol@example.com"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the object page of payments has no %q:\n%s", want, body)
 		}
@@ -209,6 +209,16 @@ EOF`)
 	shoot(t, admin, "dashboard-rollout")
 	admin.CheckAccessibility("dashboard-rollout")
 
+	admin.Run("audit", chromedp.Navigate(base+"/audit?breakglass=default/inc-7"), chromedp.WaitVisible(chromedp.CSS("table")))
+	body = admin.Text("main")
+	for _, want := range []string{"breakglass-open", "breakglass-close", "carol@example.com", "INC-7 payments backlog"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the audit page of inc-7 has no %q:\n%s", want, body)
+		}
+	}
+	shoot(t, admin, "dashboard-audit")
+	admin.CheckAccessibility("dashboard-audit")
+
 	// A viewer of default sees default, and nothing of team-b.
 	viewer := browsertest.New(t)
 	viewer.Login(base, viewerToken, time.Minute)
@@ -219,6 +229,11 @@ EOF`)
 	}
 	shoot(t, viewer, "dashboard-viewer-overview")
 	viewer.CheckAccessibility("dashboard-viewer-overview")
+	viewer.Run("viewer's audit", chromedp.Navigate(base+"/audit"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if body := viewer.Text("body"); strings.Contains(body, "team-b") || strings.Contains(body, "bravo") {
+		t.Errorf("a viewer of default sees team-b in the audit ledger:\n%s", body)
+	}
+	viewer.CheckAccessibility("viewer's audit")
 	viewer.Run("team-b's namespace", chromedp.Navigate(base+"/ns/team-b"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	if body := viewer.Text("body"); strings.Contains(body, "bravo-ledger") {
 		t.Errorf("a viewer of default sees team-b's objects:\n%s", body)
