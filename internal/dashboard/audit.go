@@ -201,11 +201,14 @@ func parseObject(s string) (ref, bool) {
 
 func (r ref) String() string { return ledger.ObjectRef(r.kind, r.namespace, r.name) }
 
-// url is the object page of r, for namespaced kinds the object page
-// resolves (not BreakGlass, which has no object page).
+// url is the page of r: a break-glass's own page, or the object page of
+// the other namespaced kinds.
 func (r ref) url() string {
-	if r.namespace == "" || strings.EqualFold(r.kind, "BreakGlass") {
+	if r.namespace == "" {
 		return ""
+	}
+	if strings.EqualFold(r.kind, "BreakGlass") {
+		return bgURL(r.namespace, r.name)
 	}
 	return "/o/" + url.PathEscape(r.namespace) + "/" + url.PathEscape(strings.ToLower(r.kind)) + "/" + url.PathEscape(r.name)
 }
