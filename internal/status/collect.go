@@ -55,7 +55,7 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 		}
 	}
 	for i, ns := range namespaces {
-		objs, err := listManaged(ctx, c, kinds, ns)
+		objs, err := listManaged(ctx, c, kinds, ns, true)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +102,7 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 			return nil, t, err
 		}
 	}
-	objs, err := listManaged(ctx, c, kinds, objNS)
+	objs, err := listManaged(ctx, c, kinds, objNS, false)
 	if err != nil {
 		return nil, t, err
 	}
@@ -181,17 +181,23 @@ func listSources(ctx context.Context, c client.Reader, scope Scope) ([]corev1alp
 
 // listManaged lists the objects of every managed kind and every kind a
 // Blueprint defines in a namespace ("": all). Kinds the cluster does not
-// serve are skipped.
-func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string) ([]*unstructured.Unstructured, error) {
+// serve are skipped. Lean lists leave out the objects' managedFields
+// (leanList): a report does not read them, and decoding them costs.
+func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string, lean bool) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, k := range append(ManagedKinds(kinds), InstanceKinds(kinds)...) {
 		list := &unstructured.UnstructuredList{}
+		var into client.ObjectList = list
+		if lean {
+			l := &leanList{}
+			list, into = &l.UnstructuredList, l
+		}
 		list.SetGroupVersionKind(schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind + "List"})
 		var opts []client.ListOption
 		if namespace != "" {
 			opts = append(opts, client.InNamespace(namespace))
 		}
-		if err := c.List(ctx, list, opts...); err != nil {
+		if err := c.List(ctx, into, opts...); err != nil {
 			if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
 				continue
 			}
