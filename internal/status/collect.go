@@ -22,6 +22,10 @@ import (
 type Scope struct {
 	Namespace     string
 	AllNamespaces bool
+	// JudgedOnly leaves out the objects of the sources' inventories of
+	// kinds not listed (ConfigMaps: a request each): what counts objects
+	// (BuildFlat) does not need them.
+	JudgedOnly bool
 }
 
 // Collect fetches what Build needs for a scope: its GitSources, the
@@ -63,6 +67,9 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 			objs = appliedOrTheirChildren(objs, applied)
 		}
 		s.Objects = append(s.Objects, objs...)
+	}
+	if scope.JudgedOnly {
+		return s, nil
 	}
 	extra, err := inventoryObjects(ctx, c, kinds, sources, s.Objects)
 	if err != nil {
