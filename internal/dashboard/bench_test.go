@@ -103,8 +103,8 @@ func BenchmarkOverview(b *testing.B) {
 	}
 	b.Run("render", func(b *testing.B) { page(b, "/") })
 	b.Run("namespace", func(b *testing.B) { page(b, "/ns/"+ns) })
-	// Without a ProviderConfig every Topic waits: the filter keeps all.
-	b.Run("namespace-waiting", func(b *testing.B) { page(b, "/ns/"+ns+"?state=waiting") })
+	// Without a ProviderConfig every Topic fails: the filter keeps all.
+	b.Run("namespace-failed", func(b *testing.B) { page(b, "/ns/"+ns+"?state=failed") })
 
 	b.Run("update", func(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
