@@ -10,6 +10,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +27,11 @@ type Scope struct {
 	// kinds not listed (ConfigMaps: a request each): what counts objects
 	// (BuildFlat) does not need them.
 	JudgedOnly bool
+	// FromCache lists the objects at resourceVersion "0": the API server
+	// answers from its watch cache instead of first making sure the
+	// cache has caught up with etcd, so the answer may be a moment
+	// behind. For pages that live updates refresh.
+	FromCache bool
 }
 
 // Collect fetches what Build needs for a scope: its GitSources, the
@@ -59,7 +65,7 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 		}
 	}
 	for i, ns := range namespaces {
-		objs, err := listManaged(ctx, c, kinds, ns, true)
+		objs, err := listManaged(ctx, c, kinds, ns, true, scope.FromCache)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +115,7 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 			return nil, t, err
 		}
 	}
-	objs, err := listManaged(ctx, c, kinds, objNS, false)
+	objs, err := listManaged(ctx, c, kinds, objNS, false, false)
 	if err != nil {
 		return nil, t, err
 	}
@@ -190,7 +196,7 @@ func listSources(ctx context.Context, c client.Reader, scope Scope) ([]corev1alp
 // Blueprint defines in a namespace ("": all). Kinds the cluster does not
 // serve are skipped. Lean lists leave out the objects' managedFields
 // (leanList): a report does not read them, and decoding them costs.
-func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string, lean bool) ([]*unstructured.Unstructured, error) {
+func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string, lean, fromCache bool) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, k := range append(ManagedKinds(kinds), InstanceKinds(kinds)...) {
 		list := &unstructured.UnstructuredList{}
@@ -203,6 +209,9 @@ func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace s
 		var opts []client.ListOption
 		if namespace != "" {
 			opts = append(opts, client.InNamespace(namespace))
+		}
+		if fromCache {
+			opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})
 		}
 		if err := c.List(ctx, into, opts...); err != nil {
 			if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
