@@ -166,15 +166,15 @@ func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only stri
 		if !sc.all && !slices.Contains(sc.namespaces, only) {
 			return nil, apierrors.NewForbidden(corev1alpha1.GroupVersion.WithResource("gitsources").GroupResource(), "", fmt.Errorf("you may not read namespace %s", only))
 		}
-		return status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: only, JudgedOnly: judgedOnly, FromCache: true})
+		return status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: only, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
 	}
 	if sc.all {
-		return status.Collect(ctx, ss.c, kinds, status.Scope{AllNamespaces: true, JudgedOnly: judgedOnly, FromCache: true})
+		return status.Collect(ctx, ss.c, kinds, status.Scope{AllNamespaces: true, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
 	}
 	merged := &status.Snapshot{Now: time.Now(), Kinds: kinds}
 	seen := map[string]bool{}
 	for _, ns := range sc.namespaces {
-		snap, err := status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: ns, JudgedOnly: judgedOnly, FromCache: true})
+		snap, err := status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: ns, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
 		if err != nil {
 			return nil, err
 		}
