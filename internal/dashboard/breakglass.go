@@ -165,12 +165,16 @@ func (h *Handler) breakGlassList(w http.ResponseWriter, r *http.Request) {
 		}
 		return cmp.Or(endedAt(b).Compare(endedAt(a)), cmp.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name))
 	})
-	if len(d.Ended) > maxRows {
-		d.More = len(d.Ended) - maxRows
-		d.Ended = d.Ended[:maxRows]
+	if len(d.Ended) > maxEnded {
+		d.More = len(d.Ended) - maxEnded
+		d.Ended = d.Ended[:maxEnded]
 	}
 	h.render(w, r, "breakglasses", pageData{Title: "Break-glass", Person: &ss.person, BreakGlasses: d, Live: "/live?kind=BreakGlass"})
 }
+
+// maxEnded bounds the ended windows listed (the newest and those holding
+// objects come first).
+const maxEnded = 500
 
 func endedAt(r bgRow) time.Time {
 	if r.EndedAt == nil {

@@ -154,8 +154,11 @@ type overviewData struct {
 }
 
 // collect runs status.Collect as the person over what they may read:
-// one list per kind for everything, else per namespace.
-func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only string) (*status.Report, error) {
+// one list per kind for everything, else per namespace. judgedOnly
+// leaves out the inventory's objects of kinds status does not judge
+// (ConfigMaps: a request each), for pages that count or list rather than
+// draw trees.
+func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only string, judgedOnly bool) (*status.Snapshot, error) {
 	kinds, err := h.clusterKinds(ctx)
 	if err != nil {
 		return nil, err
@@ -164,23 +167,15 @@ func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only stri
 		if !sc.all && !slices.Contains(sc.namespaces, only) {
 			return nil, apierrors.NewForbidden(corev1alpha1.GroupVersion.WithResource("gitsources").GroupResource(), "", fmt.Errorf("you may not read namespace %s", only))
 		}
-		snap, err := status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: only})
-		if err != nil {
-			return nil, err
-		}
-		return status.BuildSnapshot(*snap), nil
+		return status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: only, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
 	}
 	if sc.all {
-		snap, err := status.Collect(ctx, ss.c, kinds, status.Scope{AllNamespaces: true})
-		if err != nil {
-			return nil, err
-		}
-		return status.BuildSnapshot(*snap), nil
+		return status.Collect(ctx, ss.c, kinds, status.Scope{AllNamespaces: true, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
 	}
 	merged := &status.Snapshot{Now: time.Now(), Kinds: kinds}
 	seen := map[string]bool{}
 	for _, ns := range sc.namespaces {
-		snap, err := status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: ns})
+		snap, err := status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: ns, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
 		if err != nil {
 			return nil, err
 		}
@@ -197,24 +192,7 @@ func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only stri
 			}
 		}
 	}
-	return status.BuildSnapshot(*merged), nil
-}
-
-// walk calls f for every object of a report's trees.
-func walk(r *status.Report, f func(o *status.Object)) {
-	var rec func(objs []*status.Object)
-	rec = func(objs []*status.Object) {
-		for _, o := range objs {
-			f(o)
-			rec(o.Children)
-		}
-	}
-	for _, s := range r.Sources {
-		rec(s.Objects)
-	}
-	for _, n := range r.NotFromGit {
-		rec(n.Objects)
-	}
+	return merged, nil
 }
 
 // counted is whether an object counts on the overview: managed objects
@@ -246,21 +224,21 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		nsOf(n)
 	}
 	if !d.Empty {
-		rep, err := h.collect(ctx, ss, sc, "")
+		// Counts by state need each object's state, not the trees.
+		snap, err := h.collect(ctx, ss, sc, "", true)
 		if err != nil {
 			h.fail(w, r, ss, http.StatusBadGateway, err)
 			return
 		}
-		seen := map[*status.Object]bool{}
-		walk(rep, func(o *status.Object) {
-			if seen[o] || !counted(o) {
-				return
+		rep, objs := status.BuildFlat(*snap)
+		for _, o := range objs {
+			if !counted(o) {
+				continue
 			}
-			seen[o] = true
 			v := nsOf(o.Namespace)
 			v.Counts[stateOf(o)]++
 			v.Total++
-		})
+		}
 		for _, s := range rep.Sources {
 			v := nsOf(s.Namespace)
 			v.Sources = append(v.Sources, s)
@@ -336,15 +314,20 @@ func (h *Handler) blueprints(ctx context.Context, ss *session, sc *scope) ([]blu
 }
 
 type namespaceData struct {
-	Name    string
-	State   string
-	Report  *status.Report
-	Matches []*status.Object // with a state filter: the objects in it
-	More    int              // matches not shown
+	Name string
+	// Report is the namespace's report; without a filter its trees are
+	// narrowed to the page's rows.
+	Report *status.Report
+	// State and Filter narrow the page to objects in a state and whose
+	// "Kind/name" contains Filter; Matches are then the page's rows.
+	State, Filter string
+	Matches       []*status.Object
+	Page          pager
+	States        []string
 }
 
-// maxRows bounds a filtered list; the trees are shown whole for now.
-const maxRows = 500
+// Filtered is whether the page lists objects rather than the trees.
+func (d *namespaceData) Filtered() bool { return d.State != "" || d.Filter != "" }
 
 func (h *Handler) namespace(w http.ResponseWriter, r *http.Request) {
 	ss := h.session(w, r)
@@ -353,12 +336,17 @@ func (h *Handler) namespace(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	ns := r.PathValue("namespace")
+	q := r.URL.Query()
+	d := &namespaceData{Name: ns, State: q.Get("state"), Filter: strings.TrimSpace(q.Get("q")), States: States}
+	if d.State != "" && !slices.Contains(States, d.State) {
+		d.State = ""
+	}
 	sc, err := h.scopeOf(ctx, ss)
 	if err != nil {
 		h.fail(w, r, ss, http.StatusBadGateway, err)
 		return
 	}
-	rep, err := h.collect(ctx, ss, sc, ns)
+	snap, err := h.collect(ctx, ss, sc, ns, d.Filtered())
 	if apierrors.IsForbidden(err) {
 		h.fail(w, r, ss, http.StatusForbidden, fmt.Errorf("you may not read namespace %s", ns))
 		return
@@ -367,21 +355,27 @@ func (h *Handler) namespace(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, ss, http.StatusBadGateway, err)
 		return
 	}
-	d := &namespaceData{Name: ns, Report: rep, State: r.URL.Query().Get("state")}
-	if d.State != "" {
-		seen := map[*status.Object]bool{}
-		walk(rep, func(o *status.Object) {
-			if seen[o] || !counted(o) || o.Namespace != ns || stateOf(o) != d.State {
-				return
-			}
-			seen[o] = true
-			if len(d.Matches) < maxRows {
-				d.Matches = append(d.Matches, o)
-			} else {
-				d.More++
-			}
-		})
+	// A page shows pageRows objects: a list of the objects that match,
+	// or the rows of the trees (ancestors of its first rows with them).
+	if d.Filtered() {
+		var objs []*status.Object
+		d.Report, objs = status.BuildFlat(*snap)
+		matches := filterRows(objs, ns, d.State, d.Filter)
+		d.Page = newPager(len(matches), pageNumber(q))
+		d.Matches = matches[d.Page.start():min(d.Page.end(), len(matches))]
+	} else {
+		rep := status.BuildSnapshot(*snap)
+		rows := 0
+		for _, s := range rep.Sources {
+			rows += treeRows(s.Objects)
+		}
+		for _, n := range rep.NotFromGit {
+			rows += treeRows(n.Objects)
+		}
+		d.Page = newPager(rows, pageNumber(q))
+		d.Report = pageReport(rep, d.Page)
 	}
+	d.Page.link("/ns/"+url.PathEscape(ns), url.Values{"state": {d.State}, "q": {d.Filter}})
 	h.render(w, r, "namespace", pageData{Title: "Namespace " + ns, Person: &ss.person, NS: d, Live: "/live?ns=" + url.QueryEscape(ns)})
 }
 

@@ -298,7 +298,6 @@ func BuildSnapshot(s Snapshot) *Report {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
 	claimed := map[*unstructured.Unstructured]bool{}
-	counted := map[*unstructured.Unstructured]bool{}
 	held := map[string]bool{}
 	for i := range srcs {
 		s, us := b.source(&srcs[i])
@@ -328,12 +327,21 @@ func BuildSnapshot(s Snapshot) *Report {
 		r.NotFromGit = append(r.NotFromGit, &NamespaceObjects{Namespace: ns, Objects: b.tree(items)})
 	}
 
+	b.summarize(r, held)
+	return r
+}
+
+// summarize counts every managed object and Blueprint instance in r's
+// Summary (held: the held prunes' keys) and returns them, without
+// children, in the order of b.objects.
+func (b *builder) summarize(r *Report, held map[string]bool) []*Object {
+	var out []*Object
 	for _, u := range b.objects {
-		if !b.judged(u) || counted[u] {
+		if !b.judged(u) {
 			continue
 		}
-		counted[u] = true
 		o := b.object(u)
+		out = append(out, o)
 		r.Summary.Objects++
 		if o.Instance {
 			r.Summary.Instances++
@@ -357,7 +365,7 @@ func BuildSnapshot(s Snapshot) *Report {
 		}
 	}
 	r.Summary.Held = len(held)
-	return r
+	return out
 }
 
 // builder indexes the objects for lookups by reference and by inventory entry.
@@ -376,6 +384,28 @@ type builder struct {
 	// parent is a Blueprint child's instance; children the reverse.
 	parent   map[*unstructured.Unstructured]*unstructured.Unstructured
 	children map[*unstructured.Unstructured][]*unstructured.Unstructured
+	// statuses are the objects' status, read once (the converter is
+	// slow, and a report asks for it several times per object).
+	statuses map[*unstructured.Unstructured]*readStatus
+}
+
+type readStatus struct {
+	st    commonv1.ManagedStatus
+	conds map[string]*condition
+}
+
+// status is u's status and conditions, read once.
+func (b *builder) status(u *unstructured.Unstructured) (commonv1.ManagedStatus, map[string]*condition) {
+	rs := b.statuses[u]
+	if rs == nil {
+		rs = &readStatus{st: managedStatus(u)}
+		rs.conds = conditionsOf(rs.st)
+		if b.statuses == nil {
+			b.statuses = map[*unstructured.Unstructured]*readStatus{}
+		}
+		b.statuses[u] = rs
+	}
+	return rs.st, rs.conds
 }
 
 func newBuilder(objects []*unstructured.Unstructured, kinds []Kind, now time.Time) *builder {
@@ -436,14 +466,21 @@ func (b *builder) age(t time.Time) string {
 // source reports one GitSource; it returns the objects its inventory
 // (and held prunes) matched.
 func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*unstructured.Unstructured) {
+	s, heldKeys := b.sourceOnly(gs)
+	return s, b.sourceObjects(gs, s, heldKeys)
+}
+
+// sourceOnly reports a GitSource without its objects; heldKeys are the
+// refKeys of the objects whose prune it holds.
+func (b *builder) sourceOnly(gs *corev1alpha1.GitSource) (s *Source, heldKeys map[string]bool) {
 	target := cmp.Or(gs.Spec.TargetNamespace, gs.Namespace)
-	s := &Source{Namespace: gs.Namespace, Name: gs.Name, TargetNamespace: target, Suspended: gs.Spec.Suspend}
+	s = &Source{Namespace: gs.Namespace, Name: gs.Name, TargetNamespace: target, Suspended: gs.Spec.Suspend, Objects: []*Object{}}
 	s.Ready = b.sourceCondition(gs, sourceTypeReady)
 	s.Applied = b.appliedRevision(gs)
 	if a := gs.Status.LastAttemptedRevision; a != "" && a != gs.Status.LastAppliedRevision {
 		s.LastAttempted = a
 	}
-	heldKeys := map[string]bool{}
+	heldKeys = map[string]bool{}
 	if len(gs.Status.HeldPrune) > 0 {
 		ph := &PruneHeld{Objects: []string{}}
 		for _, h := range gs.Status.HeldPrune {
@@ -457,10 +494,21 @@ func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*unstructured.U
 		}
 		s.PruneHeld = ph
 	}
+	return s, heldKeys
+}
 
+// sourceObjects is the rest of source: the inventory and held prunes
+// of s as its tree; it returns the objects they matched.
+func (b *builder) sourceObjects(gs *corev1alpha1.GitSource, s *Source, heldKeys map[string]bool) []*unstructured.Unstructured {
+	target := s.TargetNamespace
 	refs := slices.Clone(gs.Status.Inventory)
+	inInventory := make(map[string]bool, len(refs))
+	for _, r := range refs {
+		inInventory[refKey(withNS(r, target))] = true
+	}
 	for _, h := range gs.Status.HeldPrune {
-		if !slices.ContainsFunc(refs, func(r corev1alpha1.ObjectRef) bool { return refKey(withNS(r, target)) == refKey(withNS(h, target)) }) {
+		if k := refKey(withNS(h, target)); !inInventory[k] {
+			inInventory[k] = true
 			refs = append(refs, h)
 		}
 	}
@@ -482,7 +530,7 @@ func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*unstructured.U
 	}
 	items, children := b.withChildren(items)
 	s.Objects = b.tree(items)
-	return s, append(matched, children...)
+	return append(matched, children...)
 }
 
 // withNS gives an inventory entry the source's target namespace, unless
@@ -546,8 +594,7 @@ func (b *builder) object(u *unstructured.Unstructured) *Object {
 	if !o.Managed && !o.Instance {
 		return o
 	}
-	st := managedStatus(u)
-	conds := conditionsOf(st)
+	st, conds := b.status(u)
 	status := func(t string) string {
 		if c := conds[t]; c != nil {
 			return c.Status
@@ -595,8 +642,11 @@ func blocking(u *unstructured.Unstructured, conds map[string]*condition) *condit
 // blockingOf is blocking for a managed object or a Blueprint instance (an
 // instance has Ready only, and Paused under a break-glass).
 func (b *builder) blockingOf(u *unstructured.Unstructured) *condition {
-	c := blocking(u, conditionsOf(managedStatus(u)))
+	_, conds := b.status(u)
+	c := blocking(u, conds)
 	if c != nil && c.Reason == ReasonNotReconciled && b.isInstance(u) {
+		cc := *c // not the read condition's
+		c = &cc
 		gvk := u.GroupVersionKind()
 		bp := "its Blueprint"
 		if name := b.instanceKinds[gvk.Group+"/"+gvk.Kind]; name != "" {
@@ -716,7 +766,10 @@ func (b *builder) waitTarget(u *unstructured.Unstructured, c *condition) (kind, 
 			continue
 		}
 		t := b.byName[u.GetNamespace()+"/"+r.Kind+"/"+r.Name]
-		if t == nil || blocking(t, conditionsOf(managedStatus(t))) != nil {
+		if t == nil {
+			return r.Kind, r.Name, true
+		}
+		if _, conds := b.status(t); blocking(t, conds) != nil {
 			return r.Kind, r.Name, true
 		}
 	}

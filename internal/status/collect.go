@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,6 +24,20 @@ import (
 type Scope struct {
 	Namespace     string
 	AllNamespaces bool
+	// JudgedOnly leaves out the objects of the sources' inventories of
+	// kinds not listed (ConfigMaps: a request each): what counts objects
+	// (BuildFlat) does not need them.
+	JudgedOnly bool
+	// FromCache lists the objects at resourceVersion "0": the API server
+	// answers from its watch cache instead of first making sure the
+	// cache has caught up with etcd, so the answer may be a moment
+	// behind. For pages that live updates refresh.
+	FromCache bool
+	// Raw, when set, fetches a list answer as bytes (a REST client's
+	// GET of path, with query): Collect then decodes it once, instead of
+	// the client's decoder reading it three times (the kind first, the
+	// list, its items). The caller's client makes the request.
+	Raw func(ctx context.Context, path string, query url.Values) ([]byte, error)
 }
 
 // Collect fetches what Build needs for a scope: its GitSources, the
@@ -55,7 +71,7 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 		}
 	}
 	for i, ns := range namespaces {
-		objs, err := listManaged(ctx, c, kinds, ns)
+		objs, err := listManaged(ctx, c, kinds, ns, true, scope.FromCache, scope.Raw)
 		if err != nil {
 			return nil, err
 		}
@@ -63,6 +79,9 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 			objs = appliedOrTheirChildren(objs, applied)
 		}
 		s.Objects = append(s.Objects, objs...)
+	}
+	if scope.JudgedOnly {
+		return s, nil
 	}
 	extra, err := inventoryObjects(ctx, c, kinds, sources, s.Objects)
 	if err != nil {
@@ -102,7 +121,7 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 			return nil, t, err
 		}
 	}
-	objs, err := listManaged(ctx, c, kinds, objNS)
+	objs, err := listManaged(ctx, c, kinds, objNS, false, false, nil)
 	if err != nil {
 		return nil, t, err
 	}
@@ -181,17 +200,37 @@ func listSources(ctx context.Context, c client.Reader, scope Scope) ([]corev1alp
 
 // listManaged lists the objects of every managed kind and every kind a
 // Blueprint defines in a namespace ("": all). Kinds the cluster does not
-// serve are skipped.
-func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string) ([]*unstructured.Unstructured, error) {
+// serve are skipped. Lean lists leave out the objects' managedFields
+// (leanList): a report does not read them, and decoding them costs.
+func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string, lean, fromCache bool, raw func(context.Context, string, url.Values) ([]byte, error)) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, k := range append(ManagedKinds(kinds), InstanceKinds(kinds)...) {
+		if lean && raw != nil {
+			items, err := listRaw(ctx, raw, k, namespace, fromCache)
+			if err != nil {
+				if apierrors.IsNotFound(err) {
+					continue
+				}
+				return nil, fmt.Errorf("listing %s: %w", k.Plural, err)
+			}
+			out = append(out, items...)
+			continue
+		}
 		list := &unstructured.UnstructuredList{}
+		var into client.ObjectList = list
+		if lean {
+			l := &leanList{}
+			list, into = &l.UnstructuredList, l
+		}
 		list.SetGroupVersionKind(schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind + "List"})
 		var opts []client.ListOption
 		if namespace != "" {
 			opts = append(opts, client.InNamespace(namespace))
 		}
-		if err := c.List(ctx, list, opts...); err != nil {
+		if fromCache {
+			opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})
+		}
+		if err := c.List(ctx, into, opts...); err != nil {
 			if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
 				continue
 			}
@@ -200,6 +239,33 @@ func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace s
 		for i := range list.Items {
 			out = append(out, &list.Items[i])
 		}
+	}
+	return out, nil
+}
+
+// listRaw lists a kind in a namespace ("": all) with raw and decodes the
+// answer lean.
+func listRaw(ctx context.Context, raw func(context.Context, string, url.Values) ([]byte, error), k Kind, namespace string, fromCache bool) ([]*unstructured.Unstructured, error) {
+	path := "/apis/" + k.Group + "/" + k.Version
+	if namespace != "" {
+		path += "/namespaces/" + namespace
+	}
+	path += "/" + k.Plural
+	q := url.Values{}
+	if fromCache {
+		q.Set("resourceVersion", "0")
+	}
+	data, err := raw(ctx, path, q)
+	if err != nil {
+		return nil, err
+	}
+	var l leanList
+	if err := l.UnmarshalJSON(data); err != nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, len(l.Items))
+	for i := range l.Items {
+		out[i] = &l.Items[i]
 	}
 	return out, nil
 }

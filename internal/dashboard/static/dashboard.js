@@ -34,7 +34,18 @@
         var open = [];
         main.querySelectorAll("details[open] > summary").forEach(function (s) { open.push(s.textContent); });
         var focusedHref = document.activeElement && document.activeElement.getAttribute("href");
+        // And what they were typing into a form (the namespace filter).
+        var fields = {}, focusedField = null;
+        main.querySelectorAll("input[id], select[id]").forEach(function (f) {
+          fields[f.id] = f.value;
+          if (f === document.activeElement) focusedField = f.id;
+        });
         main.innerHTML = html;
+        Object.keys(fields).forEach(function (id) {
+          var f = document.getElementById(id);
+          if (f) f.value = fields[id];
+        });
+        if (focusedField && document.getElementById(focusedField)) document.getElementById(focusedField).focus();
         main.querySelectorAll("details > summary").forEach(function (s) {
           if (open.indexOf(s.textContent) >= 0) s.parentElement.open = true;
         });
