@@ -151,6 +151,8 @@ type overviewData struct {
 	States     []string
 	// Empty is true when the person may read no namespace at all.
 	Empty bool
+	// Unlisted are kinds the person may not list: not counted.
+	Unlisted []string
 }
 
 // collect runs status.Collect as the person over what they may read:
@@ -167,15 +169,15 @@ func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only stri
 		if !sc.all && !slices.Contains(sc.namespaces, only) {
 			return nil, apierrors.NewForbidden(corev1alpha1.GroupVersion.WithResource("gitsources").GroupResource(), "", fmt.Errorf("you may not read namespace %s", only))
 		}
-		return status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: only, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
+		return status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: only, JudgedOnly: judgedOnly, Raw: ss.rawGet})
 	}
 	if sc.all {
-		return status.Collect(ctx, ss.c, kinds, status.Scope{AllNamespaces: true, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
+		return status.Collect(ctx, ss.c, kinds, status.Scope{AllNamespaces: true, JudgedOnly: judgedOnly, Raw: ss.rawGet})
 	}
 	merged := &status.Snapshot{Now: time.Now(), Kinds: kinds}
 	seen := map[string]bool{}
 	for _, ns := range sc.namespaces {
-		snap, err := status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: ns, JudgedOnly: judgedOnly, FromCache: true, Raw: ss.rawGet})
+		snap, err := status.Collect(ctx, ss.c, kinds, status.Scope{Namespace: ns, JudgedOnly: judgedOnly, Raw: ss.rawGet})
 		if err != nil {
 			return nil, err
 		}
@@ -189,6 +191,11 @@ func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only stri
 			if k := u.GetAPIVersion() + "/" + u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName(); !seen[k] {
 				seen[k] = true
 				merged.Objects = append(merged.Objects, u)
+			}
+		}
+		for _, u := range snap.Unlisted {
+			if !slices.Contains(merged.Unlisted, u) {
+				merged.Unlisted = append(merged.Unlisted, u)
 			}
 		}
 	}
@@ -231,6 +238,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rep, objs := status.BuildFlat(*snap)
+		d.Unlisted = rep.Unlisted
 		for _, o := range objs {
 			if !counted(o) {
 				continue

@@ -53,6 +53,9 @@ type Report struct {
 	NotFromGit []*NamespaceObjects `json:"notFromGit"`
 	// Summary counts the managed objects and Blueprint instances.
 	Summary Summary `json:"summary"`
+	// Unlisted names the kinds ("plural.group") the reader may not list:
+	// their objects are not in the report.
+	Unlisted []string `json:"unlisted,omitempty"`
 }
 
 // NamespaceObjects are the objects of one namespace, as a tree.
@@ -291,7 +294,7 @@ func Build(sources []corev1alpha1.GitSource, objects []*unstructured.Unstructure
 func BuildSnapshot(s Snapshot) *Report {
 	sources, now := s.Sources, s.Now
 	b := newBuilder(s.Objects, s.Kinds, now)
-	r := &Report{Time: now, Sources: []*Source{}, NotFromGit: []*NamespaceObjects{}}
+	r := &Report{Time: now, Sources: []*Source{}, NotFromGit: []*NamespaceObjects{}, Unlisted: s.Unlisted}
 
 	srcs := slices.Clone(sources)
 	slices.SortFunc(srcs, func(a, b corev1alpha1.GitSource) int {

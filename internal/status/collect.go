@@ -11,7 +11,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,11 +27,6 @@ type Scope struct {
 	// kinds not listed (ConfigMaps: a request each): what counts objects
 	// (BuildFlat) does not need them.
 	JudgedOnly bool
-	// FromCache lists the objects at resourceVersion "0": the API server
-	// answers from its watch cache instead of first making sure the
-	// cache has caught up with etcd, so the answer may be a moment
-	// behind. For pages that live updates refresh.
-	FromCache bool
 	// Raw, when set, fetches a list answer as bytes (a REST client's
 	// GET of path, with query): Collect then decodes it once, instead of
 	// the client's decoder reading it three times (the kind first, the
@@ -71,9 +65,14 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 		}
 	}
 	for i, ns := range namespaces {
-		objs, err := listManaged(ctx, c, kinds, ns, true, scope.FromCache, scope.Raw)
+		objs, unlisted, err := listManaged(ctx, c, kinds, ns, true, scope.Raw)
 		if err != nil {
 			return nil, err
+		}
+		for _, u := range unlisted {
+			if !slices.Contains(s.Unlisted, u) {
+				s.Unlisted = append(s.Unlisted, u)
+			}
 		}
 		if i > 0 {
 			objs = appliedOrTheirChildren(objs, applied)
@@ -121,7 +120,7 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 			return nil, t, err
 		}
 	}
-	objs, err := listManaged(ctx, c, kinds, objNS, false, false, nil)
+	objs, _, err := listManaged(ctx, c, kinds, objNS, false, nil)
 	if err != nil {
 		return nil, t, err
 	}
@@ -202,16 +201,24 @@ func listSources(ctx context.Context, c client.Reader, scope Scope) ([]corev1alp
 // Blueprint defines in a namespace ("": all). Kinds the cluster does not
 // serve are skipped. Lean lists leave out the objects' managedFields
 // (leanList): a report does not read them, and decoding them costs.
-func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string, lean, fromCache bool, raw func(context.Context, string, url.Values) ([]byte, error)) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
+func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string, lean bool, raw func(context.Context, string, url.Values) ([]byte, error)) (out []*unstructured.Unstructured, unlisted []string, err error) {
 	for _, k := range append(ManagedKinds(kinds), InstanceKinds(kinds)...) {
+		// A kind the reader may not list (a Blueprint's kind whose viewer
+		// role is missing) is left out and named, not the whole report.
+		forbidden := func(err error) bool {
+			if !apierrors.IsForbidden(err) {
+				return false
+			}
+			unlisted = append(unlisted, k.Plural+"."+k.Group)
+			return true
+		}
 		if lean && raw != nil {
-			items, err := listRaw(ctx, raw, k, namespace, fromCache)
+			items, err := listRaw(ctx, raw, k, namespace)
 			if err != nil {
-				if apierrors.IsNotFound(err) {
+				if apierrors.IsNotFound(err) || forbidden(err) {
 					continue
 				}
-				return nil, fmt.Errorf("listing %s: %w", k.Plural, err)
+				return nil, nil, fmt.Errorf("listing %s: %w", k.Plural, err)
 			}
 			out = append(out, items...)
 			continue
@@ -227,35 +234,28 @@ func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace s
 		if namespace != "" {
 			opts = append(opts, client.InNamespace(namespace))
 		}
-		if fromCache {
-			opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})
-		}
 		if err := c.List(ctx, into, opts...); err != nil {
-			if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) || forbidden(err) {
 				continue
 			}
-			return nil, fmt.Errorf("listing %s: %w", k.Plural, err)
+			return nil, nil, fmt.Errorf("listing %s: %w", k.Plural, err)
 		}
 		for i := range list.Items {
 			out = append(out, &list.Items[i])
 		}
 	}
-	return out, nil
+	return out, unlisted, nil
 }
 
 // listRaw lists a kind in a namespace ("": all) with raw and decodes the
 // answer lean.
-func listRaw(ctx context.Context, raw func(context.Context, string, url.Values) ([]byte, error), k Kind, namespace string, fromCache bool) ([]*unstructured.Unstructured, error) {
+func listRaw(ctx context.Context, raw func(context.Context, string, url.Values) ([]byte, error), k Kind, namespace string) ([]*unstructured.Unstructured, error) {
 	path := "/apis/" + k.Group + "/" + k.Version
 	if namespace != "" {
 		path += "/namespaces/" + namespace
 	}
 	path += "/" + k.Plural
-	q := url.Values{}
-	if fromCache {
-		q.Set("resourceVersion", "0")
-	}
-	data, err := raw(ctx, path, q)
+	data, err := raw(ctx, path, url.Values{})
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 // namespace, kind and name. The Summary is BuildSnapshot's.
 func BuildFlat(s Snapshot) (*Report, []*Object) {
 	b := newBuilder(s.Objects, s.Kinds, s.Now)
-	r := &Report{Time: s.Now, Sources: []*Source{}, NotFromGit: []*NamespaceObjects{}}
+	r := &Report{Time: s.Now, Sources: []*Source{}, NotFromGit: []*NamespaceObjects{}, Unlisted: s.Unlisted}
 	srcs := slices.Clone(s.Sources)
 	slices.SortFunc(srcs, func(a, b corev1alpha1.GitSource) int {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))

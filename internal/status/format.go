@@ -180,6 +180,9 @@ func (r *Report) writeTable(p *printer) {
 	}
 	p.line("")
 	p.line("%s", r.Summary.String())
+	if len(r.Unlisted) > 0 {
+		p.line("Not shown: %s (you may not list them here; a Blueprint's kind needs its viewer role).", strings.Join(r.Unlisted, ", "))
+	}
 }
 
 // writeHeader is a GitSource's line, its revision, its Ready message

@@ -30,6 +30,9 @@ type Snapshot struct {
 	Objects []*unstructured.Unstructured
 	// Events are events.k8s.io/v1 Events (trace only).
 	Events []eventsv1.Event
+	// Unlisted names the kinds ("plural.group") the reader may not list
+	// in scope: their objects are left out.
+	Unlisted []string
 }
 
 // Target names the object to trace.
