@@ -178,6 +178,12 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
 		return err
 	}
+	// The cleanup finalizer at create (one API write less per managed
+	// object). Not waited for: a create before it takes effect gets the
+	// finalizer from the controller, as on clusters without the policy.
+	if err := crds.InstallFinalizerPolicy(ctx, c); err != nil {
+		return err
+	}
 	// Roles for people and the syncer; the one namespace of a single user
 	// is onboarded as a team whose people are the infraplane:* groups
 	// (infraplane kubeconfig --user alice --group infraplane:oncall), and
