@@ -153,3 +153,34 @@ func TestFinalizerWithoutPolicy(t *testing.T) {
 		t.Errorf("the topic after its object was deleted: %v, want NotFound", err)
 	}
 }
+
+// A server-side apply that creates the object (as the GitOps syncer and
+// kubectl apply --server-side do) gets the finalizer too, and applying the
+// same manifest again, which does not list it, keeps it: the applier does
+// not own what the policy added.
+func TestFinalizerAtCreateSurvivesReapply(t *testing.T) {
+	s := scenarioOn(t, "test-finalizer-apply")
+	ctx := context.Background()
+	apply := func() *pubsubv1.Topic {
+		t.Helper()
+		tp := &pubsubv1.Topic{
+			TypeMeta:   metav1.TypeMeta{APIVersion: pubsubv1.GroupVersion.String(), Kind: "Topic"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "applied"},
+			Spec:       pubsubv1.TopicSpec{Labels: map[string]commonv1.LabelValue{"team": "a"}},
+		}
+		//nolint:staticcheck // typed server-side apply
+		if err := env.Client.Patch(ctx, tp, client.Apply, client.FieldOwner("syncer"), client.ForceOwnership); err != nil {
+			t.Fatal(err)
+		}
+		return tp
+	}
+	if tp := apply(); !slices.Contains(tp.Finalizers, managed.Finalizer) {
+		t.Fatalf("applied Topic's finalizers %v, want %s from the policy", tp.Finalizers, managed.Finalizer)
+	}
+	tp := apply()
+	env.WaitReady(t, tp)
+	tp = apply()
+	if !slices.Contains(tp.Finalizers, managed.Finalizer) {
+		t.Errorf("re-applied Topic's finalizers %v, want %s kept", tp.Finalizers, managed.Finalizer)
+	}
+}
