@@ -13,13 +13,16 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
-//go:embed default cert-manager manager rbac crd
+//go:embed default cert-manager manager rbac crd policy
 var tree embed.FS
 
 // Overlays that can be built.
 const (
 	Default     = "default"
 	CertManager = "cert-manager"
+	// Policy is the optional admission policy (the cleanup finalizer at
+	// create), for clusters that serve MutatingAdmissionPolicy.
+	Policy = "policy"
 )
 
 // Build runs kustomize on config/<overlay> and returns its objects in

@@ -156,6 +156,17 @@ func render(results []*Result, notes []string, m machine, command string) string
 			}
 			return fmt.Sprintf("%.2f", n/float64(objects(r)))
 		}},
+		{"all API writes per object (POST, PUT, PATCH, DELETE: the creates, the controllers' writes, Events)", func(r *Result) string {
+			var n float64
+			for k, v := range r.ApplyAPIRequests {
+				for _, m := range []string{"POST/", "PUT/", "PATCH/", "DELETE/"} {
+					if strings.HasPrefix(k, m) {
+						n += v
+					}
+				}
+			}
+			return fmt.Sprintf("%.2f", n/float64(objects(r)))
+		}},
 		{"Event objects written", func(r *Result) string { return fmt.Sprint(r.ApplyEvents) }},
 		{"mean API request latency (verb)", func(r *Result) string {
 			return sortedKV(r.ApplyAPILatency, func(k string, v float64) string {

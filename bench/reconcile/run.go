@@ -36,6 +36,7 @@ import (
 	"github.com/infraplane/infraplane/internal/crds"
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
+	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/provider"
 	"github.com/infraplane/infraplane/internal/scheme"
 )
@@ -218,6 +219,15 @@ func run(ctx context.Context, cfg config) (res *Result, err error) {
 		Name: namespace, Annotations: map[string]string{corev1alpha1.NamespaceAnnotation: providerName},
 	}}); err != nil {
 		return res, fmt.Errorf("namespace: %w", err)
+	}
+	// As infraplane up: the cleanup finalizer at create (waited for here,
+	// so every measured object gets it).
+	if err := crds.InstallFinalizerPolicy(ctx, admin); err != nil {
+		return res, err
+	}
+	probe := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "finalizer-policy-probe"}}
+	if err := crds.WaitFinalizerPolicy(ctx, admin, probe, managed.Finalizer); err != nil {
+		return res, err
 	}
 
 	// The direct baseline, with the same client options the controllers'

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -60,6 +61,12 @@ func render(t *testing.T, files map[string][]byte, ns string, set func(values ma
 		"Values":  values,
 		"Release": map[string]any{"Namespace": ns, "Service": "Helm"},
 		"Chart":   map[string]any{"AppVersion": chart["appVersion"], "Version": chart["version"]},
+		// A cluster without MutatingAdmissionPolicy unless set adds it.
+		"Capabilities": map[string]any{"APIVersions": apiVersions{}},
+	}
+	if v, ok := values["zzTestAPIVersions"]; ok {
+		data["Capabilities"] = map[string]any{"APIVersions": v}
+		delete(values, "zzTestAPIVersions")
 	}
 	var out []*unstructured.Unstructured
 	for name, b := range files {
@@ -78,6 +85,11 @@ func render(t *testing.T, files map[string][]byte, ns string, set func(values ma
 	}
 	return out
 }
+
+// apiVersions is Helm's .Capabilities.APIVersions: what the cluster serves.
+type apiVersions []string
+
+func (a apiVersions) Has(v string) bool { return slices.Contains(a, v) }
 
 func decode(t *testing.T, name string, b []byte) []*unstructured.Unstructured {
 	t.Helper()
@@ -204,6 +216,22 @@ func TestChartWithCertManagerInstallsTheOverlay(t *testing.T) {
 	same(t, render(t, generated(t), namespace, func(v map[string]any) {
 		v["webhook"].(map[string]any)["certs"] = "cert-manager"
 	}), templates)
+}
+
+// On a cluster that serves MutatingAdmissionPolicy the chart adds
+// config/policy to the base, unless the values turn it off.
+func TestChartFinalizerPolicy(t *testing.T) {
+	base, _ := build(t, config.Default)
+	pol, err := config.Build(config.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serves := func(v map[string]any) { v["zzTestAPIVersions"] = apiVersions{policyAPI} }
+	same(t, render(t, generated(t), namespace, serves), append(base, pol...))
+	same(t, render(t, generated(t), namespace, func(v map[string]any) {
+		serves(v)
+		v["finalizerPolicy"] = false
+	}), base)
 }
 
 func TestChartValues(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/examples"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
@@ -26,6 +27,7 @@ import (
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
+	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/version"
@@ -177,6 +179,19 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	}
 	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
 		return err
+	}
+	// The cleanup finalizer at create (one API write less per managed
+	// object). Right after the CRDs are installed the policy cannot
+	// resolve their schemas yet; it is waited for (a dry-run create of a
+	// Topic comes back with the finalizer), and if it does not take effect
+	// a create gets the finalizer from the controller, as on clusters
+	// without the policy.
+	if err := crds.InstallFinalizerPolicy(ctx, c); err != nil {
+		return err
+	}
+	probe := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "infraplane-finalizer-probe"}}
+	if err := crds.WaitFinalizerPolicy(ctx, c, probe, managed.Finalizer); err != nil {
+		slog.Warn("the finalizer policy is not in effect; the controllers add the finalizer", "err", err)
 	}
 	// Roles for people and the syncer; the one namespace of a single user
 	// is onboarded as a team whose people are the infraplane:* groups

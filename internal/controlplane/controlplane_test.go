@@ -221,6 +221,7 @@ func TestControlPlane(t *testing.T) {
 	t.Run("APIs served", func(t *testing.T) {
 		want := map[string][]string{
 			"admissionregistration.k8s.io/v1": {"validatingadmissionpolicies", "validatingadmissionpolicybindings",
+				"mutatingadmissionpolicies", "mutatingadmissionpolicybindings",
 				"validatingwebhookconfigurations", "mutatingwebhookconfigurations"},
 			"apiextensions.k8s.io/v1":      {"customresourcedefinitions"},
 			"rbac.authorization.k8s.io/v1": {"roles", "clusterroles", "rolebindings", "clusterrolebindings"},

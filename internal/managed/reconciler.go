@@ -324,7 +324,9 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 			cond.ready(true, commonv1.ReasonAvailable, fmt.Sprintf("created %s", st.SelfLink))
 			cond.synced(true, commonv1.ReasonReconcileSuccess, "")
 			cond.drifted(false, commonv1.ReasonInSync, "")
-			r.event(obj, corev1.EventTypeNormal, "Created", "Create", "created %s", st.SelfLink)
+			// No Created event: Ready (Available, "created …", with its
+			// transition time) says the same, the ledger records the cloud
+			// write, and the event was an API write per object.
 			return outcome{res: ctrl.Result{RequeueAfter: jitter(resync)}, metric: "success"}
 		case IsAlreadyExists(err):
 			// decided below, after reading it
@@ -452,9 +454,7 @@ func (r *Reconciler[T]) handleMissing(ctx context.Context, obj T, ext ExternalCl
 	if hadIt {
 		driftRepairsTotal.WithLabelValues(r.kind.Name).Inc()
 		r.event(obj, corev1.EventTypeWarning, "Recreated", "Create", "%s was not found (deleted outside infraplane, or an in-memory local cloud restarted); created it again", st.SelfLink)
-	} else {
-		r.event(obj, corev1.EventTypeNormal, "Created", "Create", "created %s", st.SelfLink)
-	}
+	} // a first create has no event: Ready says it (see reconcileLive)
 	return outcome{res: ctrl.Result{RequeueAfter: jitter(resync)}, metric: "success"}
 }
 

@@ -30,11 +30,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/crds"
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
+	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
 )
@@ -137,6 +139,13 @@ func (e *Env) start(ctx context.Context) error {
 		return err
 	}
 	if err := controllers.WaitWebhook(ctx, c, "default"); err != nil {
+		return err
+	}
+	// As infraplane up: the cleanup finalizer at create.
+	if err := crds.InstallFinalizerPolicy(ctx, c); err != nil {
+		return err
+	}
+	if err := crds.WaitFinalizerPolicy(ctx, c, &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "infraplane-finalizer-probe"}}, managed.Finalizer); err != nil {
 		return err
 	}
 	slog.Info("testenv ready", "took", time.Since(t0))

@@ -7,9 +7,12 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
+	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // Subscriptions applied next to their topics, all at once: each one is
@@ -42,16 +45,27 @@ func TestNoSpuriousAdoptionAfterCreate(t *testing.T) {
 	if err := env.Client.List(context.Background(), &events, client.InNamespace(s.ns)); err != nil {
 		t.Fatal(err)
 	}
-	created := 0
 	for _, e := range events.Items {
 		switch e.Reason {
 		case "Adopted":
 			t.Errorf("%s %s: Adopted: %s", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message)
 		case "Created":
-			created++
+			t.Errorf("%s %s: a Created event (Ready says it): %s", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message)
 		}
 	}
-	if created != 2*n {
-		t.Errorf("%d Created events, want %d (one per topic and subscription)", created, 2*n)
+	// Each one created its resource: Ready says so (an adopted one's
+	// Ready would not).
+	for i, sub := range subs {
+		topic := &pubsubv1.Topic{}
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: fmt.Sprintf("burst-%02d", i)}, topic); err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range []testenv.Managed{topic, sub} {
+			st := obj.ManagedStatus()
+			ready := meta.FindStatusCondition(st.Conditions, commonv1.TypeReady)
+			if want := "created " + st.SelfLink; ready == nil || ready.Message != want {
+				t.Errorf("%T %s: Ready %+v, want the message %q", obj, obj.GetName(), ready, want)
+			}
+		}
 	}
 }

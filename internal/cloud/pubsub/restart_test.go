@@ -1,8 +1,11 @@
 package pubsub_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/infraplane/infraplane/internal/provider"
 )
@@ -43,6 +46,14 @@ func TestZZRestartKeepsObjectsAndCloud(t *testing.T) {
 		}
 		if topic.Status.ResourceID != "durable" || topic.Status.SelfLink == "" {
 			t.Errorf("status lost across restart: %+v", topic.Status)
+		}
+		// Deleted here, not by the namespace's deletion after the subtest:
+		// those cloud deletes would land in the next backend's count.
+		for _, o := range []client.Object{sub, topic} {
+			if err := env.Client.Delete(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			env.WaitGone(t, o)
 		}
 	})
 }
