@@ -186,6 +186,9 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	// Topic comes back with the finalizer), and if it does not take effect
 	// a create gets the finalizer from the controller, as on clusters
 	// without the policy.
+	if err := crds.WaitPolicySchemas(ctx, cp.RESTConfig(), c); err != nil {
+		slog.Info("the kinds' schemas are not published yet; the finalizer policy may miss the first creates", "err", err)
+	}
 	if err := crds.InstallFinalizerPolicy(ctx, c); err != nil {
 		return err
 	}

@@ -1,13 +1,17 @@
 package crds
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -69,4 +73,65 @@ func WaitFinalizerPolicy(ctx context.Context, c client.Client, probe client.Obje
 		return fmt.Errorf("waiting for the finalizer policy to take effect: %w", err)
 	}
 	return nil
+}
+
+// WaitPolicySchemas waits until the API server publishes the OpenAPI
+// schemas of the kinds the finalizer policy matches. The policy's
+// admission plugin types its expressions against them: before they are
+// published every create it sees logs "no schema for …" and is let
+// through without the finalizer. Installing the policy after them keeps
+// up's terminal free of those errors.
+func WaitPolicySchemas(ctx context.Context, cfg *rest.Config, c client.Client) error {
+	objs, err := FinalizerPolicy()
+	if err != nil {
+		return err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	want := map[string][]string{} // OpenAPI v3 path → kinds
+	for _, o := range objs {
+		if o.GetKind() != "MutatingAdmissionPolicy" {
+			continue
+		}
+		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "matchConstraints", "resourceRules")
+		for _, r := range rules {
+			rule, _ := r.(map[string]any)
+			groups, _, _ := unstructured.NestedStringSlice(rule, "apiGroups")
+			resources, _, _ := unstructured.NestedStringSlice(rule, "resources")
+			for _, g := range groups {
+				for _, res := range resources {
+					gvk, err := c.RESTMapper().KindFor(schema.GroupVersionResource{Group: g, Resource: res})
+					if err != nil {
+						return fmt.Errorf("the finalizer policy's %s.%s: %w", res, g, err)
+					}
+					path := "apis/" + gvk.Group + "/" + gvk.Version
+					want[path] = append(want[path], gvk.Kind)
+				}
+			}
+		}
+	}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		paths, err := dc.OpenAPIV3().Paths()
+		if err != nil {
+			return false, nil
+		}
+		for path, kinds := range want {
+			gv, ok := paths[path]
+			if !ok {
+				return false, nil
+			}
+			doc, err := gv.Schema("application/json")
+			if err != nil {
+				return false, nil
+			}
+			for _, k := range kinds {
+				if !bytes.Contains(doc, []byte(`"kind":"`+k+`"`)) {
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	})
 }
