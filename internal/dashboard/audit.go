@@ -479,16 +479,11 @@ type auditData struct {
 }
 
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
-	ss := h.session(w, r)
+	ss, sc := h.pageSession(w, r)
 	if ss == nil {
 		return
 	}
 	ctx := r.Context()
-	sc, err := h.scopeOf(ctx, ss)
-	if err != nil {
-		h.fail(w, r, ss, http.StatusBadGateway, err)
-		return
-	}
 	d := &auditData{Configured: h.ledger != nil, Types: ledger.Types, All: sc.all}
 	q, qerr := parseAuditQuery(r.URL.Query(), time.Now())
 	d.Query = q

@@ -122,16 +122,11 @@ func metaTime(t *metav1.Time) *time.Time {
 }
 
 func (h *Handler) breakGlassList(w http.ResponseWriter, r *http.Request) {
-	ss := h.session(w, r)
+	ss, sc := h.pageSession(w, r)
 	if ss == nil {
 		return
 	}
 	ctx := r.Context()
-	sc, err := h.scopeOf(ctx, ss)
-	if err != nil {
-		h.fail(w, r, ss, http.StatusBadGateway, err)
-		return
-	}
 	d := &breakGlassListData{Empty: !sc.all && len(sc.namespaces) == 0}
 	items, err := h.listBreakGlasses(ctx, ss, sc)
 	if err != nil {

@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/infraplane/infraplane/internal/dashboard"
 	"github.com/infraplane/infraplane/internal/dashboard/browsertest"
@@ -23,15 +20,7 @@ import (
 // page without a reload.
 func TestBrowser(t *testing.T) {
 	browsertest.Chromium(t)
-	kube, err := kubernetes.NewForConfig(env.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	teamA, teamB := "web-a-"+suffix, "web-b-"+suffix
-	for _, ns := range []string{teamA, teamB} {
-		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
+	kube, teamA, teamB, _ := twoTeams(t, "web")
 	env.Create(t, topic(teamA, "alpha-orders"))
 	env.Create(t, topic(teamB, "bravo-secret"))
 	token := viewerToken(t, kube, teamA, "viewer")

@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
@@ -24,15 +20,7 @@ var olderLink = regexp.MustCompile(`<a href="([^"]*)" rel="next">`)
 // may see (another team's entries neither fill nor end a page) and carry
 // no entry numbers, which would count what they do not see.
 func TestAuditPaging(t *testing.T) {
-	kube, err := kubernetes.NewForConfig(env.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	teamA, teamB := "page-a-"+suffix, "page-b-"+suffix
-	for _, ns := range []string{teamA, teamB} {
-		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
+	kube, teamA, teamB, _ := twoTeams(t, "page")
 	tokenA := viewerToken(t, kube, teamA, "pager")
 	var entries []ledger.Entry
 	for i := range 250 {

@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/dashboard"
@@ -66,15 +64,7 @@ func rowsIn(body string) int { return strings.Count(body, `<tr class="entry">`) 
 // of entries, about namespaces they may read; a filter naming what they
 // may not read answers as one that matches nothing.
 func TestAuditRBAC(t *testing.T) {
-	kube, err := kubernetes.NewForConfig(env.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	teamA, teamB := "audit-a-"+suffix, "audit-b-"+suffix
-	for _, ns := range []string{teamA, teamB} {
-		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
+	kube, teamA, teamB, _ := twoTeams(t, "audit")
 	env.Create(t, topic(teamA, "alpha-orders"))
 	env.Create(t, &corev1alpha1.GitSource{ObjectMeta: metav1.ObjectMeta{Namespace: teamA, Name: "alpha-apps"}, Spec: corev1alpha1.GitSourceSpec{URL: "https://git.example/alpha"}})
 	tokenA := viewerToken(t, kube, teamA, "auditor")

@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
@@ -58,15 +56,7 @@ func openBreakGlass(t *testing.T, ns, name, topicName, reason, incident string, 
 // left, and after the window the git / object / cloud comparison per
 // object in words — and nothing of another team's.
 func TestBreakGlassPages(t *testing.T) {
-	kube, err := kubernetes.NewForConfig(env.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	teamA, teamB := "bg-a-"+suffix, "bg-b-"+suffix
-	for _, ns := range []string{teamA, teamB} {
-		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
+	kube, teamA, teamB, _ := twoTeams(t, "bg")
 	env.Create(t, topic(teamA, "orders"))
 	env.Create(t, topic(teamA, "payments"))
 	env.Create(t, topic(teamB, "ledger"))

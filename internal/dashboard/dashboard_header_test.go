@@ -1,17 +1,12 @@
 package dashboard_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/infraplane/infraplane/internal/dashboard"
 )
@@ -20,15 +15,7 @@ import (
 // Authorization header, every request is made as that person: no login
 // form, no cookie, no logout; a token the API server refuses gets 401.
 func TestAuthorizationHeader(t *testing.T) {
-	kube, err := kubernetes.NewForConfig(env.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	teamA, teamB := "hdr-a-"+suffix, "hdr-b-"+suffix
-	for _, ns := range []string{teamA, teamB} {
-		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
+	kube, teamA, teamB, _ := twoTeams(t, "hdr")
 	env.Create(t, topic(teamA, "alpha-orders"))
 	env.Create(t, topic(teamB, "bravo-secret"))
 	tokenA := viewerToken(t, kube, teamA, "viewer")

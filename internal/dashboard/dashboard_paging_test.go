@@ -12,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
@@ -58,15 +56,7 @@ func rows(body string) int { return strings.Count(body, `<div class="node">`) }
 // fragment of a page is that page; and a team-a viewer paging through
 // team-a never sees team-b.
 func TestNamespacePaging(t *testing.T) {
-	kube, err := kubernetes.NewForConfig(env.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	teamA, teamB := "page-a-"+suffix, "page-b-"+suffix
-	for _, ns := range []string{teamA, teamB} {
-		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
+	kube, teamA, teamB, _ := twoTeams(t, "page")
 	// team-a: 300 Topics and 20 Subscriptions (of a Topic that does not
 	// exist); team-b: 250 Topics.
 	var objs []client.Object

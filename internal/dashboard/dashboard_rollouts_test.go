@@ -10,14 +10,12 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -86,15 +84,7 @@ func haltedBlueprint(t *testing.T, name, group string, write func(*corev1alpha1.
 // sees the failures in those and how many were left out, and a person
 // who may not list Blueprints is told so.
 func TestRolloutPages(t *testing.T) {
-	kube, err := kubernetes.NewForConfig(env.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	teamA, teamB := "ro-a-"+suffix, "ro-b-"+suffix
-	for _, ns := range []string{teamA, teamB} {
-		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
+	kube, teamA, teamB, suffix := twoTeams(t, "ro")
 	bpName := "widget-" + suffix
 	started := metav1.NewTime(time.Now().Add(-3 * time.Minute).Truncate(time.Second))
 	haltedBlueprint(t, bpName, "dash"+suffix+".example.com", func(s *corev1alpha1.BlueprintStatus) {

@@ -78,6 +78,22 @@ func (b *browser) login(token string) int {
 	return resp.StatusCode
 }
 
+// twoTeams makes the namespaces of two teams, PREFIX-a-N and PREFIX-b-N
+// (N: this run's suffix, also returned), and a clientset of the admin.
+func twoTeams(t *testing.T, prefix string) (kube kubernetes.Interface, teamA, teamB, suffix string) {
+	t.Helper()
+	kube, err := kubernetes.NewForConfig(env.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix = fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+	teamA, teamB = prefix+"-a-"+suffix, prefix+"-b-"+suffix
+	for _, ns := range []string{teamA, teamB} {
+		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	}
+	return kube, teamA, teamB, suffix
+}
+
 // viewerToken makes a ServiceAccount in ns bound to infraplane-viewer
 // there and returns a token of it, as `kubectl create token` would.
 func viewerToken(t *testing.T, kube kubernetes.Interface, ns, name string) string {
@@ -101,15 +117,7 @@ func topic(ns, name string) *pubsubv1.Topic {
 }
 
 func TestDashboard(t *testing.T) {
-	kube, err := kubernetes.NewForConfig(env.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	teamA, teamB := "dash-a-"+suffix, "dash-b-"+suffix
-	for _, ns := range []string{teamA, teamB} {
-		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	}
+	kube, teamA, teamB, _ := twoTeams(t, "dash")
 	env.Create(t, topic(teamA, "alpha-orders"))
 	env.Create(t, topic(teamA, "alpha-payments"))
 	env.Create(t, topic(teamB, "bravo-secret"))

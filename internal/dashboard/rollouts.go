@@ -198,17 +198,13 @@ func (h *Handler) listRollouts(ctx context.Context, ss *session, sc *scope) (vie
 }
 
 func (h *Handler) rollouts(w http.ResponseWriter, r *http.Request) {
-	ss := h.session(w, r)
+	ss, sc := h.pageSession(w, r)
 	if ss == nil {
 		return
 	}
 	ctx := r.Context()
-	sc, err := h.scopeOf(ctx, ss)
-	if err != nil {
-		h.fail(w, r, ss, http.StatusBadGateway, err)
-		return
-	}
 	d := &rolloutsData{}
+	var err error
 	d.Blueprints, d.Forbidden, err = h.listRollouts(ctx, ss, sc)
 	if err != nil {
 		h.fail(w, r, ss, http.StatusBadGateway, err)

@@ -202,21 +202,31 @@ func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only stri
 	return merged, nil
 }
 
+// pageSession is a page's session and what its person may read, or nil
+// after answering (the login page, or the error page).
+func (h *Handler) pageSession(w http.ResponseWriter, r *http.Request) (*session, *scope) {
+	ss := h.session(w, r)
+	if ss == nil {
+		return nil, nil
+	}
+	sc, err := h.scopeOf(r.Context(), ss)
+	if err != nil {
+		h.fail(w, r, ss, http.StatusBadGateway, err)
+		return nil, nil
+	}
+	return ss, sc
+}
+
 // counted is whether an object counts on the overview: managed objects
 // and Blueprint instances (as status's summary counts them).
 func counted(o *status.Object) bool { return (o.Managed || o.Instance) && !o.Missing && !o.NotCreated }
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
-	ss := h.session(w, r)
+	ss, sc := h.pageSession(w, r)
 	if ss == nil {
 		return
 	}
 	ctx := r.Context()
-	sc, err := h.scopeOf(ctx, ss)
-	if err != nil {
-		h.fail(w, r, ss, http.StatusBadGateway, err)
-		return
-	}
 	d := &overviewData{Now: time.Now(), States: States, Empty: !sc.all && len(sc.namespaces) == 0}
 	byNS := map[string]*nsView{}
 	nsOf := func(name string) *nsView {
@@ -264,6 +274,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	for _, name := range sortedKeys(byNS) {
 		d.Namespaces = append(d.Namespaces, byNS[name])
 	}
+	var err error
 	d.Blueprints, err = h.blueprints(ctx, ss, sc)
 	if err != nil {
 		h.fail(w, r, ss, http.StatusBadGateway, err)

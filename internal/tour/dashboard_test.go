@@ -148,15 +148,7 @@ EOF`)
 	shoot(t, admin, "dashboard-overview")
 	admin.CheckAccessibility("dashboard-overview")
 
-	admin.Run("namespace", chromedp.Navigate(base+"/ns/default"), chromedp.WaitVisible(chromedp.CSS(`a[href$="/orders-worker"]`)))
-	body = admin.Text("main")
-	for _, want := range []string{"orders-copy", "belongs to another object", "jobs-a", "payments"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("the namespace page has no %q:\n%s", want, body)
-		}
-	}
-	shoot(t, admin, "dashboard-namespace")
-	admin.CheckAccessibility("dashboard-namespace")
+	checkPage(t, admin, "dashboard-namespace", base+"/ns/default", `a[href$="/orders-worker"]`, "orders-copy", "belongs to another object", "jobs-a", "payments")
 
 	// A kubectl change shows without a reload.
 	admin.Eval(`window.notReloaded = true`)
@@ -179,45 +171,13 @@ EOF`)
 		t.Error("the page was reloaded to show the change")
 	}
 
-	admin.Run("object", chromedp.Navigate(base+"/o/default/topic.pubsub.infraplane.dev/payments"), chromedp.WaitVisible(chromedp.CSS("h1")))
-	body = admin.Text("main")
-	for _, want := range []string{"payments.yaml:1", "inc-7", "carol@example.com"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("the object page of payments has no %q:\n%s", want, body)
-		}
-	}
-	shoot(t, admin, "dashboard-object")
-	admin.CheckAccessibility("dashboard-object")
+	checkPage(t, admin, "dashboard-object", base+"/o/default/topic.pubsub.infraplane.dev/payments", "h1", "payments.yaml:1", "inc-7", "carol@example.com")
 
-	admin.Run("break-glass", chromedp.Navigate(base+"/breakglass/default/inc-7"), chromedp.WaitVisible(chromedp.CSS("table.diff")))
-	body = admin.Text("main")
-	for _, want := range []string{"carol@example.com", "INC-7 payments backlog", "spec.labels", "payments-oncall", "breakglass backport inc-7"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("the break-glass page has no %q:\n%s", want, body)
-		}
-	}
-	shoot(t, admin, "dashboard-breakglass")
-	admin.CheckAccessibility("dashboard-breakglass")
+	checkPage(t, admin, "dashboard-breakglass", base+"/breakglass/default/inc-7", "table.diff", "carol@example.com", "INC-7 payments backlog", "spec.labels", "payments-oncall", "breakglass backport inc-7")
 
-	admin.Run("rollout", chromedp.Navigate(base+"/rollouts/queue"), chromedp.WaitVisible(chromedp.CSS("progress")))
-	body = admin.Text("main")
-	for _, want := range []string{"Canary", "jobs-a-replay-source"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("the rollout page has no %q:\n%s", want, body)
-		}
-	}
-	shoot(t, admin, "dashboard-rollout")
-	admin.CheckAccessibility("dashboard-rollout")
+	checkPage(t, admin, "dashboard-rollout", base+"/rollouts/queue", "progress", "Canary", "jobs-a-replay-source")
 
-	admin.Run("audit", chromedp.Navigate(base+"/audit?breakglass=default/inc-7"), chromedp.WaitVisible(chromedp.CSS("table")))
-	body = admin.Text("main")
-	for _, want := range []string{"breakglass-open", "breakglass-close", "carol@example.com", "INC-7 payments backlog"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("the audit page of inc-7 has no %q:\n%s", want, body)
-		}
-	}
-	shoot(t, admin, "dashboard-audit")
-	admin.CheckAccessibility("dashboard-audit")
+	checkPage(t, admin, "dashboard-audit", base+"/audit?breakglass=default/inc-7", "table", "breakglass-open", "breakglass-close", "carol@example.com", "INC-7 payments backlog")
 
 	// A viewer of default sees default, and nothing of team-b.
 	viewer := browsertest.New(t)
@@ -238,6 +198,22 @@ EOF`)
 	if body := viewer.Text("body"); strings.Contains(body, "bravo-ledger") {
 		t.Errorf("a viewer of default sees team-b's objects:\n%s", body)
 	}
+}
+
+// checkPage opens url in b, waits for what css finds, and checks that the
+// page's main region shows each of wants; then saves it as name and
+// checks its accessibility.
+func checkPage(t *testing.T, b *browsertest.Browser, name, url, css string, wants ...string) {
+	t.Helper()
+	b.Run(name, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(css)))
+	body := b.Text("main")
+	for _, want := range wants {
+		if !strings.Contains(body, want) {
+			t.Errorf("%s (%s) has no %q:\n%s", name, url, want, body)
+		}
+	}
+	shoot(t, b, name)
+	b.CheckAccessibility(name)
 }
 
 // shoot saves a screenshot as an artifact and, with
