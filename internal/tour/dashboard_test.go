@@ -175,6 +175,8 @@ EOF`)
 
 	checkPage(t, admin, "dashboard-breakglass", base+"/breakglass/default/inc-7", "table.diff", "carol@example.com", "INC-7 payments backlog", "spec.labels", "payments-oncall", "breakglass backport inc-7")
 
+	checkPage(t, admin, "dashboard-breakglass-list", base+"/breakglass", "table", "inc-7", "Topic/payments")
+	checkPage(t, admin, "dashboard-rollout-list", base+"/rollouts", "progress", "queue", "Canary")
 	checkPage(t, admin, "dashboard-rollout", base+"/rollouts/queue", "progress", "Canary", "jobs-a-replay-source")
 
 	checkPage(t, admin, "dashboard-audit", base+"/audit?breakglass=default/inc-7", "table", "breakglass-open", "breakglass-close", "carol@example.com", "INC-7 payments backlog")
