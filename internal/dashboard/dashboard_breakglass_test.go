@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/dashboard"
@@ -23,7 +21,6 @@ import (
 // annotation changes only, so what the test writes stays.
 func openBreakGlass(t *testing.T, ns, name, topicName, reason, incident string, write func(*corev1alpha1.BreakGlassStatus)) {
 	t.Helper()
-	ctx := context.Background()
 	bg := &corev1alpha1.BreakGlass{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: corev1alpha1.BreakGlassSpec{
@@ -34,22 +31,12 @@ func openBreakGlass(t *testing.T, ns, name, topicName, reason, incident string, 
 		},
 	}
 	env.Create(t, bg)
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(bg), bg); err != nil {
-			return err
-		}
+	settleThenWriteStatus(t, bg, func() error {
 		if bg.Status.Phase != corev1alpha1.BreakGlassActive || bg.Status.ObservedGeneration != bg.Generation {
 			return fmt.Errorf("break-glass %s not opened yet: %+v", name, bg.Status)
 		}
 		return nil
-	})
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(bg), bg); err != nil {
-			return err
-		}
-		write(&bg.Status)
-		return env.Client.Status().Update(ctx, bg)
-	})
+	}, func() { write(&bg.Status) })
 }
 
 // The break-glass pages show a team its windows — who, why, the time

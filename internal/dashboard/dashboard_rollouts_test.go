@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/dashboard"
@@ -30,7 +29,6 @@ import (
 // the test writes to status.rollout stays.
 func haltedBlueprint(t *testing.T, name, group string, write func(*corev1alpha1.BlueprintStatus)) {
 	t.Helper()
-	ctx := context.Background()
 	env.Create(t, &apiextensionsv1.CustomResourceDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: "widgets." + group},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
@@ -60,23 +58,13 @@ func haltedBlueprint(t *testing.T, name, group string, write func(*corev1alpha1.
 		},
 	}
 	env.Create(t, bp)
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(bp), bp); err != nil {
-			return err
-		}
+	settleThenWriteStatus(t, bp, func() error {
 		c := meta.FindStatusCondition(bp.Status.Conditions, corev1alpha1.BlueprintReady)
 		if c == nil || c.Reason != "CRDRejected" || bp.Status.ObservedGeneration != bp.Generation {
 			return fmt.Errorf("Blueprint %s not refused yet: %+v", name, bp.Status.Conditions)
 		}
 		return nil
-	})
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(bp), bp); err != nil {
-			return err
-		}
-		write(&bp.Status)
-		return env.Client.Status().Update(ctx, bp)
-	})
+	}, func() { write(&bp.Status) })
 }
 
 // The rollout pages show instances per revision, the stage and the

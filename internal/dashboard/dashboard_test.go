@@ -18,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/dashboard"
@@ -92,6 +93,29 @@ func twoTeams(t *testing.T, prefix string) (kube kubernetes.Interface, teamA, te
 		env.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	}
 	return kube, teamA, teamB, suffix
+}
+
+// settleThenWriteStatus waits until settled says the controllers are done
+// with obj (read afresh before each try), then writes its status as the
+// admin with write, again on a conflict. For pages whose status the
+// controllers would not produce in a test.
+func settleThenWriteStatus(t *testing.T, obj client.Object, settled func() error, write func()) {
+	t.Helper()
+	ctx := context.Background()
+	get := func() error { return env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj) }
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if err := get(); err != nil {
+			return err
+		}
+		return settled()
+	})
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if err := get(); err != nil {
+			return err
+		}
+		write()
+		return env.Client.Status().Update(ctx, obj)
+	})
 }
 
 // viewerToken makes a ServiceAccount in ns bound to infraplane-viewer
