@@ -7,10 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/infraplane/infraplane/internal/ledger"
-	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 var olderLink = regexp.MustCompile(`<a href="([^"]*)" rel="next">`)
@@ -61,12 +59,7 @@ func TestAuditPaging(t *testing.T) {
 	}
 
 	viewer := &browser{t: t, base: srv.URL}
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if code := viewer.login(tokenA); code != http.StatusSeeOther {
-			return fmt.Errorf("viewer login: %d", code)
-		}
-		return nil
-	})
+	viewer.loginEventually(tokenA)
 	got = pages(viewer, "/audit")
 	if len(got) != 3 || rowsIn(got[0]) != 100 || rowsIn(got[1]) != 100 || rowsIn(got[2]) != 50 {
 		t.Fatalf("viewer: %d pages, want 100, 100 and 50 entries", len(got))

@@ -2,21 +2,18 @@ package dashboard_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/dashboard"
 	"github.com/infraplane/infraplane/internal/ledger"
-	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // writeLedger appends entries to a new ledger file and returns its path.
@@ -109,12 +106,7 @@ func TestAuditRBAC(t *testing.T) {
 	})
 
 	viewer := &browser{t: t, base: srv.URL}
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if code := viewer.login(tokenA); code != http.StatusSeeOther {
-			return fmt.Errorf("viewer login: %d", code)
-		}
-		return nil
-	})
+	viewer.loginEventually(tokenA)
 
 	t.Run("team-a viewer sees team-a only", func(t *testing.T) {
 		code, body := viewer.get("/audit")

@@ -12,7 +12,6 @@ import (
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/dashboard"
-	"github.com/infraplane/infraplane/internal/testenv"
 )
 
 // openBreakGlass creates a break-glass on one Topic as the admin, waits
@@ -136,12 +135,7 @@ func TestBreakGlassPages(t *testing.T) {
 	t.Run("team-a viewer", func(t *testing.T) {
 		token := viewerToken(t, kube, teamA, "viewer")
 		b := &browser{t: t, base: srv.URL}
-		testenv.Eventually(t, 30*time.Second, func() error {
-			if code := b.login(token); code != http.StatusSeeOther {
-				return fmt.Errorf("viewer login: %d", code)
-			}
-			return nil
-		})
+		b.loginEventually(token)
 		code, body := b.get("/breakglass")
 		if code != http.StatusOK || !strings.Contains(body, "hotfix-open") || !strings.Contains(body, "hotfix-ended") {
 			t.Errorf("/breakglass as a %s viewer: %d, want both of its windows\n%s", teamA, code, body)

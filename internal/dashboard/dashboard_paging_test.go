@@ -80,12 +80,7 @@ func TestNamespacePaging(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	viewer := &browser{t: t, base: srv.URL}
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if code := viewer.login(tokenA); code != http.StatusSeeOther {
-			return fmt.Errorf("viewer login: %d", code)
-		}
-		return nil
-	})
+	viewer.loginEventually(tokenA)
 	page := func(path string) string {
 		t.Helper()
 		code, body := viewer.get(path)

@@ -146,12 +146,7 @@ func TestRolloutPages(t *testing.T) {
 	viewer := viewerToken(t, kube, teamA, "viewer")
 	login := func(t *testing.T, token string) *browser {
 		b := &browser{t: t, base: srv.URL}
-		testenv.Eventually(t, 30*time.Second, func() error {
-			if code := b.login(token); code != http.StatusSeeOther {
-				return fmt.Errorf("login: %d", code)
-			}
-			return nil
-		})
+		b.loginEventually(token)
 		return b
 	}
 

@@ -70,6 +70,18 @@ func (b *browser) get(path string) (int, string) {
 	return resp.StatusCode, body
 }
 
+// loginEventually logs in with token until it is accepted: the token
+// authenticator may not know a ServiceAccount just made.
+func (b *browser) loginEventually(token string) {
+	b.t.Helper()
+	testenv.Eventually(b.t, 30*time.Second, func() error {
+		if code := b.login(token); code != http.StatusSeeOther {
+			return fmt.Errorf("login: %d", code)
+		}
+		return nil
+	})
+}
+
 func (b *browser) login(token string) int {
 	b.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, b.base+"/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
@@ -217,12 +229,7 @@ func TestDashboard(t *testing.T) {
 
 	viewer := &browser{t: t, base: srv.URL}
 	// The token authenticator may not have seen the new ServiceAccount yet.
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if code := viewer.login(tokenA); code != http.StatusSeeOther {
-			return fmt.Errorf("viewer login: %d", code)
-		}
-		return nil
-	})
+	viewer.loginEventually(tokenA)
 
 	t.Run("team-a viewer sees team-a only", func(t *testing.T) {
 		code, body := viewer.get("/")

@@ -45,12 +45,7 @@ func TestUnlistedKind(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	b := &browser{t: t, base: srv.URL}
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if code := b.login(token); code != http.StatusSeeOther {
-			return fmt.Errorf("login: %d", code)
-		}
-		return nil
-	})
+	b.loginEventually(token)
 	note := "Not shown: widgets." + group
 	// The aggregated viewer role loses the kind's rules a moment later.
 	testenv.Eventually(t, 30*time.Second, func() error {
