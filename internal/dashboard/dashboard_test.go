@@ -231,6 +231,21 @@ func TestDashboard(t *testing.T) {
 	// The token authenticator may not have seen the new ServiceAccount yet.
 	viewer.loginEventually(tokenA)
 
+	// A namespace in the URL that is a path ("a/../b", escaped) must not
+	// walk the dashboard's API requests elsewhere, even for the admin.
+	t.Run("a namespace that is a path", func(t *testing.T) {
+		b := &browser{t: t, base: srv.URL}
+		if code, _ := b.get("/login?token=" + adminToken); code != http.StatusSeeOther {
+			t.Fatalf("admin login link: %d", code)
+		}
+		for _, ns := range []string{teamA + "%2F..%2F" + teamB, "..%2F..%2F..%2Fapi%2Fv1%2Fsecrets", "UPPER"} {
+			code, body := b.get("/ns/" + ns)
+			if code != http.StatusNotFound || !strings.Contains(body, "is not a namespace name") || strings.Contains(body, "bravo-secret") {
+				t.Errorf("/ns/%s: %d, want 404 saying it is not a namespace name\n%s", ns, code, body)
+			}
+		}
+	})
+
 	t.Run("team-a viewer sees team-a only", func(t *testing.T) {
 		code, body := viewer.get("/")
 		if code != http.StatusOK {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -355,6 +356,10 @@ func (h *Handler) namespace(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	ns := r.PathValue("namespace")
+	if len(validation.IsDNS1123Label(ns)) > 0 {
+		h.fail(w, r, ss, http.StatusNotFound, fmt.Errorf("%q is not a namespace name", ns))
+		return
+	}
 	q := r.URL.Query()
 	d := &namespaceData{Name: ns, State: q.Get("state"), Filter: strings.TrimSpace(q.Get("q")), States: States}
 	if d.State != "" && !slices.Contains(States, d.State) {

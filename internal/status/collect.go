@@ -11,6 +11,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apipath "k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -250,6 +251,11 @@ func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace s
 // listRaw lists a kind in a namespace ("": all) with raw and decodes the
 // answer lean.
 func listRaw(ctx context.Context, raw func(context.Context, string, url.Values) ([]byte, error), k Kind, namespace string) ([]*unstructured.Unstructured, error) {
+	// The namespace may come from a URL (the dashboard's /ns/NAME): a
+	// name with "/" or ".." would walk the request to another path.
+	if msgs := apipath.IsValidPathSegmentName(namespace); namespace != "" && len(msgs) > 0 {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("namespace %q: %s", namespace, strings.Join(msgs, "; ")))
+	}
 	path := "/apis/" + k.Group + "/" + k.Version
 	if namespace != "" {
 		path += "/namespaces/" + namespace
