@@ -58,9 +58,13 @@ func TestKustomization(t *testing.T) {
 				MatchLabels map[string]string `json:"matchLabels"`
 			} `json:"selector"`
 			Endpoints []struct {
-				Port        string `json:"port"`
-				Path        string `json:"path"`
-				Scheme      string `json:"scheme"`
+				Port            string `json:"port"`
+				Path            string `json:"path"`
+				Scheme          string `json:"scheme"`
+				BearerTokenFile string `json:"bearerTokenFile"`
+				TLSConfig       struct {
+					InsecureSkipVerify bool `json:"insecureSkipVerify"`
+				} `json:"tlsConfig"`
 				Interval    string `json:"interval"`
 				HonorLabels bool   `json:"honorLabels"`
 			} `json:"endpoints"`
@@ -81,6 +85,11 @@ func TestKustomization(t *testing.T) {
 	}
 	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != metricsPort || sm.Spec.Endpoints[0].Path != "/metrics" {
 		t.Fatalf("ServiceMonitor endpoints %+v, want port %s, path /metrics", sm.Spec.Endpoints, metricsPort)
+	}
+	// The controller serves metrics over HTTPS to callers with a token
+	// the API server authorizes for GET /metrics (--metrics-secure).
+	if ep := sm.Spec.Endpoints[0]; ep.Scheme != "https" || ep.BearerTokenFile == "" {
+		t.Errorf("ServiceMonitor endpoint scheme %q, bearer token file %q: the controller's metrics need HTTPS and Prometheus's token", ep.Scheme, ep.BearerTokenFile)
 	}
 	// infraplane's labels that a target label of the same name would
 	// rename to exported_<name> unless the scrape honours them.

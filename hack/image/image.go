@@ -152,7 +152,7 @@ func assemble(binary []byte, s imageSpec) (v1.Image, error) {
 			Labels:     labels(s),
 			// metrics, health probes, git push hooks, admission webhook
 			// (the `controller` defaults).
-			ExposedPorts: map[string]struct{}{"8080/tcp": {}, "8081/tcp": {}, "9292/tcp": {}, "9443/tcp": {}},
+			ExposedPorts: map[string]struct{}{"8443/tcp": {}, "8081/tcp": {}, "9292/tcp": {}, "9443/tcp": {}},
 		},
 		RootFS: v1.RootFS{Type: "layers"},
 	}

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -22,6 +23,15 @@ type ManagerOptions struct {
 	Options
 	// MetricsAddr serves Prometheus metrics; "0" disables.
 	MetricsAddr string
+	// MetricsSecure serves them over HTTPS, to callers the API server
+	// authenticates (TokenReview) and authorizes for GET on the
+	// non-resource URL /metrics (SubjectAccessReview): the metrics name
+	// namespaces, GitSources and break-glass activity of every team, so
+	// a pod of one team must not read them by reaching the port.
+	MetricsSecure bool
+	// MetricsCertDir holds tls.crt and tls.key for MetricsSecure; with
+	// none there the server makes a self-signed certificate at start.
+	MetricsCertDir string
 	// HealthAddr serves /healthz and /readyz; "" or "0" disables.
 	HealthAddr string
 	// LeaderElection makes only one replica act at a time.
@@ -53,6 +63,12 @@ type LedgerCheckpoint struct {
 	Interval  time.Duration
 }
 
+// Secure metrics ask the API server who the caller is and whether it may
+// GET /metrics.
+//
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 // Leader election holds a Lease in the controller's own namespace (the
 // pod's; config/default puts it in infraplane-system): a Role there, not
 // a right on every namespace's leases.
@@ -82,9 +98,18 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (ctrl.Manager, func(), er
 	default:
 		cfg.QPS, cfg.Burst = 200, 400
 	}
+	metrics := metricsserver.Options{BindAddress: opts.MetricsAddr}
+	if opts.MetricsSecure {
+		metrics.SecureServing = true
+		metrics.CertDir = opts.MetricsCertDir
+		metrics.FilterProvider = metricsAuth
+		// HTTP/1.1 only: HTTP/2's stream reset flood (CVE-2023-44487)
+		// needs no credentials to tie up the server.
+		metrics.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme.New(),
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Metrics:                 metrics,
 		HealthProbeBindAddress:  opts.HealthAddr,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "infraplane-controller",

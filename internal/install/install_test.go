@@ -112,9 +112,10 @@ func TestInstallRunsWithItsOwnRights(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	webhookPort, healthPort := freePort(t), freePort(t)
+	webhookPort, healthPort, metricsPort := freePort(t), freePort(t), freePort(t)
 	runController(t, deployment, proxy.kubeconfig(t, token), webhookPort, healthPort,
-		"--ledger="+ledgerPath, "--ledger-key-file="+keyPath)
+		"--ledger="+ledgerPath, "--ledger-key-file="+keyPath,
+		"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(metricsPort))
 	if err := controllers.WaitWebhook(ctx, env.Client, "default"); err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +177,9 @@ func TestInstallRunsWithItsOwnRights(t *testing.T) {
 		t.Fatalf("orders-worker has source label %q, want %s.infra", got, ns)
 	}
 	waitAckDeadline(t, subs, cloud, 10)
+
+	t.Log("Metrics: HTTPS, and only for those who may GET /metrics")
+	checkMetrics(t, metricsPort, ns)
 
 	t.Log("Break-glass: open, edit, close, revert")
 	alice := env.Person(t, oncallUser, oncallGroup)
