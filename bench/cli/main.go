@@ -34,6 +34,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
@@ -123,7 +124,10 @@ func run(ctx context.Context, topics, planObjs, rounds, workers int, profileDir,
 		var l unstructured.UnstructuredList
 		l.SetAPIVersion("pubsub.infraplane.dev/v1alpha1")
 		l.SetKind("TopicList")
-		if err := admin.List(ctx, &l, client.InNamespace(statusNS)); err != nil {
+		// The watch cache of a large data dir takes a while to fill.
+		if err := wait.PollUntilContextTimeout(ctx, time.Second, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+			return admin.List(ctx, &l, client.InNamespace(statusNS)) == nil, nil
+		}); err != nil {
 			return err
 		}
 		topics = len(l.Items)
