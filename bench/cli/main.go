@@ -236,6 +236,10 @@ func timeRun(ctx context.Context, argv []string) (time.Duration, error) {
 	t0 := time.Now()
 	err := cmd.Run()
 	d := time.Since(t0)
+	if cmd.ProcessState != nil {
+		cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		fmt.Printf("#   %s: cpu %.2f s\n", filepath.Base(argv[0])+" "+argv[1], cpu.Seconds())
+	}
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
 		err = nil
 	}
