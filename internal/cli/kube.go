@@ -29,6 +29,15 @@ func (k *kubeFlags) add(fl *pflag.FlagSet) {
 // client connects to the cluster: the embedded default written by
 // `infraplane up` in this directory is found without any flag.
 func (k *kubeFlags) client() (client.Client, error) {
+	cfg, err := k.config()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: scheme.New()})
+}
+
+// config is the REST config client connects with.
+func (k *kubeFlags) config() (*rest.Config, error) {
 	path := k.kubeconfig
 	if path == "" && os.Getenv("KUBECONFIG") == "" {
 		if p := filepath.Join(".infraplane", "kubeconfig"); fileExists(p) {
@@ -47,7 +56,7 @@ func (k *kubeFlags) client() (client.Client, error) {
 	// objects take minutes; the CLI's requests are bounded by its own few
 	// workers, and the server has priority and fairness.
 	cfg.QPS, cfg.Burst = -1, 0
-	return client.New(cfg, client.Options{Scheme: scheme.New()})
+	return cfg, nil
 }
 
 // notListeningError is a refused connection to the API server, said as what

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/status"
 )
 
@@ -65,7 +67,17 @@ messages and timestamps. Messages wrap at $COLUMNS (default 100).`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			c, err := k.client()
+			cfg, err := k.config()
+			if err != nil {
+				return err
+			}
+			c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+			if err != nil {
+				return err
+			}
+			// One list per kind, decoded once (at 20,000 objects the
+			// client's decoding was most of the time).
+			raw, err := status.RawGetter(cfg)
 			if err != nil {
 				return err
 			}
@@ -75,7 +87,7 @@ messages and timestamps. Messages wrap at $COLUMNS (default 100).`,
 			if err != nil {
 				return fmt.Errorf("reading the cluster: %w", err)
 			}
-			scope := status.Scope{Namespace: k.namespace, AllNamespaces: all}
+			scope := status.Scope{Namespace: k.namespace, AllNamespaces: all, Raw: raw}
 			snap, err := status.Collect(ctx, c, kinds, scope)
 			if err != nil {
 				return fmt.Errorf("reading the cluster: %w", err)

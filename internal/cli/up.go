@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
-	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/examples"
 	"github.com/infraplane/infraplane/internal/controllers"
 	"github.com/infraplane/infraplane/internal/controlplane"
@@ -27,7 +26,6 @@ import (
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
-	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/version"
@@ -104,6 +102,13 @@ Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 
 func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (err error) {
 	start := time.Now()
+	// step logs how long each part of the start took (--log-level=debug).
+	last := start
+	step := func(what string) {
+		now := time.Now()
+		slog.Debug("start-up step done", "step", what, "took", now.Sub(last).Round(time.Millisecond), "since", now.Sub(start).Round(time.Millisecond))
+		last = now
+	}
 	if f.cloud == "gcp" && f.project == "" {
 		return errors.New("--cloud=gcp needs --project")
 	}
@@ -145,6 +150,13 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	if err := checkPorts(f); err != nil {
 		return err
 	}
+	// The local cloud needs nothing of the API server: it starts while the
+	// control plane does (the emulators' JVM takes seconds).
+	localCloud, err := startLocalCloud(ctx, f, dataDir)
+	if err != nil {
+		return err
+	}
+	defer localCloud.stopUnlessTaken()
 
 	// The ledger opens first: the API server reports direct edits to it.
 	// Its entries are signed with a key of the data dir, made on the
@@ -172,6 +184,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		}
 		slog.Info("stopped")
 	}()
+	step("control plane")
 
 	c, err := client.New(cp.RESTConfig(), client.Options{Scheme: scheme.New()})
 	if err != nil {
@@ -180,22 +193,13 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
 		return err
 	}
+	step("CRDs")
 	// The cleanup finalizer at create (one API write less per managed
-	// object). Right after the CRDs are installed the policy cannot
-	// resolve their schemas yet; it is waited for (a dry-run create of a
-	// Topic comes back with the finalizer), and if it does not take effect
-	// a create gets the finalizer from the controller, as on clusters
-	// without the policy.
-	if err := crds.WaitPolicySchemas(ctx, cp.RESTConfig(), c); err != nil {
-		slog.Info("the kinds' schemas are not published yet; the finalizer policy may miss the first creates", "err", err)
-	}
-	if err := crds.InstallFinalizerPolicy(ctx, c); err != nil {
-		return err
-	}
-	probe := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "infraplane-finalizer-probe"}}
-	if err := crds.WaitFinalizerPolicy(ctx, c, probe, managed.Finalizer); err != nil {
-		slog.Warn("the finalizer policy is not in effect; the controllers add the finalizer", "err", err)
-	}
+	// object), installed and waited for while the rest starts (it takes
+	// the API server seconds to enforce it); what up applies itself waits
+	// for it (policy.wait).
+	policy := startFinalizerPolicy(ctx, cp, c)
+	defer policy.wait() //nolint:errcheck // on an early return: not left running
 	// Roles for people and the syncer; the one namespace of a single user
 	// is onboarded as a team whose people are the infraplane:* groups
 	// (infraplane kubeconfig --user alice --group infraplane:oncall), and
@@ -215,6 +219,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 			return fmt.Errorf("onboarding namespace %s: %w", team.Namespace, err)
 		}
 	}
+	step("roles and namespaces")
 
 	pc := &corev1alpha1.ProviderConfig{
 		TypeMeta:   metav1.TypeMeta{APIVersion: corev1alpha1.GroupVersion.String(), Kind: "ProviderConfig"},
@@ -226,13 +231,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	if f.cloud == "gcp" {
 		pc.Spec.Credentials.Source = corev1alpha1.CredentialsApplicationDefault
 	} else {
-		mode, err := localcloud.ParseMode(f.cloud)
-		if err != nil {
-			return fmt.Errorf("--cloud: %w", err)
-		}
-		cloud, err := localcloud.Start(ctx, localcloud.Options{
-			Mode: mode, PubSubPort: f.pubsubPort, LogDir: filepath.Join(dataDir, "logs"), Logger: slog.Default(), Project: f.project,
-		})
+		cloud, err := localCloud.take()
 		if err != nil {
 			return fmt.Errorf("starting the local cloud: %w", err)
 		}
@@ -251,6 +250,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		pc.Spec.Endpoints = corev1alpha1.Endpoints{PubSub: ep.PubSub, Storage: ep.Storage, Spanner: ep.Spanner, Bigtable: ep.Bigtable}
 		cloudLine = cloud.Describe()
 	}
+	step("local cloud")
 	//nolint:staticcheck // typed server-side apply
 	if err := c.Patch(ctx, pc, client.Apply, client.FieldOwner("infraplane-up"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("writing ProviderConfig default: %w", err)
@@ -263,6 +263,9 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	}
 
 	if f.noCtrl {
+		if err := policy.wait(); err != nil {
+			return err
+		}
 		return serveWithoutControllers(ctx, stdout, cp, c, f, start, cloudLine, envFile, logPath)
 	}
 
@@ -293,6 +296,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		return err
 	}
 	defer cleanup()
+	step("manager")
 	ctrlStopping.Store(false)
 	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
 	mgrDone := make(chan error, 1)
@@ -316,6 +320,12 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	defer stopWait()
 	go func() { webhookUp <- controllers.WaitWebhook(webhookCtx, c, "default") }()
 
+	// The example's and the repository's objects get the finalizer at
+	// create.
+	if err := policy.wait(); err != nil {
+		return err
+	}
+	step("finalizer policy")
 	if f.example != "" {
 		files, err := examples.Files(f.example)
 		if err != nil {
@@ -327,6 +337,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		}
 		slog.Info("applied example", "example", f.example, "objects", len(objs), "namespace", f.namespace)
 	}
+	step("example")
 
 	if f.repo != "" {
 		if err := applyGitSource(ctx, c, f); err != nil {
@@ -341,6 +352,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		if err != nil {
 			return err
 		}
+		step("webhook enforced")
 	case err := <-mgrDone:
 		mgrDone <- err // for the deferred stop
 		return fmt.Errorf("controllers stopped: %w", err)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -62,11 +63,20 @@ func Install(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	// All at once: each apply is a round trip the API server spends most
+	// of in work of its own (schema conversion), and start-up waits on it.
+	g, gctx := errgroup.WithContext(ctx)
 	for _, obj := range list {
-		//nolint:staticcheck // client.Apply with a typed object is what we want here.
-		if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-			return fmt.Errorf("installing CRD %s: %w", obj.Name, err)
-		}
+		g.Go(func() error {
+			//nolint:staticcheck // client.Apply with a typed object is what we want here.
+			if err := c.Patch(gctx, obj, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+				return fmt.Errorf("installing CRD %s: %w", obj.Name, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for _, obj := range list {
 		name := obj.Name
