@@ -229,13 +229,20 @@ func render(results []*Result, notes []string, m machine, command string) string
 		{"GetSubscription per Subscription per interval", func(r *Result) string {
 			return perObjInterval(r.SteadyCloud["GetSubscription"], r.Subscriptions, r)
 		}},
-		{"**cloud reads per object per interval**", func(r *Result) string {
-			return "**" + perObjInterval(r.SteadyCloud["GetTopic"]+r.SteadyCloud["GetSubscription"], objects(r), r) + "**"
+		{"List calls in window (ListTopics / ListSubscriptions, one per page)", func(r *Result) string {
+			return fmt.Sprintf("%.0f / %.0f", r.SteadyCloud["ListTopics"], r.SteadyCloud["ListSubscriptions"])
+		}},
+		{"**cloud reads per object per interval** (Gets and List pages)", func(r *Result) string {
+			reads := r.SteadyCloud["GetTopic"] + r.SteadyCloud["GetSubscription"] + r.SteadyCloud["ListTopics"] + r.SteadyCloud["ListSubscriptions"]
+			return "**" + perObjInterval(reads, objects(r), r) + "**"
+		}},
+		{"CPU in window: this process / emulator (cores)", func(r *Result) string {
+			return fmt.Sprintf("%.1f s (%.3f cores) / %.1f s", r.SteadySelfCPU, r.SteadySelfCPU/r.Window.Seconds(), r.SteadyChildCPU)
 		}},
 		{"**cloud writes in window**", func(r *Result) string {
 			var n float64
 			for k, v := range r.SteadyCloud {
-				if !strings.HasPrefix(k, "Get") {
+				if !strings.HasPrefix(k, "Get") && !strings.HasPrefix(k, "List") {
 					n += v
 				}
 			}

@@ -505,7 +505,7 @@ func cloudCalls() map[string]float64 {
 }
 
 var cloudMethods = []string{
-	"GetTopic", "GetSubscription",
+	"GetTopic", "GetSubscription", "ListTopics", "ListSubscriptions",
 	"CreateTopic", "CreateSubscription", "UpdateTopic", "UpdateSubscription", "DeleteTopic", "DeleteSubscription",
 }
 

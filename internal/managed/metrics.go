@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -52,11 +53,24 @@ var (
 		Name: "infraplane_managed_oldest_not_ready_timestamp_seconds",
 		Help: "Since when (Unix time of its Ready condition's last transition) the longest-unready object of a kind has not been Ready; absent while all are Ready.",
 	}, []string{"kind"})
+
+	// Batched reads (listing.go): how many listings were taken, and how
+	// each resync read the cloud. infraplane_cloud_calls_total counts the
+	// List calls themselves (one per page).
+	cloudListingsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "infraplane_cloud_listings_total",
+		Help: "Listings of a kind's cloud resources (all pages of one project) taken to answer resyncs, by kind, ProviderConfig and result (ok, error).",
+	}, []string{"kind", "provider_config", "result"})
+
+	cloudObservesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "infraplane_cloud_observes_total",
+		Help: "Reads of one object's cloud resource, by kind, ProviderConfig and source: get (a Get call) or listing (answered from a shared listing, no call).",
+	}, []string{"kind", "provider_config", "source"})
 )
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(reconcilesTotal, reconcileSeconds, cloudWritesTotal, driftedObjects, driftRepairsTotal,
-		managedObjects, oldestNotReady)
+		managedObjects, oldestNotReady, cloudListingsTotal, cloudObservesTotal)
 }
 
 // objectSet keeps what the gauges need to know of each object of one
@@ -150,4 +164,24 @@ func (s *objectSet) update(old, st objectState, had bool) {
 func observeReconcile(kind, result string, start time.Time) {
 	reconcilesTotal.WithLabelValues(kind, result).Inc()
 	reconcileSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// Listings returns how many listings of kind were taken with ProviderConfig
+// pc and ended in result (ok, error); tests and benchmarks count with it.
+func Listings(kind, pc, result string) float64 {
+	return counterValue(cloudListingsTotal.WithLabelValues(kind, pc, result))
+}
+
+// Observes returns how many resyncs of kind under ProviderConfig pc read
+// the cloud from source (get, listing).
+func Observes(kind, pc, source string) float64 {
+	return counterValue(cloudObservesTotal.WithLabelValues(kind, pc, source))
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }

@@ -107,6 +107,7 @@ type Reconciler[T Object] struct {
 	opts      Options
 	objects   *objectSet
 	recent    recentCreates
+	listings  listings
 	stale     sync.Map // NamespacedName -> struct{}: the cache lost a write race on it
 }
 
@@ -235,6 +236,7 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 	cond := conditionsOf(obj)
 	resync := r.resyncInterval(obj)
 	id := resourceID(obj)
+	steady := inSteadyState(obj) // before this pass changes the status
 
 	paused, pauseReason, pauseMsg := r.paused(ctx, obj)
 	if paused {
@@ -278,6 +280,8 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		cond.failed(commonv1.ReasonProviderError, fmt.Sprintf("connecting to the cloud with ProviderConfig %q: %v", prov.Name, err))
 		return outcome{err: err, metric: "error"}
 	}
+	lister, _ := ext.(ListObserver[T])
+	ext = r.notingWrites(ext, prov)
 	// Every cloud name the object reaches stays in its ProviderConfig's
 	// projects (confine.go), before any cloud call.
 	if err := confine(prov, ext.Name(), refs, resolved); err != nil {
@@ -342,9 +346,16 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 		}
 	}
 
-	obs, err := ext.Observe(ctx, obj)
-	if err != nil {
-		return r.cloudFailed(obj, "Observe", "reading", err, resync)
+	var obs Observation
+	listed := false
+	if steady && lister != nil {
+		obs, listed = r.observeListed(ctx, obj, lister, prov, ext.Name(), owner, resync)
+	}
+	if !listed {
+		cloudObservesTotal.WithLabelValues(r.kind.Name, prov.Name, "get").Inc()
+		if obs, err = ext.Observe(ctx, obj); err != nil {
+			return r.cloudFailed(obj, "Observe", "reading", err, resync)
+		}
 	}
 	now := metav1.Now()
 	st.LastSyncTime = &now
@@ -589,6 +600,7 @@ func (r *Reconciler[T]) reconcileDelete(ctx context.Context, obj T) outcome {
 		if err != nil {
 			return r.deleteBlocked(ctx, obj, fmt.Sprintf("cannot connect to delete %s: %v", st.SelfLink, err), err)
 		}
+		ext = r.notingWrites(ext, prov)
 		if err := confine(prov, ext.Name(), nil, nil); err != nil {
 			return r.deleteBlocked(ctx, obj, err.Error()+" (set spec.deletionPolicy: Abandon to release the object and keep the resource)", nil)
 		}

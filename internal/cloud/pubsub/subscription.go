@@ -89,6 +89,13 @@ func (c *subscriptionClient) Observe(ctx context.Context, s *pubsubv1.Subscripti
 	if err != nil {
 		return managed.Observation{}, err
 	}
+	return c.observe(s, got), nil
+}
+
+// observe diffs the spec against the subscription the cloud returned (by
+// a Get or in a listing).
+func (c *subscriptionClient) observe(s *pubsubv1.Subscription, got *pubsubpb.Subscription) managed.Observation {
+	s.Status.Topic = c.env.Refs[fieldTopicRef]
 	obs := subscriptionObservation(got)
 	s.Status.Observed = obs
 
@@ -127,7 +134,7 @@ func (c *subscriptionClient) Observe(ctx context.Context, s *pubsubv1.Subscripti
 	}
 	d.Add("spec.labels", managed.RenderLabels(commonv1.LabelMap(sp.Labels)), managed.RenderLabels(managed.UserLabels(got.GetLabels())), false)
 
-	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.Diffs}, nil
+	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.Diffs}
 }
 
 func subscriptionObservation(got *pubsubpb.Subscription) *pubsubv1.SubscriptionObservation {

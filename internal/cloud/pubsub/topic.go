@@ -59,14 +59,13 @@ func (c *topicClient) Observe(ctx context.Context, t *pubsubv1.Topic) (managed.O
 	if err != nil {
 		return managed.Observation{}, err
 	}
-	obs := &pubsubv1.TopicObservation{
-		Labels:                    got.GetLabels(),
-		MessageRetentionDuration:  renderProtoDuration(got.GetMessageRetentionDuration()),
-		AllowedPersistenceRegions: got.GetMessageStoragePolicy().GetAllowedPersistenceRegions(),
-	}
-	if got.GetState() != pubsubpb.Topic_STATE_UNSPECIFIED {
-		obs.State = got.GetState().String()
-	}
+	return c.observe(t, got), nil
+}
+
+// observe diffs the spec against the topic the cloud returned (by a Get
+// or in a listing).
+func (c *topicClient) observe(t *pubsubv1.Topic, got *pubsubpb.Topic) managed.Observation {
+	obs := topicObservation(got)
 	t.Status.Observed = obs
 
 	var d managed.Differ
@@ -75,7 +74,7 @@ func (c *topicClient) Observe(ctx context.Context, t *pubsubv1.Topic) (managed.O
 	if p := t.Spec.MessageStoragePolicy; p != nil {
 		d.Add("spec.messageStoragePolicy.allowedPersistenceRegions", renderList(p.AllowedPersistenceRegions), renderList(obs.AllowedPersistenceRegions), false)
 	}
-	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.Diffs}, nil
+	return managed.Observation{Exists: true, Owner: got.GetLabels()[managed.OwnerLabelKey], Diff: d.Diffs}
 }
 
 func topicObservation(got *pubsubpb.Topic) *pubsubv1.TopicObservation {

@@ -65,11 +65,24 @@ func (c *bucketClient) Observe(ctx context.Context, b *storagev1.Bucket) (manage
 	}
 	// Bucket names are global: one of another project is never managed
 	// (when the ProviderConfig says its project's number to compare).
-	if pn := c.env.Provider.ProjectNumber; pn != "" && got.ProjectNumber != 0 && strconv.FormatUint(got.ProjectNumber, 10) != pn {
+	if !c.inProject(got) {
 		return managed.Observation{}, status.Errorf(codes.PermissionDenied,
 			"bucket %s belongs to project number %d, not to project %s (number %s) of ProviderConfig %q: a bucket of another project is never adopted, changed or deleted; nothing was changed",
-			c.id, got.ProjectNumber, c.env.Provider.ProjectID, pn, c.env.Provider.Name)
+			c.id, got.ProjectNumber, c.env.Provider.ProjectID, c.env.Provider.ProjectNumber, c.env.Provider.Name)
 	}
+	return c.observe(b, got), nil
+}
+
+// inProject says whether a bucket is of the ProviderConfig's project, as
+// far as its number tells.
+func (c *bucketClient) inProject(got *gcs.BucketAttrs) bool {
+	pn := c.env.Provider.ProjectNumber
+	return pn == "" || got.ProjectNumber == 0 || strconv.FormatUint(got.ProjectNumber, 10) == pn
+}
+
+// observe diffs the spec against the bucket the cloud returned (by a Get
+// or in a listing).
+func (c *bucketClient) observe(b *storagev1.Bucket, got *gcs.BucketAttrs) managed.Observation {
 	b.Status.Observed = observation(got)
 	diff := diffBucket(&b.Spec, got)
 	for i := range diff {
@@ -78,7 +91,7 @@ func (c *bucketClient) Observe(ctx context.Context, b *storagev1.Bucket) (manage
 			diff[i].LowersProtection = true
 		}
 	}
-	return managed.Observation{Exists: true, Owner: got.Labels[managed.OwnerLabelKey], Diff: diff}, nil
+	return managed.Observation{Exists: true, Owner: got.Labels[managed.OwnerLabelKey], Diff: diff}
 }
 
 func observation(got *gcs.BucketAttrs) *storagev1.BucketObservation {
