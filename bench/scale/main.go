@@ -80,7 +80,7 @@ func main() {
 	flag.IntVar(&cfg.createWorkers, "create-workers", 32, "parallel creates into the API server")
 	flag.DurationVar(&cfg.resync, "resync", time.Hour, "resync interval (long: the run measures memory, not drift detection)")
 	flag.DurationVar(&cfg.steady, "steady", time.Minute, "steady-state window after all are Ready, before memory is read again")
-	flag.DurationVar(&cfg.readyTimeout, "ready-timeout", time.Hour, "give up waiting for Ready after this long (then report what was reached)")
+	flag.DurationVar(&cfg.readyTimeout, "ready-timeout", time.Hour, "stop creating and waiting this long after the first create, then report what was reached")
 	flag.IntVar(&cfg.lists, "lists", 3, "raw JSON lists of all topics to time (the report gives the fastest and the slowest)")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "directory for heap profiles before creating, with all Ready and after the window (heap-before.pprof, heap-ready.pprof, heap-steady.pprof)")
 	flag.BoolVar(&cfg.watchCache, "watch-cache", true, "the API server's watch cache for infraplane's kinds (false: -watch-cache-sizes KIND#0 for them)")
@@ -246,20 +246,31 @@ func run(ctx context.Context, cfg config) (res *result, err error) {
 	cpu0 := selfCPU()
 	start := time.Now()
 	tracker.begin()
-	var next atomic.Int64
+	// -ready-timeout bounds creates and waiting together: a run that
+	// cannot finish (100,000 on a busy machine) still reports what it
+	// reached.
+	deadline := start.Add(cfg.readyTimeout)
+	cctx, ccancel := context.WithDeadline(ctx, deadline)
+	defer ccancel()
+	var next, created atomic.Int64
+	go progress(cctx, tracker, &created, start)
 	var wg sync.WaitGroup
 	var createErr atomic.Value
 	for range cfg.createWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil && createErr.Load() == nil {
+			for cctx.Err() == nil && createErr.Load() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= cfg.topics {
 					return
 				}
 				t := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("t-%06d", i)}}
-				if err := admin.Create(ctx, t); err != nil {
+				err := admin.Create(cctx, t)
+				switch {
+				case err == nil:
+					created.Add(1)
+				case cctx.Err() == nil:
 					createErr.Store(err)
 				}
 			}
@@ -270,8 +281,11 @@ func run(ctx context.Context, cfg config) (res *result, err error) {
 	if e := createErr.Load(); e != nil {
 		return res, fmt.Errorf("creating topics: %v", e)
 	}
-	step("waiting for Ready", "creates took", res.createsTook.Round(time.Millisecond))
-	waitErr := tracker.wait(ctx, cfg.readyTimeout, start)
+	step("waiting for Ready", "created", created.Load(), "creates took", res.createsTook.Round(time.Millisecond))
+	waitErr := tracker.wait(ctx, max(time.Until(deadline), time.Second))
+	if n := int(created.Load()); n < cfg.topics {
+		waitErr = fmt.Errorf("only %d of %d topics created within -ready-timeout %s", n, cfg.topics, cfg.readyTimeout)
+	}
 	res.readyTook, res.ready = tracker.result()
 	res.applyCPU = selfCPU() - cpu0
 	res.atReady = readMem()
@@ -350,23 +364,33 @@ func (r *readyTracker) observe(o any) {
 	}
 }
 
-func (r *readyTracker) wait(ctx context.Context, timeout time.Duration, start time.Time) error {
+func (r *readyTracker) wait(ctx context.Context, timeout time.Duration) error {
+	select {
+	case <-r.done:
+		return nil
+	case <-time.After(timeout):
+		_, n := r.result()
+		return fmt.Errorf("only %d of %d topics Ready within -ready-timeout", n, r.want)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// progress reports every 30 s how far the run got, until ctx ends or all
+// are Ready.
+func progress(ctx context.Context, r *readyTracker, created *atomic.Int64, start time.Time) {
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
-	deadline := time.After(timeout)
 	for {
 		select {
-		case <-r.done:
-			return nil
 		case <-tick.C:
 			_, n := r.result()
 			rss, _ := procMem()
-			step("progress", "ready", n, "of", r.want, "after", time.Since(start).Round(time.Second), "rss MiB", rss>>20)
-		case <-deadline:
-			_, n := r.result()
-			return fmt.Errorf("only %d of %d topics Ready after %s", n, r.want, timeout)
+			step("progress", "created", created.Load(), "ready", n, "of", r.want, "after", time.Since(start).Round(time.Second), "rss MiB", rss>>20)
+		case <-r.done:
+			return
 		case <-ctx.Done():
-			return ctx.Err()
+			return
 		}
 	}
 }
