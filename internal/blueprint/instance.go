@@ -365,8 +365,12 @@ func stampRendered(child *unstructured.Unstructured) string {
 // was this rendering, and a field the template dropped was dropped), and
 // no field manager but the Blueprint's owns anything a person writes
 // (spec, labels, annotations): nobody edited it since.
+//
+// A child without managedFields (a cache that stripped them) is applied:
+// without them nobody's edit could be seen. The controllers' cache keeps
+// them on objects with the rendered-hash annotation for this.
 func skipApply(existing client.Object, hash string) bool {
-	if existing.GetAnnotations()[RenderedHashAnnotation] != hash {
+	if existing.GetAnnotations()[RenderedHashAnnotation] != hash || len(existing.GetManagedFields()) == 0 {
 		return false
 	}
 	for _, mf := range existing.GetManagedFields() {

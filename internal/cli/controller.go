@@ -27,6 +27,7 @@ import (
 	"github.com/infraplane/infraplane/internal/crds"
 	"github.com/infraplane/infraplane/internal/dashboard"
 	"github.com/infraplane/infraplane/internal/gitops"
+	"github.com/infraplane/infraplane/internal/memlimit"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/webhookcert"
 )
@@ -97,6 +98,7 @@ Cloud projects, credentials and endpoints come from ProviderConfig objects.`,
 }
 
 func runController(cmd *cobra.Command, f *controllerFlags) error {
+	memlimit.Set(slog.Default()) // GOMEMLIMIT, when set, wins
 	cfg, err := loadRESTConfig(f.kubeconfig)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/ledger"
 	"github.com/infraplane/infraplane/internal/localcloud"
+	"github.com/infraplane/infraplane/internal/memlimit"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/version"
@@ -147,6 +148,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	}
 	defer logs.Close()
 	slog.Info("infraplane up starting", "pid", os.Getpid(), "version", version.String(), "dataDir", dataDir)
+	memlimit.Set(slog.Default()) // GOMEMLIMIT, when set, wins
 	if err := checkPorts(f); err != nil {
 		return err
 	}

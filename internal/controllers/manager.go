@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -124,6 +125,7 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (ctrl.Manager, func(), er
 		RenewDeadline: ptr.To(7 * time.Second),
 		RetryPeriod:   ptr.To(2 * time.Second),
 		Controller:    config.Controller{SkipNameValidation: ptr.To(opts.AllowSecondManager)},
+		Cache:         cache.Options{DefaultTransform: stripManagedFields},
 	})
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("creating controller manager: %w", err)

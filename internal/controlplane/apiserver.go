@@ -21,7 +21,7 @@ const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 // and the aggregator) against our PKI and etcd. It mirrors the sample's
 // NewCommand/Run, minus flags, signal handling and global logging setup,
 // which belong to the product.
-func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL, admissionConfig string, hook WriteHook) (*aggregatorapiserver.APIAggregator, error) {
+func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL, admissionConfig string, hook WriteHook, uncached []string) (*aggregatorapiserver.APIAggregator, error) {
 	o := generic.NewOptions()
 
 	tcp := ln.Addr().(*net.TCPAddr)
@@ -36,6 +36,9 @@ func newAPIServer(ctx context.Context, p *pki, ln net.Listener, etcdURL, admissi
 	o.Etcd.StorageConfig.Transport.CertFile = p.path(etcdClientCertFile)
 	o.Etcd.StorageConfig.Transport.KeyFile = p.path(etcdClientKeyFile)
 	o.Etcd.StorageConfig.Transport.TrustedCAFile = p.path(etcdCACertFile)
+	for _, r := range uncached {
+		o.Etcd.WatchCacheSizes = append(o.Etcd.WatchCacheSizes, r+"#0")
+	}
 
 	// Admission webhooks are called with a client certificate, so a webhook
 	// can tell the API server from anyone else who reaches its port.

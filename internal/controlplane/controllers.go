@@ -20,6 +20,7 @@ import (
 	"k8s.io/kubernetes/pkg/controller/clusterroleaggregation"
 	"k8s.io/kubernetes/pkg/controller/garbagecollector"
 	namespacecontroller "k8s.io/kubernetes/pkg/controller/namespace"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
 const (
@@ -73,7 +74,11 @@ func startControllers(parent context.Context, base *rest.Config) (*controllers, 
 	ctx, cancel := context.WithCancel(parent)
 	c := &controllers{cancel: cancel}
 	sharedInformers := informers.NewSharedInformerFactory(client, informerResync)
-	metaInformers := metadatainformer.NewSharedInformerFactory(metaClient, informerResync)
+	// The garbage collector and namespace controller read owners and
+	// finalizers, never managedFields: their metadata caches drop them
+	// (about 1.3 KiB per object at 20,000 Topics; docs/benchmarks.md).
+	metaInformers := metadatainformer.NewSharedInformerFactoryWithOptions(metaClient, informerResync,
+		metadatainformer.WithTransform(crcache.TransformStripManagedFields()))
 	c.stop = append(c.stop, sharedInformers.Shutdown, metaInformers.Shutdown)
 	informersStarted := make(chan struct{})
 

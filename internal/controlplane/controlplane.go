@@ -44,6 +44,11 @@ type Options struct {
 	// EtcdReadyTimeout is how long etcd may take to become ready before
 	// its data is taken for damaged (default 30 s).
 	EtcdReadyTimeout time.Duration
+	// Uncached lists resources ("topics.pubsub.infraplane.dev") the API
+	// server serves from etcd without a watch cache (--watch-cache-sizes
+	// RESOURCE#0; it applies to custom resources too). Measured trade-off
+	// in docs/benchmarks.md, "Issue 17: memory per object and the scale run".
+	Uncached []string
 }
 
 // ControlPlane is a running embedded API server with its etcd and controllers.
@@ -190,7 +195,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	// The server lives on its own context: ctx is only for start-up.
 	serverCtx, cancel := context.WithCancel(context.Background())
 	c.serverCancel = cancel
-	srv, err := newAPIServer(serverCtx, p, ln, c.etcdURL, admissionConfig, opts.OnWrite)
+	srv, err := newAPIServer(serverCtx, p, ln, c.etcdURL, admissionConfig, opts.OnWrite, opts.Uncached)
 	if err != nil {
 		close(c.serverDone)
 		return nil, fmt.Errorf("controlplane: %w", err)

@@ -65,6 +65,14 @@ func startEtcd(ctx context.Context, dir string, p *pki, lg *zap.Logger, readyTim
 	cfg.AdvertisePeerUrls = []url.URL{{Scheme: "http", Host: "127.0.0.1:2380"}}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.EnableGRPCGateway = false // only the API server talks to etcd, via gRPC
+	// etcd's 2 GiB default quota is within reach of 100,000 objects with
+	// their recent history (the db file is ~8 KiB per Topic after its
+	// create and status writes; docs/benchmarks.md, "Issue 17: memory per
+	// object and the scale run"), and past it etcd turns read-only. 8 GiB
+	// is the largest etcd recommends. The API server compacts history
+	// every 5 minutes (its --etcd-compaction-interval default), so etcd's
+	// own auto-compaction stays off.
+	cfg.QuotaBackendBytes = 8 << 30
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 
