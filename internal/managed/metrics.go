@@ -60,12 +60,12 @@ var (
 	cloudListingsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "infraplane_cloud_listings_total",
 		Help: "Listings of a kind's cloud resources (all pages of one project) taken to answer resyncs, by kind, ProviderConfig and result (ok, error).",
-	}, []string{"kind", "provider_config", "result"})
+	}, []string{"kind", "providerconfig", "result"})
 
 	cloudObservesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "infraplane_cloud_observes_total",
 		Help: "Reads of one object's cloud resource, by kind, ProviderConfig and source: get (a Get call) or listing (answered from a shared listing, no call).",
-	}, []string{"kind", "provider_config", "source"})
+	}, []string{"kind", "providerconfig", "source"})
 )
 
 func init() {
