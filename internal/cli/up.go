@@ -323,11 +323,23 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	go func() { webhookUp <- controllers.WaitWebhook(webhookCtx, c, "default") }()
 
 	// The example's and the repository's objects get the finalizer at
-	// create.
-	if err := policy.wait(); err != nil {
-		return err
+	// create, so up waits for the policy before applying them. With
+	// neither, "is up" does not wait for it (the API server takes 2–3 s to
+	// enforce a new policy): a create in those seconds gets the finalizer
+	// from the controller instead, one PATCH more, as on clusters without
+	// the policy.
+	if f.example != "" || f.repo != "" {
+		if err := policy.wait(); err != nil {
+			return err
+		}
+		step("finalizer policy")
+	} else {
+		go func() {
+			if err := policy.wait(); err != nil {
+				slog.Warn("the finalizer policy is not installed; the controllers add the finalizer", "err", err)
+			}
+		}()
 	}
-	step("finalizer policy")
 	if f.example != "" {
 		files, err := examples.Files(f.example)
 		if err != nil {
