@@ -153,11 +153,11 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Result, error) {
 		live  *unstructured.Unstructured
 		typed managed.Object
 	}
-	// Each object costs a few round trips (read, dry run, cloud read): do
-	// several at once.
 	// The live objects: a list per kind the directory holds many of, a
 	// read each for the others.
 	listed := liveObjects(ctx, p.Client, objs, opts.Namespace)
+	// Each object costs a few round trips (read, dry run, cloud read): do
+	// several at once.
 	all := make([]planned, len(objs))
 	problems := make([][]gitops.Problem, len(objs))
 	g, gctx := errgroup.WithContext(ctx)
