@@ -222,11 +222,8 @@ func run(ctx context.Context, cfg config) (res *Result, err error) {
 	}
 	// As infraplane up: the cleanup finalizer at create (waited for here,
 	// so every measured object gets it).
-	if err := crds.InstallFinalizerPolicy(ctx, admin); err != nil {
-		return res, err
-	}
 	probe := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "finalizer-policy-probe"}}
-	if err := crds.WaitFinalizerPolicy(ctx, admin, probe, managed.Finalizer); err != nil {
+	if err := crds.EnableFinalizerPolicy(ctx, admin, probe, managed.Finalizer); err != nil {
 		return res, err
 	}
 

@@ -194,11 +194,8 @@ func run(ctx context.Context, cfg config) (res *result, err error) {
 	}}); err != nil {
 		return res, err
 	}
-	if err := crds.InstallFinalizerPolicy(ctx, admin); err != nil {
-		return res, err
-	}
 	probe := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "finalizer-policy-probe"}}
-	if err := crds.WaitFinalizerPolicy(ctx, admin, probe, managed.Finalizer); err != nil {
+	if err := crds.EnableFinalizerPolicy(ctx, admin, probe, managed.Finalizer); err != nil {
 		return res, err
 	}
 

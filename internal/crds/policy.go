@@ -52,6 +52,17 @@ func InstallFinalizerPolicy(ctx context.Context, c client.Client) error {
 	return nil
 }
 
+// EnableFinalizerPolicy installs the finalizer policy and waits until it
+// takes effect (WaitFinalizerPolicy with probe and finalizer): what the
+// tests' environment and the benchmarks need before their first create.
+// `infraplane up` does the two steps itself, in the background.
+func EnableFinalizerPolicy(ctx context.Context, c client.Client, probe client.Object, finalizer string) error {
+	if err := InstallFinalizerPolicy(ctx, c); err != nil {
+		return err
+	}
+	return WaitFinalizerPolicy(ctx, c, probe, finalizer)
+}
+
 // WaitFinalizerPolicy waits until the admission plugin enforces the policy
 // (its informers see it a moment after InstallFinalizerPolicy): until a
 // dry-run create of probe in its namespace comes back with the finalizer.

@@ -142,10 +142,7 @@ func (e *Env) start(ctx context.Context) error {
 		return err
 	}
 	// As infraplane up: the cleanup finalizer at create.
-	if err := crds.InstallFinalizerPolicy(ctx, c); err != nil {
-		return err
-	}
-	if err := crds.WaitFinalizerPolicy(ctx, c, &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "infraplane-finalizer-probe"}}, managed.Finalizer); err != nil {
+	if err := crds.EnableFinalizerPolicy(ctx, c, &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "infraplane-finalizer-probe"}}, managed.Finalizer); err != nil {
 		return err
 	}
 	slog.Info("testenv ready", "took", time.Since(t0))
