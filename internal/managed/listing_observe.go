@@ -23,6 +23,20 @@ func inSteadyState(obj Object) bool {
 		!meta.IsStatusConditionTrue(st.Conditions, commonv1.TypeDrifted)
 }
 
+// A listing is bounded in time and in what it reads: the endpoint is
+// untrusted (one that pages without end, or pages slowly, each page within
+// the per-call deadline, must not hold the kind's workers, which every
+// team shares, nor fill the controller's memory). Past either bound the
+// listing fails and its objects read with Gets, as for any failed listing.
+const (
+	// listingTimeout is time for 100,000 resources at 1,000 a page with
+	// room to spare, and what a waiting pass can wait at most.
+	listingTimeout = time.Minute
+	// maxListingBytes is what one listing may read: 100,000 topics are
+	// about 10 MiB of answers.
+	maxListingBytes = 64 << 20
+)
+
 // listingAge is the age up to which a listing answers an object's resync:
 // half its interval, so that a change made in the cloud just after a
 // listing was taken is found within one and a half intervals (a Get per
@@ -38,7 +52,9 @@ func listingAge(resync time.Duration) time.Duration { return resync / 2 }
 // causes a write.
 func (r *Reconciler[T]) observeListed(ctx context.Context, obj T, lister ListObserver[T], prov *provider.Config, name, owner string, resync time.Duration) (Observation, bool) {
 	item, found, ok := r.listings.lookup(ctx, listingKey(prov), name, listingAge(resync), func(ctx context.Context) (map[string]any, error) {
-		items, err := lister.List(ctx)
+		ctx, cancel := context.WithTimeout(ctx, listingTimeout)
+		defer cancel()
+		items, err := lister.List(provider.WithReadBudget(ctx, maxListingBytes))
 		result := "ok"
 		if err != nil {
 			result = "error"

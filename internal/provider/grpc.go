@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
@@ -68,6 +69,9 @@ func (c *Config) GRPCOptions(service, endpoint string) []option.ClientOption {
 		opts = append(opts, option.WithTokenSource(c.identityTokens()))
 	}
 	opts = append(opts, option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(c.interceptor(service, endpoint))),
+		// After the client library's own (some allow 2 GiB), so it wins:
+		// an endpoint's answer is untrusted input (size.go).
+		option.WithGRPCDialOption(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes))),
 		// gRPC's defaults let the wait between reconnections to a lost
 		// endpoint grow to 2 min, so an endpoint back after an outage
 		// was not used for up to that long; and it gives a connection
@@ -105,6 +109,11 @@ func (c *Config) interceptor(service, endpoint string) grpc.UnaryClientIntercept
 			cloudCallsTotal.WithLabelValues(service, m, codes.DeadlineExceeded.String()).Inc()
 			return status.Error(codes.DeadlineExceeded, err.Error())
 		}
+		budget := budgetOf(ctx)
+		if budget.spent() {
+			// InvalidArgument: the client libraries do not retry it.
+			return status.Error(codes.InvalidArgument, budget.err().Error())
+		}
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
 				return err
@@ -131,6 +140,11 @@ func (c *Config) interceptor(service, endpoint string) grpc.UnaryClientIntercept
 			o = unreachable
 		}
 		cancel()
+		if m, ok := reply.(proto.Message); ok && err == nil {
+			if e := budget.spend(proto.Size(m)); e != nil {
+				err = status.Error(codes.InvalidArgument, e.Error())
+			}
+		}
 		br.record(service, o, err, time.Now())
 		cloudCallSeconds.WithLabelValues(service, m).Observe(time.Since(start).Seconds())
 		cloudCallsTotal.WithLabelValues(service, m, status.Code(err).String()).Inc()

@@ -74,6 +74,11 @@ func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		cloudCallsTotal.WithLabelValues(t.service, m, codes.DeadlineExceeded.String()).Inc()
 		return nil, fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
 	}
+	budget := budgetOf(req.Context())
+	if budget.spent() {
+		// Wrapping a context error: the client libraries do not retry it.
+		return nil, fmt.Errorf("%w: %w", budget.err(), context.Canceled)
+	}
 	if lim := t.lim.forService(t.service); lim != nil {
 		if err := lim.Wait(req.Context()); err != nil {
 			return nil, err
@@ -105,7 +110,7 @@ func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	} else {
 		// The body is read after RoundTrip returns: the deadline covers
 		// it, and ends when it is closed.
-		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+		resp.Body = &cancelOnClose{ReadCloser: &limitedBody{ReadCloser: resp.Body, budget: budget}, cancel: cancel}
 	}
 	br.record(t.service, o, err, time.Now())
 	cloudCallSeconds.WithLabelValues(t.service, m).Observe(time.Since(start).Seconds())
