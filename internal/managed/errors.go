@@ -2,7 +2,9 @@ package managed
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"unicode/utf8"
 
 	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
@@ -32,8 +34,16 @@ func CloudCode(err error) codes.Code {
 	return codes.Unknown
 }
 
+// maxCloudMessage bounds the cloud's description of an error as infraplane
+// repeats it (conditions, events, logs, the ledger): the endpoint is
+// untrusted, Google's own messages are a few hundred bytes, and a condition
+// message may not exceed 32 KiB (a longer one would fail the status write
+// that reports the error).
+const maxCloudMessage = 2 << 10
+
 // CloudMessage is the part of a cloud error a person should read: the
-// cloud's own description, with the code name in front.
+// cloud's own description, with the code name in front, at most
+// maxCloudMessage bytes of it.
 func CloudMessage(err error) string {
 	var gerr *googleapi.Error
 	if errors.As(err, &gerr) {
@@ -41,15 +51,40 @@ func CloudMessage(err error) string {
 		if msg == "" {
 			msg = http.StatusText(gerr.Code)
 		}
-		return httpToCode(gerr.Code).String() + ": " + msg
+		return httpToCode(gerr.Code).String() + ": " + shorten(msg)
 	}
 	var se interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &se) {
 		s := se.GRPCStatus()
-		return s.Code().String() + ": " + s.Message()
+		return s.Code().String() + ": " + shorten(s.Message())
 	}
-	return err.Error()
+	return shorten(err.Error())
 }
+
+// shorten cuts msg to maxCloudMessage bytes (on a rune boundary) and says
+// how much was left out.
+func shorten(msg string) string {
+	if len(msg) <= maxCloudMessage {
+		return msg
+	}
+	cut := maxCloudMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes not shown)", msg[:cut], len(msg)-cut)
+}
+
+// describedError is a cloud error as a person reads it (msg, which already
+// holds the cloud's shortened description), still wrapping the original
+// for errors.Is and As: the original's text would repeat the description
+// at full length in every log line.
+type describedError struct {
+	msg string
+	err error
+}
+
+func (e describedError) Error() string { return e.msg }
+func (e describedError) Unwrap() error { return e.err }
 
 // IsNotFound reports whether a cloud error means the resource is absent.
 func IsNotFound(err error) bool { return CloudCode(err) == codes.NotFound }

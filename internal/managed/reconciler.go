@@ -668,8 +668,10 @@ func (r *Reconciler[T]) deleteBlocked(ctx context.Context, obj T, msg string, er
 	before := obj.DeepCopyObject().(T)
 	conditionsOf(obj).synced(false, commonv1.ReasonDeleting, msg)
 	r.event(obj, corev1.EventTypeWarning, "DeleteBlocked", "Delete", "%s", msg)
+	described := msg
 	if perr := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
 		err = errors.Join(err, perr)
+		described += "; recording that failed: " + perr.Error()
 	}
 	// Deletion blocks the user, and what blocks it is often short-lived (a
 	// subscription still using a dead-letter topic is being deleted too):
@@ -678,7 +680,7 @@ func (r *Reconciler[T]) deleteBlocked(ctx context.Context, obj T, msg string, er
 	case codes.OK, codes.PermissionDenied, codes.Unauthenticated:
 		return outcome{res: ctrl.Result{RequeueAfter: r.resyncInterval(obj)}, metric: "error"}
 	}
-	return outcome{err: err, metric: "error"}
+	return outcome{err: describedError{msg: described, err: err}, metric: "error"}
 }
 
 // cloudFailed records a failed cloud call. Errors a retry cannot fix wait
@@ -694,7 +696,7 @@ func (r *Reconciler[T]) cloudFailed(obj T, op, doing string, err error, resync t
 	if permanent {
 		return outcome{res: ctrl.Result{RequeueAfter: resync}, metric: "error"}
 	}
-	return outcome{err: fmt.Errorf("%s: %w", msg, err), metric: "error"}
+	return outcome{err: describedError{msg: msg, err: err}, metric: "error"}
 }
 
 func (r *Reconciler[T]) paused(ctx context.Context, obj Object) (bool, string, string) {
