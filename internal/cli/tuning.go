@@ -14,6 +14,7 @@ import (
 // addControllerTuning adds the flags `up` and `controller` share.
 func addControllerTuning(fl *pflag.FlagSet, o *controllers.Options, resync time.Duration, qps float64) {
 	fl.DurationVar(&o.ResyncInterval, "resync-interval", resync, "how often each object's cloud resource is read to detect drift (spec.resyncInterval overrides it per object)")
+	fl.DurationVar(&o.MinResyncInterval, "min-resync-interval", controllers.DefaultMinResyncInterval, "shortest spec.resyncInterval an object may ask for (a shorter one is raised to it): every team's objects of a kind share its workers")
 	fl.IntVar(&o.Concurrency, "concurrency", 10, "objects of each kind reconciled at once")
 	fl.Float64Var(&o.CloudQPS, "cloud-qps", qps, "cloud API calls per second per ProviderConfig and service; 0 means no limit")
 	fl.IntVar(&o.CloudBurst, "cloud-burst", 0, "burst for --cloud-qps (default: qps+1)")

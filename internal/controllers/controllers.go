@@ -33,10 +33,18 @@ import (
 	"github.com/infraplane/infraplane/internal/provider"
 )
 
+// DefaultMinResyncInterval is the CLI's floor for spec.resyncInterval:
+// ten seconds is a drift check as often as anyone needs one, and bounds
+// what one team's objects can take of the workers all teams share.
+const DefaultMinResyncInterval = 10 * time.Second
+
 // Options configure all controllers.
 type Options struct {
 	// ResyncInterval is the default drift-check interval.
 	ResyncInterval time.Duration
+	// MinResyncInterval is the shortest spec.resyncInterval honoured
+	// (zero: no floor; the CLI's default is DefaultMinResyncInterval).
+	MinResyncInterval time.Duration
 	// Concurrency is the number of objects of each kind reconciled at once.
 	Concurrency int
 	// CloudQPS limits cloud calls per ProviderConfig and service (0: none).
@@ -99,7 +107,7 @@ func Setup(mgr ctrl.Manager, opts Options) (func(), error) {
 		QPS: opts.CloudQPS, Burst: opts.CloudBurst, ReadTimeout: opts.CloudReadTimeout, WriteTimeout: opts.CloudWriteTimeout,
 		IAMCredentialsEndpoint: opts.IAMCredentialsEndpoint, IAMCredentialsOptions: opts.IAMCredentialsOptions,
 	})
-	mopts := managed.Options{ResyncInterval: opts.ResyncInterval, Concurrency: opts.Concurrency, Pauses: opts.Pauses, Auditor: opts.Auditor}
+	mopts := managed.Options{ResyncInterval: opts.ResyncInterval, MinResyncInterval: opts.MinResyncInterval, Concurrency: opts.Concurrency, Pauses: opts.Pauses, Auditor: opts.Auditor}
 	gitopsOn := opts.GitOps.CacheDir != ""
 	var policy *breakglass.Policy
 	if gitopsOn {

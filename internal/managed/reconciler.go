@@ -81,6 +81,9 @@ type Options struct {
 	// ResyncInterval is how often an unchanged object's cloud resource is
 	// read to detect drift; spec.resyncInterval overrides it per object.
 	ResyncInterval time.Duration
+	// MinResyncInterval is the shortest spec.resyncInterval honoured; a
+	// shorter one is raised to it (zero: no floor).
+	MinResyncInterval time.Duration
 	// Concurrency is the number of objects of one kind reconciled at once.
 	Concurrency int
 	// PassTimeout bounds one pass's cloud work (default 3 min: above the
@@ -753,10 +756,18 @@ func (r *Reconciler[T]) setHold(ctx context.Context, obj Object) {
 }
 
 func (r *Reconciler[T]) resyncInterval(obj Object) time.Duration {
-	if d := obj.ManagedSpec().ResyncInterval; d != nil && d.Duration > 0 {
-		return d.Duration
+	return resyncOf(obj.ManagedSpec().ResyncInterval, r.opts.ResyncInterval, r.opts.MinResyncInterval)
+}
+
+// resyncOf is an object's resync interval: its spec's, raised to the
+// floor, else the default. The workers of a kind are every team's: an
+// object asking to be read every millisecond would take them from
+// everyone else's objects (a pass that fails waits the interval too).
+func resyncOf(spec *metav1.Duration, def, floor time.Duration) time.Duration {
+	if spec == nil || spec.Duration <= 0 {
+		return def
 	}
-	return r.opts.ResyncInterval
+	return max(spec.Duration, floor)
 }
 
 func (r *Reconciler[T]) event(obj Object, typ, reason, action, format string, args ...any) {

@@ -58,7 +58,8 @@ type ManagedSpec struct {
 
 	// ResyncInterval is how often the cloud resource is read to detect
 	// drift when nothing else changes. Defaults to the controller's
-	// --resync-interval.
+	// --resync-interval; one shorter than the controller's
+	// --min-resync-interval (default 10s) is raised to it.
 	// +optional
 	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`
 }
