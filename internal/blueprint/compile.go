@@ -27,6 +27,14 @@ import (
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 )
 
+// evalCostLimit bounds one evaluation of an expression. The platform team
+// writes the expressions, but each team's instance is their input: a
+// template whose cost grows faster than its input (a map inside a map)
+// must not let a team's large spec hold the instance workers every team
+// shares. The bound is the Kubernetes API server's for one CEL validation
+// rule; an expression over it fails its instance with the reason.
+var evalCostLimit = cel.CostLimit(1_000_000)
+
 // Compiled is a Blueprint checked and ready to render instances.
 type Compiled struct {
 	// GVK is the instances' kind; Plural its resource name.
@@ -370,7 +378,7 @@ func compileResource(e *envs, p *field.Path, r corev1alpha1.BlueprintResource) (
 				for _, d := range references(ast) {
 					deps[d] = true
 				}
-				prog, err := e.template.Program(ast)
+				prog, err := e.template.Program(ast, evalCostLimit)
 				if err != nil {
 					fail(fp, s.text, err.Error())
 					continue
@@ -399,7 +407,7 @@ func compileResource(e *envs, p *field.Path, r corev1alpha1.BlueprintResource) (
 				fail(fp.Index(i), src, fmt.Sprintf("must be a bool, is a %s", t))
 				continue
 			}
-			prog, err := env.Program(ast)
+			prog, err := env.Program(ast, evalCostLimit)
 			if err != nil {
 				fail(fp.Index(i), src, err.Error())
 				continue
