@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/bigtable"
 
@@ -27,8 +28,21 @@ type Clients struct {
 
 type conn struct {
 	key    string
-	admins map[string]*bigtable.AdminClient // instance full name -> client
+	admins map[string]*cachedAdmin // instance full name -> client
 }
+
+type cachedAdmin struct {
+	*bigtable.AdminClient
+	used time.Time
+}
+
+// maxAdminsPerConfig bounds the clients (each a gRPC connection) kept per
+// ProviderConfig: the instance names are its objects' input, and naming a
+// new instance per object must not grow the shared controller's
+// connections without end. Past it the least recently used client is
+// closed; only that ProviderConfig's objects can be affected (a call in
+// flight on it fails and is retried).
+const maxAdminsPerConfig = 64
 
 // NewClients returns an empty cache.
 func NewClients() *Clients { return &Clients{byName: map[string]*conn{}} }
@@ -43,11 +57,15 @@ func (c *Clients) admin(ctx context.Context, p *provider.Config, inst instance) 
 		if ok {
 			cn.close()
 		}
-		cn = &conn{key: p.Key(), admins: map[string]*bigtable.AdminClient{}}
+		cn = &conn{key: p.Key(), admins: map[string]*cachedAdmin{}}
 		c.byName[p.Name] = cn
 	}
 	if ac, ok := cn.admins[inst.name()]; ok {
-		return ac, nil
+		ac.used = time.Now()
+		return ac.AdminClient, nil
+	}
+	if len(cn.admins) >= maxAdminsPerConfig {
+		cn.closeLeastUsed()
 	}
 	// A background context: the client outlives this reconcile.
 	ac, err := bigtable.NewAdminClient(context.WithoutCancel(ctx), inst.project, inst.id,
@@ -55,8 +73,31 @@ func (c *Clients) admin(ctx context.Context, p *provider.Config, inst instance) 
 	if err != nil {
 		return nil, fmt.Errorf("creating Bigtable admin client for %s: %w", inst.name(), err)
 	}
-	cn.admins[inst.name()] = ac
+	cn.admins[inst.name()] = &cachedAdmin{AdminClient: ac, used: time.Now()}
 	return ac, nil
+}
+
+// closeLeastUsed closes and forgets the client used longest ago.
+func (cn *conn) closeLeastUsed() {
+	var oldest string
+	for name, ac := range cn.admins {
+		if oldest == "" || ac.used.Before(cn.admins[oldest].used) {
+			oldest = name
+		}
+	}
+	_ = cn.admins[oldest].Close()
+	delete(cn.admins, oldest)
+}
+
+// open is how many clients are cached, for the tests.
+func (c *Clients) open() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, cn := range c.byName {
+		n += len(cn.admins)
+	}
+	return n
 }
 
 // Close closes every cached client.

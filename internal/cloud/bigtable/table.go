@@ -36,9 +36,11 @@ func TableKind(clients *Clients) managed.Kind[*bigtablev1.BigtableTable] {
 			if err != nil {
 				return nil, status.Error(codes.InvalidArgument, "spec.instanceRef.external: "+err.Error())
 			}
-			admin, err := clients.admin(ctx, env.Provider, inst)
-			if err != nil {
-				return nil, err
+			// No client yet: the reconciler confines the table's name to the
+			// ProviderConfig's project first, and an instance of another
+			// project must not even cost a connection.
+			admin := func(ctx context.Context) (*bigtable.AdminClient, error) {
+				return clients.admin(ctx, env.Provider, inst)
 			}
 			return &tableClient{admin: admin, id: env.ResourceID, inst: inst.name(), name: TableName(inst.name(), env.ResourceID)}, nil
 		}),
@@ -46,7 +48,7 @@ func TableKind(clients *Clients) managed.Kind[*bigtablev1.BigtableTable] {
 }
 
 type tableClient struct {
-	admin *bigtable.AdminClient
+	admin func(context.Context) (*bigtable.AdminClient, error)
 	id    string // table id
 	inst  string // instance full name
 	name  string // table full name
@@ -55,7 +57,11 @@ type tableClient struct {
 func (c *tableClient) Name() string { return c.name }
 
 func (c *tableClient) Observe(ctx context.Context, t *bigtablev1.BigtableTable) (managed.Observation, error) {
-	got, err := c.admin.TableAdminClientV2().GetTable(ctx, &adminpb.GetTableRequest{Name: c.name, View: adminpb.Table_SCHEMA_VIEW})
+	admin, err := c.admin(ctx)
+	if err != nil {
+		return managed.Observation{}, err
+	}
+	got, err := admin.TableAdminClientV2().GetTable(ctx, &adminpb.GetTableRequest{Name: c.name, View: adminpb.Table_SCHEMA_VIEW})
 	if managed.IsNotFound(err) {
 		t.Status.Observed = nil
 		return managed.Observation{}, nil
@@ -156,7 +162,11 @@ func (c *tableClient) Create(ctx context.Context, t *bigtablev1.BigtableTable) e
 	for _, k := range t.Spec.SplitKeys {
 		req.InitialSplits = append(req.InitialSplits, &adminpb.CreateTableRequest_Split{Key: []byte(k)})
 	}
-	got, err := c.admin.TableAdminClientV2().CreateTable(ctx, req)
+	admin, err := c.admin(ctx)
+	if err != nil {
+		return err
+	}
+	got, err := admin.TableAdminClientV2().CreateTable(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -187,7 +197,11 @@ func (c *tableClient) Update(ctx context.Context, t *bigtablev1.BigtableTable, d
 		}
 	}
 	if len(mods) > 0 {
-		got, err := c.admin.TableAdminClientV2().ModifyColumnFamilies(ctx, &adminpb.ModifyColumnFamiliesRequest{Name: c.name, Modifications: mods})
+		admin, err := c.admin(ctx)
+		if err != nil {
+			return err
+		}
+		got, err := admin.TableAdminClientV2().ModifyColumnFamilies(ctx, &adminpb.ModifyColumnFamiliesRequest{Name: c.name, Modifications: mods})
 		if err != nil {
 			return err
 		}
@@ -235,13 +249,21 @@ func (c *tableClient) setProtection(ctx context.Context, on bool) error {
 	if on {
 		p = bigtable.Protected
 	}
-	return c.admin.UpdateTableWithDeletionProtection(ctx, c.id, p)
+	admin, err := c.admin(ctx)
+	if err != nil {
+		return err
+	}
+	return admin.UpdateTableWithDeletionProtection(ctx, c.id, p)
 }
 
 // Delete deletes the table. The cloud refuses to delete a protected table;
 // the error then says what to do about it.
 func (c *tableClient) Delete(ctx context.Context, _ *bigtablev1.BigtableTable) error {
-	err := c.admin.DeleteTable(ctx, c.id)
+	admin, err := c.admin(ctx)
+	if err != nil {
+		return err
+	}
+	err = admin.DeleteTable(ctx, c.id)
 	if managed.CloudCode(err) == codes.FailedPrecondition {
 		return status.Errorf(codes.FailedPrecondition,
 			"%s; the table has deletion protection: set spec.deletionProtection: false and wait for Synced before deleting, or set spec.deletionPolicy: Abandon to keep the table",
