@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -328,15 +329,17 @@ func (r *instanceReconciler) apply(ctx context.Context, inst *unstructured.Unstr
 	}
 	ownChild(inst, res, child)
 	hash := stampRendered(child)
-	if existing != nil && skipApply(existing, hash) {
+	if existing != nil {
 		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(existing)
 		if err != nil {
 			return err
 		}
-		gvk := child.GroupVersionKind() // a typed object from the cache has no TypeMeta
-		child.Object = u
-		child.SetGroupVersionKind(gvk)
-		return nil
+		if skipApply(u, asCached(r.c.Scheme(), existing, child), hash) {
+			gvk := child.GroupVersionKind() // a typed object from the cache has no TypeMeta
+			child.Object = u
+			child.SetGroupVersionKind(gvk)
+			return nil
+		}
 	}
 	//nolint:staticcheck // server-side apply of an unstructured object
 	return r.c.Patch(ctx, child, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
@@ -363,37 +366,110 @@ func stampRendered(child *unstructured.Unstructured) string {
 
 // skipApply: the child carries this rendering's hash (so the last apply
 // was this rendering, and a field the template dropped was dropped), and
-// no field manager but the Blueprint's owns anything a person writes
-// (spec, labels, annotations): nobody edited it since.
+// every value the rendering sets is what the child has (so nobody changed
+// one since). Applying would change nothing: an apply never removes what
+// other managers added, it only takes back what it sets.
 //
-// A child without managedFields (a cache that stripped them) is applied:
-// without them nobody's edit could be seen. The controllers' cache keeps
-// them on objects with the rendered-hash annotation for this.
-func skipApply(existing client.Object, hash string) bool {
-	if existing.GetAnnotations()[RenderedHashAnnotation] != hash || len(existing.GetManagedFields()) == 0 {
+// It compares values, not managedFields: a field manager's name is
+// anyone's to use, so an edit made under the Blueprint's own name must be
+// taken back too; and the caches need not keep managedFields.
+func skipApply(existing, rendered map[string]any, hash string) bool {
+	if (&unstructured.Unstructured{Object: existing}).GetAnnotations()[RenderedHashAnnotation] != hash {
 		return false
 	}
-	for _, mf := range existing.GetManagedFields() {
-		if mf.Manager == FieldManager || mf.Subresource != "" || mf.FieldsV1 == nil {
-			continue
-		}
-		var fields map[string]any
-		if json.Unmarshal(mf.FieldsV1.Raw, &fields) != nil {
-			return false
-		}
-		if _, ok := fields["f:spec"]; ok {
-			return false
-		}
-		if md, ok := fields["f:metadata"].(map[string]any); ok {
-			if _, ok := md["f:labels"]; ok {
-				return false
-			}
-			if _, ok := md["f:annotations"]; ok {
-				return false
-			}
-		}
+	return holds(existing, rendered)
+}
+
+// asCached is the rendered child as the cache holds its kind: a typed
+// object (one of infraplane's kinds) writes values in its own form ("72h"
+// is "72h0m0s"), so the rendering takes the same round trip before the
+// two are compared. A rendering that does not convert is compared as is
+// (and then applied, which says what is wrong with it).
+func asCached(scheme *runtime.Scheme, existing client.Object, child *unstructured.Unstructured) map[string]any {
+	if _, untyped := existing.(*unstructured.Unstructured); untyped {
+		return child.Object
 	}
-	return true
+	obj, err := scheme.New(child.GroupVersionKind())
+	if err != nil {
+		return child.Object
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(child.Object, obj); err != nil {
+		return child.Object
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return child.Object
+	}
+	out, _ := restrictTo(u, child.Object).(map[string]any)
+	delete(out, "apiVersion") // the cache's typed objects have no TypeMeta
+	delete(out, "kind")
+	return out
+}
+
+// restrictTo is converted with only the keys rendered has: the typed round
+// trip adds zero values (creationTimestamp: null, an empty status) that
+// the rendering never set, and drops the ones it set that the typed form
+// omits.
+func restrictTo(converted, rendered any) any {
+	switch r := rendered.(type) {
+	case map[string]any:
+		c, ok := converted.(map[string]any)
+		if !ok {
+			return rendered
+		}
+		out := make(map[string]any, len(r))
+		for k, rv := range r {
+			if cv, ok := c[k]; ok { // else the typed form omits it (a zero value), as the cache's does
+				out[k] = restrictTo(cv, rv)
+			}
+		}
+		return out
+	case []any:
+		c, ok := converted.([]any)
+		if !ok || len(c) != len(r) {
+			return rendered
+		}
+		out := make([]any, len(r))
+		for i := range r {
+			out[i] = restrictTo(c[i], r[i])
+		}
+		return out
+	default:
+		return converted
+	}
+}
+
+// holds says whether have has every value want sets: maps may hold more
+// keys (defaults, others' fields), lists and scalars must be equal item by
+// item.
+func holds(have, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			hv, ok := h[k]
+			if !ok || !holds(hv, wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !holds(h[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return reflect.DeepEqual(have, want)
+	}
 }
 
 // ownChild gives a rendered child its instance's labels and owner
