@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controllers"
@@ -24,7 +26,36 @@ func addControllerTuning(fl *pflag.FlagSet, o *controllers.Options, resync time.
 		"IAM Credentials API base URL that mints the tokens of ProviderConfigs with credentials source ImpersonateServiceAccount (default: Google's, https://iamcredentials.googleapis.com/); called with the controller's own credentials (docs/cloud-identity.md)")
 	fl.StringVar(&o.GitOps.DefaultServiceAccount, "default-service-account", gitops.DefaultServiceAccount,
 		"ServiceAccount (in each GitSource's own namespace) a GitSource without spec.serviceAccountName applies as, through impersonation: its RBAC decides what a repository may create (docs/tenancy.md)")
+	fl.DurationVar(&o.GitOps.Fetch.Timeout, "git-fetch-timeout", gitops.DefaultFetchTimeout, "deadline of one GitSource fetch and checkout; a git server that does not answer within it is asked again at the GitSource's next interval")
+	o.GitOps.Fetch.MaxCheckoutSize = gitops.DefaultMaxCheckoutSize
+	fl.Var(byteSize{&o.GitOps.Fetch.MaxCheckoutSize}, "git-max-checkout-size", "most a GitSource's commit may hold, all files together (the whole repository, not only spec.path); a commit above it is not checked out (FetchFailed)")
+	o.GitOps.Fetch.MaxCheckoutFileSize = gitops.DefaultMaxCheckoutFileSize
+	fl.Var(byteSize{&o.GitOps.Fetch.MaxCheckoutFileSize}, "git-max-checkout-file-size", "largest file a GitSource's commit may hold; a commit with a larger one is not checked out (FetchFailed)")
 }
+
+// byteSize is a flag of bytes written as a Kubernetes quantity (256Mi).
+type byteSize struct{ p *int64 }
+
+func (b byteSize) Set(s string) error {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return err
+	}
+	if q.Sign() <= 0 {
+		return fmt.Errorf("%s: must be more than 0", s)
+	}
+	*b.p = q.Value()
+	return nil
+}
+
+func (b byteSize) String() string {
+	if b.p == nil {
+		return ""
+	}
+	return resource.NewQuantity(*b.p, resource.BinarySI).String()
+}
+
+func (byteSize) Type() string { return "quantity" }
 
 // addBreakGlassFlags adds the break-glass policy flags `up` and
 // `controller` share.

@@ -1,11 +1,14 @@
 package gitops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
@@ -71,19 +76,94 @@ func (r Revision) Short() string {
 	return r.Hash
 }
 
+// A repository is untrusted input, and the working copies of every team
+// share one cache disk: a fetch has a deadline, and a commit is checked out
+// only if what it would write stays within limits. (The render limits,
+// RenderOptions, apply later and to what a render reads.)
+const (
+	// DefaultFetchTimeout bounds one fetch and checkout.
+	DefaultFetchTimeout = 3 * time.Minute
+	// DefaultMaxCheckoutSize is the most a checkout writes, all files
+	// together: 4× what one render may read, room for files next to the
+	// manifests.
+	DefaultMaxCheckoutSize int64 = 4 * DefaultMaxTotalSize
+	// DefaultMaxCheckoutFileSize is the largest file a checkout writes.
+	// Rendering reads no file above DefaultMaxFileSize; this leaves room
+	// for other files (GitHub refuses files above 100 MB).
+	DefaultMaxCheckoutFileSize int64 = 64 << 20
+	// DefaultMaxCheckoutFiles is the most files and directories a checkout
+	// writes.
+	DefaultMaxCheckoutFiles = 50_000
+)
+
+// FetchOptions limit one fetch. Zero fields mean the defaults.
+type FetchOptions struct {
+	// Timeout bounds a fetch and its checkout (DefaultFetchTimeout).
+	Timeout time.Duration
+	// MaxCheckoutSize is the most a commit's files may hold in all
+	// (DefaultMaxCheckoutSize).
+	MaxCheckoutSize int64
+	// MaxCheckoutFileSize is the largest file a commit may hold
+	// (DefaultMaxCheckoutFileSize).
+	MaxCheckoutFileSize int64
+	// MaxCheckoutFiles is the most files and directories a commit may
+	// hold (DefaultMaxCheckoutFiles).
+	MaxCheckoutFiles int
+}
+
+func (o FetchOptions) withDefaults() FetchOptions {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultFetchTimeout
+	}
+	if o.MaxCheckoutSize <= 0 {
+		o.MaxCheckoutSize = DefaultMaxCheckoutSize
+	}
+	if o.MaxCheckoutFileSize <= 0 {
+		o.MaxCheckoutFileSize = DefaultMaxCheckoutFileSize
+	}
+	if o.MaxCheckoutFiles <= 0 {
+		o.MaxCheckoutFiles = DefaultMaxCheckoutFiles
+	}
+	return o
+}
+
 // Fetcher keeps one working copy per source in a cache directory and
 // brings it to the wanted revision: a shallow clone the first time, a
 // fetch afterwards.
 type Fetcher struct {
 	dir   string
+	opts  FetchOptions
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
 }
 
 // NewFetcher caches working copies under dir.
-func NewFetcher(dir string) *Fetcher {
-	return &Fetcher{dir: dir, locks: map[string]*sync.Mutex{}}
+func NewFetcher(dir string, opts FetchOptions) *Fetcher {
+	return &Fetcher{dir: dir, opts: opts.withDefaults(), locks: map[string]*sync.Mutex{}}
 }
+
+// LimitError is a commit refused because checking it out would write more
+// than the limits allow. Retrying does not help: it takes a new commit.
+type LimitError struct {
+	Hash string
+	msg  string
+}
+
+func (e *LimitError) Error() string { return e.msg }
+
+// TimeoutError is a fetch that ran out of its deadline.
+type TimeoutError struct {
+	Timeout time.Duration
+	err     error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%v: the fetch took longer than %s (the controller's --git-fetch-timeout) and was stopped; nothing applied, "+
+		"the objects stay as the last applied revision left them. Check that the git server answers; "+
+		"a repository that needs longer to fetch needs a longer --git-fetch-timeout", e.err, e.Timeout)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.err }
 
 func (f *Fetcher) lock(key string) func() {
 	f.mu.Lock()
@@ -98,7 +178,8 @@ func (f *Fetcher) lock(key string) func() {
 }
 
 // Fetch checks out ref of url into the working copy named key and returns
-// its directory and the revision.
+// its directory and the revision. A commit above the limits is not checked
+// out: the error is a *LimitError, and the Revision names the commit.
 func (f *Fetcher) Fetch(ctx context.Context, key, url string, ref Ref, creds *Credentials) (string, Revision, error) {
 	defer f.lock(key)()
 	url = normalizeURL(url)
@@ -106,15 +187,25 @@ func (f *Fetcher) Fetch(ctx context.Context, key, url string, ref Ref, creds *Cr
 	if err != nil {
 		return "", Revision{}, err
 	}
+	// A git server that accepts the connection and then never answers
+	// must not hold a worker and this source's lock for ever.
+	fctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
+	defer cancel()
 	dir := filepath.Join(f.dir, key)
-	rev, err := f.fetch(ctx, dir, url, ref, auth)
-	if err != nil {
+	rev, err := f.fetch(fctx, dir, url, ref, auth)
+	var limit *LimitError
+	if err != nil && !errors.As(err, &limit) && fctx.Err() == nil {
 		// A damaged working copy must not wedge the source: start over once.
 		if rmErr := os.RemoveAll(dir); rmErr == nil {
-			rev, err = f.fetch(ctx, dir, url, ref, auth)
+			rev, err = f.fetch(fctx, dir, url, ref, auth)
 		}
 	}
-	if err != nil {
+	switch {
+	case errors.As(err, &limit):
+		return "", rev, err
+	case err != nil && ctx.Err() == nil && errors.Is(fctx.Err(), context.DeadlineExceeded):
+		return "", Revision{}, &TimeoutError{Timeout: f.opts.Timeout, err: err}
+	case err != nil:
 		return "", Revision{}, err
 	}
 	return dir, rev, nil
@@ -186,6 +277,20 @@ func (f *Fetcher) fetch(ctx context.Context, dir, url string, ref Ref, auth tran
 			hash = c.Hash
 		}
 	}
+	c, err := repo.CommitObject(hash)
+	if err != nil {
+		return Revision{}, err
+	}
+	msg, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
+	rev := Revision{
+		Hash: hash.String(), Ref: ref.String(),
+		Author: fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email), Message: msg, Time: c.Author.When.UTC(),
+	}
+	// The whole tree, not only spec.path: kustomize bases and symlinks may
+	// reach anywhere in the repository, so all of it is checked out.
+	if err := checkCheckout(ctx, repo, c, f.opts); err != nil {
+		return rev, err
+	}
 	wt, err := repo.Worktree()
 	if err != nil {
 		return Revision{}, err
@@ -193,15 +298,88 @@ func (f *Fetcher) fetch(ctx context.Context, dir, url string, ref Ref, auth tran
 	if err := wt.Checkout(&git.CheckoutOptions{Hash: hash, Force: true}); err != nil {
 		return Revision{}, fmt.Errorf("checking out %s: %w", hash, err)
 	}
-	c, err := repo.CommitObject(hash)
+	return rev, nil
+}
+
+// checkCheckout refuses commit c when checking it out would write more than
+// opts allow. Blob sizes come from the object headers in the pack, so
+// nothing is inflated; the walk stops at the first limit passed (a tree
+// that names one subtree many times could otherwise go on for ever).
+func checkCheckout(ctx context.Context, repo *git.Repository, c *object.Commit, opts FetchOptions) error {
+	tree, err := c.Tree()
 	if err != nil {
-		return Revision{}, err
+		return fmt.Errorf("reading the tree of %s: %w", c.Hash, err)
 	}
-	msg, _, _ := strings.Cut(strings.TrimSpace(c.Message), "\n")
-	return Revision{
-		Hash: hash.String(), Ref: ref.String(),
-		Author: fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email), Message: msg, Time: c.Author.When.UTC(),
-	}, nil
+	w := object.NewTreeWalker(tree, true, nil)
+	defer w.Close()
+	short := c.Hash.String()[:12]
+	refuse := func(format string, args ...any) error {
+		return &LimitError{Hash: c.Hash.String(), msg: fmt.Sprintf("revision %s: nothing applied, nothing checked out: ", short) +
+			fmt.Sprintf(format, args...) + "; the objects stay as the last applied revision left them. " +
+			"Remove the files from the repository (or keep the manifests in a repository of their own) and push a new commit"}
+	}
+	type file struct {
+		name string
+		size int64
+	}
+	var total int64
+	var largest []file // the largest few, for the message
+	entries := 0
+	sizes := map[plumbing.Hash]int64{}
+	for {
+		name, e, err := w.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the tree of %s: %w", c.Hash, err)
+		}
+		entries++
+		if entries > opts.MaxCheckoutFiles {
+			return refuse("the commit has more than %d files and directories, the limit of a checkout", opts.MaxCheckoutFiles)
+		}
+		if entries%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if e.Mode == filemode.Dir || e.Mode == filemode.Submodule {
+			continue // submodules are not checked out
+		}
+		size, ok := sizes[e.Hash]
+		if !ok {
+			if size, err = repo.Storer.EncodedObjectSize(e.Hash); err != nil {
+				return fmt.Errorf("reading the size of %s in %s: %w", name, c.Hash, err)
+			}
+			sizes[e.Hash] = size
+		}
+		if size > opts.MaxCheckoutFileSize {
+			return refuse("%s has %s, more than the %s a file may have (the checkout limit per file)", name, humanBytes(size), humanBytes(opts.MaxCheckoutFileSize))
+		}
+		total += size
+		largest = append(largest, file{name, size})
+		slices.SortFunc(largest, func(a, b file) int { return cmp.Compare(b.size, a.size) })
+		largest = largest[:min(len(largest), 3)]
+		if total > opts.MaxCheckoutSize {
+			names := make([]string, len(largest))
+			for i, f := range largest {
+				names[i] = fmt.Sprintf("%s (%s)", f.name, humanBytes(f.size))
+			}
+			return refuse("the commit's files hold more than %s, the limit of a checkout (%s in the first %d files; the largest: %s)",
+				humanBytes(opts.MaxCheckoutSize), humanBytes(total), entries, strings.Join(names, ", "))
+		}
+	}
+}
+
+// humanBytes is n in MiB, KiB or bytes, the way the limits are documented.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // normalizeURL turns a local path into a file:// URL.

@@ -25,13 +25,34 @@ import (
 
 var env *testenv.Env
 
+// cacheDir is the syncer's cache of working copies (what a refused commit
+// must not fill).
+var cacheDir string
+
+// testFetchTimeout is the syncer's fetch deadline in these tests: short,
+// so a test of a git server that never answers ends soon, and long for the
+// small local repositories of the other tests on a busy machine (the
+// 200 MiB blob of TestSyncRefusesCommitAboveCheckoutLimits takes go-git
+// seconds to index).
+const testFetchTimeout = 30 * time.Second
+
 // The admin these tests act as (system:masters) may edit GitOps-managed
 // objects directly, as an admin group can: these tests are about the
 // syncer repairing such edits. The guard itself is tested in breakglass.
 func TestMain(m *testing.M) {
 	opts := testenv.Options{}
 	opts.Controllers.BreakGlass.AdminGroups = []string{"system:masters"}
-	os.Exit(testenv.Main(m, &env, opts))
+	dir, err := os.MkdirTemp("", "infraplane-gitops-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheDir = dir
+	opts.Controllers.GitOps.CacheDir = dir
+	opts.Controllers.GitOps.Fetch.Timeout = testFetchTimeout
+	code := testenv.Main(m, &env, opts)
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // repo is a real git repository pair: a bare "remote" the GitSource reads,

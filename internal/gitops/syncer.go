@@ -85,6 +85,8 @@ type SyncRecorder interface {
 type Options struct {
 	// CacheDir holds working copies of the repositories.
 	CacheDir string
+	// Fetch bounds each fetch: its deadline and what a checkout may write.
+	Fetch FetchOptions
 	// RefKinds are the kinds references may point at (see CheckOptions),
 	// by kind name.
 	RefKinds map[string]schema.GroupVersionKind
@@ -142,7 +144,7 @@ func SetupSyncer(mgr ctrl.Manager, opts Options) (*Syncer, error) {
 		reader:   mgr.GetAPIReader(),
 		mapper:   mgr.GetRESTMapper(),
 		tenants:  newTenants(mgr.GetConfig(), mgr.GetScheme(), mgr.GetRESTMapper()),
-		fetcher:  NewFetcher(opts.CacheDir),
+		fetcher:  NewFetcher(opts.CacheDir, opts.Fetch),
 		recorder: mgr.GetEventRecorder("infraplane-gitops"),
 		opts:     opts,
 		skip:     newSkipCache(),
@@ -258,7 +260,12 @@ func (s *Syncer) sync(ctx context.Context, gs *corev1alpha1.GitSource) (ctrl.Res
 			s.setHeld(gs, false, "", nil)
 		}
 		s.fail(ctx, gs, rev, reason, err.Error(), start)
-		if reason == ReasonFetchFailed && !errors.As(err, new(credentialsError)) {
+		// A commit above the checkout limits needs a new commit, and a
+		// server that did not answer within the deadline is asked again
+		// at the next interval, not at once: either way a worker would
+		// spend its time on one source.
+		if reason == ReasonFetchFailed && !errors.As(err, new(credentialsError)) &&
+			!errors.As(err, new(*LimitError)) && !errors.As(err, new(*TimeoutError)) {
 			return ctrl.Result{}, err // transient (network): back off
 		}
 		return ctrl.Result{RequeueAfter: interval}, nil
@@ -451,7 +458,7 @@ func (s *Syncer) render(ctx context.Context, gs *corev1alpha1.GitSource) ([]Obje
 	key := gs.Namespace + "/" + gs.Name + "/" + string(gs.UID)
 	dir, rev, err := s.fetcher.Fetch(ctx, strings.ReplaceAll(key, "/", "_"), gs.Spec.URL, Ref{Branch: gs.Spec.Ref.Branch, Tag: gs.Spec.Ref.Tag, Commit: gs.Spec.Ref.Commit}, creds)
 	if err != nil {
-		return nil, Revision{}, ReasonFetchFailed, err
+		return nil, rev, ReasonFetchFailed, err // rev names a commit refused for its size
 	}
 	path := gs.Spec.Path
 	if path == "" {
