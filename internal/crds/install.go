@@ -67,71 +67,70 @@ func Install(ctx context.Context, cfg *rest.Config) error {
 		return err
 	}
 	began := time.Now()
-	// All at once, each CRD applied and then waited for: each apply is a
-	// round trip the API server spends most of in work of its own (schema
-	// conversion), and start-up waits on it. A CRD the cluster already has
-	// as it is here is not applied again (every restart): the API server
-	// would validate its whole schema and compile its CEL rules only to
-	// find nothing changed; its Established condition is read from the
-	// same GET.
+	// All at once: each apply is a round trip the API server spends most
+	// of in work of its own (schema conversion), and start-up waits on it.
+	// A CRD the cluster already has as it is here is not applied again
+	// (every restart): the API server would validate its whole schema and
+	// compile its CEL rules only to find nothing changed. Whether it is
+	// Established is read from the same GET.
 	g, gctx := errgroup.WithContext(ctx)
+	ready := make([]bool, len(list))
 	var skipped atomic.Int32
-	for _, obj := range list {
+	for i, obj := range list {
 		g.Go(func() error {
 			got := &apiextensionsv1.CustomResourceDefinition{}
 			if err := c.Get(gctx, client.ObjectKeyFromObject(obj), got); err == nil && Unchanged(obj, got) {
 				skipped.Add(1)
-				if ok, err := isEstablished(got); ok || err != nil {
-					return err
-				}
-			} else {
-				//nolint:staticcheck // client.Apply with a typed object is what we want here.
-				if err := c.Patch(gctx, obj, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-					return fmt.Errorf("installing CRD %s: %w", obj.Name, err)
-				}
+				ok, err := isEstablished(got)
+				ready[i] = ok
+				return err
 			}
-			err := wait.PollUntilContextTimeout(gctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-				got := &apiextensionsv1.CustomResourceDefinition{}
-				if err := c.Get(ctx, client.ObjectKeyFromObject(obj), got); err != nil {
-					return false, nil
-				}
-				return isEstablished(got)
-			})
-			if err != nil {
-				return fmt.Errorf("waiting for CRD %s to be established: %w", obj.Name, err)
+			//nolint:staticcheck // client.Apply with a typed object is what we want here.
+			if err := c.Patch(gctx, obj, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+				return fmt.Errorf("installing CRD %s: %w", obj.Name, err)
 			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	// One at a time: polling every CRD at once re-reads (and decodes) each
+	// large object ten times a second while the API server is busiest.
+	for i, obj := range list {
+		if ready[i] {
+			continue
+		}
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			got := &apiextensionsv1.CustomResourceDefinition{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(obj), got); err != nil {
+				return false, nil
+			}
+			return isEstablished(got)
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for CRD %s to be established: %w", obj.Name, err)
+		}
 	}
 	established := time.Since(began)
 	// Established is not yet served by discovery: controllers started now
 	// would fail to map their kinds. Wait until a list of each kind works
-	// through a fresh client (which discovers anew), all kinds at once.
+	// through a fresh client (which discovers anew).
 	fresh, err := client.New(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return err
 	}
-	g, gctx = errgroup.WithContext(ctx)
 	for _, obj := range list {
 		v := obj.Spec.Versions[0].Name
 		gvk := schema.GroupVersionKind{Group: obj.Spec.Group, Version: v, Kind: obj.Spec.Names.ListKind}
-		g.Go(func() error {
-			err := wait.PollUntilContextTimeout(gctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-				l := &unstructured.UnstructuredList{}
-				l.SetGroupVersionKind(gvk)
-				return fresh.List(ctx, l, client.Limit(1)) == nil, nil
-			})
-			if err != nil {
-				return fmt.Errorf("waiting for %s to be served: %w", obj.Name, err)
-			}
-			return nil
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			l := &unstructured.UnstructuredList{}
+			l.SetGroupVersionKind(gvk)
+			return fresh.List(ctx, l, client.Limit(1)) == nil, nil
 		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
+		if err != nil {
+			return fmt.Errorf("waiting for %s to be served: %w", obj.Name, err)
+		}
 	}
 	slog.Debug("CRDs installed", "unchanged", skipped.Load(), "of", len(list), "established", established.Round(time.Millisecond), "served", time.Since(began).Round(time.Millisecond))
 	return nil
