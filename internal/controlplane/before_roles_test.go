@@ -10,9 +10,9 @@ import (
 )
 
 // TestStartBeforeRoles: with BeforeRoles, Start hands over an API server
-// the admin can write to while the default RBAC roles may still be in the
-// making; WaitReady then returns only once /readyz passes every check, the
-// roles' included.
+// the admin can write to (namespaces, CRDs) while the default RBAC roles
+// may still be in the making; WaitReady then returns only once /readyz
+// passes every check, the roles' included.
 func TestStartBeforeRoles(t *testing.T) {
 	cp := start(t, Options{DataDir: t.TempDir(), BeforeRoles: true})
 	c, err := kubernetes.NewForConfig(cp.RESTConfig())
@@ -23,6 +23,8 @@ func TestStartBeforeRoles(t *testing.T) {
 	if _, err := c.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "early"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating a namespace before the roles: %v", err)
 	}
+	// What up does meanwhile: its CRDs (and again, as on a restart).
+	checkCRDsReinstalledWithoutWrites(t, cp)
 	if err := cp.WaitReady(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package controlplane_test
+package controlplane
 
 import (
 	"net/http"
@@ -6,25 +6,21 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/crds"
 )
 
-// TestCRDsReinstalledWithoutWrites: installing infraplane's CRDs into an
-// API server that already has them as they are (up's restart) writes
-// none of them again, and still returns with every kind served.
-func TestCRDsReinstalledWithoutWrites(t *testing.T) {
-	cp, err := controlplane.Start(t.Context(), controlplane.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cp.Stop(t.Context()) }) //nolint:errcheck // test teardown
+// checkCRDsReinstalledWithoutWrites: installing infraplane's CRDs into an
+// API server that already has them as they are (up's restart) writes none
+// of them again, and still returns with every kind served; a CRD someone
+// changed is applied again. (Part of TestStartBeforeRoles: one API server
+// for both.)
+func checkCRDsReinstalledWithoutWrites(t *testing.T, cp *ControlPlane) {
+	t.Helper()
 	if err := crds.Install(t.Context(), cp.RESTConfig()); err != nil {
 		t.Fatal(err)
 	}
@@ -38,16 +34,13 @@ func TestCRDsReinstalledWithoutWrites(t *testing.T) {
 			return rt.RoundTrip(r)
 		})
 	}
-	began := time.Now()
 	if err := crds.Install(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	if n := writes.Load(); n != 0 {
 		t.Errorf("the second install wrote CRDs %d times; want none", n)
 	}
-	t.Logf("second install: %s", time.Since(began))
 
-	// A CRD someone changed is applied again.
 	c, err := apiextensionsclient.NewForConfig(cp.RESTConfig())
 	if err != nil {
 		t.Fatal(err)
