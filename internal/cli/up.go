@@ -103,6 +103,8 @@ Ctrl-C stops the controllers first, then the cloud, then the API server.`,
 
 func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (err error) {
 	start := time.Now()
+	stopProfile := startUpProfile()
+	defer stopProfile()
 	// step logs how long each part of the start took (--log-level=debug).
 	last := start
 	step := func(what string) {
@@ -174,7 +176,10 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	defer audit.Close()
 
 	edits := &controllers.BreakGlassLookup{}
-	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: dataDir, Port: f.port, Logger: slog.Default(), OnWrite: controllers.DirectEdits(audit, edits)})
+	// BeforeRoles: the API server's default RBAC roles are created while
+	// the CRDs are installed (up's own clients are system:masters and need
+	// none of them); "is up" waits for them (cp.WaitReady below).
+	cp, err := controlplane.Start(ctx, controlplane.Options{DataDir: dataDir, Port: f.port, Logger: slog.Default(), OnWrite: controllers.DirectEdits(audit, edits), BeforeRoles: true})
 	if err != nil {
 		return fmt.Errorf("starting the API server: %w", err)
 	}
@@ -192,36 +197,26 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	if err != nil {
 		return err
 	}
-	if err := crds.Install(ctx, cp.RESTConfig()); err != nil {
+	// The CRDs, and the roles and namespaces (which need none of them), at
+	// once: each is a few round trips the API server spends in work of its
+	// own.
+	rolesDone := make(chan error, 1)
+	go func() { rolesDone <- installRolesAndTeams(ctx, c, f.namespace) }()
+	crdErr := crds.Install(ctx, cp.RESTConfig())
+	step("CRDs")
+	if err := <-rolesDone; err != nil {
 		return err
 	}
-	step("CRDs")
+	if crdErr != nil {
+		return crdErr
+	}
+	step("roles and namespaces")
 	// The cleanup finalizer at create (one API write less per managed
 	// object), installed and waited for while the rest starts (it takes
 	// the API server seconds to enforce it); what up applies itself waits
 	// for it (policy.wait).
 	policy := startFinalizerPolicy(ctx, cp, c)
 	defer policy.wait() //nolint:errcheck // on an early return: not left running
-	// Roles for people and the syncer; the one namespace of a single user
-	// is onboarded as a team whose people are the infraplane:* groups
-	// (infraplane kubeconfig --user alice --group infraplane:oncall), and
-	// the platform namespace's syncer may apply Blueprints.
-	if err := tenant.InstallRoles(ctx, c); err != nil {
-		return fmt.Errorf("installing roles: %w", err)
-	}
-	for _, team := range []tenant.Team{
-		{Namespace: f.namespace, ViewerGroups: []string{"infraplane:viewers"}, EditorGroups: []string{"infraplane:editors"}, OncallGroups: []string{"infraplane:oncall"}},
-		{Namespace: gitops.DefaultPlatformNamespace, Platform: true},
-	} {
-		objs, err := tenant.Objects(team)
-		if err != nil {
-			return err
-		}
-		if err := tenant.Apply(ctx, c, objs); err != nil {
-			return fmt.Errorf("onboarding namespace %s: %w", team.Namespace, err)
-		}
-	}
-	step("roles and namespaces")
 
 	pc := &corev1alpha1.ProviderConfig{
 		TypeMeta:   metav1.TypeMeta{APIVersion: corev1alpha1.GroupVersion.String(), Kind: "ProviderConfig"},
@@ -372,6 +367,12 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		return fmt.Errorf("controllers stopped: %w", err)
 	}
 
+	// The API server's own default roles, made while the rest started.
+	if err := cp.WaitReady(ctx); err != nil {
+		return err
+	}
+	step("API server ready")
+	stopProfile()
 	fmt.Fprintf(stdout, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
 	fmt.Fprintf(stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
@@ -421,6 +422,30 @@ func logsLine(logPath, dataDir string) string {
 		p = filepath.Join(dataDir, upLogName)
 	}
 	return p + "   # --log-level=info shows them here"
+}
+
+// installRolesAndTeams writes the roles for people and the syncer; the one
+// namespace of a single user is onboarded as a team whose people are the
+// infraplane:* groups (infraplane kubeconfig --user alice --group
+// infraplane:oncall), and the platform namespace's syncer may apply
+// Blueprints. None of it needs infraplane's CRDs.
+func installRolesAndTeams(ctx context.Context, c client.Client, namespace string) error {
+	if err := tenant.InstallRoles(ctx, c); err != nil {
+		return fmt.Errorf("installing roles: %w", err)
+	}
+	for _, team := range []tenant.Team{
+		{Namespace: namespace, ViewerGroups: []string{"infraplane:viewers"}, EditorGroups: []string{"infraplane:editors"}, OncallGroups: []string{"infraplane:oncall"}},
+		{Namespace: gitops.DefaultPlatformNamespace, Platform: true},
+	} {
+		objs, err := tenant.Objects(team)
+		if err != nil {
+			return err
+		}
+		if err := tenant.Apply(ctx, c, objs); err != nil {
+			return fmt.Errorf("onboarding namespace %s: %w", team.Namespace, err)
+		}
+	}
+	return nil
 }
 
 // upPort is one address up listens on, with the flag that sets it.
@@ -483,6 +508,9 @@ func serveWithoutControllers(ctx context.Context, stdout io.Writer, cp *controlp
 		if err := applyGitSource(ctx, c, f); err != nil {
 			return err
 		}
+	}
+	if err := cp.WaitReady(ctx); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "\ninfraplane is up without controllers (%.1fs)\n", time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)

@@ -17,11 +17,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/examples"
+	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/dashboard"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
@@ -140,6 +143,47 @@ func TestUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	bg := context.Background()
+
+	// What "is up" promises holds the moment it is printed, although up
+	// installs its CRDs while the API server still makes its default
+	// roles: /readyz passes every check, a person (not system:masters) can
+	// use discovery, and the webhook refuses a bad break-glass. First, before the other subtests give it time.
+	t.Run("ready when it says so", func(t *testing.T) {
+		ks, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body, err := ks.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "1").DoRaw(bg); err != nil {
+			t.Errorf("/readyz right after \"is up\": %v\n%s", err, body)
+		}
+		viewer := filepath.Join(t.TempDir(), "viewer.kubeconfig")
+		if err := controlplane.WriteUserKubeconfigFor(dataDir, viewer, "vera", []string{"infraplane:viewers"}); err != nil {
+			t.Fatal(err)
+		}
+		vcfg, err := clientcmd.BuildConfigFromFlags("", viewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vc, err := kubernetes.NewForConfig(vcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Discovery is the API server's default system:discovery role.
+		if _, err := vc.Discovery().ServerGroups(); err != nil {
+			t.Errorf("a viewer's discovery right after \"is up\": %v", err)
+		}
+		bad := &corev1alpha1.BreakGlass{
+			ObjectMeta: metav1.ObjectMeta{Name: "no-target", Namespace: "team-x"},
+			Spec: corev1alpha1.BreakGlassSpec{
+				Targets:  []corev1alpha1.BreakGlassTarget{{Kind: "Topic", Name: "does-not-exist"}},
+				Reason:   "test: refused by the webhook",
+				Duration: metav1.Duration{Duration: time.Minute},
+			},
+		}
+		if err := c.Create(bg, bad, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "no such Topic") {
+			t.Errorf("a break-glass naming a missing Topic right after \"is up\": %v; want it refused by the webhook (no such Topic)", err)
+		}
+	})
 
 	// --namespace names one that does not exist: up onboards it as a
 	// team's, and the GitSource lands in it.

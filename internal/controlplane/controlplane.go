@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +50,18 @@ type Options struct {
 	// RESOURCE#0; it applies to custom resources too). Measured trade-off
 	// in docs/benchmarks.md, "Issue 17: memory per object and the scale run".
 	Uncached []string
+	// BeforeRoles makes Start return while the API server still creates
+	// its default RBAC roles (its rbac/bootstrap-roles hook waits a second
+	// before its first try, then reconciles some 100 roles and bindings:
+	// 1–2 s of a start). The admin identity (system:masters) needs none of
+	// them, so the caller can install CRDs meanwhile; it must call
+	// WaitReady before anyone else is let in.
+	BeforeRoles bool
 }
+
+// rbacBootstrapCheck is the readiness check of the API server's hook that
+// creates the default ClusterRoles and bindings (Options.BeforeRoles).
+const rbacBootstrapCheck = "poststarthook/rbac/bootstrap-roles"
 
 // ControlPlane is a running embedded API server with its etcd and controllers.
 type ControlPlane struct {
@@ -195,6 +207,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	// The server lives on its own context: ctx is only for start-up.
 	serverCtx, cancel := context.WithCancel(context.Background())
 	c.serverCancel = cancel
+	built := time.Now()
 	srv, err := newAPIServer(serverCtx, p, ln, c.etcdURL, admissionConfig, opts.OnWrite, opts.Uncached)
 	if err != nil {
 		close(c.serverDone)
@@ -205,6 +218,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 		close(c.serverDone)
 		return nil, fmt.Errorf("controlplane: preparing API server: %w", err)
 	}
+	logger.Debug("API server built", "took", time.Since(built))
 	c.loopback = rest.CopyConfig(srv.GenericAPIServer.LoopbackClientConfig)
 	go func() {
 		defer close(c.serverDone)
@@ -217,7 +231,11 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 		}
 	}()
 
-	if err := c.waitReady(ctx); err != nil {
+	var notYet []string
+	if opts.BeforeRoles {
+		notYet = []string{rbacBootstrapCheck}
+	}
+	if err := c.waitReady(ctx, notYet...); err != nil {
 		return nil, fmt.Errorf("controlplane: %w", err)
 	}
 	apiReady := time.Since(begin)
@@ -258,31 +276,15 @@ func EnsureDataDir(dir string, log *slog.Logger) error {
 }
 
 // waitReady polls /readyz with the admin identity (which also proves client
-// certificates work), then makes sure the default namespace exists.
-func (c *ControlPlane) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
+// certificates work), not counting the checks named in notYet, then makes
+// sure the default namespace exists.
+func (c *ControlPlane) waitReady(ctx context.Context, notYet ...string) error {
 	client, err := kubernetes.NewForConfig(c.RESTConfig())
 	if err != nil {
 		return err
 	}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		var status int
-		res := client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&status)
-		if status == http.StatusOK {
-			break
-		}
-		last = res.Error()
-		select {
-		case <-c.serverDone:
-			return fmt.Errorf("API server stopped during start-up: %w", c.serverErr)
-		case <-ctx.Done():
-			return fmt.Errorf("API server not ready: %w (last: %v)", ctx.Err(), last)
-		case <-tick.C:
-		}
+	if err := c.pollReadyz(ctx, client, notYet); err != nil {
+		return err
 	}
 	// The system-namespaces controller creates it too, but possibly after
 	// /readyz is green; creating it here removes the race for callers.
@@ -293,6 +295,53 @@ func (c *ControlPlane) waitReady(ctx context.Context) error {
 		return fmt.Errorf("creating default namespace: %w", err)
 	}
 	return nil
+}
+
+// WaitReady waits until /readyz passes every check: after a Start with
+// BeforeRoles, until the default RBAC roles exist. Without BeforeRoles it
+// returns at once.
+func (c *ControlPlane) WaitReady(ctx context.Context) error {
+	client, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return err
+	}
+	if err := c.pollReadyz(ctx, client, nil); err != nil {
+		return fmt.Errorf("controlplane: %w", err)
+	}
+	return nil
+}
+
+// pollReadyz polls /readyz, excluding the checks in notYet, until it is
+// green; each failed poll's failing checks go to the debug log (what a
+// start waits for).
+func (c *ControlPlane) pollReadyz(ctx context.Context, client kubernetes.Interface, notYet []string) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		var status int
+		req := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "1")
+		for _, check := range notYet {
+			req = req.Param("exclude", check)
+		}
+		res := req.Do(ctx).StatusCode(&status)
+		if status == http.StatusOK {
+			return nil
+		}
+		last = res.Error()
+		if body, _ := res.Raw(); len(body) > 0 {
+			c.log.Debug("API server not ready yet", "failing", failingChecks(body))
+		}
+		select {
+		case <-c.serverDone:
+			return fmt.Errorf("API server stopped during start-up: %w", c.serverErr)
+		case <-ctx.Done():
+			return fmt.Errorf("API server not ready: %w (last: %v)", ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
 }
 
 // RESTConfig returns a new client configuration with the admin identity
@@ -483,4 +532,18 @@ func WriteUserKubeconfigFor(dataDir, path, user string, groups []string) error {
 	}
 	c := &ControlPlane{url: cluster.Server, pki: &pki{dir: dir, ca: ca, clientCA: clientCA}}
 	return c.writeKubeconfig(path, kp)
+}
+
+// failingChecks are the names of the checks a verbose /readyz reports as
+// failed ("[-]poststarthook/rbac/bootstrap-roles failed: …"): the start-up
+// debug log says what the API server is still waiting for.
+func failingChecks(body []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if name, ok := strings.CutPrefix(line, "[-]"); ok {
+			name, _, _ = strings.Cut(name, " ")
+			out = append(out, name)
+		}
+	}
+	return out
 }
