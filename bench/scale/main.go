@@ -82,7 +82,7 @@ func main() {
 	flag.DurationVar(&cfg.steady, "steady", time.Minute, "steady-state window after all are Ready, before memory is read again")
 	flag.DurationVar(&cfg.readyTimeout, "ready-timeout", time.Hour, "stop creating and waiting this long after the first create, then report what was reached")
 	flag.IntVar(&cfg.lists, "lists", 3, "raw JSON lists of all topics to time (the report gives the fastest and the slowest)")
-	flag.StringVar(&cfg.profileDir, "profile-dir", "", "directory for heap profiles before creating, with all Ready and after the window (heap-before.pprof, heap-ready.pprof, heap-steady.pprof)")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "directory for heap profiles before creating, with all Ready and after the window (heap-before.pprof, heap-ready.pprof, heap-steady.pprof), and a CPU profile from the first create until all are Ready (cpu-apply.pprof)")
 	flag.BoolVar(&cfg.watchCache, "watch-cache", true, "the API server's watch cache for infraplane's kinds (false: -watch-cache-sizes KIND#0 for them)")
 	flag.BoolVar(&cfg.memLimit, "memory-limit", true, "set the soft memory limit as infraplane up does (GOMEMLIMIT, when set, wins)")
 	flag.StringVar(&cfg.label, "label", "", "name of this run in the report (e.g. before, after)")
@@ -122,6 +122,9 @@ type result struct {
 	heapBefore, liveBefore uint64
 	rssBefore              uint64
 	atReady, atSteady      mem
+	classesBefore          memClasses
+	classesReady           memClasses
+	classesSteady          memClasses
 	etcdDB, etcdDBSteady   int64
 	listMin, listMax       time.Duration
 	listBytes              int
@@ -237,7 +240,9 @@ func run(ctx context.Context, cfg config) (res *result, err error) {
 
 	res.heapBefore, res.liveBefore = heapAfterGC()
 	res.rssBefore, _ = procMem()
+	res.classesBefore = readMemClasses()
 	writeHeap(cfg, "heap-before.pprof")
+	stopCPU := startCPUProfile(cfg, "cpu-apply.pprof")
 
 	step("creating topics", "topics", cfg.topics, "workers", cfg.createWorkers)
 	cpu0 := selfCPU()
@@ -285,7 +290,9 @@ func run(ctx context.Context, cfg config) (res *result, err error) {
 	}
 	res.readyTook, res.ready = tracker.result()
 	res.applyCPU = selfCPU() - cpu0
+	stopCPU()
 	res.atReady = readMem()
+	res.classesReady = readMemClasses()
 	writeHeap(cfg, "heap-ready.pprof")
 	res.etcdDB = fileSize(filepath.Join(cpDir, "etcd", "member", "snap", "db"))
 	step("memory with all Ready", "ready", res.ready, "rss MiB", res.atReady.rss>>20, "live heap MiB", res.atReady.heapLive>>20)
@@ -322,6 +329,7 @@ func run(ctx context.Context, cfg config) (res *result, err error) {
 		return res, ctx.Err()
 	}
 	res.atSteady = readMem()
+	res.classesSteady = readMemClasses()
 	res.etcdDBSteady = fileSize(filepath.Join(cpDir, "etcd", "member", "snap", "db"))
 	writeHeap(cfg, "heap-steady.pprof")
 	return res, nil
@@ -454,6 +462,22 @@ func writeHeap(cfg config, name string) {
 	}
 }
 
+// startCPUProfile profiles the process's CPU into the profile directory
+// until the returned function is called (a no-op without -profile-dir).
+func startCPUProfile(cfg config, name string) func() {
+	if cfg.profileDir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(cfg.profileDir, name))
+	if err != nil {
+		fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
 func fileSize(path string) int64 {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -513,6 +537,8 @@ func (r *result) markdown(cfg config) string {
 		{"RSS per object after the window (whole process)", perAbs(r.atSteady.rss)},
 		{"live heap per object after the window", per(r.atSteady.heapLive, r.liveBefore)},
 	}
+	rows = append(rows, r.classesReady.rows("all Ready", r.classesBefore, cfg.topics)...)
+	rows = append(rows, r.classesSteady.rows("after the window", r.classesBefore, cfg.topics)...)
 	b.WriteString("| measure | value |\n|---|---|\n")
 	for _, row := range rows {
 		fmt.Fprintf(&b, "| %s | %s |\n", row[0], row[1])

@@ -3,7 +3,8 @@
 // Go runtime then collects harder as the heap nears it, instead of letting
 // it grow to twice the live heap (GOGC=100) past what the machine or the
 // container has. It is soft: a live heap above it is not an error, only
-// more GC work.
+// more GC work. It also returns the memory freed after a burst to the OS
+// sooner than the Go runtime would on its own.
 package memlimit
 
 import (
@@ -43,8 +44,10 @@ func Derive(cgroup, physical uint64) (limit uint64, from string) {
 // Set applies Derive's limit unless the GOMEMLIMIT environment variable
 // is set (then the Go runtime already applied that), and logs which once.
 // The cgroup (v1 or v2, nested hierarchies included) and the physical
-// memory are read by automemlimit.
+// memory are read by automemlimit. Either way it starts the releaser,
+// which returns the heap pages freed after a burst to the OS (release.go).
 func Set(log *slog.Logger) {
+	startReleaser(log)
 	if v, ok := os.LookupEnv("GOMEMLIMIT"); ok {
 		log.Info("soft memory limit from GOMEMLIMIT", "GOMEMLIMIT", v)
 		return
