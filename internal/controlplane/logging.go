@@ -28,6 +28,11 @@ var benignErrors = []string{
 	// The GC retries on its next discovery round; with a short round (see
 	// gcSyncPeriod) a slow first list of a big resource is expected.
 	"timed out waiting for dependency graph builder sync",
+	// The mutating admission policies' schema cache refreshes every 5 s,
+	// so writes of a kind whose CRD was created since are not mutated yet
+	// (the controller adds the finalizer instead); `up` warns if the
+	// finalizer policy does not take effect at all.
+	"no schema for ",
 }
 
 // quietHandler sits between the noisy libraries (klog, etcd's zap) and the
