@@ -140,7 +140,9 @@ func (c *Config) interceptor(service, endpoint string) grpc.UnaryClientIntercept
 			o = unreachable
 		}
 		cancel()
-		if m, ok := reply.(proto.Message); ok && err == nil {
+		// Sized only under a budget (a listing): proto.Size walks the
+		// whole answer, which no other call needs.
+		if m, ok := reply.(proto.Message); ok && err == nil && budget != nil {
 			if e := budget.spend(proto.Size(m)); e != nil {
 				err = status.Error(codes.InvalidArgument, e.Error())
 			}
