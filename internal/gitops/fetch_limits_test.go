@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +23,7 @@ import (
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/internal/gitops"
+	"github.com/infraplane/infraplane/internal/hangtest"
 	"github.com/infraplane/infraplane/internal/localcloud/cloudtest"
 	"github.com/infraplane/infraplane/internal/testenv"
 )
@@ -252,38 +250,8 @@ func TestFetchRefusesTreeBomb(t *testing.T) {
 // client gave up on.
 func silentGitServer(t *testing.T) (url string, accepted, closed <-chan struct{}) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, cls := make(chan struct{}, 16), make(chan struct{}, 16)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			acc <- struct{}{}
-			go func() {
-				io.Copy(io.Discard, c) // reads the request, answers nothing, until the client hangs up
-				cls <- struct{}{}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String() + "/repo.git", acc, cls
+	srv := hangtest.Listen(t)
+	return "http://" + srv.Addr + "/repo.git", srv.Accepted, srv.Closed
 }
 
 // A fetch from a server that never answers ends at the deadline with a
