@@ -19,9 +19,12 @@ type RoleSpec struct {
 
 	// PasswordSecretRef is the Secret, in this namespace, holding the
 	// role's password. A missing Secret is created with a generated
-	// password (and owned by this Role); an existing one is used as is
-	// (see generateMissingKey). Changing the Secret's value changes the
-	// password. Unset: the role has no password managed by infraplane.
+	// password (and owned by this Role). An existing one is used only if
+	// this Role created it or it carries the label
+	// postgres.infraplane.dev/role-password=true, which only someone who
+	// may write Secrets can set: a Role cannot make the controller read a
+	// Secret its author may not read. Changing the Secret's value changes
+	// the password. Unset: the role has no password managed by infraplane.
 	// +optional
 	PasswordSecretRef *PasswordSecretRef `json:"passwordSecretRef,omitempty"`
 
@@ -65,6 +68,14 @@ type RoleSpec struct {
 	Privileges []DatabasePrivileges `json:"privileges,omitempty"`
 }
 
+// PasswordSecretLabel marks a Secret that Roles of its namespace may use
+// as their password Secret (value "true"). Roles may use only Secrets they
+// created themselves and Secrets with this label: whoever may create a Role
+// (a team's editors, its repository) may not read Secrets, and a Role that
+// used any Secret would let them turn one (a git token, a cloud key) into
+// a database password and test guesses against status.passwordHash.
+const PasswordSecretLabel = "postgres.infraplane.dev/role-password"
+
 // PasswordSecretRef names a key of a Secret in the Role's namespace.
 type PasswordSecretRef struct {
 	// Name of the Secret.
@@ -80,8 +91,9 @@ type PasswordSecretRef struct {
 	// Secret exists but has no value there; otherwise that is an error.
 	// For a Secret someone else writes with the connection's other
 	// settings (host, port, database, user), such as a Blueprint's
-	// credentials Secret: the Role fills in only the password. The Secret
-	// stays its writer's (it is not owned by the Role).
+	// credentials Secret (labelled postgres.infraplane.dev/role-password=true
+	// by its writer): the Role fills in only the password. The Secret stays
+	// its writer's (it is not owned by the Role).
 	// +optional
 	GenerateMissingKey bool `json:"generateMissingKey,omitempty"`
 }

@@ -61,7 +61,28 @@ func (c *roleClient) readSecret(ctx context.Context, r *postgresv1.Role) (*corev
 	if err != nil {
 		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
 	}
+	if !usableBy(&sec, r) {
+		return nil, status.Errorf(codes.PermissionDenied,
+			"spec.passwordSecretRef: Secret %q is not this Role's to use: a Role uses only a Secret it created or one labelled %s=true, a label only someone who may write Secrets can set (kubectl label secret %s -n %s %s=true); nothing was read from it or changed",
+			sec.Name, postgresv1.PasswordSecretLabel, sec.Name, sec.Namespace, postgresv1.PasswordSecretLabel)
+	}
 	return &sec, nil
+}
+
+// usableBy says whether a Role may use a Secret as its password Secret:
+// one it created (owned by this very Role, by UID) or one whose writer
+// labelled it for Roles. Anything else would make the controller a deputy
+// reading Secrets for someone who may only write Roles.
+func usableBy(sec *corev1.Secret, r *postgresv1.Role) bool {
+	if sec.Labels[postgresv1.PasswordSecretLabel] == "true" {
+		return true
+	}
+	for _, o := range sec.OwnerReferences {
+		if o.UID == r.UID && o.Kind == "Role" && o.APIVersion == postgresv1.GroupVersion.String() {
+			return true
+		}
+	}
+	return false
 }
 
 // passwordState is what the spec asks the password to be, comparable with

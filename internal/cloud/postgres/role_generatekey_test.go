@@ -23,7 +23,7 @@ func TestRoleGeneratesMissingKeyInExistingSecret(t *testing.T) {
 	s := setup(t)
 	name := s.unique("svc")
 	sec := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "svc-postgres", Namespace: s.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: "svc-postgres", Namespace: s.ns, Labels: map[string]string{postgresv1.PasswordSecretLabel: "true"}},
 		StringData: map[string]string{"PGHOST": s.srv.Host, "PGUSER": name, "PGDATABASE": "postgres"},
 	}
 	env.Create(t, sec)

@@ -80,11 +80,12 @@ func roleState(t *testing.T, s *scenario, name string) string {
 		FROM pg_authid a WHERE a.rolname = $1`, name)
 }
 
-// passwordSecret makes a Secret holding password in ns.
+// passwordSecret makes a Secret holding password in ns, labelled for
+// Roles to use.
 func passwordSecret(t *testing.T, ns, name, password string) {
 	t.Helper()
 	env.Create(t, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{postgresv1.PasswordSecretLabel: "true"}},
 		Data:       map[string][]byte{"password": []byte(password)},
 	})
 }
