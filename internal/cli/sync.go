@@ -4,14 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/gitops"
+	"github.com/infraplane/infraplane/internal/status"
 )
 
 func newSyncCmd() *cobra.Command {
@@ -19,16 +26,26 @@ func newSyncCmd() *cobra.Command {
 	var confirm bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "sync [GITSOURCE]",
-		Short: "Sync GitSources now instead of at their next interval",
+		Use:   "sync [GITSOURCE | KIND/NAME]",
+		Short: "Sync GitSources, or read a managed object's cloud resource, now instead of at the next interval",
 		Long: `Ask the GitOps syncer to sync a GitSource (or every GitSource in the
 namespace) at once, wait for the sync, and print its result.
 
 --confirm also confirms pruning for the revision the source last attempted:
 use it after reading what the mass-deletion guard held (kubectl describe
-gitsource NAME, or the PruneHeld condition).`,
+gitsource NAME, or the PruneHeld condition).
+
+Given a managed object (KIND/NAME: topic/orders, sub/orders-worker), ask
+for a pass that reads its cloud resource at once, and print what it found:
+drift is reported (and repaired, unless the object only observes). A
+resync between intervals may be answered from a listing of the kind taken
+up to half an interval earlier; this pass always reads the resource
+itself. It sets the annotation infraplane.dev/requested-at, which you may
+also set with kubectl; status.lastHandledRequest shows the value once the
+pass ran.`,
 		Example: `  infraplane sync default
-  infraplane sync infra -n team-a --confirm`,
+  infraplane sync infra -n team-a --confirm
+  infraplane sync subscription/orders-worker`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := k.client()
@@ -37,6 +54,12 @@ gitsource NAME, or the PruneHeld condition).`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			if len(args) == 1 && strings.Contains(args[0], "/") {
+				if confirm {
+					return errors.New("--confirm is for GitSources: it confirms a held prune")
+				}
+				return readNow(ctx, cmd, c, k.namespace, args[0])
+			}
 			var names []string
 			if len(args) == 1 {
 				names = args
@@ -99,4 +122,89 @@ func syncOne(ctx context.Context, cmd *cobra.Command, c client.Client, key clien
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s: %s\n", key, ready.Reason, ready.Message)
 	return ready.Status == "True", nil
+}
+
+// readNow asks for a pass over one managed object that reads its cloud
+// resource (the requested-at annotation), waits for it and prints what it
+// found. It fails when the object is not Ready or not Synced after it.
+func readNow(ctx context.Context, cmd *cobra.Command, c client.Client, namespace, arg string) error {
+	typed, name, _ := strings.Cut(arg, "/")
+	if name == "" || strings.Contains(name, "/") {
+		return fmt.Errorf("%q: give KIND/NAME, e.g. subscription/orders-worker", arg)
+	}
+	kinds, err := status.LoadClusterKinds(ctx, c)
+	if err != nil {
+		return fmt.Errorf("reading the cluster: %w", err)
+	}
+	kind, err := status.ResolveKind(kinds, typed)
+	if err != nil {
+		return err
+	}
+	switch {
+	case kind.IsGitSource():
+		return fmt.Errorf("%s is a GitSource: infraplane sync %s", arg, name)
+	case !kind.Managed():
+		return fmt.Errorf("%s is a %s, which has no cloud resource of its own: sync one of its children (infraplane trace %s lists them)", arg, kind.Kind, arg)
+	}
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(kind.GVK())
+	stamp := time.Now().UTC().Format(time.RFC3339Nano)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, commonv1.RequestedAtAnnotation, stamp)
+	obj.SetNamespace(namespace)
+	obj.SetName(name)
+	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		return err
+	}
+	for {
+		if err := c.Get(ctx, key, obj); err != nil {
+			return err
+		}
+		if handled, _, _ := unstructured.NestedString(obj.Object, "status", "lastHandledRequest"); handled == stamp {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out waiting for %s %s to be read: is infraplane running?", kind.Kind, key)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	found, ok := describeRead(obj)
+	fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", kind.Kind, key, found)
+	if !ok {
+		return fmt.Errorf("%s %s is not Ready and Synced", kind.Kind, key)
+	}
+	return nil
+}
+
+// describeRead says in one line what a requested pass found: readiness,
+// then the sync's failure or the drift (found, repaired or none).
+func describeRead(obj *unstructured.Unstructured) (string, bool) {
+	conds := map[string]metav1.Condition{}
+	list, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		var c metav1.Condition
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(m, &c) == nil {
+			conds[c.Type] = c
+		}
+	}
+	ready, synced, drifted := conds[commonv1.TypeReady], conds[commonv1.TypeSynced], conds[commonv1.TypeDrifted]
+	var parts []string
+	if ready.Status == metav1.ConditionTrue {
+		parts = append(parts, "Ready")
+	} else {
+		parts = append(parts, fmt.Sprintf("not Ready (%s: %s)", ready.Reason, ready.Message))
+	}
+	switch {
+	case synced.Status != metav1.ConditionTrue:
+		parts = append(parts, fmt.Sprintf("not synced (%s: %s)", synced.Reason, synced.Message))
+	case drifted.Status == metav1.ConditionTrue:
+		parts = append(parts, "drifted: "+drifted.Message)
+	case drifted.Reason == commonv1.ReasonDriftRepaired:
+		parts = append(parts, drifted.Message)
+	default:
+		parts = append(parts, "in sync with the cloud")
+	}
+	return strings.Join(parts, "; "), ready.Status == metav1.ConditionTrue && synced.Status == metav1.ConditionTrue
 }

@@ -17,12 +17,15 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	commonv1 "github.com/infraplane/infraplane/api/common/v1alpha1"
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
+	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
 	"github.com/infraplane/infraplane/examples"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/dashboard"
@@ -197,6 +200,40 @@ func TestUp(t *testing.T) {
 		}
 		if err := c.Get(bg, client.ObjectKey{Namespace: "team-x", Name: "default"}, &corev1alpha1.GitSource{}); err != nil {
 			t.Errorf("GitSource team-x/default: %v", err)
+		}
+	})
+
+	// `sync KIND/NAME` asks for a read of one object's cloud resource and
+	// prints what it found; a GitSource's kind points to `sync NAME`.
+	t.Run("sync an object", func(t *testing.T) {
+		topic := &pubsubv1.Topic{}
+		key := client.ObjectKey{Namespace: "team-x", Name: "orders"}
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			err := c.Get(bg, key, topic)
+			if err == nil && meta.IsStatusConditionTrue(topic.Status.Conditions, commonv1.TypeReady) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Topic team-x/orders not Ready from the quickstart repository: %v %+v", err, topic.Status.Conditions)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		out, err := runCLI(t, "sync", "topic/orders", "--kubeconfig", kubeconfig, "-n", "team-x")
+		if err != nil || out != "Topic team-x/orders: Ready; in sync with the cloud\n" {
+			t.Errorf("sync topic/orders: %v\n%q", err, out)
+		}
+		if err := c.Get(bg, key, topic); err != nil {
+			t.Fatal(err)
+		}
+		if req := topic.Annotations[commonv1.RequestedAtAnnotation]; req == "" || topic.Status.LastHandledRequest != req {
+			t.Errorf("requested-at %q, status.lastHandledRequest %q", req, topic.Status.LastHandledRequest)
+		}
+		if _, err := runCLI(t, "sync", "gs/default", "--kubeconfig", kubeconfig, "-n", "team-x"); err == nil || !strings.Contains(err.Error(), "is a GitSource: infraplane sync default") {
+			t.Errorf("sync gs/default: %v, want a pointer to `infraplane sync default`", err)
+		}
+		if _, err := runCLI(t, "sync", "topic/missing", "--kubeconfig", kubeconfig, "-n", "team-x"); err == nil || !strings.Contains(err.Error(), "not found") {
+			t.Errorf("sync topic/missing: %v, want not found", err)
 		}
 	})
 

@@ -240,6 +240,12 @@ func (r *Reconciler[T]) reconcileLive(ctx context.Context, obj T) outcome {
 	resync := r.resyncInterval(obj)
 	id := resourceID(obj)
 	steady := inSteadyState(obj) // before this pass changes the status
+	// Someone asked to read the cloud now: this pass reads with a Get, and
+	// the status says which request it answered, whatever the outcome.
+	if req := obj.GetAnnotations()[commonv1.RequestedAtAnnotation]; req != "" && req != st.LastHandledRequest {
+		steady = false
+		st.LastHandledRequest = req
+	}
 
 	paused, pauseReason, pauseMsg := r.paused(ctx, obj)
 	if paused {

@@ -138,6 +138,14 @@ type ManagedStatus struct {
 	// +listType=atomic
 	Drift []FieldDrift `json:"drift,omitempty"`
 
+	// LastHandledRequest is the value of the infraplane.dev/requested-at
+	// annotation that the last pass acted on. That pass read the cloud
+	// resource with a Get, never from a listing, so once this equals the
+	// value you set, the conditions describe the cloud as it was after
+	// your request.
+	// +optional
+	LastHandledRequest string `json:"lastHandledRequest,omitempty"`
+
 	// LastSyncTime is when a successful read of the cloud resource last
 	// changed this status. A resync that finds nothing new writes nothing,
 	// so it does not move: the resource is read every resync interval all
@@ -145,6 +153,14 @@ type ManagedStatus struct {
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 }
+
+// RequestedAtAnnotation set to a new value (a timestamp, say) on a
+// managed object asks for a pass at once that reads the cloud resource
+// with a Get: a resync may be answered from a listing up to half an
+// interval old, which does not show a change made in the cloud since.
+// status.lastHandledRequest shows the value once that pass ran. It is the
+// annotation a GitSource takes to sync at once.
+const RequestedAtAnnotation = "infraplane.dev/requested-at"
 
 // LabelValue is the value of a cloud label: lowercase letters, digits, '_'
 // and '-', at most 63 characters. It is a type of its own so the schema
