@@ -85,7 +85,7 @@ func TestPauseActuationKeepsCloudConsoleChanges(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	poke(t, s) // a pass now (answered by a Get, or by a listing under 15 s old)
+	poke(t, s) // a pass now that reads the cloud
 	waitCondition(t, s, commonv1.TypeDrifted, func(c *conditionView) error {
 		if c.Status != "True" {
 			return fmt.Errorf("Drifted: %+v", c)
@@ -125,10 +125,7 @@ type conditionView struct{ Status, Reason, Message string }
 
 func waitCondition(t *testing.T, s *scenario, typ string, check func(*conditionView) error) {
 	t.Helper()
-	// A poked pass of an object in steady state may be answered from a
-	// listing up to half its 30 s interval old (batched reads): a change
-	// made in the cloud shows within one and a half intervals, not at once.
-	testenv.Eventually(t, 60*time.Second, func() error {
+	testenv.Eventually(t, testenv.WaitTimeout, func() error {
 		c := meta.FindStatusCondition(s.subscription(t).Status.Conditions, typ)
 		if c == nil {
 			return fmt.Errorf("no %s condition", typ)
@@ -137,13 +134,15 @@ func waitCondition(t *testing.T, s *scenario, typ string, check func(*conditionV
 	})
 }
 
-// poke makes the controller reconcile the subscription now: an annotation
-// change (metadata only, which the guard allows).
+// poke makes the controller reconcile the subscription now and read its
+// cloud resource with a Get (requested-at: any other touch may be
+// answered from a listing taken before the console change). Metadata
+// only, which the guard allows.
 func poke(t *testing.T, s *scenario) {
 	t.Helper()
 	sub := &pubsubv1.Subscription{}
 	sub.Namespace, sub.Name = s.ns, "orders-worker"
-	patch := client.RawPatch("application/merge-patch+json", fmt.Appendf(nil, `{"metadata":{"annotations":{"test/poke":"%d"}}}`, time.Now().UnixNano()))
+	patch := client.RawPatch("application/merge-patch+json", fmt.Appendf(nil, `{"metadata":{"annotations":{%q:"%d"}}}`, commonv1.RequestedAtAnnotation, time.Now().UnixNano()))
 	if err := env.Client.Patch(context.Background(), sub, patch); err != nil {
 		t.Fatal(err)
 	}
