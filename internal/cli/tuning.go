@@ -31,6 +31,8 @@ func addControllerTuning(fl *pflag.FlagSet, o *controllers.Options, resync time.
 	fl.Var(byteSize{&o.GitOps.Fetch.MaxCheckoutSize}, "git-max-checkout-size", "most a GitSource's commit may hold, all files together (the whole repository, not only spec.path); a commit above it is not checked out (FetchFailed)")
 	o.GitOps.Fetch.MaxCheckoutFileSize = gitops.DefaultMaxCheckoutFileSize
 	fl.Var(byteSize{&o.GitOps.Fetch.MaxCheckoutFileSize}, "git-max-checkout-file-size", "largest file a GitSource's commit may hold; a commit with a larger one is not checked out (FetchFailed)")
+	o.GitOps.Fetch.MaxFetchSize = gitops.DefaultMaxFetchSize
+	fl.Var(byteSize{&o.GitOps.Fetch.MaxFetchSize}, "git-max-fetch-size", "most one GitSource fetch may download (a pinned spec.ref.commit fetches the whole history); a fetch above it stops (FetchFailed), and a working copy grown past twice it starts over")
 }
 
 // byteSize is a flag of bytes written as a Kubernetes quantity (256Mi).

@@ -109,6 +109,9 @@ type FetchOptions struct {
 	// MaxCheckoutFiles is the most files and directories a commit may
 	// hold (DefaultMaxCheckoutFiles).
 	MaxCheckoutFiles int
+	// MaxFetchSize is the most one fetch may download (DefaultMaxFetchSize);
+	// a working copy whose .git grew past twice that starts over.
+	MaxFetchSize int64
 }
 
 func (o FetchOptions) withDefaults() FetchOptions {
@@ -123,6 +126,9 @@ func (o FetchOptions) withDefaults() FetchOptions {
 	}
 	if o.MaxCheckoutFiles <= 0 {
 		o.MaxCheckoutFiles = DefaultMaxCheckoutFiles
+	}
+	if o.MaxFetchSize <= 0 {
+		o.MaxFetchSize = DefaultMaxFetchSize
 	}
 	return o
 }
@@ -143,7 +149,9 @@ func NewFetcher(dir string, opts FetchOptions) *Fetcher {
 }
 
 // LimitError is a commit refused because checking it out would write more
-// than the limits allow. Retrying does not help: it takes a new commit.
+// than the limits allow, or a fetch stopped because the server sent more
+// than one may download (Hash is then empty). Retrying does not help: it
+// takes a new commit.
 type LimitError struct {
 	Hash string
 	msg  string
@@ -192,8 +200,15 @@ func (f *Fetcher) Fetch(ctx context.Context, key, url string, ref Ref, creds *Cr
 	fctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
 	defer cancel()
 	dir := filepath.Join(f.dir, key)
+	if gitDirSize(dir) > 2*f.opts.MaxFetchSize {
+		_ = os.RemoveAll(dir) // grown by many fetches: start over
+	}
 	rev, err := f.fetch(fctx, dir, url, ref, auth)
 	var limit *LimitError
+	if errors.As(err, &limit) && limit.Hash == "" {
+		// Stopped mid-pack: what was written is of no use.
+		_ = os.RemoveAll(dir)
+	}
 	if err != nil && !errors.As(err, &limit) && fctx.Err() == nil {
 		// A damaged working copy must not wedge the source: start over once.
 		if rmErr := os.RemoveAll(dir); rmErr == nil {
@@ -212,17 +227,15 @@ func (f *Fetcher) Fetch(ctx context.Context, key, url string, ref Ref, creds *Cr
 }
 
 func (f *Fetcher) fetch(ctx context.Context, dir, url string, ref Ref, auth transport.AuthMethod) (Revision, error) {
-	repo, err := git.PlainOpen(dir)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		repo, err = git.PlainInitWithOptions(dir, &git.PlainInitOptions{Bare: false})
-		if err == nil {
-			_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}})
-		}
-	}
+	repo, err := openWorkingCopy(dir, f.opts.MaxFetchSize)
 	if err != nil {
 		return Revision{}, fmt.Errorf("opening working copy: %w", err)
 	}
-	if remote, err := repo.Remote("origin"); err == nil && remote.Config().URLs[0] != url {
+	if _, err := repo.Remote("origin"); errors.Is(err, git.ErrRemoteNotFound) {
+		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
+			return Revision{}, fmt.Errorf("opening working copy: %w", err)
+		}
+	} else if remote, err := repo.Remote("origin"); err == nil && remote.Config().URLs[0] != url {
 		// The URL changed: drop the old copy's remote and fetch anew.
 		_ = repo.DeleteRemote("origin")
 		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
@@ -253,6 +266,9 @@ func (f *Fetcher) fetch(ctx context.Context, dir, url string, ref Ref, auth tran
 		RemoteName: "origin", RefSpecs: []config.RefSpec{refSpec}, Depth: depth, Auth: auth, Force: true, Tags: git.NoTags,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		if limit := fetchLimitError(err, url, ref, f.opts.MaxFetchSize); limit != err {
+			return Revision{}, limit
+		}
 		return Revision{}, fmt.Errorf("fetching %s from %s: %w", ref, url, err)
 	}
 
