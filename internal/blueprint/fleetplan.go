@@ -243,6 +243,9 @@ func describeRollout(s rolloutSettings) string {
 	if s.canary == 0 {
 		out = fmt.Sprintf("%s of the instances at a time", s.batch.String())
 	}
+	if s.maxFailedNamespaces > 0 {
+		return out + fmt.Sprintf("; failures, or instances not Ready within %s, in more than %d namespace(s) halt it", s.deadline, s.maxFailedNamespaces)
+	}
 	return out + fmt.Sprintf("; a failure, or an instance not Ready within %s, halts it", s.deadline)
 }
 

@@ -76,6 +76,9 @@ type rolloutSettings struct {
 	batch    intstr.IntOrString
 	deadline time.Duration
 	paused   bool
+	// maxFailedNamespaces: failures in at most this many namespaces do not
+	// halt the rollout.
+	maxFailedNamespaces int
 }
 
 func settingsOf(spec *corev1alpha1.BlueprintRollout) rolloutSettings {
@@ -93,6 +96,7 @@ func settingsOf(spec *corev1alpha1.BlueprintRollout) rolloutSettings {
 		s.deadline = spec.ProgressDeadline.Duration
 	}
 	s.paused = spec.Paused
+	s.maxFailedNamespaces = int(spec.MaxFailedNamespaces)
 	return s
 }
 
@@ -166,6 +170,18 @@ func planRollout(latest int64, hashes map[int64]string, prev *corev1alpha1.Rollo
 	}
 	st.Updated = int32(len(updated))
 
+	// Failures in few enough namespaces are one team's doing (or one
+	// team's problem): listed, not halting.
+	tolerated := ""
+	if len(failed) > 0 && namespacesOf(failed) <= set.maxFailedNamespaces {
+		for _, f := range failed[:min(len(failed), maxFailures)] {
+			st.Failed = append(st.Failed, corev1alpha1.InstanceFailure{Namespace: f.Namespace, Name: f.Name, Message: f.Message})
+		}
+		tolerated = fmt.Sprintf("; %d failed instance(s) in %d namespace(s) do not halt it (spec.rollout.maxFailedNamespaces is %d): %s: %s",
+			len(failed), namespacesOf(failed), set.maxFailedNamespaces, failed[0].key(), failed[0].Message)
+		failed = nil
+	}
+
 	switch {
 	case len(failed) > 0:
 		st.Phase = corev1alpha1.RolloutHalted
@@ -174,6 +190,9 @@ func planRollout(latest int64, hashes map[int64]string, prev *corev1alpha1.Rollo
 		}
 		st.Message = fmt.Sprintf("halted: %d instance(s) failed on revision %d (%s: %s); %d instance(s) stay on older revisions until the failure clears, the Blueprint changes or the instances recover",
 			len(failed), latest, failed[0].key(), failed[0].Message, len(outdated))
+		if set.maxFailedNamespaces > 0 {
+			st.Message += fmt.Sprintf(" (the failures are in %d namespaces, more than spec.rollout.maxFailedNamespaces, %d)", namespacesOf(failed), set.maxFailedNamespaces)
+		}
 		if stable > 0 {
 			plan.NewInstances = stable
 		}
@@ -227,9 +246,19 @@ func planRollout(latest int64, hashes map[int64]string, prev *corev1alpha1.Rollo
 		plan.RequeueAfter = set.deadline + time.Second
 		st.Message = fmt.Sprintf("moved %d instance(s) to revision %d (%s); %d to go", n, latest, abbreviate(names, 5), len(outdated)-n)
 	}
+	st.Message += tolerated
 	plan.Status = st
 	plan.Counts = countRevisions(items, plan.Moves)
 	return plan
+}
+
+// namespacesOf counts the namespaces of instances.
+func namespacesOf(items []instanceView) int {
+	seen := map[string]bool{}
+	for _, it := range items {
+		seen[it.Namespace] = true
+	}
+	return len(seen)
 }
 
 // stagePhase names a stage: Canary while fewer judged instances than

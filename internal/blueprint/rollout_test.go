@@ -271,3 +271,65 @@ func TestRolloutLeavesHeldInstances(t *testing.T) {
 		t.Fatalf("after the break-glass: %s: %s", plan.Status.Phase, plan.Status.Message)
 	}
 }
+
+// A team can volunteer its instance as a canary (the label is the
+// team's) and make it fail on the new revision. With maxFailedNamespaces
+// 1 that halts nothing: the failure is listed, another instance becomes
+// the canary and the rollout completes for the other teams. Failures in
+// two namespaces still halt it.
+func TestRolloutToleratesOneNamespacesFailures(t *testing.T) {
+	items := fleet(6, 1)
+	for i := range items {
+		items[i].Namespace = fmt.Sprintf("team-%c", 'a'+i/2) // two instances per team
+	}
+	items[5].Canary = true // team-c volunteers i05
+	set := settingsOf(&corev1alpha1.BlueprintRollout{MaxFailedNamespaces: 1, BatchSize: ptrTo(intstr.FromInt32(2))})
+	now := time.Now()
+	fail := map[string]bool{"i05": true, "i04": true} // team-c fails on purpose
+	var prev *corev1alpha1.RolloutStatus
+	var plan rolloutPlan
+	for range 10 {
+		plan = planRollout(2, distinct, prev, 1, set, items, now)
+		if plan.Status.Phase == corev1alpha1.RolloutComplete {
+			break
+		}
+		if plan.Status.Phase == corev1alpha1.RolloutHalted {
+			t.Fatalf("halted by one team's failures: %s", plan.Status.Message)
+		}
+		applyMoves(items, plan, fail)
+		prev = &plan.Status
+	}
+	if plan.Status.Phase != corev1alpha1.RolloutComplete {
+		t.Fatalf("phase %s: %s", plan.Status.Phase, plan.Status.Message)
+	}
+	for _, it := range items {
+		if it.Revision != 2 {
+			t.Errorf("%s/%s on revision %d, want 2", it.Namespace, it.Name, it.Revision)
+		}
+	}
+	if len(plan.Status.Failed) == 0 || plan.Status.Failed[0].Namespace != "team-c" ||
+		!strings.Contains(plan.Status.Message, "do not halt it (spec.rollout.maxFailedNamespaces is 1)") {
+		t.Errorf("the tolerated failures are not reported: %+v: %s", plan.Status.Failed, plan.Status.Message)
+	}
+
+	// A revision that fails for two teams halts.
+	items = fleet(6, 1)
+	for i := range items {
+		items[i].Namespace = fmt.Sprintf("team-%c", 'a'+i/2)
+	}
+	fail = map[string]bool{"i00": true, "i02": true}
+	prev = nil
+	for range 10 {
+		plan = planRollout(2, distinct, prev, 1, set, items, now)
+		if plan.Status.Phase == corev1alpha1.RolloutHalted || plan.Status.Phase == corev1alpha1.RolloutComplete {
+			break
+		}
+		applyMoves(items, plan, fail)
+		prev = &plan.Status
+	}
+	if plan.Status.Phase != corev1alpha1.RolloutHalted || !strings.Contains(plan.Status.Message, "in 2 namespaces, more than spec.rollout.maxFailedNamespaces, 1") {
+		t.Fatalf("two teams' failures: phase %s: %s", plan.Status.Phase, plan.Status.Message)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

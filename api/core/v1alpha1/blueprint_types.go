@@ -105,6 +105,16 @@ type BlueprintRollout struct {
 	// moved stay). New instances get the latest revision all the same.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+	// MaxFailedNamespaces is how many namespaces may have instances that
+	// failed on the new revision before the rollout halts. 0 (default):
+	// any failed instance halts it. A namespace's instances are written by
+	// one team, which can make them fail on purpose (or volunteer them as
+	// canaries and then do so); 1 keeps one team from halting every team's
+	// rollout, while a revision that breaks the instances of two teams
+	// still halts. Failures tolerated so are listed in status all the same.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxFailedNamespaces int32 `json:"maxFailedNamespaces,omitempty"`
 }
 
 // GroupVersionKind is the kind the Blueprint defines.
