@@ -143,7 +143,9 @@ type RoleStatus struct {
 	Observed *RoleObservation `json:"observed,omitempty"`
 
 	// PasswordHash identifies the password last set from the Secret (a
-	// salted SHA-256, never the password), so a changed Secret is noticed.
+	// SHA-256 salted with the Role's and the Secret's UIDs, never the
+	// password), so a changed Secret is noticed. Whoever cannot read the
+	// Secret cannot test guesses against it.
 	// +optional
 	PasswordHash string `json:"passwordHash,omitempty"`
 }

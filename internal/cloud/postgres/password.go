@@ -33,11 +33,14 @@ func passwordKey(r *postgresv1.Role) string {
 	return "password"
 }
 
-// passwordHash identifies a password applied to a role, for status: salted
-// with the Role's UID so equal passwords of two roles do not look alike,
-// and never the password itself.
-func passwordHash(r *postgresv1.Role, password string) string {
-	sum := sha256.Sum256([]byte(string(r.UID) + "\x00" + password))
+// passwordHash identifies a password applied to a role, for status, and
+// never the password itself. Salted with the Role's UID, so equal
+// passwords of two roles do not look alike, and with the Secret's UID,
+// which only those who may read the Secret know: a viewer of the Role's
+// status (who may not read Secrets) cannot test guesses of a chosen
+// password against a fast hash. A new Secret (new UID) is a new password.
+func passwordHash(r *postgresv1.Role, sec *corev1.Secret, password string) string {
+	sum := sha256.Sum256([]byte(string(r.UID) + "\x00" + string(sec.UID) + "\x00" + password))
 	return "sha256:" + hex.EncodeToString(sum[:16])
 }
 
@@ -102,37 +105,47 @@ func (c *roleClient) passwordState(ctx context.Context, r *postgresv1.Role) (str
 		}
 		return fmt.Sprintf("Secret %q has no key %q", sec.Name, passwordKey(r)), nil
 	}
-	return passwordHash(r, string(v)), nil
+	return passwordHash(r, sec, string(v)), nil
 }
 
-// ensurePassword returns the password from the Role's Secret, creating the
-// Secret (owned by the Role) with a generated password when it is missing.
-func (c *roleClient) ensurePassword(ctx context.Context, r *postgresv1.Role) (string, error) {
+// ensurePassword returns the password from the Role's Secret and its hash
+// for status, creating the Secret (owned by the Role) with a generated
+// password when it is missing.
+func (c *roleClient) ensurePassword(ctx context.Context, r *postgresv1.Role) (string, string, error) {
+	password, sec, err := c.ensureSecret(ctx, r)
+	if err != nil {
+		return "", "", err
+	}
+	return password, passwordHash(r, sec, password), nil
+}
+
+func (c *roleClient) ensureSecret(ctx context.Context, r *postgresv1.Role) (string, *corev1.Secret, error) {
 	ref := r.Spec.PasswordSecretRef
 	sec, err := c.readSecret(ctx, r)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if sec != nil {
 		v := sec.Data[passwordKey(r)]
 		if len(v) == 0 && ref.GenerateMissingKey {
-			return c.addPassword(ctx, r, sec)
+			password, err := c.addPassword(ctx, r, sec)
+			return password, sec, err
 		}
 		if len(v) == 0 {
-			return "", status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q has no key %q (or it is empty): put the password there, or set spec.passwordSecretRef.generateMissingKey to have one generated", ref.Name, passwordKey(r))
+			return "", nil, status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q has no key %q (or it is empty): put the password there, or set spec.passwordSecretRef.generateMissingKey to have one generated", ref.Name, passwordKey(r))
 		}
 		if err := checkText("spec.passwordSecretRef", string(v)); err != nil {
-			return "", err
+			return "", nil, err
 		}
-		return string(v), nil
+		return string(v), sec, nil
 	}
 	kube, _ := c.clients.kubeClients()
 	if kube == nil {
-		return "", status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q does not exist, and this process cannot create it", ref.Name)
+		return "", nil, status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q does not exist, and this process cannot create it", ref.Name)
 	}
 	password, err := generatePassword()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	sec = &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
@@ -147,11 +160,11 @@ func (c *roleClient) ensurePassword(ctx context.Context, r *postgresv1.Role) (st
 	}
 	if err := kube.Create(ctx, sec); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return "", status.Errorf(codes.Unavailable, "spec.passwordSecretRef: Secret %q was just created by someone else; reading it on the next try", ref.Name)
+			return "", nil, status.Errorf(codes.Unavailable, "spec.passwordSecretRef: Secret %q was just created by someone else; reading it on the next try", ref.Name)
 		}
-		return "", fmt.Errorf("creating Secret %q: %w", ref.Name, err)
+		return "", nil, fmt.Errorf("creating Secret %q: %w", ref.Name, err)
 	}
-	return password, nil
+	return password, sec, nil
 }
 
 // addPassword writes a generated password under the Role's key of a

@@ -248,7 +248,7 @@ func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 	stmt := "CREATE ROLE " + ident(c.name) + " WITH NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS " + attributes(r)
 	var hash string
 	if r.Spec.PasswordSecretRef != nil {
-		password, err := c.ensurePassword(ctx, r)
+		password, h, err := c.ensurePassword(ctx, r)
 		if err != nil {
 			return err
 		}
@@ -257,7 +257,7 @@ func (c *roleClient) Create(ctx context.Context, r *postgresv1.Role) error {
 			return err
 		}
 		stmt += " PASSWORD " + literal(verifier)
-		hash = passwordHash(r, password)
+		hash = h
 	}
 	err = c.s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := exec(ctx, tx, "CREATE ROLE", stmt); err != nil {
@@ -291,10 +291,10 @@ func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []mana
 			return err
 		}
 	}
-	var password, verifier string
+	var password, hash, verifier string
 	if managed.Differs(diff, fieldPassword) {
 		var err error
-		if password, err = c.ensurePassword(ctx, r); err != nil {
+		if password, hash, err = c.ensurePassword(ctx, r); err != nil {
 			return err
 		}
 		if verifier, err = scramVerifier(password); err != nil {
@@ -341,7 +341,7 @@ func (c *roleClient) Update(ctx context.Context, r *postgresv1.Role, diff []mana
 		return err
 	}
 	if password != "" {
-		r.Status.PasswordHash = passwordHash(r, password)
+		r.Status.PasswordHash = hash
 	}
 	_, err = c.Observe(ctx, r)
 	return err

@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -122,6 +124,17 @@ func TestRoleRefusesASecretNotMeantForIt(t *testing.T) {
 		})
 		if strings.Contains(r.Status.PasswordHash, string(token.Data["password"])) {
 			t.Error("status shows the password")
+		}
+		// A viewer of the Role sees its UID and the hash, not the Secret:
+		// a guess of the password, hashed with what the viewer can see,
+		// does not match, so guesses cannot be tested offline.
+		env.WaitFor(t, r, commonv1.TypeReady, metav1.ConditionTrue, "")
+		guess := string(token.Data["password"])
+		for _, salt := range []string{"", string(r.UID) + "\x00", string(r.UID)} {
+			sum := sha256.Sum256([]byte(salt + guess))
+			if h := "sha256:" + hex.EncodeToString(sum[:16]); h == r.Status.PasswordHash {
+				t.Errorf("status.passwordHash %s is the SHA-256 of the password salted with %q only: a viewer can test guesses", h, salt)
+			}
 		}
 	})
 }
