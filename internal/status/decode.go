@@ -41,9 +41,8 @@ type listItem struct {
 	APIVersion string       `json:"apiVersion"`
 	Kind       string       `json:"kind"`
 	Metadata   listItemMeta `json:"metadata"`
-	// Spec is read as maps: references are found by field name, in any
-	// kind (a Blueprint's kinds included). It is small beside the rest.
-	Spec   map[string]any `json:"spec"`
+	// Spec is read for references only (refSpec).
+	Spec   refSpec        `json:"spec"`
 	Status listItemStatus `json:"status"`
 }
 
@@ -223,6 +222,44 @@ func rowFromItem(v jsontext.Value) (*Row, error) {
 		}
 	}
 	return r, nil
+}
+
+// refSpec is an item's spec, which a report reads for its references
+// only: maps, as references are found by field name in any kind (a
+// Blueprint's too). A spec that names no field …ref (any case, nor one
+// spelled with escapes) has none, and is skipped instead of built: most
+// objects reference nothing.
+type refSpec map[string]any
+
+func (s *refSpec) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if !mayHoldRef(v) {
+		*s = nil
+		return nil
+	}
+	var m map[string]any
+	if err := jsonv2.Unmarshal(v, &m, decodeOptions); err != nil {
+		return err
+	}
+	*s = m
+	return nil
+}
+
+// mayHoldRef reports whether a JSON value may have a member named …ref in
+// any case: `ref"` in any case, or an escape, which may spell it.
+func mayHoldRef(v []byte) bool {
+	for i, c := range v {
+		if c == '\\' {
+			return true
+		}
+		if c|0x20 == 'r' && i+3 < len(v) && v[i+1]|0x20 == 'e' && v[i+2]|0x20 == 'f' && v[i+3] == '"' {
+			return true
+		}
+	}
+	return false
 }
 
 // parseTime reads a timestamp as metav1.Time does (RFC 3339, local time;
