@@ -11,6 +11,9 @@
 //	go build -o /tmp/ip-after ./cmd/infraplane
 //	go run ./bench/cli -topics 20000 -plan 1000 /tmp/ip-before /tmp/ip-after
 //
+// -status-only times `status -A` alone (no plan, no kubectl), with the
+// CPU time of each run's process and its median.
+//
 // -profile-dir DIR also runs status and plan in this process under a CPU
 // profile (DIR/status.pprof, DIR/plan.pprof): the code of this checkout.
 package main
@@ -59,17 +62,18 @@ func main() {
 	profileDir := flag.String("profile-dir", "", "also profile status and plan in-process into this directory")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl binary")
 	keep := flag.String("data-dir", "", "keep the control plane's data here; a second run on it reuses the objects (default: a temporary directory)")
+	statusOnly := flag.Bool("status-only", false, "time status -A only (no plan, no kubectl)")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *topics, *planObjs, *rounds, *workers, *profileDir, *kubectl, *keep, flag.Args()); err != nil {
+	if err := run(ctx, *topics, *planObjs, *rounds, *workers, *profileDir, *kubectl, *keep, *statusOnly, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/cli:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, topics, planObjs, rounds, workers int, profileDir, kubectl, dir string, bins []string) error {
+func run(ctx context.Context, topics, planObjs, rounds, workers int, profileDir, kubectl, dir string, statusOnly bool, bins []string) error {
 	reuse := false
 	if dir == "" {
 		var err error
@@ -183,6 +187,9 @@ func run(ctx context.Context, topics, planObjs, rounds, workers int, profileDir,
 		}},
 	}
 
+	if statusOnly {
+		cmds, kcmds = cmds[:1], nil
+	}
 	if profileDir != "" {
 		if err := profile(ctx, profileDir, kubeconfig, planDir); err != nil {
 			return err
@@ -190,63 +197,68 @@ func run(ctx context.Context, topics, planObjs, rounds, workers int, profileDir,
 	}
 
 	fmt.Printf("# %d Ready topics, plan of %d objects, load %s\n", topics, planObjs, loadAvg())
-	times := map[string][]time.Duration{}
+	times, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}
 	var order []string
-	record := func(key string, d time.Duration) {
+	record := func(key string, d, cpu time.Duration) {
 		if _, ok := times[key]; !ok {
 			order = append(order, key)
 		}
 		times[key] = append(times[key], d)
+		cpus[key] = append(cpus[key], cpu)
 	}
 	for r := 1; r <= rounds; r++ {
 		for _, c := range cmds {
 			for _, b := range bins {
-				d, err := timeRun(ctx, c.argv(b))
+				d, cpu, err := timeRun(ctx, c.argv(b))
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", b, c.name, err)
 				}
 				key := c.name + "  " + b
-				record(key, d)
+				record(key, d, cpu)
 				fmt.Printf("round %d  %-40s %6.2f s  (load %s)\n", r, key, d.Seconds(), loadAvg())
 			}
 		}
 		for _, c := range kcmds {
-			d, err := timeRun(ctx, c.argv(""))
+			d, cpu, err := timeRun(ctx, c.argv(""))
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
-			record(c.name, d)
+			record(c.name, d, cpu)
 			fmt.Printf("round %d  %-40s %6.2f s  (load %s)\n", r, c.name, d.Seconds(), loadAvg())
 		}
 	}
 	for _, k := range order {
 		ds := slices.Clone(times[k])
 		slices.Sort(ds)
-		fmt.Printf("median  %-40s %6.2f s  (min %.2f, max %.2f)\n", k, ds[len(ds)/2].Seconds(), ds[0].Seconds(), ds[len(ds)-1].Seconds())
+		cs := slices.Clone(cpus[k])
+		slices.Sort(cs)
+		fmt.Printf("median  %-40s %6.2f s  (min %.2f, max %.2f); cpu %.2f s (min %.2f, max %.2f)\n", k, ds[len(ds)/2].Seconds(), ds[0].Seconds(), ds[len(ds)-1].Seconds(),
+			cs[len(cs)/2].Seconds(), cs[0].Seconds(), cs[len(cs)-1].Seconds())
 	}
 	return nil
 }
 
 // timeRun runs argv with its output discarded; plan's exit code 2
-// ("changes") is success.
-func timeRun(ctx context.Context, argv []string) (time.Duration, error) {
+// ("changes") is success. It returns the wall time and the process's CPU
+// time (user + system).
+func timeRun(ctx context.Context, argv []string) (wall, cpu time.Duration, err error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	t0 := time.Now()
-	err := cmd.Run()
-	d := time.Since(t0)
+	err = cmd.Run()
+	wall = time.Since(t0)
 	if cmd.ProcessState != nil {
-		cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		fmt.Printf("#   %s: cpu %.2f s\n", filepath.Base(argv[0])+" "+argv[1], cpu.Seconds())
 	}
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
 		err = nil
 	}
 	if err != nil {
-		return d, fmt.Errorf("%w: %s", err, stderr.String())
+		return wall, cpu, fmt.Errorf("%w: %s", err, stderr.String())
 	}
-	return d, nil
+	return wall, cpu, nil
 }
 
 // profile runs status -A and plan in this process under CPU profiles.

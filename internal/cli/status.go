@@ -67,6 +67,7 @@ messages and timestamps. Messages wrap at $COLUMNS (default 100).`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			defer startProfile(statusCPUProfileEnv, "")()
 			cfg, err := k.config()
 			if err != nil {
 				return err

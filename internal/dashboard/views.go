@@ -194,6 +194,12 @@ func (h *Handler) collect(ctx context.Context, ss *session, sc *scope, only stri
 				merged.Objects = append(merged.Objects, u)
 			}
 		}
+		for _, r := range snap.Rows {
+			if k := r.GetAPIVersion() + "/" + r.GetKind() + "/" + r.GetNamespace() + "/" + r.GetName(); !seen[k] {
+				seen[k] = true
+				merged.Rows = append(merged.Rows, r)
+			}
+		}
 		for _, u := range snap.Unlisted {
 			if !slices.Contains(merged.Unlisted, u) {
 				merged.Unlisted = append(merged.Unlisted, u)

@@ -46,6 +46,11 @@ func Follows(group string) bool {
 // object ("spec.topicRef.name").
 func InSpec(u *unstructured.Unstructured, kinds []string) []Ref {
 	spec, _ := u.Object["spec"].(map[string]any)
+	return InSpecMap(spec, kinds)
+}
+
+// InSpecMap is InSpec for an object's spec alone.
+func InSpecMap(spec map[string]any, kinds []string) []Ref {
 	return findRefs(spec, "spec", kinds)
 }
 

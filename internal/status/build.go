@@ -5,12 +5,12 @@
 // (`infraplane status`); and one object in depth (`infraplane trace`).
 //
 // Build and Trace are pure functions over objects already fetched, so they
-// are tested without an API server. They read managed objects as
-// unstructured, through the status shape every managed kind shares
-// (conditions Ready/Synced/Drifted/Paused, drift, selfLink): a new kind
-// needs no code here. Instances of the kinds Blueprints define show with
-// their children under them (instances.go). Collect and CollectTrace
-// fetch what they need.
+// are tested without an API server. They read every object through a Row
+// (row.go), the status shape every managed kind shares (conditions
+// Ready/Synced/Drifted/Paused, drift, selfLink): a new kind needs no code
+// here. Instances of the kinds Blueprints define show with their children
+// under them (instances.go). Collect and CollectTrace fetch what they
+// need; Collect decodes list answers straight into rows (decode.go).
 package status
 
 import (
@@ -293,14 +293,14 @@ func Build(sources []corev1alpha1.GitSource, objects []*unstructured.Unstructure
 // groups ending in .infraplane.dev) are not taken for managed objects.
 func BuildSnapshot(s Snapshot) *Report {
 	sources, now := s.Sources, s.Now
-	b := newBuilder(s.Objects, s.Kinds, now)
+	b := newBuilder(s.Objects, s.Rows, s.Kinds, now)
 	r := &Report{Time: now, Sources: []*Source{}, NotFromGit: []*NamespaceObjects{}, Unlisted: s.Unlisted}
 
 	srcs := slices.Clone(sources)
 	slices.SortFunc(srcs, func(a, b corev1alpha1.GitSource) int {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
-	claimed := map[*unstructured.Unstructured]bool{}
+	claimed := map[*Row]bool{}
 	held := map[string]bool{}
 	for i := range srcs {
 		s, us := b.source(&srcs[i])
@@ -319,7 +319,7 @@ func BuildSnapshot(s Snapshot) *Report {
 
 	// A child whose instance is here goes under its instance, wherever
 	// that is.
-	byNS := map[string][]*unstructured.Unstructured{}
+	byNS := map[string][]*Row{}
 	for _, u := range b.objects {
 		if !claimed[u] && b.judged(u) && b.parent[u] == nil {
 			byNS[u.GetNamespace()] = append(byNS[u.GetNamespace()], u)
@@ -374,54 +374,39 @@ func (b *builder) summarize(r *Report, held map[string]bool) []*Object {
 // builder indexes the objects for lookups by reference and by inventory entry.
 type builder struct {
 	now     time.Time
-	objects []*unstructured.Unstructured
+	objects []*Row
 	// byName: namespace/Kind/name (references name a kind, not a group).
-	byName map[string]*unstructured.Unstructured
+	byName map[string]*Row
 	// byGK: group/Kind/namespace/name (inventory entries).
-	byGK map[string]*unstructured.Unstructured
+	byGK map[string]*Row
 	// kinds are the managed kind names seen, for finding references.
 	kinds []string
 	// instanceKinds: group/Kind of the kinds Blueprints define → the
 	// Blueprint's name.
 	instanceKinds map[string]string
 	// parent is a Blueprint child's instance; children the reverse.
-	parent   map[*unstructured.Unstructured]*unstructured.Unstructured
-	children map[*unstructured.Unstructured][]*unstructured.Unstructured
-	// statuses are the objects' status, read once (the converter is
-	// slow, and a report asks for it several times per object).
-	statuses map[*unstructured.Unstructured]*readStatus
+	parent   map[*Row]*Row
+	children map[*Row][]*Row
 }
 
-type readStatus struct {
-	st    commonv1.ManagedStatus
-	conds map[string]*condition
-}
-
-// status is u's status and conditions, read once.
-func (b *builder) status(u *unstructured.Unstructured) (commonv1.ManagedStatus, map[string]*condition) {
-	rs := b.statuses[u]
-	if rs == nil {
-		rs = &readStatus{st: managedStatus(u)}
-		rs.conds = conditionsOf(rs.st)
-		if b.statuses == nil {
-			b.statuses = map[*unstructured.Unstructured]*readStatus{}
-		}
-		b.statuses[u] = rs
-	}
-	return rs.st, rs.conds
-}
-
-func newBuilder(objects []*unstructured.Unstructured, kinds []Kind, now time.Time) *builder {
-	b := &builder{now: now, byName: map[string]*unstructured.Unstructured{}, byGK: map[string]*unstructured.Unstructured{},
-		instanceKinds: map[string]string{}, parent: map[*unstructured.Unstructured]*unstructured.Unstructured{},
-		children: map[*unstructured.Unstructured][]*unstructured.Unstructured{}}
+// newBuilder indexes rows and the objects read whole (read into rows).
+func newBuilder(objects []*unstructured.Unstructured, rows []*Row, kinds []Kind, now time.Time) *builder {
+	b := &builder{now: now, byName: map[string]*Row{}, byGK: map[string]*Row{},
+		instanceKinds: map[string]string{}, parent: map[*Row]*Row{},
+		children: map[*Row][]*Row{}}
 	for _, k := range kinds {
 		if k.IsInstance() {
 			b.instanceKinds[k.Group+"/"+k.Kind] = k.Blueprint
 		}
 	}
 	seenKind := map[string]bool{}
+	all := slices.Grow(slices.Clone(rows), len(objects))
 	for _, u := range objects {
+		if u != nil {
+			all = append(all, RowOf(u))
+		}
+	}
+	for _, u := range all {
 		if u == nil {
 			continue
 		}
@@ -443,7 +428,7 @@ func newBuilder(objects []*unstructured.Unstructured, kinds []Kind, now time.Tim
 			}
 		}
 	}
-	slices.SortFunc(b.objects, func(x, y *unstructured.Unstructured) int {
+	slices.SortFunc(b.objects, func(x, y *Row) int {
 		return cmp.Or(strings.Compare(x.GetNamespace(), y.GetNamespace()), strings.Compare(x.GetKind(), y.GetKind()), strings.Compare(x.GetName(), y.GetName()))
 	})
 	slices.Sort(b.kinds)
@@ -455,7 +440,7 @@ func refKey(r corev1alpha1.ObjectRef) string {
 	return groupOf(r.APIVersion) + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
 }
 
-func (b *builder) lookup(r corev1alpha1.ObjectRef) *unstructured.Unstructured {
+func (b *builder) lookup(r corev1alpha1.ObjectRef) *Row {
 	return b.byGK[refKey(r)]
 }
 
@@ -468,7 +453,7 @@ func (b *builder) age(t time.Time) string {
 
 // source reports one GitSource; it returns the objects its inventory
 // (and held prunes) matched.
-func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*unstructured.Unstructured) {
+func (b *builder) source(gs *corev1alpha1.GitSource) (*Source, []*Row) {
 	s, heldKeys := b.sourceOnly(gs)
 	return s, b.sourceObjects(gs, s, heldKeys)
 }
@@ -502,7 +487,7 @@ func (b *builder) sourceOnly(gs *corev1alpha1.GitSource) (s *Source, heldKeys ma
 
 // sourceObjects is the rest of source: the inventory and held prunes
 // of s as its tree; it returns the objects they matched.
-func (b *builder) sourceObjects(gs *corev1alpha1.GitSource, s *Source, heldKeys map[string]bool) []*unstructured.Unstructured {
+func (b *builder) sourceObjects(gs *corev1alpha1.GitSource, s *Source, heldKeys map[string]bool) []*Row {
 	target := s.TargetNamespace
 	refs := slices.Clone(gs.Status.Inventory)
 	inInventory := make(map[string]bool, len(refs))
@@ -516,7 +501,7 @@ func (b *builder) sourceObjects(gs *corev1alpha1.GitSource, s *Source, heldKeys 
 		}
 	}
 	var items []item
-	var matched []*unstructured.Unstructured
+	var matched []*Row
 	for _, r := range refs {
 		r = withNS(r, target)
 		u := b.lookup(r)
@@ -585,11 +570,11 @@ func shortRevision(rev string) string {
 }
 
 // object reports one object's state (no children).
-func (b *builder) object(u *unstructured.Unstructured) *Object {
+func (b *builder) object(u *Row) *Object {
 	gvk := u.GroupVersionKind()
 	o := &Object{APIVersion: u.GetAPIVersion(), Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName(),
 		Managed: b.isManaged(u), Source: u.GetLabels()[corev1alpha1.SourceLabel]}
-	if ts := u.GetDeletionTimestamp(); ts != nil {
+	if ts := u.deleting; ts != nil {
 		t := ts.Time
 		o.DeletingSince = &t
 	}
@@ -597,7 +582,7 @@ func (b *builder) object(u *unstructured.Unstructured) *Object {
 	if !o.Managed && !o.Instance {
 		return o
 	}
-	st, conds := b.status(u)
+	conds := u.conds
 	status := func(t string) string {
 		if c := conds[t]; c != nil {
 			return c.Status
@@ -608,7 +593,7 @@ func (b *builder) object(u *unstructured.Unstructured) *Object {
 	if c := conds[commonv1.TypeDrifted]; isTrue(c) {
 		o.DriftReason, o.DriftMessage = c.Reason, c.Message
 	}
-	o.Drift = st.Drift
+	o.Drift = u.drift
 	if c := conds[commonv1.TypePaused]; isTrue(c) {
 		o.PausedReason, o.PausedMessage = c.Reason, c.Message
 	}
@@ -622,19 +607,19 @@ func (b *builder) object(u *unstructured.Unstructured) *Object {
 // blocking is the condition that says why an object is not Ready or not
 // Synced: Synced when False (it carries the failure), else Ready; nil when
 // both are True. An object without conditions was never reconciled.
-func blocking(u *unstructured.Unstructured, conds map[string]*condition) *condition {
+func blocking(u *Row, conds map[string]*condition) *condition {
 	s, r := conds[commonv1.TypeSynced], conds[commonv1.TypeReady]
 	if s == nil && r == nil {
 		return &condition{Type: commonv1.TypeReady, Status: "Unknown", Reason: ReasonNotReconciled,
 			Message:            "no conditions yet: no controller has reconciled it (is infraplane running, with this kind enabled?)",
-			LastTransitionTime: u.GetCreationTimestamp().Time}
+			LastTransitionTime: u.creationTime()}
 	}
 	if s != nil && s.Status != "True" {
 		return s
 	}
 	if r == nil {
 		return &condition{Type: commonv1.TypeReady, Status: "Unknown", Reason: ReasonNotReconciled, Message: "no Ready condition yet",
-			LastTransitionTime: u.GetCreationTimestamp().Time}
+			LastTransitionTime: u.creationTime()}
 	}
 	if r.Status != "True" {
 		return r
@@ -644,9 +629,8 @@ func blocking(u *unstructured.Unstructured, conds map[string]*condition) *condit
 
 // blockingOf is blocking for a managed object or a Blueprint instance (an
 // instance has Ready only, and Paused under a break-glass).
-func (b *builder) blockingOf(u *unstructured.Unstructured) *condition {
-	_, conds := b.status(u)
-	c := blocking(u, conds)
+func (b *builder) blockingOf(u *Row) *condition {
+	c := blocking(u, u.conds)
 	if c != nil && c.Reason == ReasonNotReconciled && b.isInstance(u) {
 		cc := *c // not the read condition's
 		c = &cc
@@ -664,7 +648,7 @@ func (b *builder) blockingOf(u *unstructured.Unstructured) *condition {
 // reference, the reference's target; an instance waiting for a child, the
 // child. t is nil when that object does not exist; ok is false when the
 // object is blocked for a reason of its own (or it is not known what on).
-func (b *builder) next(cur *unstructured.Unstructured, cc *condition) (kind, name string, t *unstructured.Unstructured, ok bool) {
+func (b *builder) next(cur *Row, cc *condition) (kind, name string, t *Row, ok bool) {
 	ns := cur.GetNamespace()
 	if b.isInstance(cur) {
 		if cc.Reason != instanceReasonBlocked && cc.Reason != instanceReasonChildFailed {
@@ -695,19 +679,19 @@ func (b *builder) next(cur *unstructured.Unstructured, cc *condition) (kind, nam
 // child), it follows it to the target and asks the same of it. It stops at
 // a target that is missing, at one that fails for a reason of its own,
 // and at a cycle.
-func (b *builder) cause(u *unstructured.Unstructured) *Cause {
+func (b *builder) cause(u *Row) *Cause {
 	cur := u
 	cc := b.blockingOf(u)
 	if cc == nil {
 		return nil
 	}
-	id := func(x *unstructured.Unstructured) string { return x.GetKind() + "/" + x.GetName() }
-	key := func(x *unstructured.Unstructured) string {
+	id := func(x *Row) string { return x.GetKind() + "/" + x.GetName() }
+	key := func(x *Row) string {
 		return x.GetNamespace() + "/" + x.GetKind() + "/" + x.GetName()
 	}
 	c := &Cause{Chain: []string{id(u)}}
 	visited := map[string]bool{key(u): true}
-	finish := func(x *unstructured.Unstructured, cond *condition) *Cause {
+	finish := func(x *Row, cond *condition) *Cause {
 		c.Object, c.Condition, c.Reason, c.Message = id(x), cond.Type, cond.Reason, cond.Message
 		if !cond.LastTransitionTime.IsZero() {
 			t := cond.LastTransitionTime
@@ -736,7 +720,7 @@ func (b *builder) cause(u *unstructured.Unstructured) *Cause {
 		}
 		tc := b.blockingOf(t)
 		if tc == nil {
-			if ts := t.GetDeletionTimestamp(); ts != nil {
+			if ts := t.deleting; ts != nil {
 				c.Chain = append(c.Chain, id(t))
 				return finish(t, &condition{Type: commonv1.TypeReady, Reason: commonv1.ReasonDeleting,
 					Message: fmt.Sprintf("%s is being deleted", id(t)), LastTransitionTime: ts.Time})
@@ -760,7 +744,7 @@ func (b *builder) cause(u *unstructured.Unstructured) *Cause {
 // waitTarget is the object a waiting object waits for: the one its
 // message names, else the first reference by name whose target is missing
 // or not Ready.
-func (b *builder) waitTarget(u *unstructured.Unstructured, c *condition) (kind, name string, ok bool) {
+func (b *builder) waitTarget(u *Row, c *condition) (kind, name string, ok bool) {
 	if kind, name, _, ok := parseWaiting(c.Message); ok {
 		return kind, name, true
 	}
@@ -772,7 +756,7 @@ func (b *builder) waitTarget(u *unstructured.Unstructured, c *condition) (kind, 
 		if t == nil {
 			return r.Kind, r.Name, true
 		}
-		if _, conds := b.status(t); blocking(t, conds) != nil {
+		if blocking(t, t.conds) != nil {
 			return r.Kind, r.Name, true
 		}
 	}
@@ -783,11 +767,11 @@ func (b *builder) waitTarget(u *unstructured.Unstructured, c *condition) (kind, 
 // owner is the instance of a Blueprint child.
 type item struct {
 	obj   *Object
-	u     *unstructured.Unstructured
-	owner *unstructured.Unstructured
+	u     *Row
+	owner *Row
 }
 
-func itemsOf(b *builder, us []*unstructured.Unstructured) []item {
+func itemsOf(b *builder, us []*Row) []item {
 	out := make([]item, len(us))
 	for i, u := range us {
 		out[i] = item{obj: b.object(u), u: u}
@@ -803,7 +787,7 @@ func itemsOf(b *builder, us []*unstructured.Unstructured) []item {
 // broken.
 func (b *builder) tree(items []item) []*Object {
 	index := map[string]int{}
-	byU := map[*unstructured.Unstructured]int{}
+	byU := map[*Row]int{}
 	for i, it := range items {
 		index[it.obj.Namespace+"/"+it.obj.Kind+"/"+it.obj.Name] = i
 		if it.u != nil {

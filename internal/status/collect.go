@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -28,11 +29,12 @@ type Scope struct {
 	// kinds not listed (ConfigMaps: a request each): what counts objects
 	// (BuildFlat) does not need them.
 	JudgedOnly bool
-	// Raw, when set, fetches a list answer as bytes (a REST client's
-	// GET of path, with query): Collect then decodes it once, instead of
-	// the client's decoder reading it three times (the kind first, the
-	// list, its items). The caller's client makes the request.
-	Raw func(ctx context.Context, path string, query url.Values) ([]byte, error)
+	// Raw, when set, fetches a list answer as a stream of bytes (a REST
+	// client's GET of path, with query): Collect then decodes its items
+	// straight into rows as they arrive, instead of the client's decoder
+	// reading it three times (the kind first, the list, its items) into
+	// maps. The caller's client makes the request.
+	Raw func(ctx context.Context, path string, query url.Values) (io.ReadCloser, error)
 }
 
 // Collect fetches what Build needs for a scope: its GitSources, the
@@ -66,7 +68,7 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 		}
 	}
 	for i, ns := range namespaces {
-		objs, unlisted, err := listManaged(ctx, c, kinds, ns, true, scope.Raw)
+		rows, unlisted, err := listManaged(ctx, c, kinds, ns, true, scope.Raw)
 		if err != nil {
 			return nil, err
 		}
@@ -76,14 +78,14 @@ func Collect(ctx context.Context, c client.Reader, kinds []Kind, scope Scope) (*
 			}
 		}
 		if i > 0 {
-			objs = appliedOrTheirChildren(objs, applied)
+			rows = appliedOrTheirChildren(rows, applied)
 		}
-		s.Objects = append(s.Objects, objs...)
+		s.Rows = append(s.Rows, rows...)
 	}
 	if scope.JudgedOnly {
 		return s, nil
 	}
-	extra, err := inventoryObjects(ctx, c, kinds, sources, s.Objects)
+	extra, err := inventoryObjects(ctx, c, kinds, sources, s.Rows)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +123,14 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 			return nil, t, err
 		}
 	}
-	objs, _, err := listManaged(ctx, c, kinds, objNS, false, nil)
+	rows, _, err := listManaged(ctx, c, kinds, objNS, false, nil)
 	if err != nil {
 		return nil, t, err
+	}
+	// Trace reads more of an object than a report: the objects whole.
+	objs := make([]*unstructured.Unstructured, len(rows))
+	for i, r := range rows {
+		objs[i] = r.u
 	}
 	s.Objects = objs
 	if u != nil {
@@ -155,7 +162,11 @@ func CollectTrace(ctx context.Context, c client.Reader, kinds []Kind, kind Kind,
 			}
 		}
 	}
-	extra, err := inventoryObjects(ctx, c, kinds, s.Sources, s.Objects)
+	have := make([]*Row, len(s.Objects))
+	for i, u := range s.Objects {
+		have[i] = RowOf(u)
+	}
+	extra, err := inventoryObjects(ctx, c, kinds, s.Sources, have)
 	if err != nil {
 		return nil, t, err
 	}
@@ -201,8 +212,9 @@ func listSources(ctx context.Context, c client.Reader, scope Scope) ([]corev1alp
 // listManaged lists the objects of every managed kind and every kind a
 // Blueprint defines in a namespace ("": all). Kinds the cluster does not
 // serve are skipped. Lean lists leave out the objects' managedFields
-// (leanList): a report does not read them, and decoding them costs.
-func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string, lean bool, raw func(context.Context, string, url.Values) ([]byte, error)) (out []*unstructured.Unstructured, unlisted []string, err error) {
+// (leanList): a report does not read them, and decoding them costs; with
+// raw, the answers are decoded straight into rows (decodeList).
+func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace string, lean bool, raw func(context.Context, string, url.Values) (io.ReadCloser, error)) (out []*Row, unlisted []string, err error) {
 	for _, k := range append(ManagedKinds(kinds), InstanceKinds(kinds)...) {
 		// A kind the reader may not list (a Blueprint's kind whose viewer
 		// role is missing) is left out and named, not the whole report.
@@ -242,15 +254,15 @@ func listManaged(ctx context.Context, c client.Reader, kinds []Kind, namespace s
 			return nil, nil, fmt.Errorf("listing %s: %w", k.Plural, err)
 		}
 		for i := range list.Items {
-			out = append(out, &list.Items[i])
+			out = append(out, RowOf(&list.Items[i]))
 		}
 	}
 	return out, unlisted, nil
 }
 
 // listRaw lists a kind in a namespace ("": all) with raw and decodes the
-// answer lean.
-func listRaw(ctx context.Context, raw func(context.Context, string, url.Values) ([]byte, error), k Kind, namespace string) ([]*unstructured.Unstructured, error) {
+// answer into rows.
+func listRaw(ctx context.Context, raw func(context.Context, string, url.Values) (io.ReadCloser, error), k Kind, namespace string) ([]*Row, error) {
 	// The namespace may come from a URL (the dashboard's /ns/NAME): a
 	// name with "/" or ".." would walk the request to another path.
 	if msgs := apipath.IsValidPathSegmentName(namespace); namespace != "" && len(msgs) > 0 {
@@ -261,32 +273,29 @@ func listRaw(ctx context.Context, raw func(context.Context, string, url.Values) 
 		path += "/namespaces/" + namespace
 	}
 	path += "/" + k.Plural
-	data, err := raw(ctx, path, url.Values{})
+	body, err := raw(ctx, path, url.Values{})
 	if err != nil {
 		return nil, err
 	}
-	var l leanList
-	if err := l.UnmarshalJSON(data); err != nil {
-		return nil, err
+	defer body.Close()
+	rows, err := decodeList(body)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the list of %s: %w", k.Plural, err)
 	}
-	out := make([]*unstructured.Unstructured, len(l.Items))
-	for i := range l.Items {
-		out[i] = &l.Items[i]
-	}
-	return out, nil
+	return rows, nil
 }
 
 // inventoryObjects gets the inventory entries not among have (kinds not
 // listed, such as ConfigMaps, or an instance of a Blueprint that could not
 // be read). Missing ones are left out: the report shows them as missing.
-func inventoryObjects(ctx context.Context, c client.Reader, kinds []Kind, sources []corev1alpha1.GitSource, have []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+func inventoryObjects(ctx context.Context, c client.Reader, kinds []Kind, sources []corev1alpha1.GitSource, have []*Row) ([]*unstructured.Unstructured, error) {
 	listed := map[string]bool{}
 	for _, k := range append(ManagedKinds(kinds), InstanceKinds(kinds)...) {
 		listed[k.Group+"/"+k.Kind] = true
 	}
 	seen := map[string]bool{}
-	for _, u := range have {
-		seen[groupOf(u.GetAPIVersion())+"/"+u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = true
+	for _, r := range have {
+		seen[r.group+"/"+r.kind+"/"+r.namespace+"/"+r.name] = true
 	}
 	var out []*unstructured.Unstructured
 	for _, gs := range sources {
@@ -320,23 +329,21 @@ func inventoryObjects(ctx context.Context, c client.Reader, kinds []Kind, source
 // appliedOrTheirChildren keeps the objects a source applied (applied:
 // group/Kind/namespace/name) and the children of the instances among
 // them, and theirs.
-func appliedOrTheirChildren(objs []*unstructured.Unstructured, applied map[string]bool) []*unstructured.Unstructured {
+func appliedOrTheirChildren(objs []*Row, applied map[string]bool) []*Row {
 	in := map[string]bool{}
 	for k := range applied {
 		in[k] = true
 	}
-	key := func(u *unstructured.Unstructured) string {
-		return groupOf(u.GetAPIVersion()) + "/" + u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
-	}
+	key := func(u *Row) string { return u.group + "/" + u.kind + "/" + u.namespace + "/" + u.name }
 	for grown := true; grown; {
 		grown = false
 		for _, u := range objs {
-			if ref := childRef(u); ref != nil && !in[key(u)] && in[childKey(u, ref)] {
+			if ref := childRefOf(u.labels, u.owners); ref != nil && !in[key(u)] && in[childKey(u.namespace, ref)] {
 				in[key(u)], grown = true, true
 			}
 		}
 	}
-	var out []*unstructured.Unstructured
+	var out []*Row
 	for _, u := range objs {
 		if in[key(u)] {
 			out = append(out, u)

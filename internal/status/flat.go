@@ -18,7 +18,7 @@ import (
 // them but without children (HeldPrune set from the sources), by
 // namespace, kind and name. The Summary is BuildSnapshot's.
 func BuildFlat(s Snapshot) (*Report, []*Object) {
-	b := newBuilder(s.Objects, s.Kinds, s.Now)
+	b := newBuilder(s.Objects, s.Rows, s.Kinds, s.Now)
 	r := &Report{Time: s.Now, Sources: []*Source{}, NotFromGit: []*NamespaceObjects{}, Unlisted: s.Unlisted}
 	srcs := slices.Clone(s.Sources)
 	slices.SortFunc(srcs, func(a, b corev1alpha1.GitSource) int {
@@ -98,28 +98,34 @@ func (l *leanList) UnmarshalJSON(data []byte) error {
 	itemKind := strings.TrimSuffix(list.Kind, "List")
 	l.Items = make([]unstructured.Unstructured, len(list.Items))
 	for i, it := range list.Items {
-		m := it.Metadata
-		md := make(map[string]any, 8)
-		for _, kv := range [...]struct {
-			k string
-			v any
-		}{
-			{"name", m.Name}, {"namespace", m.Namespace}, {"uid", m.UID}, {"resourceVersion", m.ResourceVersion},
-			{"generation", m.Generation}, {"creationTimestamp", m.CreationTimestamp}, {"deletionTimestamp", m.DeletionTimestamp},
-			{"labels", m.Labels}, {"annotations", m.Annotations}, {"ownerReferences", m.OwnerReferences}, {"finalizers", m.Finalizers},
-		} {
-			if kv.v != nil {
-				md[kv.k] = kv.v
-			}
-		}
-		obj := map[string]any{"apiVersion": cmp.Or(it.APIVersion, list.APIVersion), "kind": cmp.Or(it.Kind, itemKind), "metadata": md}
-		if it.Spec != nil {
-			obj["spec"] = it.Spec
-		}
-		if it.Status != nil {
-			obj["status"] = it.Status
-		}
-		l.Items[i].Object = obj
+		l.Items[i].Object = it.object(list.APIVersion, itemKind)
 	}
 	return nil
+}
+
+// object is the item's content, with the list's apiVersion and kind when
+// it has none.
+func (it *leanItem) object(apiVersion, kind string) map[string]any {
+	m := it.Metadata
+	md := make(map[string]any, 8)
+	for _, kv := range [...]struct {
+		k string
+		v any
+	}{
+		{"name", m.Name}, {"namespace", m.Namespace}, {"uid", m.UID}, {"resourceVersion", m.ResourceVersion},
+		{"generation", m.Generation}, {"creationTimestamp", m.CreationTimestamp}, {"deletionTimestamp", m.DeletionTimestamp},
+		{"labels", m.Labels}, {"annotations", m.Annotations}, {"ownerReferences", m.OwnerReferences}, {"finalizers", m.Finalizers},
+	} {
+		if kv.v != nil {
+			md[kv.k] = kv.v
+		}
+	}
+	obj := map[string]any{"apiVersion": cmp.Or(it.APIVersion, apiVersion), "kind": cmp.Or(it.Kind, kind), "metadata": md}
+	if it.Spec != nil {
+		obj["spec"] = it.Spec
+	}
+	if it.Status != nil {
+		obj["status"] = it.Status
+	}
+	return obj
 }

@@ -98,26 +98,36 @@ func LoadClusterKinds(ctx context.Context, c client.Reader) ([]Kind, error) {
 // childRef is the owner reference of a Blueprint child: the controller
 // reference that names the instance its blueprint-instance label names.
 func childRef(u metav1.Object) *metav1.OwnerReference {
-	inst := u.GetLabels()[corev1alpha1.BlueprintInstanceLabel]
+	return childRefOf(u.GetLabels(), u.GetOwnerReferences())
+}
+
+// childRefOf is childRef of an object's labels and owner references.
+func childRefOf(labels map[string]string, owners []metav1.OwnerReference) *metav1.OwnerReference {
+	inst := labels[corev1alpha1.BlueprintInstanceLabel]
 	if inst == "" {
 		return nil
 	}
-	ref := metav1.GetControllerOfNoCopy(u)
-	if ref == nil || ref.Name != inst {
-		return nil
+	for i := range owners {
+		if ref := &owners[i]; ref.Controller != nil && *ref.Controller {
+			if ref.Name != inst {
+				return nil
+			}
+			return ref
+		}
 	}
-	return ref
+	return nil
 }
 
-// childKey is the byGK key of the instance a child's owner reference names.
-func childKey(u *unstructured.Unstructured, ref *metav1.OwnerReference) string {
-	return groupOf(ref.APIVersion) + "/" + ref.Kind + "/" + u.GetNamespace() + "/" + ref.Name
+// childKey is the byGK key of the instance a child's owner reference
+// names (ns: the child's namespace).
+func childKey(ns string, ref *metav1.OwnerReference) string {
+	return groupOf(ref.APIVersion) + "/" + ref.Kind + "/" + ns + "/" + ref.Name
 }
 
 // isInstance reports whether u is a Blueprint instance: its kind is one a
 // known Blueprint defines, or (Blueprints unknown) it carries the revision
 // label the instance controller sets.
-func (b *builder) isInstance(u *unstructured.Unstructured) bool {
+func (b *builder) isInstance(u *Row) bool {
 	gvk := u.GroupVersionKind()
 	if _, ok := b.instanceKinds[gvk.Group+"/"+gvk.Kind]; ok {
 		return true
@@ -126,13 +136,13 @@ func (b *builder) isInstance(u *unstructured.Unstructured) bool {
 }
 
 // isManaged reports whether u is a managed cloud resource.
-func (b *builder) isManaged(u *unstructured.Unstructured) bool {
+func (b *builder) isManaged(u *Row) bool {
 	return !b.isInstance(u) && IsManagedGroup(u.GroupVersionKind().Group)
 }
 
 // judged are the objects whose state status reports and counts: managed
 // objects and Blueprint instances.
-func (b *builder) judged(u *unstructured.Unstructured) bool { return b.isInstance(u) || b.isManaged(u) }
+func (b *builder) judged(u *Row) bool { return b.isInstance(u) || b.isManaged(u) }
 
 // listedKind reports whether objects of a kind are listed in full when
 // they exist (so one not among the objects does not exist).
@@ -148,11 +158,11 @@ func (b *builder) listedKind(apiVersion, kind string) bool {
 // objects and is the owner the reference means).
 func (b *builder) linkChildren() {
 	for _, u := range b.objects {
-		ref := childRef(u)
+		ref := childRefOf(u.labels, u.owners)
 		if ref == nil {
 			continue
 		}
-		inst := b.byGK[childKey(u, ref)]
+		inst := b.byGK[childKey(u.namespace, ref)]
 		if inst == nil || inst == u || !b.isInstance(inst) || (ref.UID != "" && inst.GetUID() != "" && ref.UID != inst.GetUID()) {
 			continue
 		}
@@ -196,8 +206,8 @@ func instanceRevision(u *unstructured.Unstructured) int64 {
 // it waits for; else the first child not ready for a reason of its own
 // (not waiting for another child). ok is false when no child with a name
 // blocks it.
-func blockingChild(u *unstructured.Unstructured, msg string) (instanceResource, bool) {
-	res := instanceResources(u)
+func blockingChild(u *Row, msg string) (instanceResource, bool) {
+	res := u.resources
 	if m := blockingChildRe.FindStringSubmatch(msg); m != nil {
 		for _, r := range res {
 			if r.ID == m[1] {
@@ -219,7 +229,7 @@ func blockingChild(u *unstructured.Unstructured, msg string) (instanceResource, 
 // not read, such as a ConfigMap), with what the instance says of them.
 // Children that are instances bring their own children. seen guards
 // against ownership loops.
-func (b *builder) childItems(inst *unstructured.Unstructured, seen map[*unstructured.Unstructured]bool) []item {
+func (b *builder) childItems(inst *Row, seen map[*Row]bool) []item {
 	if seen[inst] {
 		return nil
 	}
@@ -234,7 +244,7 @@ func (b *builder) childItems(inst *unstructured.Unstructured, seen map[*unstruct
 			out = append(out, b.childItems(c, seen)...)
 		}
 	}
-	for _, r := range instanceResources(inst) {
+	for _, r := range inst.resources {
 		if r.Kind == "" || have[groupOf(r.APIVersion)+"/"+r.Kind+"/"+r.Name] {
 			continue
 		}
@@ -261,11 +271,11 @@ func (b *builder) listedInstanceKind(apiVersion, kind string) bool {
 
 // withChildren adds the children of the instances among items; it also
 // returns the objects of those children.
-func (b *builder) withChildren(items []item) ([]item, []*unstructured.Unstructured) {
+func (b *builder) withChildren(items []item) ([]item, []*Row) {
 	out := slices.Clone(items)
-	var objs []*unstructured.Unstructured
-	seen := map[*unstructured.Unstructured]bool{}
-	listed := map[*unstructured.Unstructured]bool{}
+	var objs []*Row
+	seen := map[*Row]bool{}
+	listed := map[*Row]bool{}
 	for _, it := range items {
 		listed[it.u] = true
 	}
@@ -287,10 +297,10 @@ func (b *builder) withChildren(items []item) ([]item, []*unstructured.Unstructur
 }
 
 // instanceObject fills in what an Object says of an instance or a child.
-func (b *builder) instanceObject(o *Object, u *unstructured.Unstructured) {
+func (b *builder) instanceObject(o *Object, u *Row) {
 	if inst := b.parent[u]; inst != nil {
 		o.ChildOf = inst.GetKind() + "/" + inst.GetName()
-	} else if ref := childRef(u); ref != nil {
+	} else if ref := childRefOf(u.labels, u.owners); ref != nil {
 		o.ChildOf, o.InstanceNotFound = ref.Kind+"/"+ref.Name, true
 	}
 	if o.ChildOf != "" {
@@ -300,24 +310,24 @@ func (b *builder) instanceObject(o *Object, u *unstructured.Unstructured) {
 		o.Instance = true
 		gvk := u.GroupVersionKind()
 		o.Blueprint = b.instanceKinds[gvk.Group+"/"+gvk.Kind]
-		o.Revision = instanceRevision(u)
+		o.Revision = u.revision
 	}
 }
 
 // instanceTrace is what a trace of an instance adds (nil for other objects).
-func (b *builder) instanceTrace(u *unstructured.Unstructured) *InstanceTrace {
+func (b *builder) instanceTrace(u *Row) *InstanceTrace {
 	if !b.isInstance(u) {
 		return nil
 	}
 	gvk := u.GroupVersionKind()
-	t := &InstanceTrace{Blueprint: b.instanceKinds[gvk.Group+"/"+gvk.Kind], Revision: instanceRevision(u), Resources: []InstanceChild{}}
+	t := &InstanceTrace{Blueprint: b.instanceKinds[gvk.Group+"/"+gvk.Kind], Revision: u.revision, Resources: []InstanceChild{}}
 	if n, err := strconv.ParseInt(u.GetLabels()[corev1alpha1.BlueprintRevisionLabel], 10, 64); err == nil {
 		t.TargetRevision = n
 	}
-	for _, r := range instanceResources(u) {
+	for _, r := range u.resources {
 		c := InstanceChild{ID: r.ID, APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name, Ready: r.Ready, Message: r.Message}
 		if cu := b.byGK[groupOf(r.APIVersion)+"/"+r.Kind+"/"+u.GetNamespace()+"/"+r.Name]; cu != nil && r.Name != "" {
-			if rc := conditionsOf(managedStatus(cu))[commonv1.TypeReady]; rc != nil {
+			if rc := cu.conds[commonv1.TypeReady]; rc != nil {
 				c.State = rc.Status
 				if rc.Reason != "" {
 					c.State += " (" + rc.Reason + ")"
@@ -330,15 +340,15 @@ func (b *builder) instanceTrace(u *unstructured.Unstructured) *InstanceTrace {
 }
 
 // parentLink is the instance of a Blueprint child (nil for other objects).
-func (b *builder) parentLink(u *unstructured.Unstructured) *ParentLink {
-	ref := childRef(u)
+func (b *builder) parentLink(u *Row) *ParentLink {
+	ref := childRefOf(u.labels, u.owners)
 	if ref == nil {
 		return nil
 	}
 	l := &ParentLink{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, Resource: u.GetLabels()[corev1alpha1.BlueprintResourceLabel]}
 	if inst := b.parent[u]; inst != nil {
 		l.Found = true
-		if c := conditionsOf(managedStatus(inst))[commonv1.TypeReady]; c != nil {
+		if c := inst.conds[commonv1.TypeReady]; c != nil {
 			l.Ready, l.Reason = c.Status, c.Reason
 		}
 	}

@@ -352,7 +352,11 @@ func TestCollectKeepsChildrenOfAppliedInstances(t *testing.T) {
 	_, objects := instanceScenario()
 	applied := map[string]bool{"platform.infraplane.dev/Queue/" + ns + "/orders": true}
 	var got []string
-	for _, u := range appliedOrTheirChildren(objects, applied) {
+	rows := make([]*Row, len(objects))
+	for i, u := range objects {
+		rows[i] = RowOf(u)
+	}
+	for _, u := range appliedOrTheirChildren(rows, applied) {
 		got = append(got, u.GetKind()+"/"+u.GetName())
 	}
 	if want := "Queue/orders Topic/orders-dead-letter Topic/orders Subscription/orders"; strings.Join(got, " ") != want {

@@ -19,7 +19,7 @@ type Ref = refs.Ref
 // FindRefs lists the references in obj (see refs.Find).
 func FindRefs(obj map[string]any, kinds []string) []Ref { return refs.Find(obj, kinds) }
 
-func specRefs(u *unstructured.Unstructured, kinds []string) []Ref { return refs.InSpec(u, kinds) }
+func specRefs(r *Row, kinds []string) []Ref { return refs.InSpecMap(r.spec, kinds) }
 
 // waitingRe matches the message of a WaitingForReference condition, as the
 // generic reconciler writes it: waiting for Topic "orders" (spec.topicRef): …

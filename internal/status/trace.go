@@ -27,7 +27,11 @@ type Snapshot struct {
 	// with no object in Objects be found.
 	Kinds   []Kind
 	Sources []corev1alpha1.GitSource
+	// Objects are objects read whole; Rows objects read from list
+	// answers, only what a report reads of them (Collect's lists, see
+	// decodeList). A report reads both alike.
 	Objects []*unstructured.Unstructured
+	Rows    []*Row
 	// Events are events.k8s.io/v1 Events (trace only).
 	Events []eventsv1.Event
 	// Unlisted names the kinds ("plural.group") the reader may not list
@@ -219,7 +223,7 @@ func (e *NotFoundError) Error() string {
 
 // Trace reports one object of the snapshot in depth.
 func Trace(s Snapshot, t Target) (*TraceReport, error) {
-	b := newBuilder(s.Objects, s.Kinds, s.Now)
+	b := newBuilder(s.Objects, s.Rows, s.Kinds, s.Now)
 	for _, k := range s.Kinds {
 		if k.Managed() && !slices.Contains(b.kinds, k.Kind) {
 			b.kinds = append(b.kinds, k.Kind)
@@ -245,9 +249,9 @@ func Trace(s Snapshot, t Target) (*TraceReport, error) {
 	return r, nil
 }
 
-func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alpha1.GitSource, events []eventsv1.Event) *ObjectTrace {
-	st := managedStatus(u)
-	t := &ObjectTrace{Object: b.object(u), Generation: u.GetGeneration(), ObservedGeneration: st.ObservedGeneration,
+func (b *builder) traceObject(u *Row, sources []corev1alpha1.GitSource, events []eventsv1.Event) *ObjectTrace {
+	st := u.managedStatus()
+	t := &ObjectTrace{Object: b.object(u), Generation: u.generation(), ObservedGeneration: st.ObservedGeneration,
 		ResourceID: st.ResourceID, SelfLink: st.SelfLink, References: []Reference{}}
 	t.PendingSpecChange = t.Generation > t.ObservedGeneration
 	if st.LastSyncTime != nil {
@@ -257,8 +261,8 @@ func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alph
 	if t.Instance = b.instanceTrace(u); t.Instance != nil {
 		t.Conditions = b.conditions(st.Conditions, commonv1.TypeReady)
 	} else {
-		t.ManagementPolicy, _, _ = unstructured.NestedString(u.Object, "spec", "managementPolicy")
-		t.DeletionPolicy, _, _ = unstructured.NestedString(u.Object, "spec", "deletionPolicy")
+		t.ManagementPolicy, _, _ = unstructured.NestedString(u.spec, "managementPolicy")
+		t.DeletionPolicy, _, _ = unstructured.NestedString(u.spec, "deletionPolicy")
 		t.Conditions = b.conditions(st.Conditions, commonv1.TypeReady, commonv1.TypeSynced, commonv1.TypeDrifted, commonv1.TypePaused)
 		// observedGeneration says which spec the status describes; what
 		// reached the cloud is syncedGeneration (older objects: the old
@@ -277,7 +281,7 @@ func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alph
 			rr.Found = true
 		} else if tu := b.byName[u.GetNamespace()+"/"+ref.Kind+"/"+ref.Name]; tu != nil {
 			rr.Found = true
-			if c := conditionsOf(managedStatus(tu))[commonv1.TypeReady]; c != nil {
+			if c := tu.conds[commonv1.TypeReady]; c != nil {
 				rr.Ready, rr.Reason = c.Status, c.Reason
 			}
 		}
@@ -319,9 +323,9 @@ func (b *builder) traceObject(u *unstructured.Unstructured, sources []corev1alph
 // object: the syncer's managedFields entry says when it wrote, and the
 // Applied record whose sync ran then (its time minus its duration, to its
 // time; both have a resolution of one second) is the one.
-func (b *builder) lastChange(link *SourceLink, u *unstructured.Unstructured, gs *corev1alpha1.GitSource) {
+func (b *builder) lastChange(link *SourceLink, u *Row, gs *corev1alpha1.GitSource) {
 	var when time.Time
-	for _, mf := range u.GetManagedFields() {
+	for _, mf := range u.managedFields() {
 		if mf.Manager == gitopsFieldManager && mf.Time != nil && mf.Time.After(when) {
 			when = mf.Time.Time
 		}
