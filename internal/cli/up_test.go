@@ -56,14 +56,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// freePort is a free loopback port (below the ephemeral range: see
+// controlplane.FreePort).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := controlplane.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // upArgs are the arguments of an `up` on free ports and the fakes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strconv"
@@ -92,9 +93,20 @@ func startEtcd(ctx context.Context, dir string, p *pki, lg *zap.Logger, readyTim
 	}
 }
 
-// FreePort asks the kernel for an unused loopback port. There is a short
-// window in which another process could take it; acceptable for a local tool.
+// FreePort returns an unused loopback port. There is a short window in
+// which another process could take it, so it is chosen below the kernel's
+// range for ephemeral ports (32768 and up on Linux), which outgoing
+// connections take theirs from: a port the kernel handed out and got back
+// is the likeliest to be taken in that window (tests running in parallel
+// saw "address already in use" so). Failing that, the kernel picks one.
 func FreePort() (int, error) {
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
