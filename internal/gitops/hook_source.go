@@ -24,7 +24,7 @@ func (h *hook) sourceHook(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	id := strings.TrimPrefix(path, HookPathPrefix)
 	if len(id) != hookIDLen || strings.Trim(id, "0123456789abcdef") != "" {
-		h.notFound(w)
+		h.notFound(w, r)
 		return
 	}
 	ctx := r.Context()
@@ -35,7 +35,7 @@ func (h *hook) sourceHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(list.Items) == 0 {
-		h.notFound(w)
+		h.notFound(w, r)
 		return
 	}
 	if !h.sources.allow(path) {
@@ -60,7 +60,7 @@ func (h *hook) sourceHook(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if gs == nil {
-		h.notFound(w)
+		h.notFound(w, r)
 		return
 	}
 	body, ok := h.readBody(w, r)
@@ -75,10 +75,15 @@ func (h *hook) sourceHook(w http.ResponseWriter, r *http.Request) {
 }
 
 // notFound answers a path no GitSource has, within the failure budget.
-func (h *hook) notFound(w http.ResponseWriter) {
+func (h *hook) notFound(w http.ResponseWriter, r *http.Request) {
 	if !h.failures.Allow() {
 		tooMany(w)
 		return
+	}
+	// A large unread body: closing the connection spares reading (up to
+	// 256 KiB of) it to keep the connection; a small one is kept.
+	if r.ContentLength < 0 || r.ContentLength > 4<<10 {
+		w.Header().Set("Connection", "close")
 	}
 	http.Error(w, hookNotFound, http.StatusNotFound)
 }

@@ -29,7 +29,7 @@ var (
 	hookCacheErr  error
 )
 
-func indexedHookCache(t *testing.T) cache.Cache {
+func indexedHookCache(t testing.TB) cache.Cache {
 	t.Helper()
 	hookCacheOnce.Do(func() {
 		c, err := cache.New(env.Config(), cache.Options{Scheme: scheme.New()})
@@ -52,7 +52,7 @@ func indexedHookCache(t *testing.T) cache.Cache {
 // pathHookServer serves the push hook as the controller does (GitSources
 // and Secrets read through an indexed cache) and counts the Secrets it
 // reads: a real client, wrapped to count its Get calls.
-func pathHookServer(t *testing.T, opts gitops.HookOptions) (string, *atomic.Int64) {
+func pathHookServer(t testing.TB, opts gitops.HookOptions) (string, *atomic.Int64) {
 	t.Helper()
 	var secretGets atomic.Int64
 	c, err := client.NewWithWatch(env.Config(), client.Options{Scheme: scheme.New(), Cache: &client.CacheOptions{Reader: indexedHookCache(t)}})
@@ -81,7 +81,7 @@ func (tn *hookTenant) hookPath(t *testing.T) string {
 
 // waitHookPath waits for a status.webhookPath other than not (and not
 // empty) that the hook's cache finds.
-func waitHookPath(t *testing.T, gs *corev1alpha1.GitSource, not string) string {
+func waitHookPath(t testing.TB, gs *corev1alpha1.GitSource, not string) string {
 	t.Helper()
 	var path string
 	testenv.Eventually(t, 30*time.Second, func() error {
