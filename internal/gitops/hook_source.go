@@ -39,7 +39,7 @@ func (h *hook) sourceHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.sources.allow(path) {
-		tooMany(w)
+		tooMany(w, r)
 		return
 	}
 	// The status only finds the GitSource; its Secret decides. A path of a
@@ -77,13 +77,9 @@ func (h *hook) sourceHook(w http.ResponseWriter, r *http.Request) {
 // notFound answers a path no GitSource has, within the failure budget.
 func (h *hook) notFound(w http.ResponseWriter, r *http.Request) {
 	if !h.failures.Allow() {
-		tooMany(w)
+		tooMany(w, r)
 		return
 	}
-	// A large unread body: closing the connection spares reading (up to
-	// 256 KiB of) it to keep the connection; a small one is kept.
-	if r.ContentLength < 0 || r.ContentLength > 4<<10 {
-		w.Header().Set("Connection", "close")
-	}
+	closeIfUnread(w, r)
 	http.Error(w, hookNotFound, http.StatusNotFound)
 }

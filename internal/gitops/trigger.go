@@ -152,6 +152,7 @@ func WebhookHandler(c client.Client, opts HookOptions) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
+			closeIfUnread(w, r)
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
@@ -172,7 +173,7 @@ func WebhookHandler(c client.Client, opts HookOptions) http.Handler {
 // paths do not share it.
 func (h *hook) sharedHook(w http.ResponseWriter, r *http.Request) {
 	if !h.shared.Allow() {
-		tooMany(w)
+		tooMany(w, r)
 		return
 	}
 	body, ok := h.readBody(w, r)
@@ -223,6 +224,7 @@ func (h *hook) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		http.Error(w, fmt.Sprintf("body larger than %d bytes", h.opts.MaxBody), http.StatusRequestEntityTooLarge)
 	}
 	if r.ContentLength > h.opts.MaxBody {
+		closeIfUnread(w, r)
 		tooBig() // said so up front: nothing to read
 		return nil, false
 	}
@@ -265,9 +267,19 @@ func (h *hook) trigger(w http.ResponseWriter, r *http.Request, mine []*corev1alp
 	_ = json.NewEncoder(w).Encode(answer)
 }
 
-func tooMany(w http.ResponseWriter) {
+func tooMany(w http.ResponseWriter, r *http.Request) {
+	closeIfUnread(w, r)
 	w.Header().Set("Retry-After", "1")
 	http.Error(w, "too many requests", http.StatusTooManyRequests)
+}
+
+// closeIfUnread is for answers given without reading the body: with a
+// large one, closing the connection spares the server reading (up to
+// 256 KiB of) it to keep the connection; a small one is kept.
+func closeIfUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength < 0 || r.ContentLength > 4<<10 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func unauthenticated(w http.ResponseWriter) {

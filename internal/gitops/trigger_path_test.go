@@ -212,8 +212,10 @@ func TestPushHookPathStatus(t *testing.T) {
 			if readyCondition(g).Status != metav1.ConditionTrue {
 				return errorf("Ready: %+v", readyCondition(g))
 			}
-			if c.reason != "" && meta.FindStatusCondition(g.Status.Conditions, gitops.TypePushHook) == nil {
-				return errorf("no PushHook condition yet")
+			// The Secret is made after the GitSource: a first pass may
+			// have found none.
+			if hc := meta.FindStatusCondition(g.Status.Conditions, gitops.TypePushHook); c.reason != "" && (hc == nil || hc.Reason != c.reason) {
+				return errorf("PushHook: %+v, want reason %s", hc, c.reason)
 			}
 			return nil
 		})
