@@ -13,9 +13,9 @@ import (
 	"github.com/infraplane/infraplane/internal/gitops"
 )
 
-// AddHooksServer serves POST /hooks/git and each GitSource's own
-// /hooks/git/<id> on addr for as long as the manager
-// runs ("" or "0" disables it). It is its own listener, not the metrics
+// AddHooksServer serves each GitSource's own POST /hooks/git/<id> and the
+// shared POST /hooks/git on addr for as long as the manager runs ("" or
+// "0" disables it). It is its own listener, not the metrics
 // one: a git host must reach it, and it should not reach metrics. Each
 // request authenticates per GitSource (spec.webhookSecretRef); see
 // gitops.WebhookHandler.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,14 +151,20 @@ func WebhookHandler(c client.Client, opts HookOptions) http.Handler {
 		failures: rate.NewLimiter(opts.FailureRate, opts.FailureBurst),
 		sources:  newPathLimiters(opts.SourceRate, opts.SourceBurst),
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &codeRecorder{ResponseWriter: rw, code: http.StatusOK}
+		endpoint := "shared"
+		if strings.HasPrefix(r.URL.Path, HookPathPrefix) {
+			endpoint = "source"
+		}
+		defer func() { hookRequests.WithLabelValues(endpoint, strconv.Itoa(w.code)).Inc() }()
 		if r.Method != http.MethodPost {
 			closeIfUnread(w, r)
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, HookPathPrefix) {
+		if endpoint == "source" {
 			h.sourceHook(w, r)
 			return
 		}
@@ -228,7 +235,13 @@ func (h *hook) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		tooBig() // said so up front: nothing to read
 		return nil, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+	// The server's own writer: through it, MaxBytesReader tells the server
+	// to close the connection after a body above the cap.
+	sw := w
+	if c, ok := w.(*codeRecorder); ok {
+		sw = c.ResponseWriter
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(sw, r.Body, h.opts.MaxBody))
 	if err != nil {
 		if mb := (*http.MaxBytesError)(nil); errors.As(err, &mb) {
 			tooBig()
@@ -271,6 +284,17 @@ func tooMany(w http.ResponseWriter, r *http.Request) {
 	closeIfUnread(w, r)
 	w.Header().Set("Retry-After", "1")
 	http.Error(w, "too many requests", http.StatusTooManyRequests)
+}
+
+// codeRecorder remembers the status code of the answer, for the metric.
+type codeRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeRecorder) WriteHeader(code int) {
+	c.code = code
+	c.ResponseWriter.WriteHeader(code)
 }
 
 // closeIfUnread is for answers given without reading the body: with a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/infraplane/infraplane/internal/gitops"
 )
@@ -27,6 +28,7 @@ func TestPushHookFloodsDoNotStarveOtherPaths(t *testing.T) {
 	})
 	pathA, pathB := a.hookPath(t), b.hookPath(t)
 	before := hookSnapshot(t, a.gs)
+	notFound0, tooMany0 := hookRequests(t, "source", "404"), hookRequests(t, "source", "429")
 
 	// flood sends requests until one is answered 429, and returns how many
 	// were answered otherwise (the budget the flood used up).
@@ -51,6 +53,14 @@ func TestPushHookFloodsDoNotStarveOtherPaths(t *testing.T) {
 	if n := secretGets.Load(); n != 0 {
 		t.Errorf("the garbage read %d Secrets", n)
 	}
+	// What an operator sees of it (other tests of this binary may add to
+	// the counters meanwhile: at least).
+	if d := hookRequests(t, "source", "404") - notFound0; d < 3 {
+		t.Errorf("infraplane_gitops_hook_requests_total{endpoint=source,code=404} grew by %v, want ≥ 3", d)
+	}
+	if d := hookRequests(t, "source", "429") - tooMany0; d < 1 {
+		t.Errorf("infraplane_gitops_hook_requests_total{endpoint=source,code=429} grew by %v, want ≥ 1", d)
+	}
 	bodyB := githubPush(b.repo)
 	if n := flood("team-b's path", func() hookAnswer { return hookPost(t, url+pathB, bodyB, hookSigned(b.token, bodyB)) }); n != 3 {
 		t.Errorf("team-b's path: %d answered before 429, want the per-path burst, 3", n)
@@ -73,4 +83,29 @@ func TestPushHookFloodsDoNotStarveOtherPaths(t *testing.T) {
 	if got := hookPost(t, url+pathA, body, hookSigned(a.token, body)); got.status != http.StatusTooManyRequests {
 		t.Errorf("team-a's path above its burst: %d %q, want 429", got.status, got.body)
 	}
+}
+
+// hookRequests reads the hook's request counter from the controllers'
+// metrics registry.
+func hookRequests(t *testing.T, endpoint, code string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "infraplane_gitops_hook_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["endpoint"] == endpoint && labels["code"] == code {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
