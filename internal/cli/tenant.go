@@ -92,7 +92,12 @@ platform repository or review); the push-hook Secret is then not included.`,
 				if name == "" {
 					name = t.Namespace
 				}
-				fmt.Fprintf(out, "\npush hook: POST /hooks/git with the token of Secret %s/%s (GitHub: as the webhook secret; GitLab: as X-Gitlab-Token)\n", t.Namespace, tenant.HookSecretName(name))
+				secret := tenant.HookSecretName(name)
+				path, ok := hookPathOf(cmd.Context(), c, t.Namespace, name, secret)
+				if !ok {
+					path = hookPathShell(t.Namespace, name)
+				}
+				fmt.Fprintf(out, "\npush hook: POST https://<hooks address>%s (the GitSource's status.webhookPath; only this GitSource's) with the token of Secret %s/%s (GitHub: as the webhook secret; GitLab: as X-Gitlab-Token)\n", path, t.Namespace, secret)
 			}
 			return nil
 		},

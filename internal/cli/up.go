@@ -383,9 +383,13 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	fmt.Fprintf(stdout, "  logs:        %s\n", logsLine(logPath, f.dataDir))
 	if f.mgr.HooksAddr != "0" {
 		if f.repo != "" {
-			fmt.Fprintf(stdout, "  git hook:    curl -X POST -H \"Authorization: Bearer $(kubectl get secret -n %s %s -o jsonpath='{.data.token}' | base64 -d)\" http://%s/hooks/git   # sync now (or: infraplane sync)\n", f.namespace, upHookSecret, f.mgr.HooksAddr)
+			path, ok := hookPathOf(ctx, c, f.namespace, "default", upHookSecret)
+			if !ok {
+				path = hookPathShell(f.namespace, "default")
+			}
+			fmt.Fprintf(stdout, "  git hook:    curl -X POST -H \"Authorization: Bearer $(kubectl get secret -n %s %s -o jsonpath='{.data.token}' | base64 -d)\" http://%s%s   # sync now (or: infraplane sync)\n", f.namespace, upHookSecret, f.mgr.HooksAddr, path)
 		} else {
-			fmt.Fprintf(stdout, "  git hook:    POST http://%s/hooks/git   # for GitSources with spec.webhookSecretRef (docs/gitops.md)\n", f.mgr.HooksAddr)
+			fmt.Fprintf(stdout, "  git hook:    POST http://%s/hooks/git/<id>   # each GitSource's status.webhookPath, with spec.webhookSecretRef (docs/gitops.md)\n", f.mgr.HooksAddr)
 		}
 	}
 	if f.mgr.MetricsAddr != "0" {

@@ -29,6 +29,7 @@ import (
 	"github.com/infraplane/infraplane/examples"
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/dashboard"
+	"github.com/infraplane/infraplane/internal/gitops"
 	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/version"
@@ -304,6 +305,63 @@ func TestUp(t *testing.T) {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("%s lacks %q", logFile, want)
 			}
+		}
+	})
+
+	// The banner's git hook is the GitSource's own path (what its status
+	// shows once synced), served as a git host calls it: the bearer token
+	// syncs it; a path one character off is not found.
+	t.Run("git hook", func(t *testing.T) {
+		var url string
+		for _, line := range strings.Split(banner, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "git hook:") {
+				for _, f := range strings.Fields(line) {
+					if strings.HasPrefix(f, "http://") {
+						url = f
+					}
+				}
+			}
+		}
+		base, path, ok := strings.Cut(strings.TrimPrefix(url, "http://"), "/")
+		path = "/" + path
+		if !ok || !strings.HasPrefix(path, gitops.HookPathPrefix) || len(path) != len(gitops.HookPathPrefix)+64 {
+			t.Fatalf("no GitSource path in the banner's git hook:\n%s", banner)
+		}
+		gs := &corev1alpha1.GitSource{}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if err := c.Get(bg, client.ObjectKey{Namespace: "team-x", Name: "default"}, gs); err != nil {
+				t.Fatal(err)
+			}
+			if gs.Status.WebhookPath == path {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status.webhookPath %q, the banner says %s", gs.Status.WebhookPath, path)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		sec := &corev1.Secret{}
+		if err := c.Get(bg, client.ObjectKey{Namespace: "team-x", Name: upHookSecret}, sec); err != nil {
+			t.Fatal(err)
+		}
+		post := func(path string) (int, string) {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+base+path, strings.NewReader("{}"))
+			req.Header.Set("Authorization", "Bearer "+string(sec.Data[gitops.HookTokenKey]))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if code, body := post(path); code != http.StatusOK || !strings.Contains(body, `"team-x/default"`) {
+			t.Errorf("POST %s: %d %s, want 200 and team-x/default", path, code, body)
+		}
+		off := path[:len(path)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(path, "0")]
+		if code, body := post(off); code != http.StatusNotFound {
+			t.Errorf("POST %s: %d %s, want 404", off, code, body)
 		}
 	})
 

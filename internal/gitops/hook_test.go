@@ -91,7 +91,7 @@ func (a hookAnswer) triggered(t *testing.T) []string {
 	return v.Triggered
 }
 
-func hookCall(t *testing.T, method, url, body string, header map[string]string) hookAnswer {
+func hookCall(t testing.TB, method, url, body string, header map[string]string) hookAnswer {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -113,7 +113,7 @@ func hookCall(t *testing.T, method, url, body string, header map[string]string) 
 	return hookAnswer{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
-func hookPost(t *testing.T, url, body string, header map[string]string) hookAnswer {
+func hookPost(t testing.TB, url, body string, header map[string]string) hookAnswer {
 	t.Helper()
 	return hookCall(t, http.MethodPost, url, body, header)
 }

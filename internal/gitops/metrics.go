@@ -29,8 +29,14 @@ var (
 		Name: "infraplane_gitops_source_failing",
 		Help: "1 while a GitSource's last sync failed (nothing applied: fetch, render, validation, authorization or apply failed), 0 after one applied or held its prune; absent while suspended.",
 	}, []string{"namespace", "gitsource"})
+	// By endpoint and answer only (no GitSource): a flood shows as 404s
+	// or 429s without naming whose path it hit.
+	hookRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "infraplane_gitops_hook_requests_total",
+		Help: "Push-hook requests by endpoint (source: a GitSource's own path; shared: /hooks/git) and HTTP status code.",
+	}, []string{"endpoint", "code"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(syncsTotal, syncSeconds, objectsApplied, objectsPruned, sourceFailing)
+	ctrlmetrics.Registry.MustRegister(syncsTotal, syncSeconds, objectsApplied, objectsPruned, sourceFailing, hookRequests)
 }

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -156,9 +157,13 @@ func SetupSyncer(mgr ctrl.Manager, opts Options) (*Syncer, error) {
 	if s.opts.DefaultServiceAccount == "" {
 		s.opts.DefaultServiceAccount = DefaultServiceAccount
 	}
+	if err := indexHookSecrets(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, fmt.Errorf("indexing GitSources by webhook Secret: %w", err)
+	}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("GitSource").
 		For(&corev1alpha1.GitSource{}, builder.WithPredicates(sourceChanged{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(s.hookSecretSources), builder.WithPredicates(tokenChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(s)
 	return s, err
@@ -205,6 +210,9 @@ func (s *Syncer) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		}
 	}
 	before := gs.DeepCopy()
+	if herr := s.setHookStatus(ctx, gs); herr != nil {
+		log.FromContext(ctx).Error(herr, "push-hook path left as it was")
+	}
 	res, err := s.sync(ctx, gs)
 	gs.Status.ObservedGeneration = gs.Generation
 	if v := gs.Annotations[corev1alpha1.RequestSyncAnnotation]; v != "" {

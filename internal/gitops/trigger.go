@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,25 +57,77 @@ func RequestSync(ctx context.Context, c client.Client, key client.ObjectKey, con
 
 // HookOptions configure WebhookHandler.
 type HookOptions struct {
-	// Rate is how many requests per second the endpoint accepts, from all
-	// callers together, before it answers 429: anyone who reaches the port
-	// can send requests, and checking signatures costs CPU. 0 means 10;
-	// rate.Inf disables the limit.
+	// Rate is how many requests per second the shared endpoint (POST
+	// /hooks/git) accepts, from all callers together, before it answers
+	// 429: anyone who reaches the port can send requests there, and each
+	// costs one signature check per webhook Secret. 0 means 10; rate.Inf
+	// disables the limit.
 	Rate rate.Limit
 	// Burst is how many requests may arrive at once above Rate; 0 means 20.
 	Burst int
+	// SourceRate and SourceBurst limit each GitSource's own path (per
+	// path): only those who know a path can spend its budget. 0 means 1/s
+	// and 10.
+	SourceRate  rate.Limit
+	SourceBurst int
+	// FailureRate and FailureBurst limit, from all callers together, the
+	// answers to requests for a path no GitSource has (429 beyond). They
+	// share no budget with the paths that exist. 0 means 10/s and 20.
+	FailureRate  rate.Limit
+	FailureBurst int
 	// MaxBody is the largest body accepted (413 beyond); 0 means 1 MiB.
 	MaxBody int64
 	// Log records failures; the zero Logger discards them.
 	Log logr.Logger
 }
 
+func (o *HookOptions) defaults() {
+	if o.Rate == 0 {
+		o.Rate = 10
+	}
+	if o.Burst == 0 {
+		o.Burst = 20
+	}
+	if o.SourceRate == 0 {
+		o.SourceRate = 1
+	}
+	if o.SourceBurst == 0 {
+		o.SourceBurst = 10
+	}
+	if o.FailureRate == 0 {
+		o.FailureRate = 10
+	}
+	if o.FailureBurst == 0 {
+		o.FailureBurst = 20
+	}
+	if o.MaxBody == 0 {
+		o.MaxBody = 1 << 20
+	}
+}
+
 // hookUnauthenticated is the whole answer to a request no GitSource
 // accepts: it names no GitSource and counts none.
 const hookUnauthenticated = "unauthenticated: sign the body (X-Hub-Signature-256) or send X-Gitlab-Token or Authorization: Bearer, with the token of a GitSource's webhookSecretRef"
 
-// WebhookHandler serves POST /hooks/git: a git host (or a CI job) calls it
+// hook serves both endpoints; each has its own limiters.
+type hook struct {
+	c        client.Client
+	opts     HookOptions
+	log      logr.Logger
+	shared   *rate.Limiter // POST /hooks/git, before any check
+	failures *rate.Limiter // paths no GitSource has
+	sources  *pathLimiters // one per GitSource path
+}
+
+// WebhookHandler serves the push hook: a git host (or a CI job) calls it
 // after a push, and the GitSources it authenticates for sync at once.
+//
+// POST /hooks/git/<id> (a GitSource's status.webhookPath, see HookPath) is
+// for one GitSource: only its Secret is read and checked, and a path no
+// GitSource has is answered 404 before the body is read (sourceHook).
+// Any other path is the shared endpoint, POST /hooks/git, which checks the
+// request against every GitSource's Secret (sharedHook). c must read
+// GitSources through a cache indexed with IndexHookPaths.
 //
 // A request authenticates for a GitSource whose spec.webhookSecretRef
 // names a Secret (in the GitSource's namespace) with a non-empty key
@@ -87,100 +140,175 @@ const hookUnauthenticated = "unauthenticated: sign the body (X-Hub-Signature-256
 //
 // Answers: 200 and {"triggered": ["namespace/name", …]} (only GitSources the
 // request authenticated for); 401 with a fixed body when it authenticated
-// for none; 405 for a method other than POST; 413 for a body above
-// MaxBody; 429 above the rate limit (nothing is read or checked then).
+// for none; 404 for a GitSource path that does not exist; 405 for a method
+// other than POST; 413 for a body above MaxBody; 429 above a rate limit
+// (nothing is read or checked then).
 func WebhookHandler(c client.Client, opts HookOptions) http.Handler {
-	if opts.Rate == 0 {
-		opts.Rate = 10
+	opts.defaults()
+	h := &hook{
+		c: c, opts: opts, log: opts.Log,
+		shared:   rate.NewLimiter(opts.Rate, opts.Burst),
+		failures: rate.NewLimiter(opts.FailureRate, opts.FailureBurst),
+		sources:  newPathLimiters(opts.SourceRate, opts.SourceBurst),
 	}
-	if opts.Burst == 0 {
-		opts.Burst = 20
-	}
-	if opts.MaxBody == 0 {
-		opts.MaxBody = 1 << 20
-	}
-	limiter := rate.NewLimiter(opts.Rate, opts.Burst)
-	log := opts.Log
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &codeRecorder{ResponseWriter: rw, code: http.StatusOK}
+		endpoint := "shared"
+		if strings.HasPrefix(r.URL.Path, HookPathPrefix) {
+			endpoint = "source"
+		}
+		defer func() { hookRequests.WithLabelValues(endpoint, strconv.Itoa(w.code)).Inc() }()
 		if r.Method != http.MethodPost {
+			closeIfUnread(w, r)
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
-		if !limiter.Allow() {
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "too many requests", http.StatusTooManyRequests)
+		if endpoint == "source" {
+			h.sourceHook(w, r)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, opts.MaxBody))
-		if err != nil {
-			if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-				http.Error(w, fmt.Sprintf("body larger than %d bytes", opts.MaxBody), http.StatusRequestEntityTooLarge)
-				return
-			}
-			http.Error(w, "reading the body failed", http.StatusBadRequest)
-			return
-		}
-		creds := hookCredentialsOf(r.Header)
-		if creds.empty() {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="infraplane"`)
-			http.Error(w, hookUnauthenticated, http.StatusUnauthorized)
-			return
-		}
-		ctx := r.Context()
-		var list corev1alpha1.GitSourceList
-		if err := c.List(ctx, &list); err != nil {
-			log.Error(err, "listing GitSources")
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		// One check per Secret: GitSources may share one.
-		checked := map[client.ObjectKey]bool{}
-		var mine []*corev1alpha1.GitSource
-		for i := range list.Items {
-			gs := &list.Items[i]
-			ref := gs.Spec.WebhookSecretRef
-			if ref == nil || ref.Name == "" {
-				continue
-			}
-			key := client.ObjectKey{Namespace: gs.Namespace, Name: ref.Name}
-			ok, seen := checked[key]
-			if !seen {
-				ok = creds.authenticate(hookToken(ctx, c, key, log), body)
-				checked[key] = ok
-			}
-			if ok {
-				mine = append(mine, gs)
-			}
-		}
-		if len(mine) == 0 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="infraplane"`)
-			http.Error(w, hookUnauthenticated, http.StatusUnauthorized)
-			return
-		}
-		repo := repositoryOf(body)
-		answer := struct {
-			Triggered []string `json:"triggered"`
-			Failed    []string `json:"failed,omitempty"`
-		}{Triggered: []string{}}
-		for _, gs := range mine {
-			if repo != "" && !sameRepo(gs.Spec.URL, repo) {
-				continue
-			}
-			key := client.ObjectKeyFromObject(gs)
-			if _, err := RequestSync(ctx, c, key, false); err != nil {
-				log.Error(err, "requesting a sync from the push hook", "gitsource", key)
-				answer.Failed = append(answer.Failed, key.String())
-				continue
-			}
-			answer.Triggered = append(answer.Triggered, key.String())
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if len(answer.Failed) > 0 {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-		_ = json.NewEncoder(w).Encode(answer)
+		h.sharedHook(w, r)
 	})
+}
+
+// sharedHook serves POST /hooks/git: one check per webhook Secret of the
+// cluster. Its limiter stays in front of everything: without it, anyone
+// could make the controller hash 1 MiB once per Secret per request. The
+// price is that anyone can also use the whole budget up (429 for every
+// team on this endpoint; syncs then wait for the interval): GitSource
+// paths do not share it.
+func (h *hook) sharedHook(w http.ResponseWriter, r *http.Request) {
+	if !h.shared.Allow() {
+		tooMany(w, r)
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	creds := hookCredentialsOf(r.Header)
+	if creds.empty() {
+		unauthenticated(w)
+		return
+	}
+	ctx := r.Context()
+	var list corev1alpha1.GitSourceList
+	if err := h.c.List(ctx, &list); err != nil {
+		h.log.Error(err, "listing GitSources")
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	// One check per Secret: GitSources may share one.
+	checked := map[client.ObjectKey]bool{}
+	var mine []*corev1alpha1.GitSource
+	for i := range list.Items {
+		gs := &list.Items[i]
+		ref := gs.Spec.WebhookSecretRef
+		if ref == nil || ref.Name == "" {
+			continue
+		}
+		key := client.ObjectKey{Namespace: gs.Namespace, Name: ref.Name}
+		ok, seen := checked[key]
+		if !seen {
+			ok = creds.authenticate(hookToken(ctx, h.c, key, h.log), body)
+			checked[key] = ok
+		}
+		if ok {
+			mine = append(mine, gs)
+		}
+	}
+	if len(mine) == 0 {
+		unauthenticated(w)
+		return
+	}
+	h.trigger(w, r, mine, body)
+}
+
+// readBody reads the body up to MaxBody; it has answered when !ok.
+func (h *hook) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	tooBig := func() {
+		http.Error(w, fmt.Sprintf("body larger than %d bytes", h.opts.MaxBody), http.StatusRequestEntityTooLarge)
+	}
+	if r.ContentLength > h.opts.MaxBody {
+		closeIfUnread(w, r)
+		tooBig() // said so up front: nothing to read
+		return nil, false
+	}
+	// The server's own writer: through it, MaxBytesReader tells the server
+	// to close the connection after a body above the cap.
+	sw := w
+	if c, ok := w.(*codeRecorder); ok {
+		sw = c.ResponseWriter
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(sw, r.Body, h.opts.MaxBody))
+	if err != nil {
+		if mb := (*http.MaxBytesError)(nil); errors.As(err, &mb) {
+			tooBig()
+			return nil, false
+		}
+		http.Error(w, "reading the body failed", http.StatusBadRequest)
+		return nil, false
+	}
+	return body, true
+}
+
+// trigger syncs those of the authenticated GitSources whose URL matches
+// the payload's repository, and answers which.
+func (h *hook) trigger(w http.ResponseWriter, r *http.Request, mine []*corev1alpha1.GitSource, body []byte) {
+	repo := repositoryOf(body)
+	answer := struct {
+		Triggered []string `json:"triggered"`
+		Failed    []string `json:"failed,omitempty"`
+	}{Triggered: []string{}}
+	for _, gs := range mine {
+		if repo != "" && !sameRepo(gs.Spec.URL, repo) {
+			continue
+		}
+		key := client.ObjectKeyFromObject(gs)
+		if _, err := RequestSync(r.Context(), h.c, key, false); err != nil {
+			h.log.Error(err, "requesting a sync from the push hook", "gitsource", key)
+			answer.Failed = append(answer.Failed, key.String())
+			continue
+		}
+		answer.Triggered = append(answer.Triggered, key.String())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if len(answer.Failed) > 0 {
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+	_ = json.NewEncoder(w).Encode(answer)
+}
+
+func tooMany(w http.ResponseWriter, r *http.Request) {
+	closeIfUnread(w, r)
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "too many requests", http.StatusTooManyRequests)
+}
+
+// codeRecorder remembers the status code of the answer, for the metric.
+type codeRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeRecorder) WriteHeader(code int) {
+	c.code = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
+// closeIfUnread is for answers given without reading the body: with a
+// large one, closing the connection spares the server reading (up to
+// 256 KiB of) it to keep the connection; a small one is kept.
+func closeIfUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength < 0 || r.ContentLength > 4<<10 {
+		w.Header().Set("Connection", "close")
+	}
+}
+
+func unauthenticated(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="infraplane"`)
+	http.Error(w, hookUnauthenticated, http.StatusUnauthorized)
 }
 
 // hookCredentials are what a push request presents.
@@ -241,10 +369,9 @@ func (c hookCredentials) authenticate(token, body []byte) bool {
 // +kubebuilder:rbac:groups=infraplane.dev,resources=gitsources,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
-// hookToken reads the key "token" of a webhook Secret (surrounding
-// whitespace, such as the newline of `echo`, is not part of it); nil when
-// the Secret or the key is missing.
-func hookToken(ctx context.Context, c client.Client, key client.ObjectKey, log logr.Logger) []byte {
+// hookToken reads the key "token" of a webhook Secret; nil when the
+// Secret or the key is missing.
+func hookToken(ctx context.Context, c client.Reader, key client.ObjectKey, log logr.Logger) []byte {
 	var sec corev1.Secret
 	if err := c.Get(ctx, key, &sec); err != nil {
 		if !apierrors.IsNotFound(err) {
@@ -252,6 +379,12 @@ func hookToken(ctx context.Context, c client.Client, key client.ObjectKey, log l
 		}
 		return nil
 	}
+	return hookTokenOf(&sec)
+}
+
+// hookTokenOf is a webhook Secret's token: surrounding whitespace, such as
+// the newline of `echo`, is not part of it.
+func hookTokenOf(sec *corev1.Secret) []byte {
 	return bytes.TrimSpace(sec.Data[HookTokenKey])
 }
 

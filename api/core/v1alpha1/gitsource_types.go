@@ -96,10 +96,11 @@ type GitSourceSpec struct {
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
 	// WebhookSecretRef names a Secret in this namespace whose key "token"
-	// authenticates push notifications for this GitSource on POST
-	// /hooks/git: GitHub's X-Hub-Signature-256 (an HMAC of the body with
-	// the token), GitLab's X-Gitlab-Token, or "Authorization: Bearer
-	// <token>". Without it, pushes never trigger this GitSource (the
+	// authenticates push notifications for this GitSource: GitHub's
+	// X-Hub-Signature-256 (an HMAC of the body with the token), GitLab's
+	// X-Gitlab-Token, or "Authorization: Bearer <token>". They are sent to
+	// this GitSource's own path, status.webhookPath (or to the shared POST
+	// /hooks/git). Without it, pushes never trigger this GitSource (the
 	// interval and `infraplane sync` still do).
 	// +optional
 	WebhookSecretRef *LocalObjectReference `json:"webhookSecretRef,omitempty"`
@@ -160,8 +161,10 @@ type SyncRecord struct {
 
 // GitSourceStatus reports what was applied.
 type GitSourceStatus struct {
-	// Conditions: Ready (the last sync applied the revision), and
-	// PruneHeld (the mass-deletion guard waits for confirmation).
+	// Conditions: Ready (the last sync applied the revision), PruneHeld
+	// (the mass-deletion guard waits for confirmation), and PushHook (with
+	// spec.webhookSecretRef: whether status.webhookPath is usable; it does
+	// not affect Ready).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -182,6 +185,15 @@ type GitSourceStatus struct {
 	// LastHandledRequest is the requested-at annotation value last acted on.
 	// +optional
 	LastHandledRequest string `json:"lastHandledRequest,omitempty"`
+
+	// WebhookPath is this GitSource's own push-hook path
+	// ("/hooks/git/<id>"): configure the git host's webhook with it. The id
+	// is a keyed hash of the namespace, the name and the webhook token, so
+	// it cannot be guessed from the names and changes when the token does;
+	// it is not the token (requests must still carry it). Empty without a
+	// usable webhook token (the PushHook condition says why).
+	// +optional
+	WebhookPath string `json:"webhookPath,omitempty"`
 
 	// Inventory lists the objects applied from git (what pruning compares against).
 	// +optional
