@@ -373,33 +373,37 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	}
 	step("API server ready")
 	stopProfile()
-	fmt.Fprintf(stdout, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())
-	fmt.Fprintf(stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
-	fmt.Fprintf(stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
-	fmt.Fprintf(stdout, "  cloud:       %s\n", cloudLine)
+	// The banner goes out in one write: whoever waits for "is up" in the
+	// output (a script, a test) reads all of it at once.
+	var banner strings.Builder
+	fmt.Fprintf(&banner, "\ninfraplane is up (%.1fs)\n", time.Since(start).Seconds())
+	fmt.Fprintf(&banner, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
+	fmt.Fprintf(&banner, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
+	fmt.Fprintf(&banner, "  cloud:       %s\n", cloudLine)
 	if envFile != "" {
-		fmt.Fprintf(stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
+		fmt.Fprintf(&banner, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
 	}
-	fmt.Fprintf(stdout, "  logs:        %s\n", logsLine(logPath, f.dataDir))
+	fmt.Fprintf(&banner, "  logs:        %s\n", logsLine(logPath, f.dataDir))
 	if f.mgr.HooksAddr != "0" {
 		if f.repo != "" {
 			path, ok := hookPathOf(ctx, c, f.namespace, "default", upHookSecret)
 			if !ok {
 				path = hookPathShell(f.namespace, "default")
 			}
-			fmt.Fprintf(stdout, "  git hook:    curl -X POST -H \"Authorization: Bearer $(kubectl get secret -n %s %s -o jsonpath='{.data.token}' | base64 -d)\" http://%s%s   # sync now (or: infraplane sync)\n", f.namespace, upHookSecret, f.mgr.HooksAddr, path)
+			fmt.Fprintf(&banner, "  git hook:    curl -X POST -H \"Authorization: Bearer $(kubectl get secret -n %s %s -o jsonpath='{.data.token}' | base64 -d)\" http://%s%s   # sync now (or: infraplane sync)\n", f.namespace, upHookSecret, f.mgr.HooksAddr, path)
 		} else {
-			fmt.Fprintf(stdout, "  git hook:    POST http://%s/hooks/git/<id>   # each GitSource's status.webhookPath, with spec.webhookSecretRef (docs/gitops.md)\n", f.mgr.HooksAddr)
+			fmt.Fprintf(&banner, "  git hook:    POST http://%s/hooks/git/<id>   # each GitSource's status.webhookPath, with spec.webhookSecretRef (docs/gitops.md)\n", f.mgr.HooksAddr)
 		}
 	}
 	if f.mgr.MetricsAddr != "0" {
-		fmt.Fprintf(stdout, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
+		fmt.Fprintf(&banner, "  metrics:     http://%s/metrics\n", f.mgr.MetricsAddr)
 	}
 	if f.dashboardURL != "" {
-		fmt.Fprintf(stdout, "  dashboard:   %s   # logs you in as the local admin (docs/dashboard.md)\n", f.dashboardURL)
+		fmt.Fprintf(&banner, "  dashboard:   %s   # logs you in as the local admin (docs/dashboard.md)\n", f.dashboardURL)
 	}
-	fmt.Fprintf(stdout, "  audit:       infraplane audit --data-dir %s   # who changed what (ledger %s)\n", f.dataDir, audit.Path())
-	fmt.Fprintf(stdout, "  try:         kubectl get topics,subscriptions\n\nPress Ctrl-C to stop.\n")
+	fmt.Fprintf(&banner, "  audit:       infraplane audit --data-dir %s   # who changed what (ledger %s)\n", f.dataDir, audit.Path())
+	fmt.Fprintf(&banner, "  try:         kubectl get topics,subscriptions\n\nPress Ctrl-C to stop.\n")
+	_, _ = io.WriteString(stdout, banner.String())
 
 	select {
 	case <-ctx.Done():
@@ -516,18 +520,20 @@ func serveWithoutControllers(ctx context.Context, stdout io.Writer, cp *controlp
 	if err := cp.WaitReady(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\ninfraplane is up without controllers (%.1fs)\n", time.Since(start).Seconds())
-	fmt.Fprintf(stdout, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
-	fmt.Fprintf(stdout, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
-	fmt.Fprintf(stdout, "  cloud:       %s\n", cloudLine)
+	var banner strings.Builder // one write, as up's own banner
+	fmt.Fprintf(&banner, "\ninfraplane is up without controllers (%.1fs)\n", time.Since(start).Seconds())
+	fmt.Fprintf(&banner, "  API server:  %s (Kubernetes %s)\n", cp.URL(), version.Kubernetes)
+	fmt.Fprintf(&banner, "  kubeconfig:  export KUBECONFIG=%s\n", cp.KubeconfigPath())
+	fmt.Fprintf(&banner, "  cloud:       %s\n", cloudLine)
 	if envFile != "" {
-		fmt.Fprintf(stdout, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
+		fmt.Fprintf(&banner, "  cloud env:   source %s   # for gcloud and the Google SDKs\n", envFile)
 	}
-	fmt.Fprintf(stdout, "  logs:        %s\n", logsLine(logPath, f.dataDir))
+	fmt.Fprintf(&banner, "  logs:        %s\n", logsLine(logPath, f.dataDir))
 	if f.dashboardURL != "" {
-		fmt.Fprintf(stdout, "  dashboard:   %s   # logs you in as the local admin (docs/dashboard.md)\n", f.dashboardURL)
+		fmt.Fprintf(&banner, "  dashboard:   %s   # logs you in as the local admin (docs/dashboard.md)\n", f.dashboardURL)
 	}
-	fmt.Fprintf(stdout, "  controller:  infraplane controller --kubeconfig %s --webhook-url https://127.0.0.1:%d   # or as its own ServiceAccount: docs/operations.md\n\nPress Ctrl-C to stop.\n", cp.KubeconfigPath(), f.webhookPort)
+	fmt.Fprintf(&banner, "  controller:  infraplane controller --kubeconfig %s --webhook-url https://127.0.0.1:%d   # or as its own ServiceAccount: docs/operations.md\n\nPress Ctrl-C to stop.\n", cp.KubeconfigPath(), f.webhookPort)
+	_, _ = io.WriteString(stdout, banner.String())
 	select {
 	case <-ctx.Done():
 		slog.Info("shutting down")
