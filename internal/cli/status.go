@@ -154,15 +154,15 @@ time, see infraplane audit --object KIND/NAME.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			typed, name, ok := strings.Cut(args[0], "/")
+			arg := args[0]
 			if len(args) == 2 {
-				if ok {
+				if strings.Contains(arg, "/") {
 					return fmt.Errorf("give KIND/NAME or KIND NAME, not %q %q", args[0], args[1])
 				}
-				typed, name, ok = args[0], args[1], true
+				arg += "/" + args[1]
 			}
-			if !ok || name == "" || strings.Contains(name, "/") {
-				return fmt.Errorf("%q: give KIND/NAME, e.g. subscription/orders-worker", strings.Join(args, " "))
+			if _, _, err := parseKindArg(arg); err != nil {
+				return err
 			}
 			c, err := k.client()
 			if err != nil {
@@ -170,12 +170,7 @@ time, see infraplane audit --object KIND/NAME.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), statusTimeout)
 			defer cancel()
-			// The cluster's Blueprints define kinds too (Queue).
-			kinds, err := status.LoadClusterKinds(ctx, c)
-			if err != nil {
-				return fmt.Errorf("reading the cluster: %w", err)
-			}
-			kind, err := status.ResolveKind(kinds, typed)
+			kinds, kind, name, err := resolveKindArg(ctx, c, arg)
 			if err != nil {
 				return err
 			}

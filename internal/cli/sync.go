@@ -128,15 +128,7 @@ func syncOne(ctx context.Context, cmd *cobra.Command, c client.Client, key clien
 // resource (the requested-at annotation), waits for it and prints what it
 // found. It fails when the object is not Ready or not Synced after it.
 func readNow(ctx context.Context, cmd *cobra.Command, c client.Client, namespace, arg string) error {
-	typed, name, _ := strings.Cut(arg, "/")
-	if name == "" || strings.Contains(name, "/") {
-		return fmt.Errorf("%q: give KIND/NAME, e.g. subscription/orders-worker", arg)
-	}
-	kinds, err := status.LoadClusterKinds(ctx, c)
-	if err != nil {
-		return fmt.Errorf("reading the cluster: %w", err)
-	}
-	kind, err := status.ResolveKind(kinds, typed)
+	_, kind, name, err := resolveKindArg(ctx, c, arg)
 	if err != nil {
 		return err
 	}
@@ -149,18 +141,26 @@ func readNow(ctx context.Context, cmd *cobra.Command, c client.Client, namespace
 	key := client.ObjectKey{Namespace: namespace, Name: name}
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(kind.GVK())
-	stamp := time.Now().UTC().Format(time.RFC3339Nano)
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, commonv1.RequestedAtAnnotation, stamp)
 	obj.SetNamespace(namespace)
 	obj.SetName(name)
+	stamp := time.Now().UTC().Format(time.RFC3339Nano)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, commonv1.RequestedAtAnnotation, stamp)
 	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		return err
 	}
+	var st commonv1.ManagedStatus
 	for {
 		if err := c.Get(ctx, key, obj); err != nil {
 			return err
 		}
-		if handled, _, _ := unstructured.NestedString(obj.Object, "status", "lastHandledRequest"); handled == stamp {
+		st = commonv1.ManagedStatus{}
+		if m, ok := obj.Object["status"].(map[string]any); ok {
+			_ = runtime.DefaultUnstructuredConverter.FromUnstructured(m, &st)
+		}
+		// Ours answered, or a later request (someone else's) that a pass
+		// answered after ours was made.
+		current := obj.GetAnnotations()[commonv1.RequestedAtAnnotation]
+		if st.LastHandledRequest == stamp || (current != stamp && st.LastHandledRequest == current) {
 			break
 		}
 		select {
@@ -169,7 +169,7 @@ func readNow(ctx context.Context, cmd *cobra.Command, c client.Client, namespace
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	found, ok := describeRead(obj)
+	found, ok := describeRead(st.Conditions)
 	fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", kind.Kind, key, found)
 	if !ok {
 		return fmt.Errorf("%s %s is not Ready and Synced", kind.Kind, key)
@@ -179,17 +179,14 @@ func readNow(ctx context.Context, cmd *cobra.Command, c client.Client, namespace
 
 // describeRead says in one line what a requested pass found: readiness,
 // then the sync's failure or the drift (found, repaired or none).
-func describeRead(obj *unstructured.Unstructured) (string, bool) {
-	conds := map[string]metav1.Condition{}
-	list, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, item := range list {
-		m, _ := item.(map[string]any)
-		var c metav1.Condition
-		if runtime.DefaultUnstructuredConverter.FromUnstructured(m, &c) == nil {
-			conds[c.Type] = c
+func describeRead(conds []metav1.Condition) (string, bool) {
+	get := func(typ string) metav1.Condition {
+		if c := meta.FindStatusCondition(conds, typ); c != nil {
+			return *c
 		}
+		return metav1.Condition{Type: typ, Status: metav1.ConditionUnknown}
 	}
-	ready, synced, drifted := conds[commonv1.TypeReady], conds[commonv1.TypeSynced], conds[commonv1.TypeDrifted]
+	ready, synced, drifted := get(commonv1.TypeReady), get(commonv1.TypeSynced), get(commonv1.TypeDrifted)
 	var parts []string
 	if ready.Status == metav1.ConditionTrue {
 		parts = append(parts, "Ready")
@@ -207,4 +204,28 @@ func describeRead(obj *unstructured.Unstructured) (string, bool) {
 		parts = append(parts, "in sync with the cloud")
 	}
 	return strings.Join(parts, "; "), ready.Status == metav1.ConditionTrue && synced.Status == metav1.ConditionTrue
+}
+
+// resolveKindArg reads KIND/NAME into a kind of the cluster (the kinds of
+// its Blueprints included; all of them are returned too) and a name.
+func resolveKindArg(ctx context.Context, c client.Reader, arg string) ([]status.Kind, status.Kind, string, error) {
+	typed, name, err := parseKindArg(arg)
+	if err != nil {
+		return nil, status.Kind{}, "", err
+	}
+	kinds, err := status.LoadClusterKinds(ctx, c)
+	if err != nil {
+		return nil, status.Kind{}, "", fmt.Errorf("reading the cluster: %w", err)
+	}
+	kind, err := status.ResolveKind(kinds, typed)
+	return kinds, kind, name, err
+}
+
+// parseKindArg splits KIND/NAME, before anything is asked of the cluster.
+func parseKindArg(arg string) (typed, name string, err error) {
+	typed, name, ok := strings.Cut(arg, "/")
+	if !ok || typed == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("%q: give KIND/NAME, e.g. subscription/orders-worker", arg)
+	}
+	return typed, name, nil
 }
