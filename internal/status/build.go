@@ -32,6 +32,7 @@ import (
 const (
 	sourceTypeReady     = "Ready"
 	sourceTypePruneHeld = "PruneHeld"
+	sourceTypePushHook  = "PushHook"
 	resultApplied       = "Applied"
 	gitopsFieldManager  = "infraplane-gitops"
 )
@@ -80,6 +81,12 @@ type Source struct {
 	LastAttempted string `json:"lastAttemptedRevision,omitempty"`
 	// PruneHeld is set while the mass-deletion guard holds a prune.
 	PruneHeld *PruneHeld `json:"pruneHeld,omitempty"`
+	// WebhookPath is the GitSource's own push-hook path, when it has one.
+	WebhookPath string `json:"webhookPath,omitempty"`
+	// PushHook is set when the GitSource asks for a push hook
+	// (spec.webhookSecretRef) and has none: its condition says why. It
+	// does not make the GitSource not Ready (it syncs on its interval).
+	PushHook *Condition `json:"pushHook,omitempty"`
 	// Objects are the inventory, as a tree: an object under the one it
 	// references.
 	Objects []*Object `json:"objects"`
@@ -467,6 +474,11 @@ func (b *builder) sourceOnly(gs *corev1alpha1.GitSource) (s *Source, heldKeys ma
 	s.Applied = b.appliedRevision(gs)
 	if a := gs.Status.LastAttemptedRevision; a != "" && a != gs.Status.LastAppliedRevision {
 		s.LastAttempted = a
+	}
+	s.WebhookPath = gs.Status.WebhookPath
+	if c := meta.FindStatusCondition(gs.Status.Conditions, sourceTypePushHook); c != nil && c.Status == "False" {
+		hook := b.sourceCondition(gs, sourceTypePushHook)
+		s.PushHook = &hook
 	}
 	heldKeys = map[string]bool{}
 	if len(gs.Status.HeldPrune) > 0 {

@@ -216,6 +216,9 @@ func (s *Source) writeHeader(p *printer) {
 	if s.Ready.Status != "True" && s.Ready.Message != "" && (s.PruneHeld == nil || s.Ready.Message != s.PruneHeld.Message) {
 		p.wrapped("  "+s.Ready.Reason+": ", "    ", s.Ready.Message)
 	}
+	if h := s.PushHook; h != nil {
+		p.wrapped("  ! PushHook "+h.Reason+": ", "      ", h.Message)
+	}
 	if h := s.PruneHeld; h != nil {
 		lead := fmt.Sprintf("! PruneHeld: %d %s held from pruning: %s", len(h.Objects), plural(len(h.Objects), "object", "objects"), strings.Join(h.Objects, ", "))
 		p.wrapped("  ", "      ", lead)
@@ -602,6 +605,12 @@ func (t *SourceTrace) writeTable(p *printer) {
 	}
 	if t.LastAttempted != "" {
 		p.kv("last attempted", shortRevision(t.LastAttempted))
+	}
+	switch {
+	case t.WebhookPath != "":
+		p.kv("push hook", "POST "+t.WebhookPath)
+	case t.PushHook != nil:
+		p.kv("push hook", "none ("+t.PushHook.Reason+"; see the PushHook condition)")
 	}
 
 	p.line("")
