@@ -165,7 +165,7 @@ func readNow(ctx context.Context, cmd *cobra.Command, c client.Client, namespace
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("timed out waiting for %s %s to be read: is infraplane running?", kind.Kind, key)
+			return readTimeout(kind.Kind, key, st)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -175,6 +175,17 @@ func readNow(ctx context.Context, cmd *cobra.Command, c client.Client, namespace
 		return fmt.Errorf("%s %s is not Ready and Synced", kind.Kind, key)
 	}
 	return nil
+}
+
+// readTimeout says what is known of an object whose requested read was
+// not answered in time: whether any pass ever handled it, and what the
+// last one found.
+func readTimeout(kind string, key client.ObjectKey, st commonv1.ManagedStatus) error {
+	if len(st.Conditions) == 0 {
+		return fmt.Errorf("timed out waiting for %s %s to be read: no controller has handled it yet (is infraplane running, and does it run the %s controller?)", kind, key, kind)
+	}
+	found, _ := describeRead(st.Conditions)
+	return fmt.Errorf("timed out waiting for %s %s to be read (is infraplane running? it may be busy: try a longer --timeout); the last pass found: %s", kind, key, found)
 }
 
 // describeRead says in one line what a requested pass found: readiness,
