@@ -7,7 +7,7 @@
 //     the same server (only the syncer runs in this phase, so both sides
 //     have the machine to themselves);
 //  2. push-to-cloud: a one-line change (one subscription's ack deadline),
-//     committed and announced with POST /hooks/git → the new value in the
+//     committed and announced with POST /hooks/git/<id> → the new value in the
 //     cloud, with all controllers running;
 //  3. plan: `infraplane plan` of the N objects with one change.
 //
@@ -211,7 +211,9 @@ func run(ctx context.Context, n, perFile int) error {
 		if _, err := commitTo(repo, repoDir, changed, fmt.Sprintf("ack %d", ack)); err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, strings.NewReader(`{"url":"`+repoDir+`"}`))
+		// The GitSource's own path (status.webhookPath), as a git host is
+		// told to post to it.
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL+gitops.HookPath(gs.Namespace, gs.Name, []byte(hookToken)), strings.NewReader(`{"url":"`+repoDir+`"}`))
 		if err != nil {
 			return err
 		}
@@ -222,7 +224,7 @@ func run(ctx context.Context, n, perFile int) error {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("POST /hooks/git: %s", resp.Status)
+			return fmt.Errorf("POST %s: %s", req.URL.Path, resp.Status)
 		}
 		name := "projects/" + cloud.Project() + "/subscriptions/" + target
 		h, _ := repo.Head()
@@ -243,7 +245,7 @@ func run(ctx context.Context, n, perFile int) error {
 		pushLatencies = append(pushLatencies, time.Since(t0))
 	}
 	results = append(results,
-		result{"push → cloud updated (webhook), 3 runs", joinSecs(pushLatencies), "goal ≤ 2 s; commit + POST /hooks/git + fetch + sync of all objects + reconcile"},
+		result{"push → cloud updated (webhook), 3 runs", joinSecs(pushLatencies), "goal ≤ 2 s; commit + POST /hooks/git/<id> + fetch + sync of all objects + reconcile"},
 		result{"… of which push → GitSource applied", joinSecs(syncLatencies), "fetch + render + check + one List per kind + dry-run and apply of the one object that changed"})
 
 	step("plan of %d objects with one change", n)
