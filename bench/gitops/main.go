@@ -115,6 +115,10 @@ func run(ctx context.Context, n, perFile int) error {
 	if err := c.Create(ctx, other); err != nil {
 		return err
 	}
+	// The roles a team's syncer applies as (what up installs).
+	if err := tenant.InstallRoles(ctx, c); err != nil {
+		return err
+	}
 	for ns, provider := range map[string]string{"gitops": "default", "kubectl": "kubectl-copy"} {
 		// Onboarded as up does: the GitSource applies as the namespace's
 		// syncer ServiceAccount.
@@ -181,7 +185,7 @@ func run(ctx context.Context, n, perFile int) error {
 
 	// Phase 2: all controllers; objects become Ready in the cloud first.
 	step("all controllers: waiting for %d objects to be Ready", n)
-	_, stopAll, err := startManager(cp, controllers.Options{Concurrency: 10, GitOps: gitops.Options{CacheDir: filepath.Join(dir, "git2")}}, false)
+	all, stopAll, err := startManager(cp, controllers.Options{Concurrency: 10, GitOps: gitops.Options{CacheDir: filepath.Join(dir, "git2")}}, false)
 	if err != nil {
 		return err
 	}
@@ -198,7 +202,7 @@ func run(ctx context.Context, n, perFile int) error {
 		return err
 	}
 	defer subs.Close()
-	hook := httptest.NewServer(gitops.WebhookHandler(c, gitops.HookOptions{}))
+	hook := httptest.NewServer(gitops.WebhookHandler(all.GetClient(), gitops.HookOptions{}))
 	defer hook.Close()
 
 	step("push-to-cloud: one-line change, webhook, until the cloud has it")
@@ -304,6 +308,11 @@ func startManager(cp *controlplane.ControlPlane, opts controllers.Options, synce
 		}
 	} else {
 		mgr, cleanup, err = controllers.NewManager(cfg, controllers.ManagerOptions{Options: opts, AllowSecondManager: true, APIQPS: -1})
+		if err == nil {
+			// The push hook finds a GitSource's path through this index
+			// of the manager's cache, as up's hooks server does.
+			err = gitops.IndexHookPaths(context.Background(), mgr.GetFieldIndexer())
+		}
 	}
 	if err != nil {
 		return nil, nil, err
