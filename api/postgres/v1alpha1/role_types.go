@@ -76,6 +76,19 @@ type RoleSpec struct {
 // a database password and test guesses against status.passwordHash.
 const PasswordSecretLabel = "postgres.infraplane.dev/role-password"
 
+// GeneratedDataAnnotation is on a Secret a Role created: a digest of the
+// Secret's data as the Role last wrote it. A Secret whose data no longer
+// matches was changed by someone else (a person rotating the password, or
+// an apply over the Role's Secret under a name the Role took first): the
+// Role lets go of it (its owner reference goes, so deleting the Role does
+// not delete what someone else wrote) and goes on using it, but writes
+// nothing more into it.
+const GeneratedDataAnnotation = "postgres.infraplane.dev/generated-data"
+
+// ReleasedFromAnnotation is on a Secret a Role let go of (see
+// GeneratedDataAnnotation): the Role's UID. That Role may go on using it.
+const ReleasedFromAnnotation = "postgres.infraplane.dev/released-from-role"
+
 // PasswordSecretRef names a key of a Secret in the Role's namespace.
 type PasswordSecretRef struct {
 	// Name of the Secret.

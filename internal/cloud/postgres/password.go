@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	postgresv1 "github.com/infraplane/infraplane/api/postgres/v1alpha1"
 )
@@ -64,6 +67,12 @@ func (c *roleClient) readSecret(ctx context.Context, r *postgresv1.Role) (*corev
 	if err != nil {
 		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
 	}
+	if ownedBy(&sec, r) && changedByOthers(&sec) {
+		if err := c.release(ctx, r, &sec); err != nil {
+			return nil, err
+		}
+		log.FromContext(ctx).Info("let go of the Role's password Secret: someone else changed it; deleting the Role no longer deletes it", "secret", key.Name)
+	}
 	if !usableBy(&sec, r) {
 		return nil, status.Errorf(codes.PermissionDenied,
 			"spec.passwordSecretRef: Secret %q is not this Role's to use: a Role uses only a Secret it created or one labelled %s=true, a label only someone who may write Secrets can set (kubectl label secret %s -n %s %s=true); nothing was read from it or changed",
@@ -73,19 +82,73 @@ func (c *roleClient) readSecret(ctx context.Context, r *postgresv1.Role) (*corev
 }
 
 // usableBy says whether a Role may use a Secret as its password Secret:
-// one it created (owned by this very Role, by UID) or one whose writer
-// labelled it for Roles. Anything else would make the controller a deputy
+// one it created (owned by this very Role, by UID, or let go of since),
+// or one whose writer labelled it for Roles. Anything else would make the controller a deputy
 // reading Secrets for someone who may only write Roles.
 func usableBy(sec *corev1.Secret, r *postgresv1.Role) bool {
-	if sec.Labels[postgresv1.PasswordSecretLabel] == "true" {
-		return true
+	return labelled(sec) || ownedBy(sec, r) || releasedFrom(sec, r)
+}
+
+func labelled(sec *corev1.Secret) bool { return sec.Labels[postgresv1.PasswordSecretLabel] == "true" }
+
+// releasedFrom says whether the Role created the Secret and let go of it
+// when someone else changed it (by UID: a later Role of the same name is
+// another Role).
+func releasedFrom(sec *corev1.Secret, r *postgresv1.Role) bool {
+	return r.UID != "" && sec.Annotations[postgresv1.ReleasedFromAnnotation] == string(r.UID)
+}
+
+// ownedBy says whether the Role created the Secret (an owner reference
+// to this very Role, by UID).
+func ownedBy(sec *corev1.Secret, r *postgresv1.Role) bool {
+	return slices.ContainsFunc(sec.OwnerReferences, func(o metav1.OwnerReference) bool { return isOwnerRef(o, r) })
+}
+
+func isOwnerRef(o metav1.OwnerReference, r *postgresv1.Role) bool {
+	return o.UID == r.UID && o.Kind == "Role" && o.APIVersion == postgresv1.GroupVersion.String()
+}
+
+// dataDigest is what GeneratedDataAnnotation holds: a digest of a
+// Secret's keys and values.
+func dataDigest(data map[string][]byte) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(data[k]))
+		h.Write(data[k])
 	}
-	for _, o := range sec.OwnerReferences {
-		if o.UID == r.UID && o.Kind == "Role" && o.APIVersion == postgresv1.GroupVersion.String() {
-			return true
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// changedByOthers says whether a Secret the Role created holds other data
+// than the Role wrote. Secrets created before the digest was kept have
+// none and are taken as unchanged.
+func changedByOthers(sec *corev1.Secret) bool {
+	d, ok := sec.Annotations[postgresv1.GeneratedDataAnnotation]
+	return ok && d != dataDigest(sec.Data)
+}
+
+// release lets go of a Secret the Role created and someone else changed:
+// its owner reference (so the garbage collector does not delete it with
+// the Role) and the digest go, a note of which Role let go comes (so it
+// may go on using it); its data stays as it is. The patch carries
+// the resourceVersion read: a Secret that changed again is read again on
+// the next try.
+func (c *roleClient) release(ctx context.Context, r *postgresv1.Role, sec *corev1.Secret) error {
+	kube, _ := c.clients.kubeClients()
+	if kube == nil {
+		return status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q, created by this Role, was changed by someone else, and this process cannot let go of it", sec.Name)
+	}
+	before := sec.DeepCopy()
+	sec.OwnerReferences = slices.DeleteFunc(sec.OwnerReferences, func(o metav1.OwnerReference) bool { return isOwnerRef(o, r) })
+	delete(sec.Annotations, postgresv1.GeneratedDataAnnotation)
+	sec.Annotations[postgresv1.ReleasedFromAnnotation] = string(r.UID)
+	if err := kube.Patch(ctx, sec, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) {
+			return status.Errorf(codes.Unavailable, "spec.passwordSecretRef: Secret %q changed while the Role let go of it; reading it on the next try", sec.Name)
 		}
+		return fmt.Errorf("letting go of Secret %q: %w", sec.Name, err)
 	}
-	return false
+	return nil
 }
 
 // passwordState is what the spec asks the password to be, comparable with
@@ -127,6 +190,9 @@ func (c *roleClient) ensureSecret(ctx context.Context, r *postgresv1.Role) (stri
 	}
 	if sec != nil {
 		v := sec.Data[passwordKey(r)]
+		if len(v) == 0 && ref.GenerateMissingKey && !ownedBy(sec, r) && !labelled(sec) {
+			return "", nil, status.Errorf(codes.FailedPrecondition, "spec.passwordSecretRef: Secret %q, which this Role created, was changed by someone else and has no key %q now: a Role writes nothing into a Secret that is no longer its alone; put the password there, or label it %s=true to have one generated", ref.Name, passwordKey(r), postgresv1.PasswordSecretLabel)
+		}
 		if len(v) == 0 && ref.GenerateMissingKey {
 			password, err := c.addPassword(ctx, r, sec)
 			return password, sec, err
@@ -147,16 +213,18 @@ func (c *roleClient) ensureSecret(ctx context.Context, r *postgresv1.Role) (stri
 	if err != nil {
 		return "", nil, err
 	}
+	data := map[string][]byte{passwordKey(r): []byte(password)}
 	sec = &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: ref.Name, Namespace: r.Namespace,
+			Annotations: map[string]string{postgresv1.GeneratedDataAnnotation: dataDigest(data)},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: postgresv1.GroupVersion.String(), Kind: "Role", Name: r.Name, UID: r.UID,
 				BlockOwnerDeletion: ptr.To(false),
 			}},
 		},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{passwordKey(r): []byte(password)},
+		Data: data,
 	}
 	if err := kube.Create(ctx, sec); err != nil {
 		if apierrors.IsAlreadyExists(err) {
@@ -186,6 +254,13 @@ func (c *roleClient) addPassword(ctx context.Context, r *postgresv1.Role, sec *c
 		sec.Data = map[string][]byte{}
 	}
 	sec.Data[passwordKey(r)] = []byte(password)
+	if ownedBy(sec, r) {
+		// The Role's own Secret: the digest follows what it wrote.
+		if sec.Annotations == nil {
+			sec.Annotations = map[string]string{}
+		}
+		sec.Annotations[postgresv1.GeneratedDataAnnotation] = dataDigest(sec.Data)
+	}
 	if err := kube.Patch(ctx, sec, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsConflict(err) {
 			return "", status.Errorf(codes.Unavailable, "spec.passwordSecretRef: Secret %q changed while a password was being added; reading it on the next try", sec.Name)
