@@ -12,6 +12,7 @@ import (
 	gcs "cloud.google.com/go/storage"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/infraplane/infraplane/internal/managed"
 	"github.com/infraplane/infraplane/internal/provider"
@@ -76,17 +77,18 @@ func (pn *projectNumber) lookup(ctx context.Context, cl *gcs.Client, p *provider
 		return "", fmt.Errorf("asking Cloud Storage for project %s's service agent: %w", p.ProjectID, ctx.Err())
 	}
 	pn.err, pn.at = nil, time.Now()
+	logger := log.FromContext(ctx).WithValues("providerConfig", p.Name, "project", p.ProjectID)
 	if err != nil {
 		pn.err = fmt.Errorf("asking Cloud Storage for project %s's service agent failed: %s", p.ProjectID, managed.CloudMessage(err))
-		return "", pn.err
+	} else if n, perr := numberOf(email); perr != nil {
+		pn.err = fmt.Errorf("Cloud Storage's answer for project %s's service agent: %w", p.ProjectID, perr)
+	} else {
+		logger.Info("project number found: buckets are compared with it", "projectNumber", n)
+		pn.found.Store(n)
+		return n, nil
 	}
-	n, err := numberOf(email)
-	if err != nil {
-		pn.err = fmt.Errorf("Cloud Storage's answer for project %s's service agent: %w", p.ProjectID, err)
-		return "", pn.err
-	}
-	pn.found.Store(n)
-	return n, nil
+	logger.Info("project number not found: only buckets carrying their object's ownership label are managed; set spec.projectNumber", "error", pn.err.Error())
+	return "", pn.err
 }
 
 // numberOf reads the project number from a service agent's address. The
