@@ -20,7 +20,9 @@ import (
 // when the request does not mention them. The layer remembers the dropped
 // fields per bucket from inserts and patches, merges them into every bucket
 // it returns, and fills in the fields a PATCH leaves out. Everything else
-// (objects, uploads) passes through untouched.
+// (objects, uploads) passes through untouched. It also answers the
+// project's service agent (projects.serviceAccount.get), which the fake
+// does not serve, with the number ProjectNumber gives the project.
 type storageFix struct {
 	fake   *url.URL
 	client *http.Client
@@ -40,6 +42,10 @@ func newStorageFix(fake *url.URL) *storageFix {
 }
 
 func (f *storageFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if project, ok := serviceAccountPath(r.URL.Path); ok && r.Method == http.MethodGet {
+		serviceAccount(w, project)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/storage/v1/b")
 	if !ok {
 		f.pass(w, r)
@@ -343,6 +349,32 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
+}
+
+// serviceAccountPath returns the project of a projects.serviceAccount.get
+// path, /storage/v1/projects/{project}/serviceAccount.
+func serviceAccountPath(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/storage/v1/projects/")
+	if !ok {
+		return "", false
+	}
+	project, ok := strings.CutSuffix(rest, "/serviceAccount")
+	return project, ok && project != "" && !strings.Contains(project, "/")
+}
+
+// serviceAccount answers as Cloud Storage does: the project's Cloud
+// Storage service agent, whose address holds the project's number. A
+// project given by number is that number.
+func serviceAccount(w http.ResponseWriter, project string) {
+	n, err := strconv.ParseUint(project, 10, 64)
+	if err != nil {
+		n = ProjectNumber(project)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(mustJSON(map[string]string{
+		"kind":          "storage#serviceAccount",
+		"email_address": "service-" + strconv.FormatUint(n, 10) + "@gs-project-accounts.iam.gserviceaccount.com",
+	}))
 }
 
 // ProjectNumber is the number the local cloud gives a project id (real

@@ -3,6 +3,7 @@ package localcloud_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -153,5 +154,32 @@ func TestStorageDeleteNonEmptyBucket(t *testing.T) {
 	}
 	if a, err := b.Attrs(ctx); err != nil || len(a.Labels) != 0 {
 		t.Fatalf("re-created bucket: %+v, %v", a, err)
+	}
+}
+
+// The local Cloud Storage names a project's service agent as Cloud
+// Storage does, with the number it gives the project (the number its
+// buckets report): what a ProviderConfig without projectNumber looks up.
+func TestStorageServiceAccountNamesProjectNumber(t *testing.T) {
+	c := cloudtest.Start(t, localcloud.Options{Mode: localcloud.ModeFakes, Services: []localcloud.Service{localcloud.ServiceStorage}})
+	cl := storageClient(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, project := range []string{localcloud.DefaultProject, "team-b-project"} {
+		got, err := cl.ServiceAccount(ctx, project)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("service-%d@gs-project-accounts.iam.gserviceaccount.com", localcloud.ProjectNumber(project))
+		if got != want {
+			t.Errorf("%s: %q, want %q", project, got, want)
+		}
+		b := cl.Bucket("sa-" + project)
+		if err := b.Create(ctx, project, nil); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := b.Attrs(ctx); err != nil || a.ProjectNumber != localcloud.ProjectNumber(project) {
+			t.Errorf("%s: bucket's project number %+v, %v", project, a, err)
+		}
 	}
 }

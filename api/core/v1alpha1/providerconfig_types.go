@@ -40,8 +40,12 @@ type ProviderConfigSpec struct {
 
 	// ProjectNumber is the project's number. Cloud Storage says which
 	// project a bucket belongs to only by number, and bucket names are
-	// global: when set, a bucket of another project is never adopted,
-	// changed or deleted. (`up` sets it for its local cloud.)
+	// global: a bucket of another project is never adopted, changed or
+	// deleted. Unset, the number is asked of Cloud Storage (the project's
+	// service agent, projects.serviceAccount.get); if that fails, only
+	// buckets carrying their object's own ownership label are managed.
+	// Set it when the identity may not read the project
+	// (resourcemanager.projects.get). (`up` sets it for its local cloud.)
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9]{1,20}$`
 	ProjectNumber string `json:"projectNumber,omitempty"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	gcs "cloud.google.com/go/storage"
@@ -63,21 +62,12 @@ func (c *bucketClient) Observe(ctx context.Context, b *storagev1.Bucket) (manage
 	if err != nil {
 		return managed.Observation{}, err
 	}
-	// Bucket names are global: one of another project is never managed
-	// (when the ProviderConfig says its project's number to compare).
-	if !c.inProject(got) {
-		return managed.Observation{}, status.Errorf(codes.PermissionDenied,
-			"bucket %s belongs to project number %d, not to project %s (number %s) of ProviderConfig %q: a bucket of another project is never adopted, changed or deleted; nothing was changed",
-			c.id, got.ProjectNumber, c.env.Provider.ProjectID, c.env.Provider.ProjectNumber, c.env.Provider.Name)
+	// Bucket names are global: one that is not provably the project's
+	// (or this object's own) is never managed (project.go).
+	if err := c.confirm(ctx, got); err != nil {
+		return managed.Observation{}, err
 	}
 	return c.observe(b, got), nil
-}
-
-// inProject says whether a bucket is of the ProviderConfig's project, as
-// far as its number tells.
-func (c *bucketClient) inProject(got *gcs.BucketAttrs) bool {
-	pn := c.env.Provider.ProjectNumber
-	return pn == "" || got.ProjectNumber == 0 || strconv.FormatUint(got.ProjectNumber, 10) == pn
 }
 
 // observe diffs the spec against the bucket the cloud returned (by a Get
@@ -182,6 +172,20 @@ func (c *bucketClient) setLabels(ua *gcs.BucketAttrsToUpdate, b *storagev1.Bucke
 
 func (c *bucketClient) Delete(ctx context.Context, b *storagev1.Bucket) error {
 	bkt := c.cn.gcs.Bucket(c.id)
+	// What is there now may not be what this object made or adopted (it
+	// was deleted and the name taken in another project, or it was adopted
+	// before its project could be confirmed): confirm it before emptying or
+	// deleting anything.
+	got, err := bkt.Attrs(ctx)
+	if errors.Is(err, gcs.ErrBucketNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.confirm(ctx, got); err != nil {
+		return err
+	}
 	// forceDestroy on the adopting generation does not destroy what
 	// someone else put in the bucket: the spec must change after adopting.
 	force, todo := b.Spec.ForceDestroy, "set spec.forceDestroy: true to delete its objects with it, or spec.deletionPolicy: Abandon to keep it"
@@ -191,7 +195,7 @@ func (c *bucketClient) Delete(ctx context.Context, b *storagev1.Bucket) error {
 	if err := c.empty(ctx, bkt, force, todo); err != nil {
 		return err
 	}
-	err := bkt.Delete(ctx)
+	err = bkt.Delete(ctx)
 	if errors.Is(err, gcs.ErrBucketNotExist) {
 		return nil
 	}

@@ -25,6 +25,9 @@ type Clients struct {
 
 type conn struct {
 	gcs *gcs.Client
+	// project is the ProviderConfig's project number, looked up once per
+	// version when the ProviderConfig does not say it (project.go).
+	project projectNumber
 }
 
 // NewClients returns an empty cache.
@@ -69,6 +72,8 @@ func MethodName(r *http.Request) string {
 		verb = o
 	}
 	switch {
+	case seg[0] == "projects" && len(seg) == 3 && seg[2] == "serviceAccount":
+		return "projects.serviceAccount.get"
 	case seg[0] != "b":
 		return "other"
 	case len(seg) == 1:

@@ -33,12 +33,13 @@ func (c *bucketClient) List(ctx context.Context) (map[string]any, error) {
 	}
 }
 
-// ObserveListed is Observe from a listed bucket. One that is not the
-// project's by its number is not answered here (reported as missing, the
-// reconciler reads it with a Get, which refuses it with the reason).
+// ObserveListed is Observe from a listed bucket. One not confirmed as the
+// project's (or this object's own) is not answered here (reported as
+// missing, the reconciler reads it with a Get, which refuses it with the
+// reason).
 func (c *bucketClient) ObserveListed(b *storagev1.Bucket, item any) managed.Observation {
 	got := item.(*gcs.BucketAttrs)
-	if !c.inProject(got) {
+	if !c.confirmedListed(got) {
 		return managed.Observation{}
 	}
 	return c.observe(b, got)
