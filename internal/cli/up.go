@@ -105,6 +105,8 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	start := time.Now()
 	stopProfile := startUpProfile()
 	defer stopProfile()
+	restoreGC := lessGCUntilUp()
+	defer restoreGC()
 	// step logs how long each part of the start took (--log-level=debug).
 	last := start
 	step := func(what string) {
@@ -263,6 +265,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		if err := policy.wait(); err != nil {
 			return err
 		}
+		restoreGC() // what is left of this start is short
 		return serveWithoutControllers(ctx, stdout, cp, c, f, start, cloudLine, envFile, logPath)
 	}
 
@@ -373,6 +376,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	}
 	step("API server ready")
 	stopProfile()
+	restoreGC()
 	// The banner goes out in one write: whoever waits for "is up" in the
 	// output (a script, a test) reads all of it at once.
 	var banner strings.Builder
