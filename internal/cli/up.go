@@ -106,8 +106,6 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	start := time.Now()
 	stopProfile := startUpProfile()
 	defer stopProfile()
-	restoreGC := lessGCUntilUp()
-	defer restoreGC()
 	// step logs how long each part of the start took (--log-level=debug).
 	last := start
 	step := func(what string) {
@@ -266,7 +264,6 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		if err := policy.wait(); err != nil {
 			return err
 		}
-		restoreGC() // what is left of this start is short
 		return serveWithoutControllers(ctx, stdout, cp, c, f, start, cloudLine, envFile, logPath)
 	}
 
@@ -377,7 +374,6 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	}
 	step("API server ready")
 	stopProfile()
-	restoreGC()
 	// The banner goes out in one write: whoever waits for "is up" in the
 	// output (a script, a test) reads all of it at once.
 	var banner strings.Builder
