@@ -108,6 +108,9 @@ func Install(ctx context.Context, cfg *rest.Config) error {
 	if err := waitDiscovered(ctx, cfg, list); err != nil {
 		return err
 	}
+	if err := waitWatchable(ctx, cfg, list); err != nil {
+		return err
+	}
 	slog.Debug("CRDs installed", "unchanged", skipped.Load(), "of", len(list), "established", established.Round(time.Millisecond), "served", time.Since(began).Round(time.Millisecond))
 	return nil
 }
@@ -269,4 +272,42 @@ func waitDiscovered(ctx context.Context, cfg *rest.Config, list []*apiextensions
 		return fmt.Errorf("waiting for %v to be served: %w", missing, err)
 	}
 	return nil
+}
+
+// waitWatchable waits until every kind of list can be watched: the API
+// server refuses watches of a kind whose watch cache is still being
+// built ("storage is (re)initializing", 429 with Retry-After: 1 s), and
+// the controllers' informers, started right after, then sleep a whole
+// second (measured: a first start's controllers lost 1 s to it once
+// discovery alone was waited for). Here each kind is tried every 50 ms,
+// all at once (an empty watch, closed at once, costs the server little).
+func waitWatchable(ctx context.Context, cfg *rest.Config, list []*apiextensionsv1.CustomResourceDefinition) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	rc := dc.RESTClient()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, obj := range list {
+		path := "/apis/" + obj.Spec.Group + "/" + obj.Spec.Versions[0].Name + "/" + obj.Spec.Names.Plural
+		g.Go(func() error {
+			var last error
+			err := wait.PollUntilContextTimeout(gctx, 50*time.Millisecond, establishTimeout, true, func(ctx context.Context) (bool, error) {
+				// No retries of client-go's own: it would honour the
+				// Retry-After second this is here to avoid.
+				body, err := rc.Get().AbsPath(path).Param("watch", "true").Param("timeoutSeconds", "1").MaxRetries(0).Stream(ctx)
+				if err != nil {
+					last = err
+					return false, nil
+				}
+				body.Close() //nolint:errcheck // only the answer's status mattered
+				return true, nil
+			})
+			if err != nil {
+				return fmt.Errorf("waiting for %s to be watchable: %w (last: %v)", obj.Name, err, last)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
