@@ -59,7 +59,7 @@ func Load() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;create;patch
 
 // Install applies every CRD (server-side apply, so upgrades just work) and
-// waits until each is Established and served.
+// waits until each is Established, listed by discovery and watchable.
 func Install(ctx context.Context, cfg *rest.Config) error {
 	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
@@ -195,6 +195,11 @@ func watchEstablished(ctx context.Context, wc client.WithWatch, name string) err
 		w.Stop()
 		if done || err != nil {
 			return err
+		}
+		select { // not at once: a server that ends watches early is not hammered
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
