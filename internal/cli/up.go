@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -438,9 +439,10 @@ func logsLine(logPath, dataDir string) string {
 // infraplane:oncall), and the platform namespace's syncer may apply
 // Blueprints. None of it needs infraplane's CRDs.
 func installRolesAndTeams(ctx context.Context, c client.Client, namespace string) error {
-	if err := tenant.InstallRoles(ctx, c); err != nil {
-		return fmt.Errorf("installing roles: %w", err)
-	}
+	// The roles and the two namespaces at once: none needs another (a
+	// RoleBinding may name a ClusterRole not there yet), and each is a
+	// series of round trips up's start waits for.
+	teams := map[string][]client.Object{}
 	for _, team := range []tenant.Team{
 		{Namespace: namespace, ViewerGroups: []string{"infraplane:viewers"}, EditorGroups: []string{"infraplane:editors"}, OncallGroups: []string{"infraplane:oncall"}},
 		{Namespace: gitops.DefaultPlatformNamespace, Platform: true},
@@ -449,11 +451,24 @@ func installRolesAndTeams(ctx context.Context, c client.Client, namespace string
 		if err != nil {
 			return err
 		}
-		if err := tenant.Apply(ctx, c, objs); err != nil {
-			return fmt.Errorf("onboarding namespace %s: %w", team.Namespace, err)
-		}
+		teams[team.Namespace] = append(teams[team.Namespace], objs...)
 	}
-	return nil
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := tenant.InstallRoles(gctx, c); err != nil {
+			return fmt.Errorf("installing roles: %w", err)
+		}
+		return nil
+	})
+	for ns, objs := range teams {
+		g.Go(func() error {
+			if err := tenant.Apply(gctx, c, objs); err != nil {
+				return fmt.Errorf("onboarding namespace %s: %w", ns, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // upPort is one address up listens on, with the flag that sets it.

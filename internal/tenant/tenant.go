@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -188,24 +189,37 @@ var legacyBindings = []string{"infraplane-viewers", "infraplane-editors"}
 // platform team's binding) and deletes the cluster-wide bindings earlier
 // versions made for viewers and editors.
 func InstallRoles(ctx context.Context, c client.Client) error {
+	var objs []*unstructured.Unstructured
 	for _, doc := range strings.Split(string(rbac.People), "\n---\n") {
 		u := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
 			return fmt.Errorf("config/rbac/people.yaml: %w", err)
 		}
-		if len(u.Object) == 0 {
-			continue
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
 		}
-		//nolint:staticcheck // server-side apply
-		if err := c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-			return fmt.Errorf("applying %s %s: %w", u.GetKind(), u.GetName(), err)
-		}
+	}
+	// All at once: none depends on another (a binding may name a role
+	// not there yet), and up's start waits for them (each is a round
+	// trip the API server spends mostly on work of its own).
+	g, gctx := errgroup.WithContext(ctx)
+	for _, u := range objs {
+		g.Go(func() error {
+			//nolint:staticcheck // server-side apply
+			if err := c.Patch(gctx, u, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+				return fmt.Errorf("applying %s %s: %w", u.GetKind(), u.GetName(), err)
+			}
+			return nil
+		})
 	}
 	for _, name := range legacyBindings {
-		b := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if err := c.Delete(ctx, b); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting the cluster-wide binding %s: %w", name, err)
-		}
+		g.Go(func() error {
+			b := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}}
+			if err := c.Delete(gctx, b); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting the cluster-wide binding %s: %w", name, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
