@@ -106,6 +106,29 @@ func numberOf(email string) (string, error) {
 	return strconv.FormatUint(n, 10), nil
 }
 
+// verdict is what a bucket's project number (want: the ProviderConfig's,
+// "" when unknown) and its labels say.
+type verdict int
+
+const (
+	ours         verdict = iota // the project's by number, or this object's own by label
+	otherProject                // another project's, by number
+	unconfirmed                 // a number is unknown and the label is not this object's
+)
+
+func (c *bucketClient) judge(want string, got *gcs.BucketAttrs) verdict {
+	if want != "" && got.ProjectNumber != 0 {
+		if strconv.FormatUint(got.ProjectNumber, 10) == want {
+			return ours
+		}
+		return otherProject
+	}
+	if got.Labels[managed.OwnerLabelKey] == c.env.Owner {
+		return ours // this object's own: made (or labelled) by it
+	}
+	return unconfirmed
+}
+
 // confirm says whether this object may manage the bucket got: it is of the
 // ProviderConfig's project by number, or, where a number is unknown, it
 // carries this object's ownership label. Any other bucket is refused with
@@ -113,16 +136,13 @@ func numberOf(email string) (string, error) {
 func (c *bucketClient) confirm(ctx context.Context, got *gcs.BucketAttrs) error {
 	p := c.env.Provider
 	want, lookupErr := c.cn.project.lookup(ctx, c.cn.gcs, p)
-	if want != "" && got.ProjectNumber != 0 {
-		if strconv.FormatUint(got.ProjectNumber, 10) == want {
-			return nil
-		}
+	switch c.judge(want, got) {
+	case ours:
+		return nil
+	case otherProject:
 		return status.Errorf(codes.PermissionDenied,
 			"bucket %s belongs to project number %d, not to project %s (number %s) of ProviderConfig %q: a bucket of another project is never adopted, changed or deleted; nothing was changed",
 			c.id, got.ProjectNumber, p.ProjectID, want, p.Name)
-	}
-	if got.Labels[managed.OwnerLabelKey] == c.env.Owner {
-		return nil // this object's own: made (or labelled) by it
 	}
 	why := "Cloud Storage did not say which project the bucket belongs to"
 	if lookupErr != nil {
@@ -141,8 +161,5 @@ func (c *bucketClient) confirmedListed(got *gcs.BucketAttrs) bool {
 	if want == "" {
 		want = c.cn.project.known()
 	}
-	if want != "" && got.ProjectNumber != 0 {
-		return strconv.FormatUint(got.ProjectNumber, 10) == want
-	}
-	return got.Labels[managed.OwnerLabelKey] == c.env.Owner
+	return c.judge(want, got) == ours
 }
