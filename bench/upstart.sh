@@ -11,6 +11,7 @@
 # Usage: bench/upstart.sh [-n ROUNDS] BINARY...     (default 5 rounds)
 #   go build -o /tmp/ip-after ./cmd/infraplane
 #   bench/upstart.sh -n 7 /tmp/ip-before /tmp/ip-after
+#   UP_ARGS="--example quickstart" bench/upstart.sh /tmp/ip-before /tmp/ip-after
 set -euo pipefail
 
 ROUNDS=5
@@ -62,7 +63,8 @@ run() {
 	: >"$3"
 	t0=$(now)
 	"$1" up --data-dir "$2" --cloud fakes --port "$(free_port)" --pubsub-port 0 \
-		--webhook-port "$(free_port)" --metrics-bind-address 0 --hooks-bind-address 0 >"$3" 2>&1 &
+		--webhook-port "$(free_port)" --metrics-bind-address 0 --hooks-bind-address 0 \
+		${UP_ARGS:-} >"$3" 2>&1 &
 	PID=$!
 	deadline=$(($(date +%s) + TIMEOUT))
 	until grep -q '^infraplane is up' "$3"; do

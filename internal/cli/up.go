@@ -198,6 +198,12 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	if err != nil {
 		return err
 	}
+	// Before anything creates objects: a just-started API server refuses
+	// every create of a managed kind while the finalizer policy is bound
+	// (for 5–6 s); startFinalizerPolicy binds it again once it works.
+	if err := crds.UnbindFinalizerPolicy(ctx, c); err != nil {
+		return err
+	}
 	// The CRDs, and the roles and namespaces (which need none of them), at
 	// once: each is a few round trips the API server spends in work of its
 	// own.
@@ -213,9 +219,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	}
 	step("roles and namespaces")
 	// The cleanup finalizer at create (one API write less per managed
-	// object), installed and waited for while the rest starts (it takes
-	// the API server seconds to enforce it); what up applies itself waits
-	// for it (policy.wait).
+	// object), installed while the rest starts.
 	policy := startFinalizerPolicy(ctx, cp, c)
 	defer policy.wait() //nolint:errcheck // on an early return: not left running
 
@@ -269,6 +273,10 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 
 	f.mgr.GitOps.CacheDir = filepath.Join(dataDir, "git")
 	f.mgr.APIQPS = -1 // our own in-process server: no client-side throttling
+	// One manager per up, but a process may run up twice in turn (the
+	// tests restart it in-process): the controllers' names are unique
+	// within each run.
+	f.mgr.AllowSecondManager = true
 	f.mgr.Auditor = audit
 	f.mgr.GitOps.Recorder = controllers.SyncLedger{L: audit}
 	f.mgr.Ledger = audit
@@ -309,33 +317,24 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 		}
 	}()
 
-	// The first request a just-started API server's webhook admission plugin
-	// sees waits about 2 s for the plugin's informers to sync (measured);
-	// wait for enforcement while the example and the repository are
-	// applied (neither needs the webhook).
+	// Wait for the webhook's enforcement while the example and the
+	// repository are applied (neither needs the webhook).
 	webhookUp := make(chan error, 1)
 	webhookCtx, stopWait := context.WithCancel(ctx)
 	defer stopWait()
 	go func() { webhookUp <- controllers.WaitWebhook(webhookCtx, c, "default") }()
 
-	// The example's and the repository's objects get the finalizer at
-	// create, so up waits for the policy before applying them. With
-	// neither, "is up" does not wait for it (the API server takes 2–3 s to
-	// enforce a new policy): a create in those seconds gets the finalizer
-	// from the controller instead, one PATCH more, as on clusters without
-	// the policy.
-	if f.example != "" || f.repo != "" {
+	// "is up" does not wait for the finalizer policy: on a first start the
+	// API server enforces it only some 5 s after its own start (its
+	// admission plugin reads the kinds' schemas every 5 s), and it saves
+	// one PATCH per object. What is created before then, the example's
+	// objects included, gets the finalizer from its controller instead, as
+	// on clusters without the policy.
+	go func() {
 		if err := policy.wait(); err != nil {
-			return err
+			slog.Warn("the finalizer policy is not in effect; the controllers add the finalizer", "err", err)
 		}
-		step("finalizer policy")
-	} else {
-		go func() {
-			if err := policy.wait(); err != nil {
-				slog.Warn("the finalizer policy is not installed; the controllers add the finalizer", "err", err)
-			}
-		}()
-	}
+	}()
 	if f.example != "" {
 		files, err := examples.Files(f.example)
 		if err != nil {

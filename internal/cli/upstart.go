@@ -76,11 +76,11 @@ type pendingPolicy struct {
 	once   sync.Once
 }
 
-// startFinalizerPolicy installs the finalizer policy once the kinds'
-// schemas are published (right after the CRDs the policy cannot resolve
-// them yet) and waits until a dry-run create of a Topic comes back with
-// the finalizer. If it does not take effect, creates get the finalizer
-// from the controller, as on clusters without the policy.
+// startFinalizerPolicy installs the finalizer policy in the background
+// once the kinds' schemas are published, and binds it to every object
+// only once it works for each kind (crds.EnableFinalizerPolicy). Until
+// then, creates get the finalizer from the controller, as on clusters
+// without the policy.
 func startFinalizerPolicy(ctx context.Context, cp *controlplane.ControlPlane, c client.Client) *pendingPolicy {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &pendingPolicy{cancel: cancel, done: make(chan struct{})}
@@ -89,12 +89,9 @@ func startFinalizerPolicy(ctx context.Context, cp *controlplane.ControlPlane, c 
 		if err := crds.WaitPolicySchemas(ctx, cp.RESTConfig(), c); err != nil {
 			slog.Info("the kinds' schemas are not published yet; the finalizer policy may miss the first creates", "err", err)
 		}
-		if p.err = crds.InstallFinalizerPolicy(ctx, c); p.err != nil {
-			return
-		}
 		probe := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "infraplane-finalizer-probe"}}
-		if err := crds.WaitFinalizerPolicy(ctx, c, probe, managed.Finalizer); err != nil && ctx.Err() == nil {
-			slog.Warn("the finalizer policy is not in effect; the controllers add the finalizer", "err", err)
+		if err := crds.EnableFinalizerPolicy(ctx, c, probe, managed.Finalizer); err != nil && ctx.Err() == nil {
+			p.err = err
 		}
 	}()
 	return p

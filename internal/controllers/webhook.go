@@ -15,6 +15,7 @@ import (
 	corev1alpha1 "github.com/infraplane/infraplane/api/core/v1alpha1"
 	"github.com/infraplane/infraplane/internal/breakglass"
 	"github.com/infraplane/infraplane/internal/controlplane"
+	"github.com/infraplane/infraplane/internal/crds"
 )
 
 // LoopbackWebhook sets b up to serve the admission webhook on 127.0.0.1:port
@@ -58,14 +59,17 @@ func WaitWebhook(ctx context.Context, c client.Client, namespace string) error {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		probe := &corev1alpha1.BreakGlass{
-			ObjectMeta: metav1.ObjectMeta{GenerateName: "webhook-probe-", Namespace: namespace},
+			ObjectMeta: metav1.ObjectMeta{Name: "infraplane-webhook-probe", Namespace: namespace},
 			Spec: corev1alpha1.BreakGlassSpec{
 				Targets:  []corev1alpha1.BreakGlassTarget{{Kind: "Topic", Name: "infraplane-webhook-probe-does-not-exist"}},
 				Reason:   "probe: is the admission webhook serving?",
 				Duration: metav1.Duration{Duration: time.Minute},
 			},
 		}
-		err := c.Create(ctx, probe, client.DryRunAll)
+		// A dry-run apply, not a dry-run create: on a first start the
+		// API server holds creates of a just-established kind for 2 s
+		// (crds.DryRunCreate says why); admission sees both as a CREATE.
+		_, err := crds.DryRunCreate(ctx, c, probe)
 		if err != nil && strings.Contains(err.Error(), "no such Topic") {
 			slog.Debug("admission webhook enforced", "took", time.Since(start), "attempts", attempt)
 			return nil

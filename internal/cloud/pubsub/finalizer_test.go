@@ -113,11 +113,8 @@ func TestFinalizerWithoutPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := crds.InstallFinalizerPolicy(ctx, env.Client); err != nil {
-			t.Error(err)
-		}
 		probe := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "probe"}}
-		if err := crds.WaitFinalizerPolicy(ctx, env.Client, probe, managed.Finalizer); err != nil {
+		if err := crds.EnableFinalizerPolicy(ctx, env.Client, probe, managed.Finalizer); err != nil {
 			t.Error(err)
 		}
 	})
