@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,9 +21,17 @@ import (
 	"github.com/infraplane/infraplane/internal/scheme"
 )
 
-// startUp runs `up` with args until the test ends and returns a client of
-// its kubeconfig once it has said it is up.
-func startUp(t *testing.T, dataDir string, args []string) (client.Client, func()) {
+// upRun is an `up` running in this process.
+type upRun struct {
+	c    client.Client
+	cfg  *rest.Config
+	out  *syncBuffer
+	stop func() // stops it (again: a no-op); the test's cleanup calls it
+}
+
+// startUp runs `up` with args until the test ends (or stop) and returns
+// once it has said it is up.
+func startUp(t *testing.T, dataDir string, args []string) upRun {
 	t.Helper()
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,7 +72,7 @@ func startUp(t *testing.T, dataDir string, args []string) (client.Client, func()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, stop
+	return upRun{c: c, cfg: cfg, out: out, stop: stop}
 }
 
 // The finalizer policy's admission plugin refuses every create of a kind
@@ -114,14 +123,14 @@ func TestUpCreatesRightAfterUp(t *testing.T) {
 		}
 	}
 
-	c, stop := startUp(t, dataDir, args)
-	createEachKind(t, c, "right after a first start")
-	policyInEffect(t, c)
-	stop()
+	first := startUp(t, dataDir, args)
+	createEachKind(t, first.c, "right after a first start")
+	policyInEffect(t, first.c)
+	first.stop()
 
 	// The restart begins with the policy bound, as the first run left it.
-	c, _ = startUp(t, dataDir, args)
-	createEachKind(t, c, "right after a restart")
+	restart := startUp(t, dataDir, args)
+	createEachKind(t, restart.c, "right after a restart")
 	// The optimization is back once it works.
-	policyInEffect(t, c)
+	policyInEffect(t, restart.c)
 }

@@ -30,7 +30,6 @@ import (
 	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/dashboard"
 	"github.com/infraplane/infraplane/internal/gitops"
-	"github.com/infraplane/infraplane/internal/scheme"
 	"github.com/infraplane/infraplane/internal/tenant"
 	"github.com/infraplane/infraplane/internal/version"
 )
@@ -112,41 +111,9 @@ func gitRepo(t *testing.T) string {
 func TestUp(t *testing.T) {
 	dataDir := t.TempDir()
 	args := append(upArgs(t, dataDir), "--repo", gitRepo(t), "--namespace", "team-x")
-	out := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, out) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("up: %v", err)
-			}
-		case <-time.After(time.Minute):
-			t.Error("up did not stop within a minute")
-		}
-	})
-	deadline := time.After(3 * time.Minute)
-	for !strings.Contains(out.String(), "infraplane is up") {
-		select {
-		case err := <-done:
-			t.Fatalf("up exited: %v\n%s", err, out)
-		case <-deadline:
-			t.Fatalf("up did not say it is up within 3 minutes:\n%s", out)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	banner := out.String()
+	up := startUp(t, dataDir, args)
+	banner, cfg, c := up.out.String(), up.cfg, up.c
 	kubeconfig := filepath.Join(dataDir, "kubeconfig")
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	bg := context.Background()
 
 	// What "is up" promises holds the moment it is printed, although up
@@ -424,6 +391,7 @@ func TestUp(t *testing.T) {
 		check(complete("fleet", "rollback", "--kubeconfig", kubeconfig, "q"), "queue")
 
 		// A break-glass on a topic the repository makes.
+		var err error
 		for range 100 {
 			if _, err = runCLI(t, "breakglass", "open", "--kubeconfig", kubeconfig, "-n", "team-x", "--name", "inc-1",
 				"--target", "topic/orders", "--reason", "completion test", "--duration", "1h"); err == nil {
