@@ -220,7 +220,7 @@ func runUp(ctx context.Context, f *upFlags, g *globalFlags, stdout io.Writer) (e
 	step("roles and namespaces")
 	// The cleanup finalizer at create (one API write less per managed
 	// object), installed while the rest starts.
-	policy := startFinalizerPolicy(ctx, cp, c)
+	policy := startFinalizerPolicy(ctx, c)
 	defer policy.wait() //nolint:errcheck // on an early return: not left running
 
 	pc := &corev1alpha1.ProviderConfig{

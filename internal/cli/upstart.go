@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pubsubv1 "github.com/infraplane/infraplane/api/pubsub/v1alpha1"
-	"github.com/infraplane/infraplane/internal/controlplane"
 	"github.com/infraplane/infraplane/internal/crds"
 	"github.com/infraplane/infraplane/internal/localcloud"
 	"github.com/infraplane/infraplane/internal/managed"
@@ -77,18 +76,15 @@ type pendingPolicy struct {
 }
 
 // startFinalizerPolicy installs the finalizer policy in the background
-// once the kinds' schemas are published, and binds it to every object
-// only once it works for each kind (crds.EnableFinalizerPolicy). Until
+// and binds it to every object only once it works for each kind
+// (crds.EnableFinalizerPolicy). Until
 // then, creates get the finalizer from the controller, as on clusters
 // without the policy.
-func startFinalizerPolicy(ctx context.Context, cp *controlplane.ControlPlane, c client.Client) *pendingPolicy {
+func startFinalizerPolicy(ctx context.Context, c client.Client) *pendingPolicy {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &pendingPolicy{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		if err := crds.WaitPolicySchemas(ctx, cp.RESTConfig(), c); err != nil {
-			slog.Info("the kinds' schemas are not published yet; the finalizer policy may miss the first creates", "err", err)
-		}
 		probe := &pubsubv1.Topic{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "infraplane-finalizer-probe"}}
 		if err := crds.EnableFinalizerPolicy(ctx, c, probe, managed.Finalizer); err != nil && ctx.Err() == nil {
 			p.err = err

@@ -1,7 +1,6 @@
 package crds
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -12,8 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/yaml"
@@ -226,51 +223,6 @@ func waitFinalizerPolicy(ctx context.Context, c client.Client, witness client.Ob
 		return fmt.Errorf("waiting for the finalizer policy to take effect (last answer: %v): %w", last, err)
 	}
 	return nil
-}
-
-// WaitPolicySchemas waits until the API server publishes the OpenAPI
-// schemas of the kinds the finalizer policy matches: before then,
-// EnableFinalizerPolicy's probes could only be refused.
-func WaitPolicySchemas(ctx context.Context, cfg *rest.Config, c client.Client) error {
-	policyObj, _, err := finalizerPolicyObjects()
-	if err != nil {
-		return err
-	}
-	kinds, err := policyKinds(c, policyObj)
-	if err != nil {
-		return err
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	want := map[string][]string{} // OpenAPI v3 path → kinds
-	for _, gvk := range kinds {
-		path := "apis/" + gvk.Group + "/" + gvk.Version
-		want[path] = append(want[path], gvk.Kind)
-	}
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		paths, err := dc.OpenAPIV3().Paths()
-		if err != nil {
-			return false, nil
-		}
-		for path, kinds := range want {
-			gv, ok := paths[path]
-			if !ok {
-				return false, nil
-			}
-			doc, err := gv.Schema("application/json")
-			if err != nil {
-				return false, nil
-			}
-			for _, k := range kinds {
-				if !bytes.Contains(doc, []byte(`"kind":"`+k+`"`)) {
-					return false, nil
-				}
-			}
-		}
-		return true, nil
-	})
 }
 
 // policyKinds are the kinds the policy's resource rules match, in order.
